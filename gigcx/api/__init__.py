@@ -1,0 +1,28 @@
+"""REST API under /api/v1: one blueprint, authenticated before any body is parsed."""
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from gigcx import auth, db
+from gigcx.schemas import ErrorBody
+
+SECURITY = [{"bearer": []}]
+ERRORS = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody}
+
+api = APIBlueprint("api", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
+
+TAGS = {name: Tag(name=name) for name in
+        ("brands", "topics", "experts", "cases", "metrics", "payouts", "health")}
+
+
+@api.before_request
+def _authenticate() -> None:
+    """Check the bearer token against the view's declared roles."""
+    auth.check_request(db.request_session())
+
+
+def register(app: object) -> None:
+    """Import the view modules (they add routes to `api`) and register the blueprint."""
+    from gigcx.api import brands, experts  # noqa: F401
+
+    app.register_api(api)  # type: ignore[attr-defined]

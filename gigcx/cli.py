@@ -1,0 +1,67 @@
+"""The `gigcx` command: serve, db upgrade, demo (more commands join from their modules)."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from gigcx import create_app
+
+
+@click.group()
+def cli() -> None:
+    """GigCX: peer-to-peer customer support."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--access-log/--no-access-log", default=False, help="Log every HTTP request.")
+def serve(host: str, port: int, access_log: bool) -> None:
+    """Run the whole service (REST, Socket.IO, pages) in this process, under gevent."""
+    from gevent import monkey
+
+    if not monkey.is_module_patched("socket"):
+        raise click.ClickException("run `gigcx serve` through the gigcx command (it patches for gevent)")
+    from gevent.pywsgi import WSGIServer
+
+    from gigcx.realtime import start_background
+
+    app = create_app()
+    start_background(app)
+    log = logging.getLogger("gigcx.access") if access_log else None
+    server = WSGIServer((host, port), app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
+    click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]})")
+    server.serve_forever()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema to the latest version."""
+    from gigcx.config import Settings
+    from gigcx.db import upgrade
+
+    app = create_app({"GIGCX_MIGRATE": False})
+    settings: Settings = app.config["GIGCX"]
+    upgrade(settings.database_url, revision)
+    click.echo("schema is up to date")
+
+
+@cli.command()
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the server is reachable, for the printed links.")
+@click.option("--topics", default=12, show_default=True, help="How many BANKING77 categories to seed.")
+def demo(base_url: str, topics: int) -> None:
+    """Seed a demo brand, topics and approved experts, and print how to try them."""
+    from gigcx.demo import seed
+
+    app = create_app()
+    with app.app_context():
+        info = seed(n_topics=topics)
+    click.echo(info.render(base_url))

@@ -1,0 +1,85 @@
+"""Configuration: environment variables (and an optional `.env`), per the public contract."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+#: Brand settings and their defaults (contract: `GET /brand`).
+BRAND_DEFAULTS = {
+    "offer_timeout_s": 60,
+    "max_offers": 3,
+    "escalate_after_s": 900,
+    "confirm_window_s": 86400,
+    "review_window_s": 259200,
+    "currency": "usd",
+}
+
+
+@dataclass
+class Settings:
+    """Every knob of one GigCX process; built from the environment by `from_env`."""
+
+    instance_path: str
+    database_url: str = ""
+    redis_url: str | None = None
+    admin_token: str | None = None
+    secret_key: str = ""
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
+    # Extensions beyond the contract (documented in docs/configuration.md).
+    timer_poll_s: float = 0.5
+    presence_ttl_s: float = 30.0
+    payout_minimum_cents: int = 100
+    rate_limit_asks_per_min: int = 30
+    rate_limit_messages_per_min: int = 120
+    rate_limit_auth_per_min: int = 20
+    process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
+
+    @classmethod
+    def from_env(cls, instance_path: str, environ: dict[str, str] | None = None) -> "Settings":
+        """Read GIGCX_* and STRIPE_* variables; `.env` in the working directory fills gaps."""
+        env: dict[str, str] = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+        env.update(os.environ if environ is None else environ)
+        instance_path = env.get("GIGCX_INSTANCE_PATH", instance_path)
+        s = cls(instance_path=instance_path)
+        s.database_url = env.get("GIGCX_DATABASE_URL") or ""
+        s.redis_url = env.get("GIGCX_REDIS_URL") or None
+        s.admin_token = env.get("GIGCX_ADMIN_TOKEN") or None
+        s.secret_key = env.get("GIGCX_SECRET_KEY") or ""
+        s.stripe_api_key = env.get("STRIPE_API_KEY") or None
+        s.stripe_api_base = env.get("STRIPE_API_BASE") or None
+        s.stripe_webhook_secret = env.get("STRIPE_WEBHOOK_SECRET") or None
+        for f in fields(cls):
+            key = "GIGCX_" + f.name.upper()
+            if f.type in ("float", "int") and key in env:
+                setattr(s, f.name, (float if f.type == "float" else int)(env[key]))
+        return s
+
+    def finish(self) -> "Settings":
+        """Fill defaults that live in the instance folder (SQLite file, secret key)."""
+        Path(self.instance_path).mkdir(parents=True, exist_ok=True)
+        if not self.database_url:
+            self.database_url = "sqlite:///" + str(Path(self.instance_path) / "gigcx.sqlite3")
+        if not self.secret_key:
+            self.secret_key = _instance_secret(Path(self.instance_path) / "secret_key")
+        return self
+
+
+def _instance_secret(path: Path) -> str:
+    """Return the secret kept in the instance folder, creating it on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key

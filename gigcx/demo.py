@@ -1,0 +1,117 @@
+"""`gigcx demo`: a brand with real-looking topics and approved experts, ready to try."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlmodel import select
+
+from gigcx import db, schemas, security
+from gigcx.models import Expert, ExpertProgram, StaffUser
+from gigcx.services import brands, experts
+
+#: Used when BANKING77 (../shared/data) is not beside the checkout.
+FALLBACK_TOPICS = {
+    "card_arrival": ["I am still waiting on my card?", "When will my new card arrive?"],
+    "lost_or_stolen_card": ["I lost my card, what should I do?", "My card was stolen"],
+    "exchange_rate": ["What exchange rate do you use?", "How are currency rates calculated?"],
+    "top_up_failed": ["My top up did not work", "Why was my top-up declined?"],
+}
+DEMO_EXPERTS = [("ana@demo.gigcx.test", "Ana", ["en", "es"]),
+                ("ben@demo.gigcx.test", "Ben", ["en"]),
+                ("chloe@demo.gigcx.test", "Chloé", ["en", "fr"])]
+
+
+def shared_data_dir() -> Path:
+    """Where the third-party data lives: $GIGCX_SHARED_DATA or ../shared/data beside the repo."""
+    env = os.environ.get("GIGCX_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def banking77_topics(n: int, per_topic: int = 8) -> dict[str, list[str]]:
+    """The first `n` BANKING77 categories with a few training questions each."""
+    base = shared_data_dir() / "banking77"
+    try:
+        names = json.loads((base / "categories.json").read_text())[:n]
+        examples: dict[str, list[str]] = defaultdict(list)
+        with open(base / "train.csv", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["label"] in names and len(examples[row["label"]]) < per_topic:
+                    examples[row["label"]].append(row["text"])
+        return {name: examples[name] for name in names}
+    except FileNotFoundError:
+        return dict(list(FALLBACK_TOPICS.items())[:n])
+
+
+@dataclass
+class DemoInfo:
+    """What `gigcx demo` created, for printing."""
+
+    slug: str
+    api_key: str
+    staff_email: str
+    staff_password: str
+    experts: list[tuple[str, str]] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+
+    def render(self, base_url: str) -> str:
+        """Human-readable instructions."""
+        lines = [
+            f"Demo brand '{self.slug}' with {len(self.topics)} topics: {', '.join(self.topics[:6])}...",
+            f"  brand API key:   {self.api_key}",
+            f"  widget demo:     {base_url}/demo/{self.slug}",
+            f"  brand console:   {base_url}/brand/  (staff {self.staff_email} / {self.staff_password})",
+            f"  expert console:  {base_url}/expert/",
+            f"  API document:    {base_url}/api/v1/openapi.json",
+            "  experts (e-mail / password):",
+        ]
+        lines += [f"    {email} / {pw}" for email, pw in self.experts]
+        return "\n".join(lines)
+
+
+def seed(n_topics: int = 12, slug: str = "demo") -> DemoInfo:
+    """Create (or refresh) the demo brand; passwords are new on every run."""
+    with db.session_scope() as session:
+        brand = brands.brand_by_slug(session, slug)
+        if brand is None:
+            brand, key = brands.create_brand(
+                session=session, data=schemas.BrandCreate(slug=slug, name="Demo Bank"))
+        else:
+            key = brands.rotate_key(session=session, brand_id=brand.id)  # type: ignore[arg-type]
+        topics = banking77_topics(n_topics)
+        for i, (name, examples) in enumerate(topics.items()):
+            brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(  # type: ignore[arg-type]
+                name=name.replace("_", " ").capitalize(), reward_cents=200 + 50 * (i % 4),
+                examples=examples))
+        staff_pw = secrets.token_urlsafe(9)
+        staff = session.exec(select(StaffUser).where(StaffUser.brand_id == brand.id)).first()
+        staff = staff or StaffUser(brand_id=brand.id, email="admin@demo.gigcx.test",  # type: ignore[arg-type]
+                                   display_name="Demo admin", password_hash="")
+        staff.password_hash = security.hash_password(staff_pw)
+        session.add(staff)
+        session.commit()
+        info = DemoInfo(slug=slug, api_key=key, staff_email=staff.email, staff_password=staff_pw,
+                        topics=list(topics))
+        for email, name, langs in DEMO_EXPERTS:
+            pw = secrets.token_urlsafe(9)
+            expert = session.exec(select(Expert).where(Expert.email == email)).first()
+            if expert is None:
+                expert = experts.sign_up(session=session, data=schemas.ExpertCreate(
+                    email=email, password=pw, display_name=name, languages=langs))
+            expert.password_hash = security.hash_password(pw)
+            session.add(expert)
+            program = session.exec(select(ExpertProgram).where(
+                ExpertProgram.expert_id == expert.id, ExpertProgram.brand_id == brand.id)).first()
+            program = program or ExpertProgram(expert_id=expert.id, brand_id=brand.id)  # type: ignore[arg-type]
+            program.status, program.topics, program.requested_topics = "approved", list(topics), list(topics)
+            session.add(program)
+            session.commit()
+            info.experts.append((email, pw))
+        current_app.logger.info("demo brand %s seeded", slug)
+        return info

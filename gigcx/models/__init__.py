@@ -1,0 +1,30 @@
+"""SQLModel tables of GigCX; every table is imported here so the metadata is complete."""
+from gigcx.models.accounts import (
+    AuthToken,
+    Brand,
+    BrandApiKey,
+    Expert,
+    ExpertProgram,
+    StaffUser,
+    Topic,
+)
+from gigcx.models.cases import (
+    Case,
+    CaseStatus,
+    Customer,
+    ExpertConnection,
+    ExpertPresence,
+    Message,
+    Offer,
+    Rating,
+    Timer,
+)
+from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
+from gigcx.models.base import utcnow
+
+__all__ = [
+    "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "Customer", "Expert",
+    "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
+    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic",
+    "WebhookEvent", "utcnow",
+]

@@ -1,0 +1,107 @@
+"""Who uses GigCX: brands and their staff, topics, experts, program memberships, tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from gigcx.models.base import json_field, utcnow
+
+
+class Brand(SQLModel, table=True):
+    """A company whose customers are helped; holds its timers and reward settings."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    offer_timeout_s: int = 60
+    max_offers: int = 3
+    escalate_after_s: int = 900
+    confirm_window_s: int = 86400
+    review_window_s: int = 259200
+    currency: str = Field(default="usd", max_length=3)
+    offer_fanout: int = 1
+    min_topic_confidence: float = 0.35
+    bonus_rules: dict[str, Any] = json_field(dict)
+    allowed_origins: list[str] = json_field(list)
+
+
+class BrandApiKey(SQLModel, table=True):
+    """A brand API key; only its SHA-256 is stored, rotation revokes the old one."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    key_hash: str = Field(unique=True, index=True, max_length=64)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: Optional[datetime] = None
+
+
+class StaffUser(SQLModel, table=True):
+    """A brand's staff member (role `admin` or `analyst`) for the brand console."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "email"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    email: str = Field(max_length=254)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str
+    role: str = Field(default="admin", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Topic(SQLModel, table=True):
+    """A question topic of one brand with its reward and example questions."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "slug"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    slug: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", max_length=4000)
+    reward_cents: int = 0
+    examples: list[str] = json_field(list)
+    active: bool = True
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Expert(SQLModel, table=True):
+    """An experienced product user who answers questions for pay."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=254)
+    password_hash: str
+    display_name: str = Field(max_length=100)
+    languages: list[str] = json_field(list)
+    max_cases: int = 3
+    created_at: datetime = Field(default_factory=utcnow)
+    stripe_account_id: Optional[str] = Field(default=None, max_length=64)
+    payouts_enabled: bool = False
+    account_updated_at: Optional[int] = None
+
+
+class ExpertProgram(SQLModel, table=True):
+    """An expert's membership of a brand's program: applied, approved for topics, or suspended."""
+
+    __table_args__ = (UniqueConstraint("expert_id", "brand_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    status: str = Field(default="pending", max_length=16)
+    requested_topics: list[str] = json_field(list)
+    topics: list[str] = json_field(list)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: Optional[datetime] = None
+
+
+class AuthToken(SQLModel, table=True):
+    """A bearer token of an expert or staff user; hashed at rest and revocable."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    kind: str = Field(max_length=16)
+    subject_id: int = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: Optional[datetime] = None

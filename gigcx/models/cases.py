@@ -1,0 +1,147 @@
+"""Conversations: customers, cases, messages, offers, ratings, timers and expert presence."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Optional
+
+from sqlmodel import Field, Index, SQLModel, UniqueConstraint
+
+from gigcx.models.base import json_field, utcnow
+
+
+class CaseStatus(str, Enum):
+    """The contract's case statuses."""
+
+    matching = "matching"
+    active = "active"
+    pending_confirmation = "pending_confirmation"
+    resolved = "resolved"
+    escalated = "escalated"
+    closed = "closed"
+
+
+class Customer(SQLModel, table=True):
+    """An end customer of a brand, known by the token kept in their browser."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    language: Optional[str] = Field(default=None, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Case(SQLModel, table=True):
+    """One customer question and everything that happened to it."""
+
+    __tablename__ = "support_case"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "client_id"),
+        Index("ix_case_brand_created", "brand_id", "created_at"),
+        Index("ix_case_brand_status", "brand_id", "status"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    client_id: str = Field(max_length=100)
+    question: str = Field(max_length=4000)
+    language: str = Field(default="en", max_length=16)
+    topic: Optional[str] = Field(default=None, max_length=64)
+    topic_confidence: Optional[float] = None
+    status: str = Field(default=CaseStatus.matching.value, max_length=24)
+    expert_id: Optional[int] = Field(default=None, foreign_key="expert.id", index=True)
+    offer_round: int = 0
+    last_seq: int = 0
+    deflected: bool = False
+    escalation_reason: Optional[str] = Field(default=None, max_length=4000)
+    routing: dict[str, Any] = json_field(dict)
+    suggestions: list[dict[str, Any]] = json_field(list)
+    created_at: datetime = Field(default_factory=utcnow)
+    assigned_at: Optional[datetime] = None
+    first_response_at: Optional[datetime] = None
+    proposed_at: Optional[datetime] = None
+    resolved_at: Optional[datetime] = None
+    escalated_at: Optional[datetime] = None
+    closed_at: Optional[datetime] = None
+    reward_cents: int = 0
+    review_verdict: Optional[str] = Field(default=None, max_length=16)
+    review_note: Optional[str] = Field(default=None, max_length=4000)
+    reviewed_at: Optional[datetime] = None
+
+
+class Message(SQLModel, table=True):
+    """A stored chat message; `seq` counts 1, 2, 3... per case with no gaps."""
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        UniqueConstraint("case_id", "sender", "client_id"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="support_case.id", index=True)
+    seq: int
+    sender: str = Field(max_length=16)
+    sender_id: Optional[int] = None
+    client_id: Optional[str] = Field(default=None, max_length=100)
+    text: str = Field(max_length=4000)
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class Offer(SQLModel, table=True):
+    """A time-limited offer of a case to one expert, with the reasons it was made."""
+
+    __table_args__ = (Index("ix_offer_expert_status", "expert_id", "status"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="support_case.id", index=True)
+    expert_id: int = Field(foreign_key="expert.id")
+    round: int = 1
+    status: str = Field(default="open", max_length=16)
+    score: float = 0.0
+    reasons: dict[str, Any] = json_field(dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    responded_at: Optional[datetime] = None
+
+
+class Rating(SQLModel, table=True):
+    """The customer's CSAT (1-5), NPS (0-10) and comment for a case."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="support_case.id", unique=True)
+    expert_id: Optional[int] = Field(default=None, foreign_key="expert.id", index=True)
+    csat: int
+    nps: Optional[int] = None
+    comment: Optional[str] = Field(default=None, max_length=4000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Timer(SQLModel, table=True):
+    """A persisted deadline; a process claims it by setting `fired_at`, so it fires once."""
+
+    __table_args__ = (
+        UniqueConstraint("kind", "ref_id"),
+        Index("ix_timer_due", "fired_at", "due_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    ref_id: int
+    due_at: datetime
+    fired_at: Optional[datetime] = None
+    claimed_by: Optional[str] = Field(default=None, max_length=64)
+
+
+class ExpertPresence(SQLModel, table=True):
+    """Whether an expert wants work, and how much at once."""
+
+    expert_id: int = Field(foreign_key="expert.id", primary_key=True)
+    online: bool = False
+    max_cases: int = 3
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ExpertConnection(SQLModel, table=True):
+    """A live Socket.IO connection of an expert, refreshed by its process' heartbeat."""
+
+    sid: str = Field(primary_key=True, max_length=64)
+    expert_id: int = Field(foreign_key="expert.id", index=True)
+    process_id: str = Field(max_length=64, index=True)
+    last_seen: datetime = Field(default_factory=utcnow)

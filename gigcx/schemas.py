@@ -1,0 +1,150 @@
+"""Typed request and response bodies of the REST API (never the table classes)."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_TEXT = 4000
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
+                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
+
+
+class Strict(BaseModel):
+    """Bodies refuse unknown fields, so typos are errors rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The contract's error envelope."""
+
+    error: ErrorDetail
+
+
+class BrandCreate(Strict):
+    slug: Slug
+    name: Name
+
+
+class BrandCreated(BaseModel):
+    slug: str
+    name: str
+    api_key: str
+
+
+class BonusRules(Strict):
+    """Brand-set bonuses on top of a topic's reward."""
+
+    five_star_cents: int = Field(0, ge=0, le=1_000_000)
+    fast_response_cents: int = Field(0, ge=0, le=1_000_000)
+    fast_response_s: int = Field(60, ge=1, le=86400)
+
+
+class BrandSettings(BaseModel):
+    slug: str
+    name: str
+    offer_timeout_s: int
+    max_offers: int
+    escalate_after_s: int
+    confirm_window_s: int
+    review_window_s: int
+    currency: str
+    offer_fanout: int
+    min_topic_confidence: float
+    bonus_rules: dict[str, Any]
+    allowed_origins: list[str]
+
+
+class BrandUpdate(Strict):
+    name: Name | None = None
+    offer_timeout_s: int | None = Field(None, ge=5, le=3600)
+    max_offers: int | None = Field(None, ge=1, le=20)
+    escalate_after_s: int | None = Field(None, ge=10, le=30 * 86400)
+    confirm_window_s: int | None = Field(None, ge=10, le=30 * 86400)
+    review_window_s: int | None = Field(None, ge=0, le=90 * 86400)
+    currency: Currency | None = None
+    offer_fanout: int | None = Field(None, ge=1, le=10)
+    min_topic_confidence: float | None = Field(None, ge=0.0, le=1.0)
+    bonus_rules: BonusRules | None = None
+    allowed_origins: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
+        None, max_length=50)
+
+
+class TopicPath(BaseModel):
+    slug: Slug
+
+
+class TopicPut(Strict):
+    name: Name
+    reward_cents: int = Field(ge=0, le=10_000_000)
+    description: Text = ""
+    examples: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]] = Field(
+        default_factory=list, max_length=500)
+    active: bool = True
+
+
+class TopicPublic(BaseModel):
+    slug: str
+    name: str
+    reward_cents: int
+    description: str
+    examples: list[str]
+    active: bool
+
+
+class TopicList(BaseModel):
+    topics: list[TopicPublic]
+
+
+class ExpertCreate(Strict):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=8, max_length=200)]
+    display_name: Name
+    languages: list[Language] = Field(default_factory=lambda: ["en"], max_length=20)
+
+
+class ExpertCreated(BaseModel):
+    id: int
+
+
+class TokenRequest(Strict):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TokenResponse(BaseModel):
+    token: str
+    expert_id: int
+
+
+class ProgramApply(Strict):
+    brand: Slug
+    topics: list[Slug] = Field(min_length=1, max_length=200)
+
+
+class ProgramPublic(BaseModel):
+    id: int
+    brand: str
+    expert_id: int
+    status: Literal["pending", "approved", "rejected", "suspended"]
+    requested_topics: list[str]
+    topics: list[str]
+
+
+class ExpertPath(BaseModel):
+    id: int = Field(ge=1)
+
+
+class ApproveRequest(Strict):
+    topics: list[Slug] = Field(min_length=1, max_length=200)

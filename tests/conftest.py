@@ -1,0 +1,128 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or a PostgreSQL schema), the app, clients."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from gigcx import create_app
+from gigcx.config import Settings
+
+ADMIN_TOKEN = "test-operator-token"
+PG_URL = os.environ.get("GIGCX_TEST_DATABASE_URL", "")
+
+
+def _schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A brand-new empty database: SQLite in tmp, or a fresh schema on $GIGCX_TEST_DATABASE_URL."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'gigcx.sqlite3'}"
+        return
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings of a test instance."""
+    s = Settings(instance_path=str(tmp_path / "instance"), database_url=database_url,
+                 admin_token=ADMIN_TOKEN, secret_key="test-secret")
+    return s.finish()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    """A fresh app on a fresh database."""
+    app = create_app({"GIGCX": settings, "TESTING": True})
+    yield app
+    app.extensions["gigcx_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """Flask's test client."""
+    return app.test_client()
+
+
+class Api:
+    """A tiny REST helper over the test client: `api.post(path, json, token)`."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kw)
+
+    def get(self, path: str, token: str | None = None, **kw: Any) -> Any:
+        return self.call("GET", path, token, **kw)
+
+    def post(self, path: str, token: str | None = None, **kw: Any) -> Any:
+        return self.call("POST", path, token, **kw)
+
+    def put(self, path: str, token: str | None = None, **kw: Any) -> Any:
+        return self.call("PUT", path, token, **kw)
+
+    def patch(self, path: str, token: str | None = None, **kw: Any) -> Any:
+        return self.call("PATCH", path, token, **kw)
+
+    def delete(self, path: str, token: str | None = None, **kw: Any) -> Any:
+        return self.call("DELETE", path, token, **kw)
+
+    # Builders for the common set-up steps.
+    def brand(self, slug: str = "acme", name: str = "Acme") -> str:
+        r = self.post("/brands", ADMIN_TOKEN, json={"slug": slug, "name": name})
+        assert r.status_code == 201, r.json
+        return r.json["api_key"]  # type: ignore[no-any-return]
+
+    def topic(self, key: str, slug: str, reward: int = 300, examples: list[str] | None = None) -> Any:
+        r = self.put(f"/topics/{slug}", key, json={"name": slug.title(), "reward_cents": reward,
+                                                   "examples": examples or []})
+        assert r.status_code == 200, r.json
+        return r.json
+
+    def expert(self, email: str = "ex@example.com", password: str = "correct horse",
+               name: str = "Ex", languages: list[str] | None = None) -> tuple[int, str]:
+        body: dict[str, Any] = {"email": email, "password": password, "display_name": name}
+        if languages is not None:
+            body["languages"] = languages
+        r = self.post("/experts", json=body)
+        assert r.status_code == 201, r.json
+        t = self.post("/auth/token", json={"email": email, "password": password})
+        assert t.status_code == 200, t.json
+        return r.json["id"], t.json["token"]
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    """The REST helper."""
+    return Api(client)
+
+
+def assert_error(resp: Any, status: int, code: str) -> None:
+    """The response is the contract's error with this status and code."""
+    assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True))
+    body = resp.get_json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
