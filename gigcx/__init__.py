@@ -1,50 +1,17 @@
-"""GigCX: peer-to-peer customer support, where brands pay their best users to help customers."""
+"""GigCX: peer-to-peer customer support, where brands pay their best users to help customers.
+
+This module stays import-light: `gigcx serve` must patch the standard library for gevent
+before Flask, SQLAlchemy or ssl are imported.
+"""
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from flask_openapi3 import Info, OpenAPI
-
-from gigcx.config import Settings
 
 __version__ = "0.1.0"
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
-    """Build the app: settings, database (migrated), REST API, Socket.IO, pages."""
-    app = OpenAPI(
-        __name__,
-        instance_relative_config=True,
-        info=Info(title="GigCX API", version=__version__),
-        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
-        doc_prefix="/api/v1",
-        doc_url="/openapi.json",
-        validation_error_status=422,
-        validation_error_callback=_validation_error,
-    )
-    test_config = dict(test_config or {})
-    settings = test_config.pop("GIGCX", None) or Settings.from_env(app.instance_path)
-    settings.finish()
-    app.config.update(
-        GIGCX=settings,
-        SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
-    )
-    app.config.update(test_config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def create_app(test_config: dict[str, Any] | None = None) -> Any:
+    """Build the app (see `gigcx.app.create_app`)."""
+    from gigcx.app import create_app as build
 
-    from gigcx import db, errors
-    from gigcx.api import register
-
-    errors.init_app(app)
-    db.init_app(app)
-    register(app)
-    return app
-
-
-def _validation_error(exc: Any) -> Any:
-    from gigcx.errors import validation_response
-
-    return validation_response(exc)
+    return build(test_config)

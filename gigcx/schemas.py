@@ -68,10 +68,10 @@ class BrandSettings(BaseModel):
 
 class BrandUpdate(Strict):
     name: Name | None = None
-    offer_timeout_s: int | None = Field(None, ge=5, le=3600)
+    offer_timeout_s: int | None = Field(None, ge=1, le=3600)
     max_offers: int | None = Field(None, ge=1, le=20)
-    escalate_after_s: int | None = Field(None, ge=10, le=30 * 86400)
-    confirm_window_s: int | None = Field(None, ge=10, le=30 * 86400)
+    escalate_after_s: int | None = Field(None, ge=1, le=30 * 86400)
+    confirm_window_s: int | None = Field(None, ge=1, le=30 * 86400)
     review_window_s: int | None = Field(None, ge=0, le=90 * 86400)
     currency: Currency | None = None
     offer_fanout: int | None = Field(None, ge=1, le=10)

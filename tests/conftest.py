@@ -126,3 +126,46 @@ def assert_error(resp: Any, status: int, code: str) -> None:
     assert set(body) == {"error"}, body
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+@pytest.fixture
+def servers(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """A factory of real `gigcx serve` processes on the test database; all stopped at the end."""
+    from tests.servers import Server
+
+    started: list[Server] = []
+
+    def make(**kw: Any) -> Server:
+        server = Server(database_url, tmp_path / "instance", **kw)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(servers: Any) -> Any:
+    """One real server process."""
+    return servers()
+
+
+@pytest.fixture
+def peers() -> Iterator[Any]:
+    """A factory of Socket.IO clients, all disconnected at the end."""
+    from tests.servers import Peer
+
+    made: list[Peer] = []
+
+    def make(url: str, namespace: str, auth: dict[str, Any]) -> Peer:
+        peer = Peer(url, namespace, auth)
+        made.append(peer)
+        return peer
+
+    yield make
+    # Close all at once: a websocket client waits up to 3 s for the server's close frame.
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(max(len(made), 1)) as pool:
+        list(pool.map(lambda p: p.close(), made))

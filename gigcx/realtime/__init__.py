@@ -1,23 +1,32 @@
 """Socket.IO: binding, namespaces by role, and the background loops of a serving process."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 
 from gigcx.extensions import socketio
 
+log = logging.getLogger(__name__)
+
 
 def init_app(app: Flask) -> None:
     """Bind Socket.IO (through Redis when configured) and register the role namespaces."""
+    from gigcx.realtime import brand, customer, expert
+
     settings = app.config["GIGCX"]
     kwargs: dict[str, Any] = {}
     if settings.redis_url:
         kwargs["message_queue"] = settings.redis_url
+        kwargs["channel"] = "gigcx-socketio"
+    for ns in (customer.namespace, expert.namespace, brand.namespace):
+        if ns not in socketio.namespace_handlers:
+            socketio.on_namespace(ns)
     socketio.init_app(
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
-        cors_allowed_origins="*",  # the widget runs on brands' own sites
+        cors_allowed_origins="*",  # the widget runs on brands' own sites; auth is in the payload
         max_http_buffer_size=64 * 1024,
         ping_interval=20,
         ping_timeout=20,
@@ -35,4 +44,50 @@ def _async_mode() -> str:
 
 
 def start_background(app: Flask) -> None:
-    """Start the loops a serving process runs (timers, presence heartbeat)."""
+    """Start the loops a serving process runs: timers, presence heartbeat, queue sweep."""
+    settings = app.config["GIGCX"]
+    socketio.start_background_task(_loop, app, "timers", settings.timer_poll_s, _run_due_timers)
+    socketio.start_background_task(_loop, app, "heartbeat", max(settings.presence_ttl_s / 3, 1), _heartbeat)
+    socketio.start_background_task(_loop, app, "sweep", 2.0, _sweep)
+
+
+def _loop(app: Flask, name: str, every: float, step: Any) -> None:
+    """Run `step` forever; an error is logged and retried, never fatal (e.g. database restarts)."""
+    with app.app_context():
+        while True:
+            try:
+                step(app)
+            except Exception:
+                log.exception("background %s failed; retrying", name)
+            socketio.sleep(every)
+
+
+def _run_due_timers(app: Flask) -> None:
+    from gigcx.db import session_scope
+    from gigcx.services import timers
+
+    pid = app.config["GIGCX"].process_id
+    while True:
+        with session_scope() as session:
+            ids = timers.due(session)
+        for timer_id in ids:
+            with session_scope() as session:
+                timers.fire(session, timer_id, pid)
+        if len(ids) < 100:
+            return
+
+
+def _heartbeat(app: Flask) -> None:
+    from gigcx.db import session_scope
+    from gigcx.services import presence
+
+    with session_scope() as session:
+        presence.heartbeat(session, app.config["GIGCX"].process_id)
+
+
+def _sweep(app: Flask) -> None:
+    from gigcx.db import session_scope
+    from gigcx.services import dispatch
+
+    with session_scope() as session:
+        dispatch.sweep(session)

@@ -1,0 +1,103 @@
+"""Server-to-client events: payload builders and an outbox emitted only after the commit."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from gigcx.models import Brand, Case, Expert, Message, Offer, Rating
+from gigcx.models.base import iso
+from gigcx.pii import mask
+
+CUSTOMER, EXPERT, BRAND = "/customer", "/expert", "/brand"
+
+
+def customer_room(customer_id: int) -> str:
+    return f"customer:{customer_id}"
+
+
+def expert_room(expert_id: int) -> str:
+    return f"expert:{expert_id}"
+
+
+def brand_room(brand_id: int) -> str:
+    return f"brand:{brand_id}"
+
+
+def expert_rating(session: Session, expert_id: int) -> float | None:
+    """The expert's mean CSAT, rounded for display (None before any rating)."""
+    avg = session.exec(select(func.avg(Rating.csat)).where(Rating.expert_id == expert_id)).one()
+    return None if avg is None else round(float(avg), 2)
+
+
+def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[str, Any]:
+    """The contract's `case` event; `full` adds timings and details for acks and brands."""
+    out: dict[str, Any] = {"id": case.id, "status": case.status, "topic": case.topic}
+    if case.expert_id is not None:
+        expert = session.get(Expert, case.expert_id)
+        if expert is not None:
+            out["expert"] = {"display_name": expert.display_name,
+                             "rating": expert_rating(session, expert.id)}  # type: ignore[arg-type]
+    if full:
+        out.update(
+            question=case.question, language=case.language, last_seq=case.last_seq,
+            topic_confidence=case.topic_confidence, deflected=case.deflected,
+            created_at=iso(case.created_at), assigned_at=iso(case.assigned_at),
+            first_response_at=iso(case.first_response_at), proposed_at=iso(case.proposed_at),
+            resolved_at=iso(case.resolved_at), escalated_at=iso(case.escalated_at),
+            closed_at=iso(case.closed_at), escalation_reason=case.escalation_reason,
+            suggestions=case.suggestions,
+        )
+    return out
+
+
+def message_payload(msg: Message, *, masked: bool = False) -> dict[str, Any]:
+    """The contract's `message` event; `masked` hides customers' personal data from experts."""
+    text = mask(msg.text) if masked and msg.sender == "customer" else msg.text
+    return {"case_id": msg.case_id, "id": msg.id, "seq": msg.seq, "sender": msg.sender,
+            "text": text, "sent_at": iso(msg.sent_at), "client_id": msg.client_id}
+
+
+def offer_payload(session: Session, offer: Offer, case: Case, reward_cents: int) -> dict[str, Any]:
+    """The contract's `offer` event (question masked)."""
+    brand = session.get(Brand, case.brand_id)
+    return {"case_id": case.id, "brand": brand.slug if brand else None, "topic": case.topic,
+            "question": mask(case.question), "reward_cents": reward_cents,
+            "expires_at": iso(offer.expires_at), "offer_id": offer.id, "round": offer.round,
+            "hints": [{"question": mask(s.get("question", "")), "answer": s.get("answer", "")}
+                      for s in case.suggestions]}
+
+
+@dataclass
+class Outbox:
+    """Events gathered during a transaction and sent after it commits (never before)."""
+
+    items: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
+
+    def add(self, event: str, payload: dict[str, Any], namespace: str, room: str) -> None:
+        self.items.append((event, payload, namespace, room))
+
+    def case_changed(self, session: Session, case: Case) -> None:
+        """Tell the customer, the assigned expert and the brand that a case changed."""
+        payload = case_payload(session, case)
+        self.add("case", payload, CUSTOMER, customer_room(case.customer_id))
+        if case.expert_id is not None:
+            self.add("case", payload, EXPERT, expert_room(case.expert_id))
+        brand_view = case_payload(session, case, full=True)
+        self.add("case", brand_view, BRAND, brand_room(case.brand_id))
+
+    def message_posted(self, case: Case, msg: Message) -> None:
+        """Deliver a stored message to everybody in the conversation."""
+        self.add("message", message_payload(msg), CUSTOMER, customer_room(case.customer_id))
+        if case.expert_id is not None:
+            self.add("message", message_payload(msg, masked=True), EXPERT, expert_room(case.expert_id))
+        self.add("message", message_payload(msg), BRAND, brand_room(case.brand_id))
+
+    def flush(self) -> None:
+        """Emit everything (through the Redis queue when scaled out)."""
+        from gigcx.extensions import socketio
+
+        items, self.items = self.items, []
+        for event, payload, namespace, room in items:
+            socketio.emit(event, payload, namespace=namespace, to=room)

@@ -1,0 +1,71 @@
+"""`/brand`: a live feed of the brand's case events; staff answer escalated cases here."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_socketio import join_room
+
+from gigcx import auth as bearer
+from gigcx.db import session_scope
+from gigcx.events import BRAND, brand_room, case_payload, message_payload
+from gigcx.realtime import payloads as p
+from gigcx.realtime.common import RoleNamespace, acked, parse, transact
+from gigcx.services import cases
+from gigcx.services.cases import Actor
+
+
+class BrandNamespace(RoleNamespace):
+    """Brand integrations (`{api_key}`) and staff consoles (`{token}`)."""
+
+    def on_connect(self, auth: Any = None) -> None:
+        """Accept a brand API key or a staff token."""
+        auth = auth if isinstance(auth, dict) else {}
+        secret = auth.get("api_key") or auth.get("token")
+        if not isinstance(secret, str):
+            raise ConnectionRefusedError("auth must be {api_key: <brand API key>}")
+        with session_scope() as session:
+            who = bearer.resolve(session, secret, None)
+        if who is None or who.kind != "brand":
+            raise ConnectionRefusedError("invalid brand API key")
+        self.actors[request.sid] = Actor("staff", who.staff_id or 0, who.brand_id)  # type: ignore[attr-defined]
+        join_room(brand_room(who.brand_id))  # type: ignore[arg-type]
+
+    def on_disconnect(self, *args: Any) -> None:
+        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    @acked
+    def on_message(self, data: Any) -> dict[str, Any]:
+        """Staff answer the customer of an escalated case in the same conversation."""
+        body = parse(p.SendMessage, data)
+        actor = self.actor()
+        msg = transact(lambda s, o: message_payload(cases.post_message(
+            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
+        return {"message": msg}
+
+    @acked
+    def on_close(self, data: Any) -> dict[str, Any]:
+        """Staff close an escalated case they have answered."""
+        body = parse(p.CaseRef, data)
+        actor = self.actor()
+
+        def work(session: Any, outbox: Any) -> dict[str, Any]:
+            case = cases.load_case(session, actor, body.case_id, lock=True)
+            if case.status != "escalated":
+                from gigcx.errors import ApiError
+
+                raise ApiError("conflict", "only escalated cases are closed by staff")
+            cases.close(session, outbox, case)
+            return {"case": case_payload(session, case)}
+
+        return transact(work)  # type: ignore[no-any-return]
+
+    @acked
+    def on_sync(self, data: Any) -> dict[str, Any]:
+        """A case with its original (unmasked) transcript."""
+        body = parse(p.Sync, data)
+        with session_scope() as session:
+            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)
+
+
+namespace = BrandNamespace(BRAND)

@@ -1,0 +1,78 @@
+"""What every namespace shares: per-connection identity, the ack envelope, validation."""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import request
+from flask_socketio import Namespace
+from pydantic import BaseModel, ValidationError
+
+from gigcx.db import session_scope
+from gigcx.errors import ApiError, describe_validation
+from gigcx.events import Outbox
+from gigcx.services.cases import Actor
+
+log = logging.getLogger("gigcx.realtime")
+M = TypeVar("M", bound=BaseModel)
+
+
+class RoleNamespace(Namespace):
+    """A namespace whose connections each belong to one actor (kept in this process)."""
+
+    def __init__(self, namespace: str):
+        super().__init__(namespace)
+        self.actors: dict[str, Actor] = {}
+
+    def actor(self) -> Actor:
+        """The actor of the connection sending the current event."""
+        actor = self.actors.get(request.sid)  # type: ignore[attr-defined]
+        if actor is None:
+            raise ApiError("unauthorized", "this connection is not authenticated")
+        return actor
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Unknown events get an error ack instead of silence."""
+        handler = "on_" + event.replace("-", "_")
+        if not hasattr(self, handler) and event not in ("connect", "disconnect"):
+            return ApiError("invalid", f"unknown event {event!r}").ack()
+        return super().trigger_event(event, *args)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate an event payload or raise `invalid`."""
+    if not isinstance(data, dict):
+        raise ApiError("invalid", "the payload must be an object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        message, fields = describe_validation(exc)
+        raise ApiError("invalid", message, fields=fields) from None
+
+
+def acked(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Turn a handler's result or error into the contract's ack; never drop the connection."""
+
+    @functools.wraps(fn)
+    def wrapper(self: RoleNamespace, data: Any = None, *extra: Any) -> dict[str, Any]:
+        try:
+            return {"ok": True, **fn(self, data)}
+        except ApiError as exc:
+            return exc.ack()
+        except Exception:
+            log.exception("event %s failed", fn.__name__)
+            return {"ok": False, "error": {"code": "internal", "message": "internal error; retry later"}}
+
+    return wrapper
+
+
+def transact(work: Callable[[Any, Outbox], Any]) -> Any:
+    """Run `work(session, outbox)` in a transaction; commit, then emit its events."""
+    outbox = Outbox()
+    with session_scope() as session:
+        result = work(session, outbox)
+        session.commit()
+    outbox.flush()
+    return result

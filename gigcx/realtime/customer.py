@@ -1,0 +1,137 @@
+"""`/customer`: a brand's customers ask, chat, confirm and rate."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_socketio import emit, join_room
+from sqlmodel import Session, select
+
+from gigcx import security
+from gigcx.db import session_scope
+from gigcx.errors import ApiError
+from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room, message_payload
+from gigcx.extensions import socketio
+from gigcx.models import Case, Customer
+from gigcx.realtime import payloads as p
+from gigcx.realtime.common import RoleNamespace, acked, parse, transact
+from gigcx.services import brands, cases, dispatch
+from gigcx.services.cases import Actor
+
+
+class CustomerNamespace(RoleNamespace):
+    """Customers, identified by the token their browser keeps."""
+
+    def on_connect(self, auth: Any = None) -> None:
+        """Refuse unknown brands; resume a customer by token or create one."""
+        auth = auth if isinstance(auth, dict) else {}
+        slug, token = auth.get("brand"), auth.get("token")
+        if not isinstance(slug, str) or not (isinstance(token, str) or token is None):
+            raise ConnectionRefusedError("auth must be {brand: <slug>, token?: <customer token>}")
+        with session_scope() as session:
+            brand = brands.brand_by_slug(session, slug)
+            if brand is None:
+                raise ConnectionRefusedError("unknown brand")
+            customer = _resume(session, brand.id, token) if token else None  # type: ignore[arg-type]
+            if customer is None:
+                token = security.new_token(security.CUSTOMER_TOKEN)
+                customer = Customer(brand_id=brand.id, token_hash=security.token_hash(token))  # type: ignore[arg-type]
+                session.add(customer)
+                session.commit()
+        self.actors[request.sid] = Actor("customer", customer.id, brand.id)  # type: ignore[attr-defined, arg-type]
+        join_room(customer_room(customer.id))  # type: ignore[arg-type]
+        emit("session", {"customer_id": customer.id, "token": token, "brand": slug})
+
+    def on_disconnect(self, *args: Any) -> None:
+        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    @acked
+    def on_ask(self, data: Any) -> dict[str, Any]:
+        """Open a case for a question; suggestions come back at once."""
+        body = parse(p.Ask, data)
+        actor = self.actor()
+
+        def work(session: Session, outbox: Any) -> dict[str, Any]:
+            brand = brands.get_brand(session, actor.brand_id)  # type: ignore[arg-type]
+            case, created = cases.ask(session, outbox, brand=brand, customer_id=actor.id, text=body.text,
+                                      client_id=body.client_id, language=body.language)
+            if created:
+                dispatch.dispatch(session, outbox, case)
+            out = case_payload(session, case, full=True)
+            out["suggestions"] = case.suggestions
+            return {"case": out}
+
+        return transact(work)  # type: ignore[no-any-return]
+
+    @acked
+    def on_message(self, data: Any) -> dict[str, Any]:
+        """Send a message in one of the customer's cases."""
+        body = parse(p.SendMessage, data)
+        actor = self.actor()
+        msg = transact(lambda s, o: message_payload(cases.post_message(
+            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
+        return {"message": msg}
+
+    @acked
+    def on_sync(self, data: Any) -> dict[str, Any]:
+        """The case and every message after `after_seq`."""
+        body = parse(p.Sync, data)
+        with session_scope() as session:
+            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)
+
+    @acked
+    def on_cases(self, data: Any) -> dict[str, Any]:
+        """The customer's cases, newest first (to find the open one after a reload)."""
+        parse(p.Empty, data if data is not None else {})
+        actor = self.actor()
+        with session_scope() as session:
+            rows = session.exec(select(Case).where(Case.customer_id == actor.id)
+                                .order_by(Case.id.desc()).limit(50)).all()  # type: ignore[union-attr]
+            return {"cases": [case_payload(session, c, full=True) for c in rows]}
+
+    @acked
+    def on_resolve(self, data: Any) -> dict[str, Any]:
+        """Confirm (`resolved: true`) or deny the expert's proposed resolution."""
+        body = parse(p.CustomerResolve, data)
+        actor = self.actor()
+        return transact(lambda s, o: {"case": case_payload(s, cases.customer_resolve(
+            s, o, actor, case_id=body.case_id, resolved=body.resolved))})  # type: ignore[no-any-return]
+
+    @acked
+    def on_deflect(self, data: Any) -> dict[str, Any]:
+        """A suggested answer solved it: close the case without an expert."""
+        body = parse(p.CaseRef, data)
+        actor = self.actor()
+        return transact(lambda s, o: {"case": case_payload(s, cases.deflect(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
+
+    @acked
+    def on_rate(self, data: Any) -> dict[str, Any]:
+        """CSAT 1-5, optional NPS 0-10 and a comment, once per finished case."""
+        body = parse(p.Rate, data)
+        actor = self.actor()
+        rating = transact(lambda s, o: cases.rate(s, o, actor, case_id=body.case_id, csat=body.csat,
+                                                  nps=body.nps, comment=body.comment))
+        return {"rating": {"case_id": rating.case_id, "csat": rating.csat, "nps": rating.nps}}
+
+    @acked
+    def on_typing(self, data: Any) -> dict[str, Any]:
+        """Tell the expert the customer is typing (not stored)."""
+        body = parse(p.CaseRef, data)
+        with session_scope() as session:
+            case = cases.load_case(session, self.actor(), body.case_id)
+        if case.expert_id is not None:
+            socketio.emit("typing", {"case_id": case.id, "sender": "customer"}, namespace=EXPERT,
+                          to=expert_room(case.expert_id))
+        return {}
+
+
+def _resume(session: Session, brand_id: int, token: str) -> Customer | None:
+    customer = session.exec(select(Customer).where(
+        Customer.token_hash == security.token_hash(token))).first()
+    if customer is None or customer.brand_id != brand_id:
+        return None
+    return customer
+
+
+namespace = CustomerNamespace(CUSTOMER)
+__all__ = ["namespace", "ApiError"]

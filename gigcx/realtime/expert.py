@@ -1,0 +1,147 @@
+"""`/expert`: experts go online, take offers, chat, resolve and escalate."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from flask_socketio import join_room
+from sqlmodel import Session, select
+
+from gigcx import auth as bearer
+from gigcx.db import session_scope
+from gigcx.errors import ApiError
+from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
+from gigcx.extensions import socketio
+from gigcx.models import Case, Offer
+from gigcx.realtime import payloads as p
+from gigcx.realtime.common import RoleNamespace, acked, parse, transact
+from gigcx.services import cases, dispatch, presence
+from gigcx.services.cases import Actor
+
+
+class ExpertNamespace(RoleNamespace):
+    """Experts, authenticated by the bearer token of `POST /auth/token`."""
+
+    def on_connect(self, auth: Any = None) -> None:
+        """Accept a valid expert token; the connection counts for presence."""
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str):
+            raise ConnectionRefusedError("auth must be {token: <expert token>}")
+        with session_scope() as session:
+            who = bearer.resolve(session, token, None)
+            if who is None or who.kind != "expert":
+                raise ConnectionRefusedError("invalid expert token")
+            presence.connect(session, who.expert_id, request.sid,  # type: ignore[arg-type, attr-defined]
+                             current_app.config["GIGCX"].process_id)
+            session.commit()
+        self.actors[request.sid] = Actor("expert", who.expert_id)  # type: ignore[attr-defined, arg-type]
+        join_room(expert_room(who.expert_id))  # type: ignore[arg-type]
+
+    def on_disconnect(self, *args: Any) -> None:
+        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+        with session_scope() as session:
+            presence.disconnect(session, request.sid)  # type: ignore[attr-defined]
+            session.commit()
+
+    @acked
+    def on_availability(self, data: Any) -> dict[str, Any]:
+        """Go online or offline; going online offers queued cases at once."""
+        body = parse(p.Availability, data)
+        actor = self.actor()
+
+        def work(session: Session, outbox: Any) -> dict[str, Any]:
+            row = presence.set_availability(session, actor.id, body.online, body.max_cases)
+            return {"online": row.online, "max_cases": row.max_cases}
+
+        out = transact(work)
+        if body.online:
+            with session_scope() as session:
+                dispatch.sweep(session, brand_ids=presence.brands_of(session, actor.id))
+        return out  # type: ignore[no-any-return]
+
+    @acked
+    def on_accept(self, data: Any) -> dict[str, Any]:
+        """Take an offered case; the first accept wins."""
+        body = parse(p.CaseRef, data)
+        actor = self.actor()
+
+        def work(session: Session, outbox: Any) -> dict[str, Any]:
+            dispatch.accept(session, outbox, actor.id, body.case_id)
+            session.flush()
+            return cases.sync(session, actor, case_id=body.case_id, after_seq=0)
+
+        return transact(work)  # type: ignore[no-any-return]
+
+    @acked
+    def on_decline(self, data: Any) -> dict[str, Any]:
+        """Refuse an offer; it goes to the next expert."""
+        body = parse(p.CaseRef, data)
+        actor = self.actor()
+        transact(lambda s, o: dispatch.decline(s, o, actor.id, body.case_id))
+        return {}
+
+    @acked
+    def on_message(self, data: Any) -> dict[str, Any]:
+        """Answer the customer in an assigned case."""
+        from gigcx.events import message_payload
+
+        body = parse(p.SendMessage, data)
+        actor = self.actor()
+        msg = transact(lambda s, o: message_payload(cases.post_message(
+            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
+        return {"message": msg}
+
+    @acked
+    def on_resolve(self, data: Any) -> dict[str, Any]:
+        """Propose that the case is resolved; the customer confirms."""
+        body = parse(p.CaseRef, data)
+        actor = self.actor()
+        return transact(lambda s, o: {"case": case_payload(
+            s, cases.propose_resolution(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
+
+    @acked
+    def on_escalate(self, data: Any) -> dict[str, Any]:
+        """Hand the case to the brand's staff, with a reason."""
+        body = parse(p.Escalate, data)
+        actor = self.actor()
+        return transact(lambda s, o: {"case": case_payload(
+            s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason))})  # type: ignore[no-any-return]
+
+    @acked
+    def on_sync(self, data: Any) -> dict[str, Any]:
+        """The case (question masked) and every message after `after_seq`."""
+        body = parse(p.Sync, data)
+        with session_scope() as session:
+            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)
+
+    @acked
+    def on_cases(self, data: Any) -> dict[str, Any]:
+        """The expert's open cases and open offers (to rebuild the console after a reload)."""
+        parse(p.Empty, data if data is not None else {})
+        actor = self.actor()
+        with session_scope() as session:
+            mine = session.exec(select(Case).where(Case.expert_id == actor.id, Case.status.in_(  # type: ignore[attr-defined]
+                ("active", "pending_confirmation"))).order_by(Case.id)).all()  # type: ignore[arg-type]
+            offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == "open")).all()
+            from gigcx.events import offer_payload
+
+            return {"cases": [case_payload(session, c) for c in mine],
+                    "offers": [offer_payload(session, o, session.get(Case, o.case_id),  # type: ignore[arg-type]
+                                             dispatch.reward_for(session, session.get(Case, o.case_id)))  # type: ignore[arg-type]
+                               for o in offers]}
+
+    @acked
+    def on_typing(self, data: Any) -> dict[str, Any]:
+        """Tell the customer the expert is typing (not stored)."""
+        body = parse(p.CaseRef, data)
+        actor = self.actor()
+        with session_scope() as session:
+            case = cases.load_case(session, actor, body.case_id)
+        if case.expert_id != actor.id:
+            raise ApiError("forbidden", "accept the offer first")
+        socketio.emit("typing", {"case_id": case.id, "sender": "expert"}, namespace=CUSTOMER,
+                      to=customer_room(case.customer_id))
+        return {}
+
+
+namespace = ExpertNamespace(EXPERT)

@@ -1,0 +1,64 @@
+"""Typed client-to-server event payloads; unknown fields are refused."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+CaseId = Annotated[int, Field(ge=1, le=2**62)]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+
+
+class Event(BaseModel):
+    """Base: strict types (no "1" for 1), no extra fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Ask(Event):
+    text: Text
+    client_id: ClientId
+    language: Language | None = None
+
+
+class SendMessage(Event):
+    case_id: CaseId
+    text: Text
+    client_id: ClientId
+
+
+class Sync(Event):
+    case_id: CaseId
+    after_seq: Annotated[int, Field(ge=0, le=2**62)] = 0
+
+
+class CaseRef(Event):
+    case_id: CaseId
+
+
+class CustomerResolve(Event):
+    case_id: CaseId
+    resolved: bool
+
+
+class Rate(Event):
+    case_id: CaseId
+    csat: Annotated[int, Field(ge=1, le=5)]
+    nps: Annotated[int, Field(ge=0, le=10)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
+class Availability(Event):
+    online: bool
+    max_cases: Annotated[int, Field(ge=1, le=20)] | None = None
+
+
+class Escalate(Event):
+    case_id: CaseId
+    reason: Text
+
+
+class Empty(Event):
+    pass

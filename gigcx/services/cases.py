@@ -1,0 +1,248 @@
+"""The case lifecycle: ask, messages, sync, resolution, ratings, escalation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from gigcx.errors import ApiError
+from gigcx.events import Outbox, case_payload, message_payload
+from gigcx.models import Brand, Case, CaseStatus, Message, Rating, utcnow
+from gigcx.services import timers
+
+OPEN = (CaseStatus.matching.value, CaseStatus.active.value, CaseStatus.pending_confirmation.value)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts on a case: a `customer`, an `expert`, or a brand's `staff`."""
+
+    role: str
+    id: int
+    brand_id: int | None = None
+
+
+def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = False) -> Case:
+    """The case if this actor may see it; `not_found` otherwise (existence is not leaked)."""
+    q = select(Case).where(Case.id == case_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    case = session.exec(q).first()
+    if case is None or not can_see(session, actor, case):
+        raise ApiError("not_found", "no such case")
+    return case
+
+
+def can_see(session: Session, actor: Actor, case: Case) -> bool:
+    """A customer sees their cases, an expert those offered or assigned, staff their brand's."""
+    if actor.role == "customer":
+        return case.customer_id == actor.id
+    if actor.role == "staff":
+        return case.brand_id == actor.brand_id
+    if case.expert_id == actor.id:
+        return True
+    from gigcx.models import Offer
+
+    return session.exec(select(Offer.id).where(Offer.case_id == case.id, Offer.expert_id == actor.id,
+                                               Offer.status == "open")).first() is not None
+
+
+def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, text: str,
+        client_id: str, language: str | None) -> tuple[Case, bool]:
+    """Open a case for a question (idempotent by client_id); returns (case, created)."""
+    existing = session.exec(select(Case).where(Case.customer_id == customer_id,
+                                               Case.client_id == client_id)).first()
+    if existing is not None:
+        return existing, False
+    from gigcx.services import routing
+
+    topic, confidence = routing.classify(session, brand, text)
+    case = Case(brand_id=brand.id, customer_id=customer_id, client_id=client_id, question=text,  # type: ignore[arg-type]
+                language=(language or "en").lower(), topic=topic, topic_confidence=confidence)
+    case.suggestions = routing.suggest(session, brand, text)
+    session.add(case)
+    try:
+        session.flush()
+    except IntegrityError:  # the same client_id raced in from another connection
+        session.rollback()
+        again = session.exec(select(Case).where(Case.customer_id == customer_id,
+                                                Case.client_id == client_id)).one()
+        return again, False
+    _append(session, case, "customer", customer_id, text, client_id)
+    timers.schedule(session, "case_escalate", case.id,  # type: ignore[arg-type]
+                    case.created_at + timedelta(seconds=brand.escalate_after_s))
+    outbox.case_changed(session, case)
+    return case, True
+
+
+def _append(session: Session, case: Case, sender: str, sender_id: int | None, text: str,
+            client_id: str | None) -> Message:
+    """Store a message with the next gap-free seq of its case (the row update serialises writers)."""
+    session.execute(update(Case).where(Case.id == case.id).values(last_seq=Case.last_seq + 1))  # type: ignore[arg-type]
+    session.refresh(case, ["last_seq"])
+    msg = Message(case_id=case.id, seq=case.last_seq, sender=sender, sender_id=sender_id,  # type: ignore[arg-type]
+                  text=text, client_id=client_id)
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
+                 client_id: str) -> Message:
+    """Store a chat message once (idempotent by client_id) and deliver it after commit."""
+    sender = actor.role
+    prior = session.exec(select(Message).where(Message.case_id == case_id, Message.sender == sender,
+                                               Message.client_id == client_id)).first()
+    case = load_case(session, actor, case_id, lock=True)
+    if prior is not None:
+        return prior
+    if actor.role == "expert" and case.expert_id != actor.id:
+        raise ApiError("forbidden", "accept the offer before writing in this case")
+    if case.status in (CaseStatus.resolved.value, CaseStatus.closed.value):
+        raise ApiError("case_closed", "this case is closed", status=409)
+    if actor.role == "staff" and case.status != CaseStatus.escalated.value:
+        raise ApiError("conflict", "staff answer escalated cases only")
+    msg = _append(session, case, sender, actor.id, text, client_id)
+    if actor.role == "expert" and case.first_response_at is None:
+        case.first_response_at = msg.sent_at
+        session.add(case)
+    outbox.message_posted(case, msg)
+    return msg
+
+
+def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> Message:
+    """A notice in the conversation from GigCX itself."""
+    msg = _append(session, case, "system", None, text, None)
+    outbox.message_posted(case, msg)
+    return msg
+
+
+def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int) -> dict[str, Any]:
+    """The case and every message after `after_seq` (masked for experts)."""
+    case = load_case(session, actor, case_id)
+    msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
+                        .order_by(Message.seq)).all()  # type: ignore[arg-type]
+    masked = actor.role == "expert"
+    payload = case_payload(session, case, full=True)
+    if masked:
+        from gigcx.pii import mask
+
+        payload["question"] = mask(case.question)
+    return {"case": payload, "messages": [message_payload(m, masked=masked) for m in msgs]}
+
+
+def propose_resolution(session: Session, outbox: Outbox, actor: Actor, *, case_id: int) -> Case:
+    """The expert says the case is solved; the customer has `confirm_window_s` to deny it."""
+    case = load_case(session, actor, case_id, lock=True)
+    if case.expert_id != actor.id:
+        raise ApiError("forbidden", "only the assigned expert can propose a resolution")
+    if case.status == CaseStatus.pending_confirmation.value:
+        return case
+    if case.status != CaseStatus.active.value:
+        raise ApiError("case_closed" if case.status not in OPEN else "conflict",
+                       f"a {case.status} case cannot be resolved", status=409)
+    brand = session.get(Brand, case.brand_id)
+    case.status, case.proposed_at = CaseStatus.pending_confirmation.value, utcnow()
+    session.add(case)
+    timers.schedule(session, "confirm_window", case.id,  # type: ignore[arg-type]
+                    case.proposed_at + timedelta(seconds=brand.confirm_window_s))  # type: ignore[union-attr]
+    system_message(session, outbox, case, "The expert marked this question as solved.")
+    outbox.case_changed(session, case)
+    return case
+
+
+def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id: int,
+                     resolved: bool) -> Case:
+    """The customer confirms (case resolved, reward credited) or denies (back to active)."""
+    case = load_case(session, actor, case_id, lock=True)
+    if case.status == CaseStatus.resolved.value and resolved:
+        return case
+    if case.status != CaseStatus.pending_confirmation.value:
+        raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
+    if resolved:
+        mark_resolved(session, outbox, case)
+    else:
+        case.status, case.proposed_at = CaseStatus.active.value, None
+        session.add(case)
+        system_message(session, outbox, case, "The customer says it is not solved yet.")
+        outbox.case_changed(session, case)
+    return case
+
+
+def mark_resolved(session: Session, outbox: Outbox, case: Case) -> None:
+    """Resolve the case and credit the expert's pending reward."""
+    from gigcx.services import earnings
+
+    case.status, case.resolved_at = CaseStatus.resolved.value, utcnow()
+    session.add(case)
+    earnings.credit_resolved_case(session, case)
+    outbox.case_changed(session, case)
+
+
+def deflect(session: Session, outbox: Outbox, actor: Actor, *, case_id: int) -> Case:
+    """The customer says a suggested answer solved it: closed as deflected, no reward."""
+    case = load_case(session, actor, case_id, lock=True)
+    if case.status != CaseStatus.matching.value:
+        raise ApiError("conflict", "only a case still waiting for an expert can be deflected")
+    from gigcx.services import dispatch
+
+    dispatch.withdraw_open_offers(session, outbox, case)
+    case.status, case.deflected, case.closed_at = CaseStatus.closed.value, True, utcnow()
+    session.add(case)
+    outbox.case_changed(session, case)
+    return case
+
+
+def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
+    """Hand the case to the brand's staff; escalated cases earn no reward."""
+    from gigcx.services import dispatch
+
+    dispatch.withdraw_open_offers(session, outbox, case)
+    case.status, case.escalated_at, case.escalation_reason = CaseStatus.escalated.value, utcnow(), reason
+    session.add(case)
+    system_message(session, outbox, case, "This question was handed to the brand's support team. "
+                                          "They will answer here.")
+    outbox.case_changed(session, case)
+
+
+def expert_escalate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, reason: str) -> Case:
+    """The assigned expert hands the case to staff."""
+    case = load_case(session, actor, case_id, lock=True)
+    if case.expert_id != actor.id:
+        raise ApiError("forbidden", "only the assigned expert can escalate")
+    if case.status == CaseStatus.escalated.value:
+        return case
+    if case.status not in OPEN:
+        raise ApiError("case_closed", "this case is closed", status=409)
+    escalate(session, outbox, case, reason)
+    return case
+
+
+def rate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, csat: int,
+         nps: int | None, comment: str | None) -> Rating:
+    """The customer rates a finished case once."""
+    case = load_case(session, actor, case_id, lock=True)
+    if case.status in OPEN:
+        raise ApiError("conflict", "rate the case once it is resolved")
+    if session.exec(select(Rating).where(Rating.case_id == case_id)).first() is not None:
+        raise ApiError("conflict", "this case is already rated")
+    rating = Rating(case_id=case_id, expert_id=case.expert_id, csat=csat, nps=nps, comment=comment)
+    session.add(rating)
+    session.flush()
+    if case.status == CaseStatus.resolved.value:
+        from gigcx.services import earnings
+
+        earnings.apply_rating_bonus(session, case, csat)
+    outbox.case_changed(session, case)
+    return rating
+
+
+def close(session: Session, outbox: Outbox, case: Case) -> None:
+    """Close an escalated case once staff are done."""
+    case.status, case.closed_at = CaseStatus.closed.value, utcnow()
+    session.add(case)
+    outbox.case_changed(session, case)

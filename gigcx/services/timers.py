@@ -1,0 +1,72 @@
+"""Persisted deadlines. A due timer is claimed and handled in one transaction, so it fires once
+even with several processes polling, and again after a crash that lost the handling."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from gigcx.events import Outbox
+from gigcx.models import Timer, utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Outbox, int], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the function that runs when a timer of this kind is due."""
+
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def schedule(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:
+    """Set (or reset) the one timer of this kind for this object; committed with the caller."""
+    timer = session.exec(select(Timer).where(Timer.kind == kind, Timer.ref_id == ref_id)).first()
+    if timer is None:
+        session.add(Timer(kind=kind, ref_id=ref_id, due_at=due_at))
+    else:
+        timer.due_at, timer.fired_at, timer.claimed_by = due_at, None, None
+        session.add(timer)
+
+
+def cancel(session: Session, kind: str, ref_id: int) -> None:
+    """Drop a pending timer (handlers re-check state anyway, so this only saves work)."""
+    session.execute(update(Timer).where(Timer.kind == kind, Timer.ref_id == ref_id,  # type: ignore[arg-type]
+                                        Timer.fired_at.is_(None))  # type: ignore[union-attr]
+                    .values(fired_at=utcnow(), claimed_by="cancelled"))
+
+
+def due(session: Session, limit: int = 100) -> list[int]:
+    """Ids of timers whose deadline has passed and that nobody has claimed."""
+    rows = session.exec(select(Timer.id).where(Timer.fired_at.is_(None), Timer.due_at <= utcnow())  # type: ignore[union-attr]
+                        .order_by(Timer.due_at).limit(limit))  # type: ignore[arg-type]
+    return list(rows)  # type: ignore[arg-type]
+
+
+def fire(session: Session, timer_id: int, process_id: str) -> bool:
+    """Claim one timer and run its handler in the same transaction; True if this call fired it."""
+    outbox = Outbox()
+    claimed = session.execute(
+        update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))  # type: ignore[arg-type, union-attr]
+        .values(fired_at=utcnow(), claimed_by=process_id))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    timer = session.get(Timer, timer_id)
+    fn = HANDLERS.get(timer.kind) if timer else None
+    if fn is None:
+        log.error("no handler for timer %s", timer_id)
+    else:
+        fn(session, outbox, timer.ref_id)  # type: ignore[union-attr]
+    session.commit()
+    outbox.flush()
+    return True
