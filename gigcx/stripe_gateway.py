@@ -213,21 +213,24 @@ def is_newer(event_created: int, event_id: str, last_created: Optional[int],
 # Helpers
 # --------------------------------------------------------------------------------------------
 
+def _plain(obj: Any) -> Any:
+    """Turn a StripeObject (not a Mapping in stripe>=13) into plain dicts and lists."""
+    to_dict = getattr(obj, "to_dict", None)
+    return to_dict() if callable(to_dict) else obj
+
+
 def _get(obj: Any, key: str, default: Any = None) -> Any:
     """Read a key from a StripeObject or dict without raising."""
-    try:
-        value = obj[key]
-    except (KeyError, TypeError, AttributeError):
-        return default
+    obj = _plain(obj)
+    value = obj.get(key) if isinstance(obj, dict) else None
     return default if value is None else value
 
 
 def _metadata(obj: Any) -> dict[str, str]:
-    meta = _get(obj, "metadata", {}) or {}
-    try:
-        return {str(k): str(v) for k, v in dict(meta).items()}
-    except (TypeError, ValueError):
+    meta = _get(obj, "metadata", {})
+    if not isinstance(meta, dict):
         return {}
+    return {str(k): str(v) for k, v in meta.items()}
 
 
 def _account(obj: Any) -> ConnectedAccount:
@@ -405,6 +408,7 @@ class StripeGateway:
 
 def map_event(event: Any) -> WebhookEvent:
     """Map a verified Stripe event (StripeObject or dict) to a gateway dataclass."""
+    event = _plain(event)
     event_id = str(_get(event, "id", ""))
     created = int(_get(event, "created", 0))
     etype = str(_get(event, "type", ""))
@@ -433,8 +437,5 @@ def map_event(event: Any) -> WebhookEvent:
                                 brand_id=_metadata(obj).get("brand_id"),
                                 amount_cents=int(_get(obj, "amount", 0)),
                                 currency=str(_get(obj, "currency", "")))
-    try:
-        data = dict(obj)
-    except (TypeError, ValueError):
-        data = {}
-    return UnhandledEvent(event_id, created, etype, data)
+    data = _plain(obj)
+    return UnhandledEvent(event_id, created, etype, data if isinstance(data, dict) else {})
