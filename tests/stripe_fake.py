@@ -12,6 +12,7 @@ its ``/_config`` and ``/_test`` routes. The importing side needs no aiohttp or l
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -56,6 +57,7 @@ class LocalStripe:
             [sys.executable, os.path.abspath(__file__), "--port", "0"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         log.close()
+        atexit.register(self.stop)  # never leave our subprocess behind, even if a test run aborts
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
