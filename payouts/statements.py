@@ -1,0 +1,68 @@
+"""CSV statements of an expert's ledger activity, used for manual (no-Stripe) payouts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable, Optional
+
+from . import accounts as acc
+from .ledger import Transaction, balances
+from .money import Money
+from .planning import PlannedPayout
+
+MANUAL_MARKER = "MANUAL PAYMENT"
+COLUMNS = ("key", "kind", "account", "currency", "amount", "memo")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe(text: str) -> str:
+    """Neutralise spreadsheet formula injection in free text."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _decimal(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+def render_statement(expert_id: object, transactions: Iterable[Transaction], *,
+                     payout: Optional[PlannedPayout] = None, manual: bool = True,
+                     generated_at: str = "") -> str:
+    """Render the expert's entries, per-bucket totals and (optionally) a payout instruction as CSV."""
+    expert_accounts = {acc.expert_pending(expert_id), acc.expert_available(expert_id),
+                       acc.expert_in_transit(expert_id), acc.expert_paid(expert_id)}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["statement", "expert", str(expert_id)])
+    if generated_at:
+        writer.writerow(["generated_at", generated_at])
+    writer.writerow(["payment_method", MANUAL_MARKER if manual else "stripe"])
+    if payout is not None:
+        writer.writerow(["payout", payout.payout_id, payout.amount.currency,
+                         _decimal(payout.amount.cents),
+                         MANUAL_MARKER if manual else "stripe transfer"])
+    writer.writerow([])
+    writer.writerow(COLUMNS)
+    mine = []
+    for tx in transactions:
+        for entry in tx.entries:
+            if entry.account in expert_accounts:
+                mine.append(entry)
+                writer.writerow([tx.key, tx.kind, entry.account.rsplit(":", 1)[1],
+                                 entry.currency, _decimal(entry.cents), _safe(tx.memo)])
+    writer.writerow([])
+    writer.writerow(["totals", "bucket", "currency", "amount"])
+    for (account, currency), cents in sorted(balances(mine).items()):
+        writer.writerow(["total", account.rsplit(":", 1)[1], currency, _decimal(cents)])
+    return out.getvalue()
+
+
+def statement_total(transactions: Iterable[Transaction], expert_id: object, bucket: str,
+                    currency: str) -> Money:
+    """Balance of one expert bucket over the given transactions (helper for reconciling a statement)."""
+    account = f"expert:{expert_id}:{bucket}"
+    acc.parse_account(account)
+    folded = balances(e for tx in transactions for e in tx.entries)
+    return Money(folded.get((account, currency.lower()), 0), currency)

@@ -1,0 +1,124 @@
+"""Pure builders: one balanced, deterministically keyed Transaction per business event."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from . import accounts as acc
+from .ledger import Entry, Transaction
+from .money import Money
+
+KIND_FUND = "fund"
+KIND_REWARD = "reward"
+KIND_RELEASE = "release"
+KIND_REVERSE = "reverse"
+KIND_PAYOUT_START = "payout_start"
+KIND_PAYOUT_PAID = "payout_paid"
+KIND_PAYOUT_FAILED = "payout_failed"
+KIND_PAYOUT_REVERSED = "payout_reversed"
+
+
+def _positive(amount: Money) -> Money:
+    if amount.cents <= 0:
+        raise ValueError(f"amount must be positive, got {amount.cents}")
+    return amount
+
+
+def _ref(value: object, name: str) -> str:
+    text = str(value)
+    if not text or ":" in text or any(c.isspace() for c in text):
+        raise ValueError(f"invalid {name}: {value!r}")
+    return text
+
+
+def _move(key: str, kind: str, src: str, dst: str, amount: Money, memo: str,
+          metadata: Mapping[str, str]) -> Transaction:
+    amount = _positive(amount)
+    return Transaction(key=key, kind=kind, memo=memo, metadata=dict(metadata), entries=(
+        Entry(src, -amount.cents, amount.currency), Entry(dst, amount.cents, amount.currency)))
+
+
+def reward_key(case_id: object) -> str:
+    """Idempotency key of the reward credit for a case."""
+    return f"reward:case:{_ref(case_id, 'case_id')}"
+
+
+def release_key(case_id: object) -> str:
+    """Idempotency key of the end-of-review-window release for a case."""
+    return f"release:case:{_ref(case_id, 'case_id')}"
+
+
+def reverse_key(case_id: object) -> str:
+    """Idempotency key of a brand rejection reversing a case reward."""
+    return f"reverse:case:{_ref(case_id, 'case_id')}"
+
+
+def payout_key(payout_id: object) -> str:
+    """Idempotency key of the start of a payout (available -> in_transit)."""
+    return f"payout:{_ref(payout_id, 'payout_id')}"
+
+
+def fund_brand(brand_id: object, amount: Money, funding_ref: object, memo: str = "") -> Transaction:
+    """Brand tops up its budget: brand funding (external) -> brand budget; key fund:{funding_ref}."""
+    ref = _ref(funding_ref, "funding_ref")
+    return _move(f"fund:{ref}", KIND_FUND, acc.brand_funding(brand_id), acc.brand_budget(brand_id),
+                 amount, memo or f"budget top-up {ref}",
+                 {"brand_id": str(brand_id), "funding_ref": ref})
+
+
+def credit_reward(case_id: object, brand_id: object, expert_id: object, amount: Money,
+                  memo: str = "") -> Transaction:
+    """Resolved case: brand budget -> expert pending (the budget may go negative, see budget.py)."""
+    return _move(reward_key(case_id), KIND_REWARD, acc.brand_budget(brand_id),
+                 acc.expert_pending(expert_id), amount, memo or f"reward for case {case_id}",
+                 {"case_id": str(case_id), "brand_id": str(brand_id), "expert_id": str(expert_id)})
+
+
+def release_reward(case_id: object, expert_id: object, amount: Money, memo: str = "") -> Transaction:
+    """Review window over without rejection: expert pending -> expert available."""
+    return _move(release_key(case_id), KIND_RELEASE, acc.expert_pending(expert_id),
+                 acc.expert_available(expert_id), amount, memo or f"release case {case_id}",
+                 {"case_id": str(case_id), "expert_id": str(expert_id)})
+
+
+def reverse_reward(case_id: object, brand_id: object, expert_id: object, amount: Money,
+                   memo: str = "") -> Transaction:
+    """Brand rejects inside the window: expert pending -> brand budget (refused after release)."""
+    return _move(reverse_key(case_id), KIND_REVERSE, acc.expert_pending(expert_id),
+                 acc.brand_budget(brand_id), amount, memo or f"brand rejected case {case_id}",
+                 {"case_id": str(case_id), "brand_id": str(brand_id), "expert_id": str(expert_id)})
+
+
+def start_payout(payout_id: object, expert_id: object, amount: Money, memo: str = "") -> Transaction:
+    """Payout run picks the money: expert available -> expert in_transit, before calling Stripe."""
+    return _move(payout_key(payout_id), KIND_PAYOUT_START, acc.expert_available(expert_id),
+                 acc.expert_in_transit(expert_id), amount, memo or f"payout {payout_id} started",
+                 {"payout_id": str(payout_id), "expert_id": str(expert_id)})
+
+
+def payout_succeeded(payout_id: object, expert_id: object, amount: Money,
+                     external_ref: str = "", memo: str = "") -> Transaction:
+    """Transfer confirmed (or manual payment confirmed): in_transit -> paid."""
+    pid = _ref(payout_id, "payout_id")
+    return _move(f"payout-paid:{pid}", KIND_PAYOUT_PAID, acc.expert_in_transit(expert_id),
+                 acc.expert_paid(expert_id), amount, memo or f"payout {pid} paid",
+                 {"payout_id": pid, "expert_id": str(expert_id), "external_ref": external_ref})
+
+
+def payout_failed(payout_id: object, expert_id: object, amount: Money, reason: str = "",
+                  memo: str = "") -> Transaction:
+    """Transfer permanently failed: in_transit -> available, so the next run can retry it."""
+    pid = _ref(payout_id, "payout_id")
+    return _move(f"payout-failed:{pid}", KIND_PAYOUT_FAILED, acc.expert_in_transit(expert_id),
+                 acc.expert_available(expert_id), amount, memo or f"payout {pid} failed",
+                 {"payout_id": pid, "expert_id": str(expert_id), "reason": reason})
+
+
+def payout_reversed(payout_id: object, expert_id: object, amount: Money, reversal_id: object = "full",
+                    memo: str = "") -> Transaction:
+    """A paid transfer came back (transfer.reversed): paid -> available; one key per reversal."""
+    pid = _ref(payout_id, "payout_id")
+    rid = _ref(reversal_id, "reversal_id")
+    return _move(f"payout-reversed:{pid}:{rid}", KIND_PAYOUT_REVERSED, acc.expert_paid(expert_id),
+                 acc.expert_available(expert_id), amount, memo or f"payout {pid} reversed ({rid})",
+                 {"payout_id": pid, "expert_id": str(expert_id), "reversal_id": rid})
