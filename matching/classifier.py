@@ -30,6 +30,9 @@ Label = Hashable
 # Softmax temperature used when the training set is too small to fit one out-of-fold.
 # LinearSVC scores sit near +-1, so T=1 gives deliberately flat (humble) probabilities.
 COLD_START_TEMPERATURE = 1.0
+# Out-of-fold temperature fitting needs some data per class to be trustworthy; below this
+# the cold-start temperature is kept (few examples -> humble probabilities).
+MIN_PER_CLASS_FOR_CALIBRATION = 5
 _EMBEDDING_MODES = ("auto", "none", "required")
 
 
@@ -183,7 +186,7 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.model_ = self._svm().fit(X, y)
         counts = np.bincount(y)
         n_folds = int(min(self.calibration_folds, counts.min()))
-        if n_folds >= 2:
+        if n_folds >= 2 and counts.min() >= MIN_PER_CLASS_FOR_CALIBRATION:
             fold = _folds(y, n_folds, self.random_state)
             oof = np.zeros((len(y), len(classes)))
             for k in range(n_folds):
