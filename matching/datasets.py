@@ -1,0 +1,92 @@
+"""Loaders for the shared evaluation data (BANKING77, Stack Exchange CQA) as plain values.
+
+The data lives outside the repository at ``<repo>/../shared/data``; set the environment
+variable ``GIGCX_SHARED_DATA`` to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from matching.ranker import ResolvedCase
+
+CQA_SITES = ("dba", "history", "physics")
+
+
+def data_dir() -> Path:
+    """Directory of the shared data (env GIGCX_SHARED_DATA or <repo>/../shared/data)."""
+    env = os.environ.get("GIGCX_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def load_banking77(split: str, root: Path | None = None) -> tuple[list[str], list[str]]:
+    """(texts, labels) of BANKING77's official ``train`` or ``test`` split."""
+    path = (root or data_dir()) / "banking77" / f"{split}.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+@dataclass(frozen=True)
+class CQAQuestion:
+    """One Stack Exchange question with its answerers (ids only) and the accepted answerer."""
+
+    question_id: int
+    text: str
+    topics: list[str]
+    accepted_answerer: str
+    answerers: list[str]
+
+
+def score_to_rating(score: int) -> int:
+    """Map a Stack Exchange answer score to a 1-5 rating (0 -> 1, 1 -> 2, 3 -> 3, 7 -> 4, 15+ -> 5)."""
+    return int(min(5, max(1, round(1 + math.log2(1 + max(score, 0))))))
+
+
+def load_cqa(
+    site: str, root: Path | None = None
+) -> tuple[list[ResolvedCase], list[CQAQuestion], list[CQAQuestion]]:
+    """(train cases, train questions, test questions) for one site; cases use train only."""
+    base = (root or data_dir()) / "cqa"
+    with (base / "questions.csv").open(newline="", encoding="utf-8") as fh:
+        qrows = [r for r in csv.DictReader(fh) if r["site"] == site]
+    with (base / "answers.csv").open(newline="", encoding="utf-8") as fh:
+        arows = [r for r in csv.DictReader(fh) if r["site"] == site]
+    by_q: dict[str, list[dict[str, str]]] = {}
+    for a in arows:
+        by_q.setdefault(a["question_id"], []).append(a)
+    cases: list[ResolvedCase] = []
+    train: list[CQAQuestion] = []
+    test: list[CQAQuestion] = []
+    for q in sorted(qrows, key=lambda r: int(r["question_id"])):
+        text = f"{q['title']} {q['body_text']}".strip()
+        topics = [t for t in q["tags"].split("|") if t]
+        answers = sorted(by_q.get(q["question_id"], []), key=lambda r: int(r["answer_id"]))
+        question = CQAQuestion(
+            question_id=int(q["question_id"]),
+            text=text,
+            topics=topics,
+            accepted_answerer=q["accepted_answerer_id"],
+            answerers=list(dict.fromkeys(a["answerer_id"] for a in answers)),
+        )
+        if q["split"] == "train":
+            train.append(question)
+            for a in answers:
+                cases.append(
+                    ResolvedCase(
+                        text=text,
+                        topics=topics,
+                        expert_id=a["answerer_id"],
+                        resolved=a["accepted"] == "1",
+                        rating=score_to_rating(int(a["score"])),
+                    )
+                )
+        else:
+            test.append(question)
+    return cases, train, test
