@@ -27,12 +27,30 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     from gigcx.realtime import start_background
 
+    import socket
+
+    from gevent.socket import socket as green_socket
+
     app = create_app()
+    _warm_up()
     start_background(app)
+    # TCP_NODELAY (inherited by accepted sockets): an event followed by its ack are two small
+    # frames, and Nagle plus the client's delayed ACK would hold the second one for 40 ms.
+    listener = green_socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
     log = logging.getLogger("gigcx.access") if access_log else None
-    server = WSGIServer((host, port), app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
+    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
     click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]})")
     server.serve_forever()
+
+
+def _warm_up() -> None:
+    """Import the matching stack now, not during the first customer's question."""
+    import gigcx.services.ranking  # noqa: F401
+    import gigcx.services.routing  # noqa: F401
 
 
 @cli.group()

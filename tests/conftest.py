@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,11 @@ def _schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A brand-new empty database: SQLite in tmp, or a fresh schema on $GIGCX_TEST_DATABASE_URL."""
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A brand-new empty database: SQLite in `folder`, or a fresh schema on $GIGCX_TEST_DATABASE_URL."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'gigcx.sqlite3'}"
+        yield f"sqlite:///{folder / 'gigcx.sqlite3'}"
         return
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
@@ -38,6 +39,13 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh database for one test."""
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -146,9 +154,21 @@ def servers(tmp_path: Path, database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def server(servers: Any) -> Any:
-    """One real server process."""
+def own_server(servers: Any) -> Any:
+    """A real server process on a database of this test's own (for kill/restart tests)."""
     return servers()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real server process shared by a test module; tests keep apart by using their own brands."""
+    from tests.servers import Server
+
+    folder = tmp_path_factory.mktemp("server")
+    with fresh_database(folder) as url:
+        live = Server(url, folder / "instance").start()
+        yield live
+        live.stop()
 
 
 @pytest.fixture
