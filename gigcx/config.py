@@ -26,6 +26,7 @@ class Settings:
     instance_path: str
     database_url: str = ""
     redis_url: str | None = None
+    redis_channel: str = "gigcx"
     admin_token: str | None = None
     secret_key: str = ""
     stripe_api_key: str | None = None
@@ -49,6 +50,7 @@ class Settings:
         s = cls(instance_path=instance_path)
         s.database_url = env.get("GIGCX_DATABASE_URL") or ""
         s.redis_url = env.get("GIGCX_REDIS_URL") or None
+        s.redis_channel = env.get("GIGCX_REDIS_CHANNEL") or s.redis_channel
         s.admin_token = env.get("GIGCX_ADMIN_TOKEN") or None
         s.secret_key = env.get("GIGCX_SECRET_KEY") or ""
         s.stripe_api_key = env.get("STRIPE_API_KEY") or None

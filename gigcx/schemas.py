@@ -1,9 +1,10 @@
 """Typed request and response bodies of the REST API (never the table classes)."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_TEXT = 4000
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -148,3 +149,39 @@ class ExpertPath(BaseModel):
 
 class ApproveRequest(Strict):
     topics: list[Slug] = Field(min_length=1, max_length=200)
+
+
+def _aware(value: Any) -> Any:
+    from datetime import datetime, timezone
+
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class CaseListQuery(Strict):
+    status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
+    topic: Slug | None = None
+    expert_id: int | None = Field(None, ge=1)
+    since: UtcDateTime | None = None
+    until: UtcDateTime | None = None
+    before_id: int | None = Field(None, ge=1, description="cursor: cases with a smaller id")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class CasePath(BaseModel):
+    id: int = Field(ge=1)
+
+
+class MetricsQuery(Strict):
+    since: UtcDateTime | None = None
+    until: UtcDateTime | None = None
+    bucket: Literal["hour", "day", "week"] | None = None
+
+
+class ExportQuery(Strict):
+    since: UtcDateTime | None = None
+    until: UtcDateTime | None = None

@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     kwargs: dict[str, Any] = {}
     if settings.redis_url:
         kwargs["message_queue"] = settings.redis_url
-        kwargs["channel"] = "gigcx-socketio"
+        kwargs["channel"] = settings.redis_channel
     for ns in (customer.namespace, expert.namespace, brand.namespace):
         if ns not in socketio.namespace_handlers:
             socketio.on_namespace(ns)

@@ -1,0 +1,145 @@
+"""Several processes as one service (PostgreSQL + Redis), and a SIGKILL mid-conversation."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PG_URL, _schema_url
+from tests.servers import Peer, Server
+
+PG = PG_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS = os.environ.get("GIGCX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS, socket_timeout=2).ping()
+        sa.create_engine(PG, poolclass=sa.pool.NullPool).connect().close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return str(exc)
+    return None
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """Two `gigcx serve` processes sharing one PostgreSQL schema and one Redis channel."""
+    problem = _reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL and Redis are required in CI: {problem}")
+        pytest.skip(f"needs PostgreSQL and Redis: {problem}")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    env = {"GIGCX_REDIS_CHANNEL": "gigcx-test-" + schema}
+    url = _schema_url(PG, schema)
+    a = Server(url, tmp_path / "a", redis_url=REDIS, env=env)
+    b = Server(url, tmp_path / "b", redis_url=REDIS, env=env)
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_conversation_across_two_processes(cluster: tuple[Server, Server], peers: Any) -> None:
+    a, b = cluster
+    slug, key = a.brand(offer_timeout_s=30, offer_fanout=2)
+    a.topic(key, "cards", examples=["where is my card"])
+    a.topic(key, "loans", examples=["loan rates"])
+    _, t1 = a.expert(slug, key, ["cards"], name="On B")
+    _, t2 = a.expert(slug, key, ["cards"], name="Also on B")
+    e1 = peers(b.url, "/expert", {"token": t1})
+    e2 = peers(a.url, "/expert", {"token": t2})
+    e1.call("availability", {"online": True})
+    e2.call("availability", {"online": True})
+    feed = peers(b.url, "/brand", {"api_key": key})
+    customer = peers(a.url, "/customer", {"brand": slug})
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
+    e1.wait_for("offer", lambda d: d["case_id"] == case_id)
+    e2.wait_for("offer", lambda d: d["case_id"] == case_id)
+    assert e1.call("accept", {"case_id": case_id})["ok"]
+    assert e2.call("accept", {"case_id": case_id})["error"]["code"] == "already_taken"
+    e2.wait_for("offer_withdrawn", lambda d: d["case_id"] == case_id)
+    customer.wait_for("case", lambda d: d["status"] == "active")
+    e1.call("typing", {"case_id": case_id})
+    customer.wait_for("typing")
+    e1.call("message", {"case_id": case_id, "text": "from process B", "client_id": "e"})
+    assert customer.wait_for("message", lambda d: d["sender"] == "expert")["text"] == "from process B"
+    customer.call("message", {"case_id": case_id, "text": "from process A", "client_id": "c"})
+    assert e1.wait_for("message", lambda d: d["sender"] == "customer" and d["seq"] > 1)["text"] == "from process A"
+    e1.call("resolve", {"case_id": case_id})
+    customer.call("resolve", {"case_id": case_id, "resolved": True})
+    feed.wait_for("case", lambda d: d["id"] == case_id and d["status"] == "resolved")
+
+
+def test_timers_fire_once_with_two_processes(cluster: tuple[Server, Server], peers: Any) -> None:
+    a, b = cluster
+    slug, key = a.brand(escalate_after_s=1)
+    a.topic(key, "cards", examples=["where is my card"])
+    customers = [peers((a, b)[i % 2].url, "/customer", {"brand": slug}) for i in range(6)]
+    ids = [c.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"] for c in customers]
+    for c, case_id in zip(customers, ids):
+        c.wait_for("case", lambda d, i=case_id: d["id"] == i and d["status"] == "escalated", timeout=10)
+    time.sleep(1.5)  # both processes have polled several times since
+    for c, case_id in zip(customers, ids):
+        messages = c.call("sync", {"case_id": case_id})["messages"]
+        assert [m["sender"] for m in messages] == ["customer", "system"], messages
+
+
+def test_sigkill_mid_conversation_loses_nothing_and_timers_still_fire(own_server: Server, peers: Any) -> None:
+    server = own_server
+    slug, key = server.brand(confirm_window_s=6, offer_timeout_s=8)
+    server.topic(key, "cards", examples=["where is my card"])
+    server.topic(key, "loans", examples=["loan rates"])
+    _, token = server.expert(slug, key, ["cards", "loans"])
+    expert = peers(server.url, "/expert", {"token": token})
+    expert.call("availability", {"online": True})
+    customer = peers(server.url, "/customer", {"brand": slug})
+    customer_token = customer.wait_for("session")["token"]
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q1"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
+    expert.call("accept", {"case_id": case_id})
+    acked = []
+    for i in range(20):
+        who, peer = ("customer", customer) if i % 2 else ("expert", expert)
+        ack = peer.call("message", {"case_id": case_id, "text": f"{who} {i}", "client_id": f"m{i}"})
+        assert ack["ok"]
+        acked.append(ack["message"]["id"])
+    expert.call("resolve", {"case_id": case_id})  # the confirmation timer is now pending
+    second = customer.call("ask", {"text": "loan rates", "client_id": "q2"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == second)  # an offer timer is pending too
+    server.kill()
+    server.start()
+    customer = peers(server.url, "/customer", {"brand": slug, "token": customer_token})
+    expert = peers(server.url, "/expert", {"token": token})
+    history = customer.call("sync", {"case_id": case_id})["messages"]
+    assert set(acked) <= {m["id"] for m in history}
+    assert [m["seq"] for m in history] == list(range(1, len(history) + 1))
+    # The pending confirmation fires after the restart, once.
+    deadline = time.monotonic() + 10
+    while customer.call("sync", {"case_id": case_id})["case"]["status"] != "resolved":
+        assert time.monotonic() < deadline, "confirmation timer did not fire after restart"
+        time.sleep(0.3)
+    notices = [m for m in customer.call("sync", {"case_id": case_id})["messages"]
+               if m["text"].startswith("Marked as solved")]
+    assert len(notices) == 1
+    # The offer made before the crash expires after the restart, exactly once.
+    expert.wait_for("offer_withdrawn", lambda d: d["case_id"] == second, timeout=15)
+    time.sleep(1)
+    assert len([d for d in expert.received("offer_withdrawn") if d["case_id"] == second]) == 1
