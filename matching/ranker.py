@@ -154,7 +154,7 @@ class ExpertRanker:
         if k > 0 and sims.max(initial=0.0) > 0:
             top = np.argpartition(-sims, k - 1)[:k]
             contrib = sims[top] * self._case_weight_arr[top]
-            knn = np.bincount(self._case_owner[top], weights=contrib, minlength=n_exp)
+            knn = np.bincount(self._case_owner[top], weights=contrib, minlength=n_exp).astype(np.float64)
         profile = np.asarray((self._profiles @ q.T).todense()).ravel()
         topic = np.zeros(n_exp)
         known = [self._topic_ids[t] for t in set(topics) if t in self._topic_ids]

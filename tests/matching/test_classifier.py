@@ -82,7 +82,7 @@ def test_int_labels_and_input_validation() -> None:
     clf = TopicClassifier(embeddings="none").fit(TEXTS, [0, 0, 0, 1, 1, 1, 2, 2, 2])
     assert clf.predict(["forgot password"]) == [1]
     with pytest.raises(ValueError):
-        clf.predict("a single string")  # type: ignore[arg-type]
+        clf.predict("a single string")
     with pytest.raises(ValueError):
         TopicClassifier(embeddings="none").fit(TEXTS, LABELS[:-1])
     with pytest.raises(ValueError):
