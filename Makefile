@@ -3,18 +3,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PIP_EXTRAS ?= test,dev
+# The serving install stays light; tests also install the embeddings extra to exercise it.
+TEST_EXTRAS ?= test,dev,embeddings
 
-.PHONY: setup serve test demo check bench clean
+.PHONY: setup setup-test serve test demo check bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
 
 setup: $(VENV)/.installed
-
-# Re-run the installation only when the dependency lists change.
-$(VENV)/.installed: setup.cfg pyproject.toml $(wildcard package.json)
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(PIP_EXTRAS)]'
+$(VENV)/.installed: setup.cfg pyproject.toml $(wildcard package.json) | $(PY)
+	$(PY) -m pip install --quiet -e .
 	if [ -f package.json ]; then npm install --no-audit --no-fund --silent; fi
+	touch $@
+
+setup-test: $(VENV)/.installed-test
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
 	touch $@
 
 serve: setup
@@ -23,12 +29,15 @@ serve: setup
 demo: setup
 	$(VENV)/bin/gigcx demo --base-url http://$(HOST):$(PORT)
 
-test: setup
+test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-check: setup
+check: setup-test
 	$(VENV)/bin/ruff check gigcx matching payouts tests
-	$(VENV)/bin/mypy --strict matching payouts
+	$(VENV)/bin/mypy --strict --ignore-missing-imports matching payouts
+
+bench: setup-test
+	$(PY) bench/bench_matching.py
 
 clean:
 	rm -rf $(VENV) node_modules instance

@@ -7,6 +7,7 @@ from gigcx.models.accounts import (
     ExpertProgram,
     StaffUser,
     Topic,
+    TopicModel,
 )
 from gigcx.models.cases import (
     Case,
@@ -25,6 +26,6 @@ from gigcx.models.base import utcnow
 __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "Customer", "Expert",
     "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
-    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic",
+    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlmodel import Field, SQLModel, UniqueConstraint
+from sqlalchemy import LargeBinary
+from sqlmodel import Column, Field, SQLModel, UniqueConstraint
 
 from gigcx.models.base import json_field, utcnow
 
@@ -105,3 +106,18 @@ class AuthToken(SQLModel, table=True):
     subject_id: int = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: Optional[datetime] = None
+
+
+class TopicModel(SQLModel, table=True):
+    """A trained topic classifier of a brand; the newest version is the one served."""
+
+    __table_args__ = (UniqueConstraint("brand_id", "version"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    version: int
+    created_at: datetime = Field(default_factory=utcnow)
+    n_examples: int
+    classes: list[str] = json_field(list)
+    embeddings: bool = False
+    cv_accuracy: Optional[float] = None
+    blob: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

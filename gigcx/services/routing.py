@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gigcx.models import Brand, Case, Message, Topic
+from gigcx.concurrency import call_blocking, spawn_blocking
+from gigcx.services import training
 from gigcx.services.presence import Available
 from matching import TopicClassifier
 from matching.suggestions import AnsweredCase, SuggestionIndex
@@ -26,10 +30,15 @@ class BrandModels:
     version: tuple[Any, ...]
     topics: list[str]
     classifier: TopicClassifier | None
+    trained_version: int | None = None
 
 
 _classifiers: dict[int, BrandModels] = {}
+_trained: dict[int, BrandModels] = {}
+_loading: set[tuple[int, int]] = set()
+_checked: dict[int, tuple[float, int | None]] = {}
 _suggesters: dict[int, tuple[tuple[Any, ...], SuggestionIndex]] = {}
+TRAINED_CHECK_S = 5.0
 
 
 def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
@@ -38,12 +47,8 @@ def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
     return tuple(row)
 
 
-def brand_models(session: Session, brand: Brand) -> BrandModels:
-    """The brand's topic classifier, (re)trained from its topics' examples when they changed."""
-    version = _topics_version(session, brand.id)  # type: ignore[arg-type]
-    cached = _classifiers.get(brand.id)  # type: ignore[arg-type]
-    if cached is not None and cached.version == version:
-        return cached
+def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> BrandModels:
+    """A lexical model fitted on the topics' own examples (milliseconds, inside the request)."""
     topics = list(session.exec(select(Topic).where(Topic.brand_id == brand.id, Topic.active.is_(True))  # type: ignore[attr-defined]
                                .order_by(Topic.slug)))  # type: ignore[arg-type]
     texts, labels = [], []
@@ -52,25 +57,68 @@ def brand_models(session: Session, brand: Brand) -> BrandModels:
             if text.strip():
                 texts.append(text)
                 labels.append(t.slug)
-    clf = None
-    if len({*labels}) >= 2:
-        # Cold start: lexical features only, so a model builds in milliseconds inside a request.
-        clf = TopicClassifier(embeddings="none").fit(texts, labels)
-    models = BrandModels(version, [t.slug for t in topics], clf)
-    with _lock:
-        _classifiers[brand.id] = models  # type: ignore[index]
-    return models
+    clf = TopicClassifier(embeddings="none").fit(texts, labels) if len({*labels}) >= 2 else None
+    return BrandModels(version, [t.slug for t in topics], clf)
+
+
+def _trained_version(session: Session, brand_id: int) -> int | None:
+    now = time.monotonic()
+    checked = _checked.get(brand_id)
+    if checked is None or now - checked[0] > TRAINED_CHECK_S:
+        checked = (now, training.latest_version(session, brand_id))
+        _checked[brand_id] = checked
+    return checked[1]
+
+
+def _load_trained(app: Any, brand_id: int, version: int) -> None:
+    """Load a stored model in the background, then swap it in."""
+    from gigcx.db import session_scope
+
+    try:
+        with app.app_context(), session_scope() as session:
+            clf = training.load(session, brand_id, version)
+        _trained[brand_id] = BrandModels((), [str(c) for c in clf.classes_], clf, version)
+        log.info("brand %s now serves topic model v%s", brand_id, version)
+    except Exception:
+        log.exception("loading topic model v%s of brand %s failed", version, brand_id)
+    finally:
+        _loading.discard((brand_id, version))
+
+
+def brand_models(session: Session, brand: Brand) -> BrandModels:
+    """The brand's newest trained model once loaded (never blocking a request for it), else a
+    cold-start model from its topics' examples; a trained model missing a topic is not used."""
+    version = _topics_version(session, brand.id)  # type: ignore[arg-type]
+    cached = _classifiers.get(brand.id)  # type: ignore[arg-type]
+    if cached is None or cached.version != version:
+        cached = _cold_start(session, brand, version)
+        with _lock:
+            _classifiers[brand.id] = cached  # type: ignore[index]
+    trained_v = _trained_version(session, brand.id)  # type: ignore[arg-type]
+    trained = _trained.get(brand.id)  # type: ignore[arg-type]
+    if trained_v is not None and (trained is None or trained.trained_version != trained_v):
+        key = (brand.id, trained_v)
+        if key not in _loading:
+            _loading.add(key)  # type: ignore[arg-type]
+            spawn_blocking(_load_trained, current_app._get_current_object(), brand.id, trained_v)  # type: ignore[attr-defined]
+    if trained is not None and set(cached.topics) <= set(trained.topics):
+        return BrandModels(version, cached.topics, trained.classifier, trained.trained_version)
+    return cached
 
 
 def classify(session: Session, brand: Brand, text: str) -> tuple[str | None, float | None]:
-    """The most likely topic and its probability (None when the brand has no topics)."""
+    """The most likely active topic and its probability (None when the brand has no topics)."""
     models = brand_models(session, brand)
     if not models.topics:
         return None, None
     if models.classifier is None:
         return models.topics[0], 1.0
-    label, prob = models.classifier.predict_with_confidence([text])[0]
-    return str(label), round(float(prob), 4)
+    clf = models.classifier
+    probs = call_blocking(clf.predict_proba, [text])[0] if getattr(clf, "embeddings_used_", False) \
+        else clf.predict_proba([text])[0]
+    active = set(models.topics)
+    best = max((p, str(c)) for c, p in zip(clf.classes_, probs) if str(c) in active)
+    return best[1], round(float(best[0]), 4)
 
 
 def _answered_version(session: Session, brand_id: int) -> tuple[Any, ...]:

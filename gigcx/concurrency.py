@@ -1,0 +1,33 @@
+"""CPU-heavy work (loading or running a model) off the gevent hub, in a real OS thread."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _gevent_hub() -> Any:
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # pragma: no cover
+        return None
+    return get_hub() if monkey.is_module_patched("socket") else None
+
+
+def call_blocking(fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn` and wait for it; under gevent in the hub's thread pool so other greenlets run."""
+    hub = _gevent_hub()
+    if hub is None:
+        return fn(*args)
+    return hub.threadpool.apply(fn, args)  # type: ignore[no-any-return]
+
+
+def spawn_blocking(fn: Callable[..., Any], *args: Any) -> None:
+    """Start `fn` in the background (an OS thread under gevent, a daemon thread otherwise)."""
+    hub = _gevent_hub()
+    if hub is not None:
+        hub.threadpool.spawn(fn, *args)
+    else:
+        threading.Thread(target=fn, args=args, daemon=True).start()
