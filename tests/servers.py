@@ -36,7 +36,10 @@ class Server:
         self.instance = instance
         self.env = {**os.environ, "GIGCX_DATABASE_URL": database_url, "GIGCX_ADMIN_TOKEN": ADMIN_TOKEN,
                     "GIGCX_INSTANCE_PATH": str(instance), "GIGCX_SECRET_KEY": "e2e-secret",
-                    "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1", **(env or {})}
+                    "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1",
+                    # Tests sign many experts up from one address; the limits get their own test.
+                    "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "100000", "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "100000",
+                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000", **(env or {})}
         if redis_url:
             self.env["GIGCX_REDIS_URL"] = redis_url
         self.proc: subprocess.Popen[bytes] | None = None

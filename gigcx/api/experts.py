@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gigcx import db, schemas
+from flask import request
+
+from gigcx import db, ratelimit, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.services import experts as svc
@@ -12,6 +14,7 @@ from gigcx.services import experts as svc
 @api.post("/experts", tags=[TAGS["experts"]], responses={201: schemas.ExpertCreated})
 def create_expert(body: schemas.ExpertCreate) -> tuple[dict[str, Any], int]:
     """Sign up as an expert."""
+    ratelimit.check("auth", request.remote_addr)
     expert = svc.sign_up(session=db.request_session(), data=body)
     return {"id": expert.id}, 201
 
@@ -19,6 +22,7 @@ def create_expert(body: schemas.ExpertCreate) -> tuple[dict[str, Any], int]:
 @api.post("/auth/token", tags=[TAGS["experts"]], responses={200: schemas.TokenResponse})
 def create_token(body: schemas.TokenRequest) -> dict[str, Any]:
     """Log in: exchange e-mail and password for a bearer token."""
+    ratelimit.check("auth", request.remote_addr)
     token, expert = svc.issue_token(session=db.request_session(), data=body)
     return {"token": token, "expert_id": expert.id}
 

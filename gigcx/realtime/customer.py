@@ -7,7 +7,7 @@ from flask import request
 from flask_socketio import emit, join_room
 from sqlmodel import Session, select
 
-from gigcx import security
+from gigcx import ratelimit, security
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room, message_payload
@@ -50,6 +50,7 @@ class CustomerNamespace(RoleNamespace):
         """Open a case for a question; suggestions come back at once."""
         body = parse(p.Ask, data)
         actor = self.actor()
+        ratelimit.check("ask", f"customer:{actor.id}")
 
         def work(session: Session, outbox: Any) -> dict[str, Any]:
             brand = brands.get_brand(session, actor.brand_id)  # type: ignore[arg-type]
@@ -68,6 +69,7 @@ class CustomerNamespace(RoleNamespace):
         """Send a message in one of the customer's cases."""
         body = parse(p.SendMessage, data)
         actor = self.actor()
+        ratelimit.check("message", f"customer:{actor.id}")
         msg = transact(lambda s, o: message_payload(cases.post_message(
             s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
         return {"message": msg}

@@ -8,6 +8,7 @@ from flask_socketio import join_room
 from sqlmodel import Session, select
 
 from gigcx import auth as bearer
+from gigcx import ratelimit
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
@@ -87,6 +88,7 @@ class ExpertNamespace(RoleNamespace):
 
         body = parse(p.SendMessage, data)
         actor = self.actor()
+        ratelimit.check("message", f"expert:{actor.id}")
         msg = transact(lambda s, o: message_payload(cases.post_message(
             s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
         return {"message": msg}
