@@ -185,3 +185,33 @@ class MetricsQuery(Strict):
 class ExportQuery(Strict):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
+
+
+class StaffCreate(Strict):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=8, max_length=200)]
+    display_name: Name
+    role: Literal["admin", "analyst"] = "admin"
+
+
+class StaffPublic(BaseModel):
+    id: int
+    email: str
+    display_name: str
+    role: str
+
+
+class StaffTokenRequest(Strict):
+    brand: Slug
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class StaffTokenResponse(BaseModel):
+    token: str
+    staff: StaffPublic
+    brand: str
+
+
+class ProgramListQuery(Strict):
+    status: Literal["pending", "approved", "rejected", "suspended"] | None = None
