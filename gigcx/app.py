@@ -34,12 +34,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from gigcx import db, errors, ratelimit, realtime
+    from gigcx import db, errors, observability, ratelimit, realtime
     from gigcx.api import register
 
     errors.init_app(app)
     db.init_app(app)
     ratelimit.init_app(app)
+    observability.init_app(app)
     register(app)
     realtime.init_app(app)
     return app

@@ -36,6 +36,7 @@ class Settings:
     timer_poll_s: float = 0.5
     presence_ttl_s: float = 30.0
     payout_minimum_cents: int = 100
+    log_format: str = "text"
     rate_limit_asks_per_min: int = 30
     rate_limit_messages_per_min: int = 120
     rate_limit_auth_per_min: int = 20
@@ -51,6 +52,7 @@ class Settings:
         s.database_url = env.get("GIGCX_DATABASE_URL") or ""
         s.redis_url = env.get("GIGCX_REDIS_URL") or None
         s.redis_channel = env.get("GIGCX_REDIS_CHANNEL") or s.redis_channel
+        s.log_format = env.get("GIGCX_LOG_FORMAT") or s.log_format
         s.admin_token = env.get("GIGCX_ADMIN_TOKEN") or None
         s.secret_key = env.get("GIGCX_SECRET_KEY") or ""
         s.stripe_api_key = env.get("STRIPE_API_KEY") or None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
 from gigcx.events import Outbox
+from gigcx.observability import EVENTS, SOCKETS
 from gigcx.services.cases import Actor
 
 log = logging.getLogger("gigcx.realtime")
@@ -34,11 +36,17 @@ class RoleNamespace(Namespace):
         return actor
 
     def trigger_event(self, event: str, *args: Any) -> Any:
-        """Unknown events get an error ack instead of silence."""
+        """Unknown events get an error ack instead of silence; connections are counted."""
         handler = "on_" + event.replace("-", "_")
         if not hasattr(self, handler) and event not in ("connect", "disconnect"):
             return ApiError("invalid", f"unknown event {event!r}").ack()
-        return super().trigger_event(event, *args)
+        known = args[0] in self.actors if event == "disconnect" and args else False
+        result = super().trigger_event(event, *args)
+        if event == "connect" and args and args[0] in self.actors:
+            SOCKETS.labels(self.namespace).inc()
+        elif known:
+            SOCKETS.labels(self.namespace).dec()
+        return result
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -55,15 +63,22 @@ def parse(model: type[M], data: Any) -> M:
 def acked(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     """Turn a handler's result or error into the contract's ack; never drop the connection."""
 
+    event = fn.__name__.removeprefix("on_")
+
     @functools.wraps(fn)
     def wrapper(self: RoleNamespace, data: Any = None, *extra: Any) -> dict[str, Any]:
+        start, outcome = time.perf_counter(), "ok"
         try:
             return {"ok": True, **fn(self, data)}
         except ApiError as exc:
+            outcome = exc.code
             return exc.ack()
         except Exception:
-            log.exception("event %s failed", fn.__name__)
+            outcome = "internal"
+            log.exception("event %s failed", event, extra={"namespace": self.namespace})
             return {"ok": False, "error": {"code": "internal", "message": "internal error; retry later"}}
+        finally:
+            EVENTS.labels(self.namespace, event, outcome).observe(time.perf_counter() - start)
 
     return wrapper
 

@@ -1,6 +1,7 @@
 """The case lifecycle: ask, messages, sync, resolution, ratings, escalation."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from gigcx.events import Outbox, case_payload, message_payload
 from gigcx.models import Brand, Case, CaseStatus, Message, Rating, utcnow
 from gigcx.services import timers
 
+log = logging.getLogger(__name__)
 OPEN = (CaseStatus.matching.value, CaseStatus.active.value, CaseStatus.pending_confirmation.value)
 
 
@@ -76,6 +78,8 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     timers.schedule(session, "case_escalate", case.id,  # type: ignore[arg-type]
                     case.created_at + timedelta(seconds=brand.escalate_after_s))
     outbox.case_changed(session, case)
+    log.info("case opened", extra={"case_id": case.id, "brand_id": brand.id, "topic": topic,
+                                   "topic_confidence": confidence})
     return case, True
 
 
@@ -181,6 +185,7 @@ def mark_resolved(session: Session, outbox: Outbox, case: Case) -> None:
     session.add(case)
     earnings.credit_resolved_case(session, case)
     outbox.case_changed(session, case)
+    log.info("case resolved", extra={"case_id": case.id, "expert_id": case.expert_id})
 
 
 def deflect(session: Session, outbox: Outbox, actor: Actor, *, case_id: int) -> Case:
@@ -203,6 +208,7 @@ def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
 
     dispatch.withdraw_open_offers(session, outbox, case)
     case.status, case.escalated_at, case.escalation_reason = CaseStatus.escalated.value, utcnow(), reason
+    log.info("case escalated", extra={"case_id": case.id, "reason": reason})
     session.add(case)
     system_message(session, outbox, case, "This question was handed to the brand's support team. "
                                           "They will answer here.")

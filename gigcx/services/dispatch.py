@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from gigcx.errors import ApiError
 from gigcx.events import EXPERT, Outbox, expert_room, offer_payload
 from gigcx.models import Brand, Case, CaseStatus, Expert, Offer, Topic, utcnow
+from gigcx.observability import OFFERS, ROUTING, timed
 from gigcx.services import cases, presence, timers
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,16 @@ def reward_for(session: Session, case: Case) -> int:
 
 def dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
     """Offer a waiting case to the next best experts, or escalate once `max_offers` rounds failed."""
+    with timed(ROUTING):
+        offers = _dispatch(session, outbox, case)
+    if offers:
+        OFFERS.labels("offered").inc(len(offers))
+        log.info("case offered", extra={"case_id": case.id, "experts": [o.expert_id for o in offers],
+                                        "round": case.offer_round})
+    return offers
+
+
+def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
     if case.status != CaseStatus.matching.value or has_open_offer(session, case.id):  # type: ignore[arg-type]
         return []
     brand = session.get(Brand, case.brand_id)
@@ -101,6 +112,8 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
         session.rollback()
         raise ApiError("already_taken", "another expert took this case", status=409)
     offer.status, offer.responded_at = "accepted", now
+    OFFERS.labels("accepted").inc()
+    log.info("case accepted", extra={"case_id": case_id, "expert_id": expert_id})
     session.add(offer)
     timers.cancel(session, "offer_expiry", offer.id)  # type: ignore[arg-type]
     timers.cancel(session, "case_escalate", case_id)
@@ -120,6 +133,7 @@ def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> N
     if offer is None:
         raise ApiError("offer_expired", "you hold no open offer for this case", status=409)
     offer.status, offer.responded_at = "declined", utcnow()
+    OFFERS.labels("declined").inc()
     session.add(offer)
     timers.cancel(session, "offer_expiry", offer.id)  # type: ignore[arg-type]
     session.flush()
@@ -133,6 +147,7 @@ def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     if offer is None or offer.status != "open":
         return
     offer.status, offer.responded_at = "expired", utcnow()
+    OFFERS.labels("expired").inc()
     session.add(offer)
     outbox.add("offer_withdrawn", {"case_id": offer.case_id, "reason": "expired"}, EXPERT,
                expert_room(offer.expert_id))

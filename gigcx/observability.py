@@ -1,0 +1,115 @@
+"""Operations: Prometheus metrics at /metrics, a health check at /healthz, structured logs."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, text
+from sqlmodel import select
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+SOCKETS = Gauge("gigcx_connected_sockets", "Open Socket.IO connections in this process", ["namespace"],
+                registry=REGISTRY)
+EVENTS = Histogram("gigcx_event_seconds", "Time to handle a client event, until its ack",
+                   ["namespace", "event", "outcome"], registry=REGISTRY,
+                   buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+ROUTING = Histogram("gigcx_routing_seconds", "Time to choose experts and send the offers of one case",
+                    registry=REGISTRY, buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
+OFFERS = Counter("gigcx_offers_total", "Offers by outcome", ["outcome"], registry=REGISTRY)
+
+bp = Blueprint("ops", __name__)
+
+
+class CasesByStatus:
+    """Counts cases by status from the database at scrape time (shared by all processes)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from gigcx.db import engine
+        from gigcx.models import Case
+
+        family = GaugeMetricFamily("gigcx_cases", "Cases by status (all brands)", labels=["status"])
+        try:
+            with engine().connect() as conn:
+                rows = conn.execute(select(Case.status, func.count()).group_by(Case.status)).all()
+        except Exception:  # the database is down: say so through /healthz, not a failed scrape
+            rows = []
+        for status, count in rows:
+            family.add_metric([status], count)
+        yield family
+
+
+@bp.get("/metrics")
+def prometheus() -> Response:
+    """Prometheus text exposition."""
+    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/healthz")
+def health() -> tuple[Response, int]:
+    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    from gigcx.db import engine
+
+    checks: dict[str, str] = {}
+    try:
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    url = current_app.config["GIGCX"].redis_url
+    if url:
+        try:
+            import redis
+
+            redis.Redis.from_url(url, socket_timeout=2).ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return jsonify({"status": "ok" if ok else "degraded", **checks}), 200 if ok else 503
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with extras such as case_id and expert_id."""
+
+    RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname,
+                               "logger": record.name, "msg": record.getMessage()}
+        out.update({k: v for k, v in vars(record).items() if k not in self.RESERVED})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def init_app(app: Flask) -> None:
+    """Register the endpoints and the scrape-time collector (once per process)."""
+    app.register_blueprint(bp)
+    if not getattr(REGISTRY, "_gigcx_cases", False):
+        REGISTRY.register(CasesByStatus())  # type: ignore[arg-type]
+        REGISTRY._gigcx_cases = True  # type: ignore[attr-defined]
+    if app.config["GIGCX"].log_format == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+class timed:
+    """Observe a histogram around a block: `with timed(ROUTING): ...`."""
+
+    def __init__(self, histogram: Any):
+        self.histogram = histogram
+
+    def __enter__(self) -> "timed":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.histogram.observe(time.perf_counter() - self.start)
