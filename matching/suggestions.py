@@ -4,7 +4,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 
@@ -28,7 +31,8 @@ class Suggestion:
 
 
 class SuggestionIndex:
-    """TF-IDF (words and character n-grams) over past questions; cosine nearest neighbours."""
+    """Cosine nearest neighbours over past questions, on content words only (stop words out):
+    word TF-IDF plus character n-grams of those words (typos, plurals) in equal parts."""
 
     def __init__(self, min_score: float = 0.35, k: int = 3) -> None:
         self.min_score = min_score
@@ -39,16 +43,31 @@ class SuggestionIndex:
         self.cases_ = list(cases)
         if not self.cases_:
             return self
-        self.vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                           lowercase=True, min_df=1)
-        self.matrix_ = self.vectorizer_.fit_transform([c.question for c in self.cases_])
+        texts = [c.question for c in self.cases_]
+        self.words_ = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
+        self.chars_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                      preprocessor=self._content_words)
+        try:
+            self.matrix_ = self._stack(self.words_.fit_transform(texts), self.chars_.fit_transform(texts))
+        except ValueError:  # nothing but stop words in every question: nothing to match on
+            self.cases_ = []
         return self
+
+    def _content_words(self, text: str) -> str:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        return " ".join(w for w in text.lower().split() if w.strip(".,!?;:'\"()") not in ENGLISH_STOP_WORDS)
+
+    @staticmethod
+    def _stack(words: Any, chars: Any) -> Any:
+        """Both views at equal weight; rows stay unit length so dot products are cosines."""
+        return sp.hstack([words * np.sqrt(0.5), chars * np.sqrt(0.5)]).tocsr()
 
     def suggest(self, text: str) -> list[Suggestion]:
         """Up to `k` answered cases whose question is close enough to `text`, best first."""
         if not getattr(self, "cases_", None):
             return []
-        q = self.vectorizer_.transform([text])
+        q = self._stack(self.words_.transform([text]), self.chars_.transform([text]))
         sims = np.asarray((self.matrix_ @ q.T).todense()).ravel()
         order = np.argsort(-sims, kind="stable")[: self.k]
         out = []
