@@ -208,14 +208,13 @@ def run_view(result: RunResult) -> dict[str, Any]:
 
 def statement_csv(session: Session, payout: Payout, manual: bool) -> str:
     """The expert's statement up to and including this payout (MANUAL PAYMENT in manual mode)."""
-    start = ledger.get(session, payouts.payout_key(payout.id))
-    upto = None
-    if start is not None:
-        from gigcx.models import LedgerTransaction
+    from sqlalchemy import func
 
-        row = session.exec(select(LedgerTransaction).where(
-            LedgerTransaction.key == payouts.payout_key(payout.id))).first()
-        upto = row.id if row else None
+    from gigcx.models import LedgerTransaction
+
+    keys = [payouts.payout_key(payout.id), f"payout-paid:{payout.id}", f"payout-failed:{payout.id}"]
+    upto = session.exec(select(func.max(LedgerTransaction.id)).where(
+        LedgerTransaction.key.in_(keys))).one()  # type: ignore[attr-defined]
     history = ledger.transactions(session, expert_id=payout.expert_id, upto_id=upto)
     return payouts.render_statement(payout.expert_id, history, payout=_planned(payout), manual=manual,
                                     generated_at=utcnow().isoformat(timespec="seconds"))
