@@ -14,6 +14,7 @@ Keys used per case (see docs/payouts.md):
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -130,9 +131,9 @@ def credit_resolved_case(session: Session, case: Case) -> None:
     if total.cents > 0:
         tx = payouts.credit_reward(case.id, brand.id, case.expert_id, total,
                                    memo=f"reward for case {case.id} ({case.topic or 'no topic'})")
-        tx.metadata.update(available_at=iso(available_at) or "",
-                           lines=";".join(f"{l.label}={l.amount.cents}" for l in lines))
-        ledger.post(session, tx)
+        meta = {**tx.metadata, "available_at": iso(available_at) or "",
+                "lines": ";".join(f"{line.label}={line.amount.cents}" for line in lines)}
+        ledger.post(session, dataclasses.replace(tx, metadata=meta))
     timers.schedule(session, REVIEW_TIMER, case.id, available_at)  # type: ignore[arg-type]
 
 
@@ -228,7 +229,7 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     if case.review_verdict is not None:
         if case.review_verdict != verdict:
             raise ApiError("conflict", f"this case was already reviewed: {case.review_verdict}")
-        return review_view(session, case, clawback=reward_status(session, case.id) == "reversed")
+        return review_view(session, case, clawback=reward_status(session, case_id) == "reversed")
     clawback = False
     if verdict == "reject" and utcnow() < available_at(session, case) and case.expert_id is not None:
         ledger.lock(session, ["acct:" + payouts.expert_pending(case.expert_id)])
@@ -248,10 +249,11 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
 def review_view(session: Session, case: Case, *, clawback: bool) -> dict[str, Any]:
     """The review answer."""
     amount = credited(session, case.id)  # type: ignore[arg-type]
+    assert case.id is not None
     return {"case_id": case.id, "verdict": case.review_verdict, "note": case.review_note,
             "reviewed_at": iso(case.reviewed_at), "reward_cents": amount.cents if amount else 0,
             "currency": amount.currency if amount else None,
-            "reward_status": reward_status(session, case.id),  # type: ignore[arg-type]
+            "reward_status": reward_status(session, case.id),
             "clawback": clawback, "review_window_ends_at": iso(available_at(session, case))}
 
 
@@ -324,9 +326,9 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
     for case_id, entry in cases.items():
         entry["status"] = "reversed" if case_id in reversed_ else "pending"
     for case_id in released:
-        entry = cases.get(case_id)
-        if entry is None:
+        if case_id not in cases:
             continue
+        entry = cases[case_id]
         pool = pools.setdefault(entry["currency"], [0, 0])
         need = entry["amount_cents"]
         if pool[0] >= need:
@@ -398,7 +400,7 @@ def brand_statement(session: Session, brand: Brand) -> dict[str, Any]:
     budget = budget_cents(session, brand)
     exposure = exposure_cents(session, brand)
     policy = policy_for(brand)
-    return {
+    out: dict[str, Any] = {
         "currency": brand.currency, **totals,
         "spent_cents": totals["rewards_cents"] + totals["bonuses_cents"] - totals["reversed_cents"],
         "budget_cents": budget, "owed_cents": payouts.owed_by_brand_cents(budget),
@@ -407,3 +409,4 @@ def brand_statement(session: Session, brand: Brand) -> dict[str, Any]:
         "budget_state": payouts.budget_state(budget, exposure, policy) if policy else "postpaid",
         "entries": entries,
     }
+    return out

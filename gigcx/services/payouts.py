@@ -283,7 +283,7 @@ def handle_webhook(session: Session, event: sg.WebhookEvent, raw: dict[str, Any]
     if session.get(WebhookEvent, event.event_id) is not None:
         return "duplicate"
     outcome = _apply(session, event, raw)
-    session.add(WebhookEvent(id=event.event_id, type=getattr(event, "type", type(event).__name__),
+    session.add(WebhookEvent(id=event.event_id, type=str(raw.get("type") or type(event).__name__)[:100],
                              created=event.created))
     try:
         session.commit()
@@ -299,7 +299,8 @@ def _apply(session: Session, event: sg.WebhookEvent, raw: dict[str, Any]) -> str
     if isinstance(event, sg.TransferReversed):
         return _transfer_reversed(session, event, raw)
     if isinstance(event, sg.PaymentSucceeded):
-        brand = session.get(Brand, int(event.brand_id)) if (event.brand_id or "").isdigit() else None
+        brand_ref = event.brand_id or ""
+        brand = session.get(Brand, int(brand_ref)) if brand_ref.isdigit() else None
         if brand is None or event.amount_cents <= 0:
             return "ignored"
         ledger.post(session, payouts.fund_brand(brand.id, payouts.Money(event.amount_cents, event.currency),
@@ -334,7 +335,7 @@ def _account_updated(session: Session, event: sg.AccountUpdated) -> str:
 def _transfer_reversed(session: Session, event: sg.TransferReversed, raw: dict[str, Any]) -> str:
     payout = None
     if (event.payout_id or "").isdigit():
-        payout = session.get(Payout, int(event.payout_id))  # type: ignore[arg-type]
+        payout = session.get(Payout, int(event.payout_id or 0))
     if payout is None:
         payout = session.exec(select(Payout).where(Payout.transfer_id == event.transfer_id)).first()
     if payout is None:
