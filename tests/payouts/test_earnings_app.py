@@ -288,3 +288,28 @@ def test_payout_account_needs_stripe(app: Any, api: Any) -> None:
     assert_error(api.post("/experts/me/payout-account", token, json={}), 409, "conflict")
     assert api.get("/experts/me/payout-account", token).json["mode"] == "manual"
     assert_error(api.post("/payouts/retry", ADMIN), 409, "conflict")
+
+
+def test_cli_manual_run_writes_statements(app: Any, api: Any, settings: Any, tmp_path: Any,
+                                          monkeypatch: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from gigcx.cli import cli
+
+    _, brand_id = setup_brand(api, reward=300, review_window_s=0)
+    a_id, _ = expert(api, "a")
+    resolved_case(app, brand_id, a_id)
+    fire_due_timers(app)
+    for name in ("STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIGCX_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GIGCX_INSTANCE_PATH", settings.instance_path)
+    out = tmp_path / "statements"
+    result = CliRunner().invoke(cli, ["payouts", "run", "--statements-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output[result.output.index("{"):])
+    assert body["mode"] == "manual" and [p["amount_cents"] for p in body["payouts"]] == [300]
+    [csv_file] = list(out.iterdir())
+    assert "MANUAL PAYMENT" in csv_file.read_text()
