@@ -43,6 +43,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     observability.init_app(app)
     register(app)
     realtime.init_app(app)
+    from gigcx.services import payouts as payments
+    from gigcx.api import webhooks
+
+    payments.init_app(app)
+    app.register_blueprint(webhooks.bp)
     return app
 
 

@@ -121,3 +121,49 @@ def matching_train(slugs: tuple[str, ...], embeddings: str) -> None:
         else:
             click.echo(f"{r.brand}: v{r.version}, {r.n_examples} examples, {len(r.classes)} topics, "
                        f"embeddings={'yes' if r.embeddings else 'no'}")
+
+
+@cli.group()
+def payouts() -> None:
+    """Payout runs (Stripe Connect transfers, or manual statements without Stripe)."""
+
+
+@payouts.command("run")
+@click.option("--minimum-cents", type=int, default=None,
+              help="Pay balances at or above this (default: GIGCX_PAYOUT_MINIMUM_CENTS).")
+@click.option("--statements-dir", type=click.Path(file_okay=False), default=None,
+              help="Write each payout's CSV statement here (manual mode: what to pay by hand).")
+def payouts_run(minimum_cents: int | None, statements_dir: str | None) -> None:
+    """Pay every expert's available balance now (recovering payouts left in transit first)."""
+    import json
+    from pathlib import Path
+
+    from gigcx.db import session_scope
+    from gigcx.services import payouts as svc
+
+    app = create_app()
+    with app.app_context(), session_scope() as session:
+        minimum = app.config["GIGCX"].payout_minimum_cents if minimum_cents is None else minimum_cents
+        result = svc.run(session, svc.gateway(), minimum)
+        if statements_dir:
+            out = Path(statements_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for p in result.payouts:
+                path = out / f"payout-{p.id}-expert-{p.expert_id}.csv"
+                path.write_text(svc.statement_csv(session, p, manual=result.batch.mode == "manual"))
+        click.echo(json.dumps(svc.run_view(result), indent=2))
+
+
+@payouts.command("retry")
+def payouts_retry() -> None:
+    """Reconcile payouts left in transit (after a crash or a Stripe outage) with Stripe."""
+    from gigcx.db import session_scope
+    from gigcx.services import payouts as svc
+    from gigcx.services.earnings import payout_view
+
+    app = create_app()
+    with app.app_context(), session_scope() as session:
+        done = svc.retry_in_transit(session, svc.stripe())
+        for p in done:
+            click.echo(f"payout {p.id}: {payout_view(p)['status']}")
+        click.echo(f"{len(done)} payout(s) reconciled")

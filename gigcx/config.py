@@ -37,6 +37,8 @@ class Settings:
     presence_ttl_s: float = 30.0
     payout_minimum_cents: int = 100
     log_format: str = "text"
+    stripe_timeout_s: float = 30.0
+    stripe_max_network_retries: int = 2
     rate_limit_asks_per_min: int = 30
     rate_limit_messages_per_min: int = 120
     rate_limit_auth_per_min: int = 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import JSON, LargeBinary
 from sqlmodel import Column, Field, SQLModel, UniqueConstraint
 
 from gigcx.models.base import json_field, utcnow
@@ -27,6 +27,8 @@ class Brand(SQLModel, table=True):
     min_topic_confidence: float = 0.35
     bonus_rules: dict[str, Any] = json_field(dict)
     allowed_origins: list[str] = json_field(list)
+    # payouts.BudgetPolicy.to_dict(), set by the operator; None = postpaid, routing never held.
+    budget_policy: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class BrandApiKey(SQLModel, table=True):
@@ -81,6 +83,8 @@ class Expert(SQLModel, table=True):
     stripe_account_id: Optional[str] = Field(default=None, max_length=64)
     payouts_enabled: bool = False
     account_updated_at: Optional[int] = None
+    # id of the last applied account.updated event (ties on `account_updated_at` need it).
+    account_event_id: Optional[str] = Field(default=None, max_length=100)
 
 
 class ExpertProgram(SQLModel, table=True):

@@ -45,6 +45,12 @@ def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
     if case.offer_round >= brand.max_offers:
         cases.escalate(session, outbox, case, f"no expert accepted after {case.offer_round} offer rounds")
         return []
+    from gigcx.services import earnings
+
+    if not earnings.may_route(session, brand, case):  # budget policy: hold until funded
+        case.routing = {**case.routing, "held": "budget_exhausted"}
+        session.add(case)
+        return []
     from gigcx.services import routing
 
     offered_before = set(session.exec(select(Offer.expert_id).where(Offer.case_id == case.id)))
