@@ -36,11 +36,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
 
     from gigcx import db, errors, realtime
     from gigcx.api import register
+    from gigcx.web import widget_bp
 
     errors.init_app(app)
     db.init_app(app)
     register(app)
     realtime.init_app(app)
+    app.register_blueprint(widget_bp)
     return app
 
 
