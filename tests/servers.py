@@ -17,6 +17,8 @@ import requests
 import socketio
 
 ADMIN_TOKEN = "test-operator-token"
+#: The checkout under test: server processes import its `gigcx`, not an installed copy elsewhere.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -36,7 +38,9 @@ class Server:
         self.instance = instance
         self.env = {**os.environ, "GIGCX_DATABASE_URL": database_url, "GIGCX_ADMIN_TOKEN": ADMIN_TOKEN,
                     "GIGCX_INSTANCE_PATH": str(instance), "GIGCX_SECRET_KEY": "e2e-secret",
-                    "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1", **(env or {})}
+                    "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+                    **(env or {})}
         if redis_url:
             self.env["GIGCX_REDIS_URL"] = redis_url
         self.proc: subprocess.Popen[bytes] | None = None
@@ -47,7 +51,8 @@ class Server:
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1",
-                                          "--port", str(self.port)], env=self.env, stdout=log, stderr=log)
+                                          "--port", str(self.port)], env=self.env, stdout=log, stderr=log,
+                                         cwd=REPO_ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
