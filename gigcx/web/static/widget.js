@@ -918,7 +918,10 @@
   function deflect() {
     if (!current) return;
     call("deflect", { case_id: current.id }).then(function (ack) {
-      if (ack.ok) mergeCase(ack.case);
+      if (ack.ok) {
+        ack.case.deflected = true; // the ack's short case payload does not say it
+        mergeCase(ack.case);
+      }
       else { // an expert was faster: keep the conversation
         hideSuggestions = true;
         render();
