@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -158,6 +159,47 @@ def widget(browser_context: Any, device: str, request: pytest.FixtureRequest) ->
     yield w
     assert not w.errors, w.errors
     assert not w.dialogs, w.dialogs
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `gigcx serve` per module on its own fresh database (SQLite, or a PostgreSQL schema).
+
+    Browser tests share it to stay within their time budget; each test makes its own brand,
+    experts and browser profile, so nothing leaks between them.
+    """
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_URL, _schema_url
+
+    tmp = tmp_path_factory.mktemp("browser")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool) if PG_URL else None
+    if admin is not None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = _schema_url(PG_URL, schema) if PG_URL else f"sqlite:///{tmp / 'gigcx.sqlite3'}"
+    server = Server(url, tmp / "instance")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture
+def server(live_server: Server) -> Server:
+    """The module's shared server (overrides the per-test one of tests/conftest.py)."""
+    return live_server
+
+
+@pytest.fixture
+def database_url(live_server: Server) -> str:
+    """The shared server's database."""
+    return live_server.env["GIGCX_DATABASE_URL"]
 
 
 @pytest.fixture
