@@ -38,6 +38,7 @@ def _unavailable(why: str) -> None:
 def chromium() -> Iterator[Any]:
     """One browser for the whole run."""
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         _unavailable(f"playwright is not installed ({exc})")
@@ -46,7 +47,7 @@ def chromium() -> Iterator[Any]:
     pw = sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    except Exception as exc:  # a broken install: same rule as a missing one
+    except PlaywrightError as exc:  # a broken install: same rule as a missing one
         pw.stop()
         _unavailable(f"Chromium at {CHROMIUM} does not start: {exc}")
     yield browser
@@ -227,7 +228,7 @@ class HostSite:
         pages = self.pages
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 body = pages.get(self.path)
                 data = (body or "not found").encode()
                 self.send_response(200 if body is not None else 404)
