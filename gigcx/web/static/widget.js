@@ -468,6 +468,7 @@
   function resume() {
     return call("cases", {}).then(function (ack) {
       if (!ack.ok) return;
+      if (current && !find(ack.cases, current.id)) reset(); // a new customer (token unknown to the server)
       var chosen = current ? find(ack.cases, current.id) : choose(ack.cases);
       if (chosen) {
         if (!current || current.id !== chosen.id) setCase(chosen);
@@ -934,6 +935,11 @@
       var id = current.id;
       save(function (s) { (s.dismissed = s.dismissed || []).push(id); });
     }
+    reset();
+    ui.input.focus();
+  }
+
+  function reset() {
     current = null;
     rendered = {};
     maxSeq = 0;
@@ -941,7 +947,6 @@
     pendingEls = {};
     ui.card.setAttribute("data-kind", "");
     render();
-    ui.input.focus();
   }
 
   /* ---------------------------------------------------------------- integration */
