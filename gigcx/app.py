@@ -35,7 +35,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from gigcx import db, errors, observability, ratelimit, realtime
-    from gigcx.api import register
+    from gigcx.api import register, webhooks
+    from gigcx.services import payouts as payments
+    from gigcx.web import widget_bp
 
     errors.init_app(app)
     db.init_app(app)
@@ -43,11 +45,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     observability.init_app(app)
     register(app)
     realtime.init_app(app)
-    from gigcx.services import payouts as payments
-    from gigcx.api import webhooks
-
     payments.init_app(app)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(widget_bp)
     return app
 
 

@@ -17,6 +17,8 @@ import requests
 import socketio
 
 ADMIN_TOKEN = "test-operator-token"
+#: The checkout under test: server processes import its `gigcx`, not an installed copy elsewhere.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -39,7 +41,9 @@ class Server:
                     "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1",
                     # Tests sign many experts up from one address; the limits get their own test.
                     "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "100000", "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "100000",
-                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000", **(env or {})}
+                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000",
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+                    **(env or {})}
         if redis_url:
             self.env["GIGCX_REDIS_URL"] = redis_url
         self.proc: subprocess.Popen[bytes] | None = None
@@ -50,7 +54,8 @@ class Server:
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1",
-                                          "--port", str(self.port)], env=self.env, stdout=log, stderr=log)
+                                          "--port", str(self.port)], env=self.env, stdout=log, stderr=log,
+                                         cwd=REPO_ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,0 +1,259 @@
+"""Headless Chromium (Debian's, driven by Playwright) against a real `gigcx serve` process.
+
+Without a browser the tests skip locally, but fail under CI (`CI` set): CI must run them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import REPO_ROOT, Peer, Server
+
+CHROMIUM = os.environ.get("GIGCX_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
+DEVICES: dict[str, dict[str, Any]] = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+              "device_scale_factor": 2},
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+}
+
+
+def _unavailable(why: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run in CI: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One browser for the whole run."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        _unavailable(f"playwright is not installed ({exc})")
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    except PlaywrightError as exc:  # a broken install: same rule as a missing one
+        pw.stop()
+        _unavailable(f"Chromium at {CHROMIUM} does not start: {exc}")
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@pytest.fixture(params=sorted(DEVICES))
+def device(request: pytest.FixtureRequest) -> str:
+    """Each browser test runs on a phone and on a desktop."""
+    return request.param  # type: ignore[no-any-return]
+
+
+class Widget:
+    """A page with the widget, seen the way a customer sees it (Playwright pierces the open shadow root)."""
+
+    def __init__(self, page: Any, device: str, test_name: str):
+        self.page = page
+        self.device = device
+        self.test_name = test_name
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    # Locators
+    @property
+    def launcher(self) -> Any:
+        return self.page.locator("gigcx-widget button.launcher")
+
+    @property
+    def panel(self) -> Any:
+        return self.page.locator("gigcx-widget .panel")
+
+    @property
+    def status(self) -> Any:
+        return self.page.locator("gigcx-widget .status")
+
+    @property
+    def subtitle(self) -> Any:
+        return self.page.locator("gigcx-widget .head p")
+
+    @property
+    def input(self) -> Any:
+        return self.page.locator("gigcx-widget #gigcx-input")
+
+    @property
+    def card(self) -> Any:
+        return self.page.locator("gigcx-widget .card")
+
+    def button(self, name: str) -> Any:
+        return self.page.locator("gigcx-widget").get_by_role("button", name=name, exact=True)
+
+    # Actions
+    def open(self) -> None:
+        self.launcher.click()
+        self.panel.wait_for(state="visible")
+
+    def send(self, text: str) -> None:
+        self.input.fill(text)
+        self.input.press("Enter")
+
+    def messages(self) -> list[tuple[str, str, bool]]:
+        """(sender class, text, pending) of every bubble, in order."""
+        return [tuple(x) for x in self.page.locator("gigcx-widget .log li").evaluate_all(  # type: ignore[misc]
+            """els => els.map(e => [
+                 ['customer','expert','staff','system'].find(c => e.classList.contains(c)) || '',
+                 e.querySelector('.text').textContent, e.classList.contains('pending')])""")]
+
+    def seqs(self) -> list[int]:
+        return [int(s) for s in self.page.locator("gigcx-widget .log li[data-seq]").evaluate_all(
+            "els => els.map(e => e.dataset.seq)")]
+
+    def wait_message(self, text: str, sender: str | None = None, timeout: float = 10_000) -> None:
+        """Until a stored (not pending) bubble shows exactly this text."""
+        sel = "gigcx-widget .log li[data-seq]" + (f".{sender}" if sender else "")
+        self.page.locator(sel).locator(".text").filter(has_text=re.compile("^" + re.escape(text) + "$")) \
+            .first.wait_for(timeout=timeout)
+
+    def shot(self, state: str) -> Path:
+        """Save a screenshot of this state under artifacts/screenshots/."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{self.device}-{state}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def assert_no_duplicates(self) -> None:
+        seqs = self.seqs()
+        assert len(seqs) == len(set(seqs)), seqs
+        assert seqs == sorted(seqs), seqs
+
+
+@pytest.fixture
+def browser_context(chromium: Any, device: str) -> Iterator[Any]:
+    """A fresh browser profile (own localStorage) at the device's size."""
+    context = chromium.new_context(locale="en-US", **DEVICES[device])
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def widget(browser_context: Any, device: str, request: pytest.FixtureRequest) -> Iterator[Widget]:
+    """A page wrapper; at the end, no script error and no dialog may have happened."""
+    w = Widget(browser_context.new_page(), device, request.node.name)
+    yield w
+    assert not w.errors, w.errors
+    assert not w.dialogs, w.dialogs
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `gigcx serve` per module on its own fresh database (SQLite, or a PostgreSQL schema).
+
+    Browser tests share it to stay within their time budget; each test makes its own brand,
+    experts and browser profile, so nothing leaks between them.
+    """
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_URL, _schema_url
+
+    tmp = tmp_path_factory.mktemp("browser")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool) if PG_URL else None
+    if admin is not None:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = _schema_url(PG_URL, schema) if PG_URL else f"sqlite:///{tmp / 'gigcx.sqlite3'}"
+    server = Server(url, tmp / "instance")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture
+def server(live_server: Server) -> Server:
+    """The module's shared server (overrides the per-test one of tests/conftest.py)."""
+    return live_server
+
+
+@pytest.fixture
+def database_url(live_server: Server) -> str:
+    """The shared server's database."""
+    return live_server.env["GIGCX_DATABASE_URL"]
+
+
+@pytest.fixture
+def brand(server: Server) -> tuple[str, str]:
+    """A brand with two topics; offers wait 30 s."""
+    slug, key = server.brand(offer_timeout_s=30)
+    server.topic(key, "cards", examples=["where is my card", "my card has not arrived"])
+    server.topic(key, "loans", examples=["loan interest rate", "can I borrow money"])
+    return slug, key
+
+
+def online_expert(server: Server, peers: Any, brand: tuple[str, str], name: str = "Ana") -> Peer:
+    """An approved expert for both topics, online over a real Socket.IO client."""
+    _, token = server.expert(brand[0], brand[1], ["cards", "loans"], name=name)
+    peer: Peer = peers(server.url, "/expert", {"token": token})
+    assert peer.call("availability", {"online": True})["ok"]
+    return peer
+
+
+class HostSite:
+    """A brand's own website on another origin (another port), serving pages the test writes."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path)
+                data = (body or "not found").encode()
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def host_site() -> Iterator[HostSite]:
+    """Another origin to embed the widget on, as brands do."""
+    site = HostSite()
+    yield site
+    site.close()

@@ -1,0 +1,332 @@
+"""The customer widget in headless Chromium, against a real server, with a real expert client.
+
+Every test runs at phone (390x844) and desktop (1280x800) sizes and saves a screenshot of each
+state under artifacts/screenshots/<device>-<state>.png.
+"""
+from __future__ import annotations
+
+import html
+import os
+import time
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - playwright is a test extra
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+from tests.browser.conftest import HostSite, Widget, online_expert
+from tests.servers import Peer, Server
+
+pytestmark = pytest.mark.browser
+
+ANSWER = "New cards arrive within 5 working days. You can track yours in the app under Cards."
+
+
+def seed_resolved_case(server: Server, peers: Any, brand: tuple[str, str], expert: Peer) -> None:
+    """A resolved, 5-star case: the expert gets a rating and later questions get suggestions."""
+    customer = peers(server.url, "/customer", {"brand": brand[0]})
+    case_id = customer.call("ask", {"text": "where is my card? it has not arrived", "client_id": "seed"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+    assert expert.call("message", {"case_id": case_id, "text": ANSWER, "client_id": "seed-a"})["ok"]
+    assert expert.call("resolve", {"case_id": case_id})["ok"]
+    assert customer.call("resolve", {"case_id": case_id, "resolved": True})["ok"]
+    assert customer.call("rate", {"case_id": case_id, "csat": 5})["ok"]
+    customer.close()
+
+
+def stored_rating(database_url: str, case_id: int) -> tuple[int, int | None, str | None] | None:
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT csat, nps, comment FROM rating WHERE case_id = :c"),
+                               {"c": case_id}).first()
+    finally:
+        engine.dispose()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def test_whole_conversation_with_an_expert(server: Server, peers: Any, brand: tuple[str, str],
+                                           widget: Widget, database_url: str) -> None:
+    slug, key = brand
+    expert = online_expert(server, peers, brand, name="Ana")
+    seed_resolved_case(server, peers, brand, expert)
+    feed = peers(server.url, "/brand", {"api_key": key})
+    page = widget.page
+
+    page.goto(f"{server.url}/demo/{slug}")
+    expect(widget.launcher).to_be_visible()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+    widget.shot("01-launcher")
+
+    widget.open()
+    expect(widget.input).to_be_focused()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "true")
+    widget.shot("02-ask")
+
+    # Ask: instant suggestions while an expert is found.
+    widget.send("My card has not arrived yet")
+    offer = expert.wait_for("offer", lambda d: d["question"] == "My card has not arrived yet")
+    case_id = offer["case_id"]
+    expect(widget.status).to_contain_text("Finding an expert")
+    expect(page.locator("gigcx-widget .sugg .a")).to_have_text(ANSWER)
+    expect(widget.button("This solved it")).to_be_visible()
+    widget.wait_message("My card has not arrived yet", "customer")
+    widget.shot("03-finding-expert")
+
+    # The expert joins: name and rating in the header, the suggestions go away.
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+    expect(widget.subtitle).to_contain_text("Ana is helping you")
+    expect(widget.subtitle.locator(".rating")).to_have_text("★ 5")
+    expect(widget.status).to_be_hidden()
+    expect(page.locator("gigcx-widget .suggestions")).to_be_hidden()
+    widget.wait_message("Ana is here to help.", "system")
+    widget.shot("04-expert-joined")
+
+    # Typing indicator, then the chat both ways.
+    assert expert.call("typing", {"case_id": case_id})["ok"]
+    expect(page.locator("gigcx-widget .typing")).to_have_text("Ana is typing…")
+    widget.shot("05-typing")
+    assert expert.call("message", {"case_id": case_id, "text": "Hi! When did you order it?", "client_id": "e1"})["ok"]
+    widget.wait_message("Hi! When did you order it?", "expert")
+    expect(page.locator("gigcx-widget .typing")).to_be_hidden()
+    widget.send("Two weeks ago.")
+    got = expert.wait_for("message", lambda d: d["text"] == "Two weeks ago.")
+    assert got["sender"] == "customer"
+    widget.wait_message("Two weeks ago.", "customer")
+
+    # A reload mid-conversation comes back to the same conversation, everything once.
+    before = widget.messages()
+    page.reload()
+    expect(widget.panel).to_be_visible()
+    widget.wait_message("Two weeks ago.", "customer")
+    assert widget.messages() == before
+    # Leave, miss a message, come back.
+    page.goto("about:blank")
+    assert expert.call("message", {"case_id": case_id, "text": "Sent while you were away", "client_id": "e2"})["ok"]
+    page.goto(f"{server.url}/demo/{slug}")
+    widget.wait_message("Sent while you were away", "expert")
+    assert widget.messages() == before + [("expert", "Sent while you were away", False)]
+    widget.assert_no_duplicates()
+    widget.shot("06-after-reload")
+
+    # The expert proposes resolution: deny once, then confirm.
+    assert expert.call("resolve", {"case_id": case_id})["ok"]
+    expect(widget.status).to_contain_text("Ana thinks your question is solved")
+    widget.shot("07-confirm")
+    widget.button("No, I still need help").click()
+    expert.wait_for("case", lambda d: d["id"] == case_id and d["status"] == "active")
+    expect(widget.status).to_be_hidden()
+    widget.wait_message("The customer says it is not solved yet.", "system")
+    assert expert.call("message", {"case_id": case_id, "text": "I have reordered it for you.", "client_id": "e3"})["ok"]
+    assert expert.call("resolve", {"case_id": case_id})["ok"]
+    widget.button("Yes, it's solved").click()
+    expert.wait_for("case", lambda d: d["id"] == case_id and d["status"] == "resolved")
+
+    # CSAT, NPS and a comment.
+    expect(widget.card).to_contain_text("How did it go?")
+    expect(widget.input).to_be_hidden()
+    widget.shot("08-rating")
+    widget.button("Send feedback").click()
+    expect(widget.card.get_by_role("alert")).to_have_text("Please choose how satisfied you are.")
+    widget.card.get_by_label("5 – Very satisfied").check()
+    widget.card.get_by_label("9", exact=True).check()
+    widget.card.get_by_label("Anything else").fill("Quick and kind <3")
+    widget.button("Send feedback").click()
+    expect(widget.card).to_contain_text("Thank you for your feedback!")
+    widget.shot("09-thanks")
+    assert stored_rating(database_url, case_id) == (5, 9, "Quick and kind <3")
+
+    # Another question: a suggestion solves it (deflected, no expert needed).
+    widget.button("Ask another question").click()
+    expect(widget.input).to_be_focused()
+    assert widget.messages() == []
+    widget.send("my card still has not arrived")
+    expect(page.locator("gigcx-widget .sugg .a").filter(has_text=ANSWER)).to_be_visible()
+    widget.shot("10-suggestions")
+    widget.button("This solved it").first.click()
+    expect(widget.card).to_contain_text("glad that answer helped")
+    closed = feed.wait_for("case", lambda d: d["status"] == "closed" and d["id"] != case_id)
+    assert closed["deflected"] is True
+    widget.shot("11-deflected")
+
+
+def test_offline_queue_and_missed_messages(server: Server, peers: Any, brand: tuple[str, str],
+                                          widget: Widget) -> None:
+    slug, _ = brand
+    expert = online_expert(server, peers, brand, name="Ben")
+    page = widget.page
+    page.goto(f"{server.url}/demo/{slug}")
+    widget.open()
+    widget.send("Can I borrow money for a car?")
+    case_id = expert.wait_for("offer")["case_id"]
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+    expect(widget.subtitle).to_contain_text("Ben is helping you")
+
+    page.context.set_offline(True)
+    expect(widget.status).to_contain_text("You are offline")
+    widget.send("Written while offline <b>once</b>")
+    pending = page.locator("gigcx-widget .log li.pending")
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text("Will send when you are back online")
+    assert expert.call("message", {"case_id": case_id, "text": "Missed while offline", "client_id": "m"})["ok"]
+    widget.shot("12-offline-queued")
+    time.sleep(1)
+    assert not [m for m in expert.received("message") if m["sender"] == "customer" and "offline" in m["text"]]
+
+    page.context.set_offline(False)
+    got = expert.wait_for("message", lambda d: d["text"] == "Written while offline <b>once</b>")
+    assert got["sender"] == "customer"
+    widget.wait_message("Missed while offline", "expert")
+    widget.wait_message("Written while offline <b>once</b>", "customer")
+    expect(pending).to_have_count(0)
+    expect(widget.status).to_be_hidden()
+    time.sleep(1)  # room for a duplicate to show up, if there were one
+    assert [m["text"] for m in expert.received("message")].count("Written while offline <b>once</b>") == 1
+    stored = expert.call("sync", {"case_id": case_id, "after_seq": 0})["messages"]
+    assert [m["text"] for m in stored].count("Written while offline <b>once</b>") == 1
+    texts = [text for _, text, _ in widget.messages()]
+    assert texts.count("Written while offline <b>once</b>") == 1 and texts.count("Missed while offline") == 1
+    widget.assert_no_duplicates()
+    assert widget.seqs() == [m["seq"] for m in stored]
+    widget.shot("13-back-online")
+
+
+HOSTILE_CSS = """
+* { color: rgb(255, 0, 0) !important; font-family: serif !important; letter-spacing: 2px !important; }
+button { display: none !important; }
+.launcher, .panel, .msg, .status { background: rgb(0, 128, 0) !important; }
+gigcx-widget { display: none !important; }
+"""
+
+
+def foreign_page(widget: Widget, site: HostSite, server: Server, slug: str, **data: str) -> None:
+    """The widget embedded on a brand's own site (another origin, no CSP, hostile CSS)."""
+    attrs = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
+    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{HOSTILE_CSS}</style></head>
+<body><h1>Shop</h1><div class="card" id="host-card">The brand's own card</div>
+<script src="{server.url}/widget.js" data-brand="{slug}" {attrs} async></script></body></html>"""
+    site.pages["/shop"] = body
+    widget.page.goto(site.url + "/shop")
+
+
+XSS = '<img src=x onerror=alert(1)>'
+SCRIPT = '<script>alert("customer")</script>'
+EXPERT_XSS = '<img src=x onerror=alert(2)><svg onload=alert(3)></svg><script>alert(4)</script>'
+
+
+def test_message_text_cannot_inject_html_and_styles_are_isolated(
+        server: Server, peers: Any, brand: tuple[str, str], widget: Widget, host_site: HostSite) -> None:
+    slug, _ = brand
+    expert = online_expert(server, peers, brand, name='<img src=x onerror=alert("name")>')
+    page = widget.page
+    foreign_page(widget, host_site, server, slug)
+
+    # Isolation both ways: the page's CSS does not reach the widget, the widget's not the page.
+    expect(widget.launcher).to_be_visible()
+    launcher = widget.launcher.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor,"
+                                        " getComputedStyle(e).fontFamily]")
+    assert launcher[:2] == ["rgb(255, 255, 255)", "rgb(24, 73, 181)"] and "serif" != launcher[2]
+    assert page.locator("#host-card").evaluate("e => getComputedStyle(e).backgroundColor") == "rgba(0, 0, 0, 0)"
+
+    widget.open()
+    widget.send(XSS)
+    case_id = expert.wait_for("offer")["case_id"]
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+    assert expert.call("message", {"case_id": case_id, "text": EXPERT_XSS, "client_id": "x"})["ok"]
+    widget.send(SCRIPT)
+    widget.wait_message(EXPERT_XSS, "expert")
+    widget.wait_message(SCRIPT, "customer")
+    widget.wait_message(XSS, "customer")
+    expect(widget.subtitle).to_contain_text('<img src=x onerror=alert("name")> is helping you')
+    assert page.locator("gigcx-widget").locator("img, svg:not([aria-hidden]), script, b").count() == 0
+    bubble = page.locator("gigcx-widget .msg.expert").last
+    assert bubble.evaluate("e => getComputedStyle(e).color") == "rgb(27, 27, 31)"
+    page.wait_for_timeout(300)  # an onerror would have fired by now
+    assert widget.dialogs == []
+    widget.shot("14-xss-as-text")
+
+
+def test_no_expert_yet_then_escalated_to_staff(server: Server, peers: Any, widget: Widget,
+                                               host_site: HostSite) -> None:
+    slug, key = server.brand(escalate_after_s=4)
+    server.topic(key, "cards", examples=["where is my card"])
+    feed = peers(server.url, "/brand", {"api_key": key})
+    foreign_page(widget, host_site, server, slug, patience="1")
+    widget.open()
+    widget.send("Where is my card?")
+    expect(widget.status).to_contain_text("Finding an expert")
+    expect(widget.status).to_contain_text("No expert is free yet.", timeout=5_000)
+    expect(widget.status).to_contain_text("the support team takes over")
+    widget.shot("15-no-expert-yet")
+
+    case = feed.wait_for("case", lambda d: d["status"] == "escalated", timeout=15)
+    expect(widget.status).to_contain_text("Passed to the support team")
+    expect(widget.status).to_contain_text("will answer in this conversation")
+    widget.wait_message("This question was handed to the brand's support team. They will answer here.", "system")
+    assert feed.call("message", {"case_id": case["id"], "text": "Staff here: it ships tomorrow.",
+                                 "client_id": "s1"})["ok"]
+    widget.wait_message("Staff here: it ships tomorrow.", "staff")
+    expect(widget.page.locator("gigcx-widget .msg.staff .who").last).to_have_text("Support team")
+    widget.send("Thank you!")
+    feed.wait_for("message", lambda d: d["text"] == "Thank you!")
+    widget.shot("16-escalated")
+
+
+def contrast_script() -> str:
+    return """els => els.map(e => {
+      const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+      const lum = c => { const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92
+                         : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+      let bg = null, n = e;
+      while (n) { const c = getComputedStyle(n).backgroundColor;
+        if (c && c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') { bg = c; break; }
+        n = n.parentElement || (n.getRootNode() && n.getRootNode().host) || null; }
+      const a = lum(rgb(getComputedStyle(e).color)), b = lum(rgb(bg || 'rgb(255,255,255)'));
+      return [e.className || e.tagName, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+    })"""
+
+
+def test_keyboard_focus_aria_and_translation(server: Server, brand: tuple[str, str], widget: Widget) -> None:
+    slug, _ = brand
+    page = widget.page
+    page.goto(f"{server.url}/demo/{slug}?lang=fr")
+    launcher = widget.page.locator("gigcx-widget").get_by_role("button", name="Ouvrir le chat d'assistance")
+    expect(launcher).to_be_visible()
+    launcher.focus()
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_visible()
+    expect(widget.input).to_be_focused()
+    expect(page.locator("gigcx-widget [role=dialog]")).to_have_attribute("aria-labelledby", "gigcx-title")
+    expect(page.locator("gigcx-widget #gigcx-title")).to_have_text("Demandez à un expert")
+    expect(page.locator("gigcx-widget [role=log]")).to_have_attribute("aria-live", "polite")
+    expect(page.locator("gigcx-widget [role=status]")).to_have_attribute("aria-live", "polite")
+    expect(widget.input).to_have_accessible_name("Votre question")
+    page.keyboard.press("Tab")
+    expect(widget.button("Envoyer")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(widget.button("Fermer le chat")).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # focus wraps out of the widget to the page, not trapped on desktop
+
+    widget.input.focus()
+    page.keyboard.type("Ma carte n'est pas arrivée")
+    page.keyboard.press("Enter")
+    expect(widget.status).to_contain_text("Nous cherchons un expert pour vous")
+    widget.wait_message("Ma carte n'est pas arrivée", "customer")
+    ratios = page.locator("gigcx-widget").locator(
+        "button.launcher, .head h2, .head p, .status strong, .status span, .msg.customer .text, "
+        ".msg.customer .when, .intro, .composer textarea").evaluate_all(contrast_script())
+    assert ratios and all(r >= 4.5 for _, r in ratios), ratios
+    widget.shot("17-french-keyboard")
+    page.keyboard.press("Escape")
+    expect(widget.panel).to_be_hidden()
+    expect(launcher).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
