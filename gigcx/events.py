@@ -33,7 +33,8 @@ def expert_rating(session: Session, expert_id: int) -> float | None:
 
 def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[str, Any]:
     """The contract's `case` event; `full` adds timings and details for acks and brands."""
-    out: dict[str, Any] = {"id": case.id, "status": case.status, "topic": case.topic}
+    out: dict[str, Any] = {"id": case.id, "status": case.status, "topic": case.topic,
+                           "deflected": case.deflected}
     if case.expert_id is not None:
         expert = session.get(Expert, case.expert_id)
         if expert is not None:
@@ -42,7 +43,7 @@ def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[st
     if full:
         out.update(
             question=case.question, language=case.language, last_seq=case.last_seq,
-            topic_confidence=case.topic_confidence, deflected=case.deflected,
+            topic_confidence=case.topic_confidence,
             created_at=iso(case.created_at), assigned_at=iso(case.assigned_at),
             first_response_at=iso(case.first_response_at), proposed_at=iso(case.proposed_at),
             resolved_at=iso(case.resolved_at), escalated_at=iso(case.escalated_at),
