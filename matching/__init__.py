@@ -1,6 +1,6 @@
 """GigCX matching: pure topic classification, expert ranking and dispatch (no web/DB deps)."""
 
 from matching.classifier import TopicClassifier
-from matching.ranker import ExpertRanker, RankerWeights, ResolvedCase
+from matching.ranker import FEATURES, ExpertRanker, ResolvedCase
 
-__all__ = ["ExpertRanker", "RankerWeights", "ResolvedCase", "TopicClassifier"]
+__all__ = ["FEATURES", "ExpertRanker", "ResolvedCase", "TopicClassifier"]

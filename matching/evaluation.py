@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from typing import Protocol
 
 from matching.datasets import CQAQuestion
@@ -56,14 +56,27 @@ def reciprocal_rank(ranking: Sequence[tuple[ExpertId, float]], target: ExpertId)
     return 0.0
 
 
+def published_questions(
+    questions: Sequence[CQAQuestion], seen: Collection[ExpertId]
+) -> list[CQAQuestion]:
+    """The published protocol's test set: questions whose accepted answerer answered in train,
+    with the candidate answerers restricted to those who answered in train."""
+    out = []
+    for q in questions:
+        if q.accepted_answerer in seen:
+            own = [a for a in q.answerers if a in seen]
+            out.append(CQAQuestion(q.question_id, q.text, q.topics, q.accepted_answerer, own))
+    return out
+
+
 def evaluate_routing(
     ranker: Ranker, questions: Sequence[CQAQuestion], setting: str
 ) -> dict[str, float]:
     """P@1 and MRR for finding the accepted answerer.
 
     setting "all": rank every expert known to the ranker (a question whose accepted answerer
-    was never seen in training scores 0). setting "answerers": rank only that question's own
-    answerers (the "who is online" case); unseen answerers are kept as cold-start candidates.
+    was never seen in training scores 0). setting "answerers": rank only that question's
+    ``answerers``. Pass ``published_questions(...)`` for the published protocol.
     """
     p1 = rr = 0.0
     for q in questions:
@@ -81,8 +94,9 @@ def random_answerers_baseline(questions: Sequence[CQAQuestion]) -> dict[str, flo
     p1 = rr = 0.0
     for q in questions:
         n = len(q.answerers)
+        if q.accepted_answerer not in q.answerers:
+            continue
         p1 += 1.0 / n
         rr += sum(1.0 / k for k in range(1, n + 1)) / n
     m = max(len(questions), 1)
     return {"p@1": p1 / m, "mrr": rr / m}
-

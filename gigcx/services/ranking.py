@@ -1,7 +1,9 @@
 """Expert choice for a case: the brand's ExpertRanker (learned from its resolved and rated cases)
-combined with current load; the pure policy lives in `matching`."""
+gives expertise; the pure policy `matching.dispatch` combines it with load, response speed and
+exploration for new experts."""
 from __future__ import annotations
 
+import statistics
 import threading
 from typing import Any
 
@@ -11,6 +13,8 @@ from sqlmodel import Session, select
 from gigcx.models import Brand, Case, Rating
 from gigcx.services.presence import Available
 from matching import ExpertRanker, ResolvedCase
+from matching import dispatch as policy
+from matching.dispatch import Candidate
 
 _lock = threading.Lock()
 _rankers: dict[int, tuple[tuple[Any, ...], ExpertRanker]] = {}
@@ -46,21 +50,45 @@ def ranker_for(session: Session, brand_id: int) -> ExpertRanker:
     return cached[1]
 
 
+def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> dict[int, tuple[float | None, int]]:
+    """Per expert: median seconds from assignment to first response over their recent cases
+    (None without history) and how many cases they resolved (all brands)."""
+    if not expert_ids:
+        return {}
+    resolved = dict(session.exec(select(Case.expert_id, func.count()).where(
+        Case.expert_id.in_(expert_ids), Case.status == "resolved").group_by(Case.expert_id)).all())  # type: ignore[union-attr, attr-defined, arg-type]
+    rows = session.exec(select(Case.expert_id, Case.assigned_at, Case.first_response_at).where(
+        Case.expert_id.in_(expert_ids), Case.first_response_at.is_not(None),  # type: ignore[union-attr, attr-defined]
+        Case.assigned_at.is_not(None)).order_by(Case.id.desc()).limit(recent * len(expert_ids))).all()  # type: ignore[union-attr]
+    waits: dict[int, list[float]] = {}
+    for eid, assigned, first in rows:
+        if eid is None or assigned is None or first is None:
+            continue
+        lst = waits.setdefault(eid, [])
+        if len(lst) < recent:
+            lst.append(max((first - assigned).total_seconds(), 0.0))
+    return {e: (statistics.median(waits[e]) if waits.get(e) else None, int(resolved.get(e, 0)))
+            for e in expert_ids}
+
+
 def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rank the available experts and take the best `offer_fanout`, with the reasons."""
-    decision: dict[str, Any] = {"policy": "ranker+load", "available": len(pool),
+    """Rank the available experts with the brand's ranker and pick `offer_fanout` of them with
+    the pure policy in `matching.dispatch` (expertise, spare capacity, response speed, a small
+    exploration share for new experts); the decision records why."""
+    decision: dict[str, Any] = {"policy": "matching.dispatch", "available": len(pool),
                                 "pool": case.topic if pool and all(case.topic in a.topics for a in pool) else "general"}
     if not pool:
         decision["reason"] = "no approved expert for this topic and language is online with spare capacity"
         return [], decision
     ranked = dict(ranker_for(session, brand.id).rank(case.question, [case.topic] if case.topic else [],  # type: ignore[arg-type]
                                                       candidates=[a.expert_id for a in pool]))
-    scored = []
-    for a in pool:
-        expertise = ranked.get(a.expert_id, 0.0)
-        load_penalty = 0.5 * a.load / max(a.max_cases, 1)
-        scored.append({"expert_id": a.expert_id, "score": round(expertise - load_penalty, 4),
-                       "expertise": round(expertise, 4), "load": a.load, "max_cases": a.max_cases})
-    scored.sort(key=lambda d: (-d["score"], d["expert_id"]))
-    decision["ranked"] = scored[:10]
-    return scored[: max(brand.offer_fanout, 1)], decision
+    stats = expert_stats(session, [a.expert_id for a in pool])
+    candidates = [Candidate(a.expert_id, expertise=ranked.get(a.expert_id, 0.0), load=a.load,
+                            max_cases=a.max_cases, languages=a.languages, topics=a.topics,
+                            median_response_s=stats[a.expert_id][0], resolved_count=stats[a.expert_id][1])
+                  for a in pool]
+    # language and capacity were already checked by presence; the policy re-checks capacity.
+    result = policy.choose(candidates, fanout=max(brand.offer_fanout, 1), rng=case.id)
+    decision.update({"ranked": result.ranked, "filtered": {str(k): v for k, v in result.filtered.items()},
+                     "explored": result.explored, "eligible": result.eligible})
+    return result.chosen, decision

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from matching import ExpertRanker, ResolvedCase
+from matching import FEATURES, ExpertRanker, ResolvedCase
 from matching.datasets import data_dir, load_cqa
-from matching.evaluation import TagCountRanker, evaluate_routing
+from matching.evaluation import TagCountRanker, evaluate_routing, published_questions
 
 
 def cases() -> list[ResolvedCase]:
@@ -79,6 +79,34 @@ def test_tiny_and_degenerate_inputs() -> None:
 @pytest.mark.skipif(not (data_dir() / "cqa").is_dir(), reason="shared data not present")
 def test_history_beats_tag_count_in_all_setting() -> None:
     train_cases, _, test = load_cqa("history")
+    test = published_questions(test, {c.expert_id for c in train_cases})
     ours = evaluate_routing(ExpertRanker().fit(train_cases), test, "all")
     base = evaluate_routing(TagCountRanker().fit(train_cases), test, "all")
     assert ours["mrr"] > base["mrr"]
+
+
+def test_learns_weights_from_enough_history() -> None:
+    data = []
+    for q in range(300):
+        topic = ["db", "net", "ui"][q % 3]
+        good = {"db": "ann", "net": "bob", "ui": "cy"}[topic]
+        for e in ("ann", "bob", "cy", "dan"):
+            data.append(ResolvedCase(f"{topic} question {q}", [topic], e, e == good, 4 if e == good else 2))
+    r = ExpertRanker(min_learn_questions=20).fit(data)
+    assert r.weights_learned_ and set(r.weights_) == set(FEATURES)
+    assert r.rank("net question", ["net"], candidates=["ann", "bob", "dan"])[0][0] == "bob"
+    assert not ExpertRanker().fit(data[:40]).weights_learned_
+
+
+def test_rank_100_candidates_is_fast() -> None:
+    import time
+
+    data = [ResolvedCase(f"topic{i % 7} words {i} more {i % 13}", [f"t{i % 7}"], f"e{i % 300}",
+                         i % 3 == 0, 1 + i % 5) for i in range(3000)]
+    r = ExpertRanker(learn_weights=False).fit(data)
+    cands = [f"e{i}" for i in range(100)]
+    r.rank("topic3 words", ["t3"], candidates=cands)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        r.rank("topic3 words more", ["t3"], candidates=cands)
+    assert (time.perf_counter() - t0) / 20 < 0.02
