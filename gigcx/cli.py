@@ -1,11 +1,21 @@
-"""The `gigcx` command: serve, db upgrade, demo (more commands join from their modules)."""
+"""The `gigcx` command: serve, db upgrade, demo, matching train, payouts run and retry."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
 from gigcx import create_app
+
+
+def _app(test_config: dict[str, Any] | None = None) -> Any:
+    """The app for one command; its database connections close when the command ends."""
+    app = create_app(test_config)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(app.extensions["gigcx_engine"].dispose)
+    return app
 
 
 @click.group()
@@ -31,7 +41,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     from gevent.socket import socket as green_socket
 
-    app = create_app()
+    app = _app()
     _warm_up()
     start_background(app)
     # TCP_NODELAY (inherited by accepted sockets): an event followed by its ack are two small
@@ -65,7 +75,7 @@ def db_upgrade(revision: str) -> None:
     from gigcx.config import Settings
     from gigcx.db import upgrade
 
-    app = create_app({"GIGCX_MIGRATE": False})
+    app = _app({"GIGCX_MIGRATE": False})
     settings: Settings = app.config["GIGCX"]
     upgrade(settings.database_url, revision)
     click.echo("schema is up to date")
@@ -79,7 +89,7 @@ def demo(base_url: str, topics: int) -> None:
     """Seed a demo brand, topics and approved experts, and print how to try them."""
     from gigcx.demo import seed
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         info = seed(n_topics=topics)
     click.echo(info.render(base_url))
@@ -104,7 +114,7 @@ def matching_train(slugs: tuple[str, ...], embeddings: str) -> None:
     from gigcx.models import Brand
     from gigcx.services.training import train_brand
 
-    app = create_app()
+    app = _app()
     with app.app_context(), session_scope() as session:
         q = select(Brand).order_by(Brand.slug)
         if slugs:
@@ -141,7 +151,7 @@ def payouts_run(minimum_cents: int | None, statements_dir: str | None) -> None:
     from gigcx.db import session_scope
     from gigcx.services import payouts as svc
 
-    app = create_app()
+    app = _app()
     with app.app_context(), session_scope() as session:
         minimum = app.config["GIGCX"].payout_minimum_cents if minimum_cents is None else minimum_cents
         result = svc.run(session, svc.gateway(), minimum)
@@ -161,7 +171,7 @@ def payouts_retry() -> None:
     from gigcx.services import payouts as svc
     from gigcx.services.earnings import payout_view
 
-    app = create_app()
+    app = _app()
     with app.app_context(), session_scope() as session:
         done = svc.retry_in_transit(session, svc.stripe())
         for p in done:
