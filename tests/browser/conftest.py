@@ -17,6 +17,15 @@ import pytest
 
 from tests.servers import REPO_ROOT, Peer, Server
 
+try:
+    from playwright.sync_api import expect
+
+    # A loaded 2-core CI machine renders slower than a laptop; waiting longer costs nothing
+    # when things are fast and avoids false failures when they are not.
+    expect.set_options(timeout=15_000)
+except ImportError:  # the browser tests skip (or fail in CI) on their own
+    pass
+
 CHROMIUM = os.environ.get("GIGCX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
