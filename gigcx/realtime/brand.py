@@ -8,7 +8,7 @@ from flask_socketio import join_room
 
 from gigcx import auth as bearer
 from gigcx.db import session_scope
-from gigcx.events import BRAND, brand_room, case_payload, message_payload
+from gigcx.events import BRAND, brand_room, case_payload
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import cases
@@ -35,15 +35,6 @@ class BrandNamespace(RoleNamespace):
         self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
 
     @acked
-    def on_message(self, data: Any) -> dict[str, Any]:
-        """Staff answer the customer of an escalated case in the same conversation."""
-        body = parse(p.SendMessage, data)
-        actor = self.actor()
-        msg = transact(lambda s, o: message_payload(cases.post_message(
-            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
-        return {"message": msg}
-
-    @acked
     def on_close(self, data: Any) -> dict[str, Any]:
         """Staff close an escalated case they have answered."""
         body = parse(p.CaseRef, data)
@@ -60,12 +51,6 @@ class BrandNamespace(RoleNamespace):
 
         return transact(work)  # type: ignore[no-any-return]
 
-    @acked
-    def on_sync(self, data: Any) -> dict[str, Any]:
-        """A case with its original (unmasked) transcript."""
-        body = parse(p.Sync, data)
-        with session_scope() as session:
-            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)
 
 
 namespace = BrandNamespace(BRAND)

@@ -11,42 +11,17 @@ from flask import request
 from flask_socketio import Namespace
 from pydantic import BaseModel, ValidationError
 
+from gigcx import ratelimit
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
-from gigcx.events import Outbox
+from gigcx.events import Outbox, message_payload
 from gigcx.observability import EVENTS, SOCKETS
+from gigcx.realtime.payloads import SendMessage, Sync
+from gigcx.services import cases
 from gigcx.services.cases import Actor
 
 log = logging.getLogger("gigcx.realtime")
 M = TypeVar("M", bound=BaseModel)
-
-
-class RoleNamespace(Namespace):
-    """A namespace whose connections each belong to one actor (kept in this process)."""
-
-    def __init__(self, namespace: str):
-        super().__init__(namespace)
-        self.actors: dict[str, Actor] = {}
-
-    def actor(self) -> Actor:
-        """The actor of the connection sending the current event."""
-        actor = self.actors.get(request.sid)  # type: ignore[attr-defined]
-        if actor is None:
-            raise ApiError("unauthorized", "this connection is not authenticated")
-        return actor
-
-    def trigger_event(self, event: str, *args: Any) -> Any:
-        """Unknown events get an error ack instead of silence; connections are counted."""
-        handler = "on_" + event.replace("-", "_")
-        if not hasattr(self, handler) and event not in ("connect", "disconnect"):
-            return ApiError("invalid", f"unknown event {event!r}").ack()
-        known = args[0] in self.actors if event == "disconnect" and args else False
-        result = super().trigger_event(event, *args)
-        if event == "connect" and args and args[0] in self.actors:
-            SOCKETS.labels(self.namespace).inc()
-        elif known:
-            SOCKETS.labels(self.namespace).dec()
-        return result
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -91,3 +66,49 @@ def transact(work: Callable[[Any, Outbox], Any]) -> Any:
         session.commit()
     outbox.flush()
     return result
+
+
+class RoleNamespace(Namespace):
+    """A namespace whose connections each belong to one actor (kept in this process)."""
+
+    def __init__(self, namespace: str):
+        super().__init__(namespace)
+        self.actors: dict[str, Actor] = {}
+
+    def actor(self) -> Actor:
+        """The actor of the connection sending the current event."""
+        actor = self.actors.get(request.sid)  # type: ignore[attr-defined]
+        if actor is None:
+            raise ApiError("unauthorized", "this connection is not authenticated")
+        return actor
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Unknown events get an error ack instead of silence; connections are counted."""
+        handler = "on_" + event.replace("-", "_")
+        if not hasattr(self, handler) and event not in ("connect", "disconnect"):
+            return ApiError("invalid", f"unknown event {event!r}").ack()
+        known = args[0] in self.actors if event == "disconnect" and args else False
+        result = super().trigger_event(event, *args)
+        if event == "connect" and args and args[0] in self.actors:
+            SOCKETS.labels(self.namespace).inc()
+        elif known:
+            SOCKETS.labels(self.namespace).dec()
+        return result
+
+    @acked
+    def on_message(self, data: Any) -> dict[str, Any]:
+        """Write in a case: customers in theirs, experts in assigned ones, staff in escalated ones."""
+        body = parse(SendMessage, data)
+        actor = self.actor()
+        if actor.role != "staff":
+            ratelimit.check("message", f"{actor.role}:{actor.id}")
+        msg = transact(lambda s, o: message_payload(cases.post_message(
+            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
+        return {"message": msg}
+
+    @acked
+    def on_sync(self, data: Any) -> dict[str, Any]:
+        """The case and every message after `after_seq` (masked for experts)."""
+        body = parse(Sync, data)
+        with session_scope() as session:
+            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from gigcx import ratelimit, security
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
-from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room, message_payload
+from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
 from gigcx.extensions import socketio
 from gigcx.models import Case, Customer
 from gigcx.realtime import payloads as p
@@ -63,23 +63,6 @@ class CustomerNamespace(RoleNamespace):
             return {"case": out}
 
         return transact(work)  # type: ignore[no-any-return]
-
-    @acked
-    def on_message(self, data: Any) -> dict[str, Any]:
-        """Send a message in one of the customer's cases."""
-        body = parse(p.SendMessage, data)
-        actor = self.actor()
-        ratelimit.check("message", f"customer:{actor.id}")
-        msg = transact(lambda s, o: message_payload(cases.post_message(
-            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
-        return {"message": msg}
-
-    @acked
-    def on_sync(self, data: Any) -> dict[str, Any]:
-        """The case and every message after `after_seq`."""
-        body = parse(p.Sync, data)
-        with session_scope() as session:
-            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)
 
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:

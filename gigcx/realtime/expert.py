@@ -8,7 +8,6 @@ from flask_socketio import join_room
 from sqlmodel import Session, select
 
 from gigcx import auth as bearer
-from gigcx import ratelimit
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
@@ -82,18 +81,6 @@ class ExpertNamespace(RoleNamespace):
         return {}
 
     @acked
-    def on_message(self, data: Any) -> dict[str, Any]:
-        """Answer the customer in an assigned case."""
-        from gigcx.events import message_payload
-
-        body = parse(p.SendMessage, data)
-        actor = self.actor()
-        ratelimit.check("message", f"expert:{actor.id}")
-        msg = transact(lambda s, o: message_payload(cases.post_message(
-            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
-        return {"message": msg}
-
-    @acked
     def on_resolve(self, data: Any) -> dict[str, Any]:
         """Propose that the case is resolved; the customer confirms."""
         body = parse(p.CaseRef, data)
@@ -108,13 +95,6 @@ class ExpertNamespace(RoleNamespace):
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(
             s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason))})  # type: ignore[no-any-return]
-
-    @acked
-    def on_sync(self, data: Any) -> dict[str, Any]:
-        """The case (question masked) and every message after `after_seq`."""
-        body = parse(p.Sync, data)
-        with session_scope() as session:
-            return cases.sync(session, self.actor(), case_id=body.case_id, after_seq=body.after_seq)
 
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:
