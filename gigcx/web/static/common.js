@@ -63,6 +63,7 @@ export function money(cents, currency = "usd") {
 
 export function dur(s) {
   if (s === null || s === undefined) return "–";
+  if (s < 10) return (Math.round(s * 10) / 10) + " s";
   if (s < 90) return Math.round(s) + " s";
   if (s < 5400) return Math.round(s / 60) + " min";
   if (s < 172800) return (s / 3600).toFixed(1) + " h";
