@@ -61,6 +61,8 @@ class Console:
         assert not self.errors, self.errors
         assert not self.dialogs, self.dialogs
         assert self.page.locator("img").count() == 0  # nothing the customer wrote became markup
+        # Mobile first: nothing wider than the screen (no sideways scrolling, no zoomed-out page).
+        assert self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 @pytest.fixture

@@ -186,23 +186,29 @@ function transcript(c) {
   return el("ul", { class: "log" }, c.messages.map(messageItem));
 }
 
+function reasons(r) {
+  if (Array.isArray(r)) return r.join("; ");
+  if (r && typeof r === "object") return Object.entries(r).map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join(" · ");
+  return r === null || r === undefined ? "" : String(r);
+}
+
 async function openCase(id) {
   const c = await api("GET", "/cases/" + id, { token: me.token });
   const box = clear($("#case-detail"));
   const windowDays = settings.review_window_s / 86400;
-  box.append(
+  box.append(...[
     el("h2", {}, "Case #" + c.id + " ", el("span", { class: "pill " + c.status }, c.status.replace("_", " "))),
     el("p", { class: "muted" }, "Topic " + (c.topic || "–") + " · expert " + (c.expert ? c.expert.display_name : "–") +
       " · asked " + when(c.created_at) + " · first response " + dur(c.first_response_s) + " · resolution " + dur(c.resolution_s)),
     c.rating ? el("p", {}, "Rating: CSAT " + c.rating.csat + (c.rating.nps !== null ? " · NPS " + c.rating.nps : "") + (c.rating.comment ? " · “" + c.rating.comment + "”" : "")) : null,
     c.escalation_reason ? el("p", {}, "Escalated: " + c.escalation_reason) : null,
-    el("h3", {}, "Transcript"), transcript(c));
+    el("h3", {}, "Transcript"), transcript(c)].filter(Boolean));
   if (c.offers && c.offers.length) {
     box.append(el("h3", {}, "Routing"), el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", {}, "Expert"), el("th", {}, "Round"), el("th", {}, "Status"), el("th", {}, "Score"), el("th", {}, "Reasons"))),
       el("tbody", {}, c.offers.map((o) => el("tr", {}, el("td", {}, String(o.display_name || o.expert_id)), el("td", {}, String(o.round ?? "")),
         el("td", {}, String(o.status ?? "")), el("td", {}, o.score === undefined || o.score === null ? "–" : num(o.score, 3)),
-        el("td", {}, Array.isArray(o.reasons) ? o.reasons.join("; ") : JSON.stringify(o.reasons || ""))))))));
+        el("td", {}, reasons(o.reasons))))))));
   }
   const review = el("form", { class: "card review" },
     el("h3", {}, "QA review"),
