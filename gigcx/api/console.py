@@ -20,7 +20,8 @@ from gigcx.api.cases import _cell
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
 from gigcx.models import StaffUser
-from gigcx.services import brands, metrics as metrics_svc
+from gigcx.services import brands
+from gigcx.services import metrics as metrics_svc
 
 
 class ProgramSlugPath(BaseModel):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC
 
 from tests.conftest import Api, assert_error
 
@@ -52,23 +53,23 @@ def test_metrics_export_csv(api: Api) -> None:
 
 
 def test_metrics_export_counts_only_own_cases(api: Api, app: object) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
+
+    from sqlmodel import select
 
     from gigcx.db import session_scope
     from gigcx.models import Brand, Case, Customer
-    from sqlmodel import select
 
     key = api.brand("acme")
     api.brand("other")
-    with app.app_context():  # type: ignore[attr-defined]
-        with session_scope() as s:
-            for i, slug in enumerate(("acme", "other", "other")):
-                brand = s.exec(select(Brand).where(Brand.slug == slug)).one()
-                cust = Customer(brand_id=brand.id, token_hash=f"h{i}")
-                s.add(cust)
-                s.flush()
-                s.add(Case(brand_id=brand.id, customer_id=cust.id, client_id=f"c{i}", question="=cmd|' /C calc'!A0",
-                           status="resolved", created_at=datetime(2026, 1, 5, tzinfo=timezone.utc)))
-            s.commit()
+    with app.app_context(), session_scope() as s:  # type: ignore[attr-defined]
+        for i, slug in enumerate(("acme", "other", "other")):
+            brand = s.exec(select(Brand).where(Brand.slug == slug)).one()
+            cust = Customer(brand_id=brand.id, token_hash=f"h{i}")
+            s.add(cust)
+            s.flush()
+            s.add(Case(brand_id=brand.id, customer_id=cust.id, client_id=f"c{i}", question="=cmd|' /C calc'!A0",
+                       status="resolved", created_at=datetime(2026, 1, 5, tzinfo=UTC)))
+        s.commit()
     rows = list(csv.DictReader(io.StringIO(api.get("/metrics/export.csv?bucket=day", key).get_data(as_text=True))))
     assert [(r["bucket"], r["cases"], r["resolved"]) for r in rows] == [("2026-01-05", "1", "1")]
