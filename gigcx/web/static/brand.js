@@ -32,6 +32,7 @@ $("#logout").addEventListener("click", async () => {
 });
 
 const show = tabs((name) => {
+  say(msg, "");  // a notice belongs to the page it was shown on
   const load = { dashboard: loadDashboard, cases: () => loadCases(false), inbox: loadInbox, topics: loadTopics,
     experts: loadPrograms, settings: loadSettings }[name];
   if (load) load().catch(error);

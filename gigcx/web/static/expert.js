@@ -44,6 +44,7 @@ $("#logout").addEventListener("click", async () => {
 
 // --- app --------------------------------------------------------------------------------------
 const show = tabs((name) => {
+  say(msg, "");  // a notice belongs to the page it was shown on
   if (name === "programs") loadPrograms();
   else if (name === "earnings") loadEarnings();
   else if (name === "profile") loadProfile();
