@@ -37,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     from gigcx import db, errors, observability, ratelimit, realtime
     from gigcx.api import register, webhooks
     from gigcx.services import payouts as payments
-    from gigcx.web import widget_bp
+    from gigcx.web import consoles_bp, widget_bp
 
     errors.init_app(app)
     db.init_app(app)
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     payments.init_app(app)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(widget_bp)
+    app.register_blueprint(consoles_bp)
     return app
 
 

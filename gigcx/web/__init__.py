@@ -1,6 +1,7 @@
-"""Pages and browser assets served by the app: the customer widget and its demo host page."""
+"""Pages and browser assets served by the app: the customer widget, its demo page, the consoles."""
 from __future__ import annotations
 
+from gigcx.web.consoles import bp as consoles_bp
 from gigcx.web.widget import bp as widget_bp
 
-__all__ = ["widget_bp"]
+__all__ = ["consoles_bp", "widget_bp"]

@@ -1,0 +1,403 @@
+// The brand console: dashboard, live feed, cases and QA review, escalation inbox, topics,
+// expert programs, settings. Analysts get the same pages without the write controls (the API
+// refuses their writes anyway).
+import { $, $$, api, ApiError, clear, download, dur, el, form, messageItem, money, num, pct, say, tabs, tokenStore, uid, when } from "./common.js";
+
+const store = tokenStore("gigcx.staff");
+let me = null;       // {token, brand, role, name}
+let settings = null; // GET /brand
+let socket = null;
+const charts = {};
+const msg = $("#app-msg");
+const error = (e) => say(msg, e instanceof ApiError || e instanceof Error ? e.message : String(e), "error");
+const ok = (text) => say(msg, text, "ok");
+const canWrite = () => me && me.role !== "analyst";
+
+// --- auth -------------------------------------------------------------------------------------
+$("#login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = form(ev.target);
+  try {
+    const r = await api("POST", "/staff/token", { body: { brand: f.brand.toLowerCase(), email: f.email, password: f.password } });
+    store.set({ token: r.token });
+    await start();
+  } catch (e) { say($("#auth-msg"), e.message, "error"); }
+});
+
+$("#logout").addEventListener("click", async () => {
+  try { await api("DELETE", "/auth/token", { token: me.token }); } catch (e) { /* already revoked */ }
+  store.clear();
+  if (socket) socket.disconnect();
+  location.replace(location.pathname);
+});
+
+const show = tabs((name) => {
+  say(msg, "");  // a notice belongs to the page it was shown on
+  const load = { dashboard: loadDashboard, cases: () => loadCases(false), inbox: loadInbox, topics: loadTopics,
+    experts: loadPrograms, settings: loadSettings }[name];
+  if (load) load().catch(error);
+});
+
+async function start() {
+  const saved = store.get();
+  if (!saved) { $("#auth").hidden = false; return; }
+  let who;
+  try { who = await api("GET", "/staff/me", { token: saved.token }); } catch (e) {
+    store.clear(); $("#auth").hidden = false;
+    if (e.status !== 401) say($("#auth-msg"), e.message, "error");
+    return;
+  }
+  me = { token: saved.token, brand: who.brand, role: who.role, name: who.brand_name };
+  document.body.classList.toggle("ro", !canWrite());
+  $("#auth").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
+  $("#brand-title").textContent = who.brand_name + " · GigCX";
+  $("#who").textContent = (who.staff ? who.staff.display_name : "API key") + " (" + who.role + ")";
+  settings = await api("GET", "/brand", { token: me.token });
+  connect();
+  refreshInboxCount();
+  show(location.hash.slice(1) || "dashboard");
+}
+
+// --- live -------------------------------------------------------------------------------------
+function connect() {
+  socket = window.io("/brand", { auth: { token: me.token }, transports: ["websocket"] });
+  socket.on("connect", () => { $("#live-state").textContent = "Live: new cases and messages appear here as they happen."; });
+  socket.on("disconnect", () => { $("#live-state").textContent = "Disconnected; reconnecting…"; });
+  socket.on("connect_error", (e) => { $("#live-state").textContent = "Connection problem: " + e.message; });
+  socket.on("case", (c) => {
+    feed(el("li", {}, el("span", { class: "pill " + c.status }, c.status.replace("_", " ")), " case #" + c.id + " · " + (c.topic || "unclassified"),
+      c.expert ? " · " + c.expert.display_name : "", c.escalation_reason ? " · reason: " + c.escalation_reason : "",
+      c.status === "matching" && c.question ? el("span", { class: "muted" }, " · “" + c.question + "”") : null));
+    if (c.status === "escalated" || c.status === "closed") refreshInboxCount();
+    if (inbox.caseId === c.id) openInbox(c.id).catch(error);
+  });
+  socket.on("message", (m) => {
+    feed(el("li", {}, el("strong", {}, "#" + m.case_id + " " + m.sender + ": "), m.text));
+    if (inbox.caseId === m.case_id && !$(`li[data-seq="${m.seq}"]`, inbox.log)) inbox.log.append(messageItem(m));
+  });
+}
+
+function feed(item) {
+  const list = $("#feed");
+  list.prepend(item);
+  while (list.children.length > 200) list.lastChild.remove();
+}
+
+// --- dashboard --------------------------------------------------------------------------------
+function range() {
+  const f = form($("#range"));
+  const until = new Date(Date.now() + 60000);
+  const since = new Date(until - Number(f.days) * 86400000);
+  return { since: since.toISOString(), until: until.toISOString(), bucket: f.bucket };
+}
+const qs = (o) => "?" + new URLSearchParams(Object.entries(o).filter(([, v]) => v !== "" && v !== null && v !== undefined)).toString();
+
+$("#range").addEventListener("submit", (ev) => { ev.preventDefault(); loadDashboard().catch(error); });
+$("#export-cases").addEventListener("click", () => { const r = range(); download("/cases/export.csv" + qs({ since: r.since, until: r.until }), me.token, "cases.csv").catch(error); });
+$("#export-metrics").addEventListener("click", () => download("/metrics/export.csv" + qs(range()), me.token, "metrics.csv").catch(error));
+
+function kpi(key, label, value) {
+  return el("div", { class: "kpi", dataset: { kpi: key } }, el("span", { class: "v" }, value), el("span", { class: "k" }, label));
+}
+
+function lineChart(id, labels, datasets, type = "line", extra = {}) {
+  if (!window.Chart) return;
+  const data = { labels, datasets: datasets.map((d) => ({ spanGaps: true, tension: 0.25, ...d })) };
+  if (charts[id]) { charts[id].data = data; charts[id].update("none"); return; }
+  charts[id] = new window.Chart($("#" + id), {
+    type, data,
+    options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { position: "bottom" } },
+      scales: { y: { beginAtZero: true, ...(extra.y || {}) } } },
+  });
+}
+
+async function loadDashboard() {
+  const m = await api("GET", "/metrics" + qs(range()), { token: me.token });
+  clear($("#kpis")).append(
+    kpi("cases", "Cases", String(m.cases)), kpi("resolved", "Resolved", String(m.resolved)),
+    kpi("resolution_rate", "Resolution rate", pct(m.resolution_rate)), kpi("escalation_rate", "Escalation rate", pct(m.escalation_rate)),
+    kpi("deflection_rate", "Deflection rate", pct(m.deflection_rate)),
+    kpi("first_response_p50_s", "First response p50", dur(m.first_response_p50_s)), kpi("first_response_p90_s", "First response p90", dur(m.first_response_p90_s)),
+    kpi("resolution_p50_s", "Resolution time p50", dur(m.resolution_p50_s)),
+    kpi("csat_avg", "CSAT (1–5)", num(m.csat_avg)), kpi("nps", "NPS", num(m.nps, 0)));
+  const s = m.series || [];
+  const labels = s.map((b) => b.bucket);
+  lineChart("chart-cases", labels, [
+    { label: "cases", data: s.map((b) => b.cases), backgroundColor: "#2453d6" },
+    { label: "resolved", data: s.map((b) => b.resolved), backgroundColor: "#137a3f" },
+    { label: "escalated", data: s.map((b) => b.escalated), backgroundColor: "#b3261e" }], "bar");
+  lineChart("chart-times", labels, [
+    { label: "first response p50", data: s.map((b) => b.first_response_p50_s), borderColor: "#2453d6" },
+    { label: "first response p90", data: s.map((b) => b.first_response_p90_s), borderColor: "#7d9cf0" },
+    { label: "resolution p50", data: s.map((b) => b.resolution_p50_s), borderColor: "#137a3f" }]);
+  lineChart("chart-rates", labels, [
+    { label: "resolution", data: s.map((b) => b.resolution_rate), borderColor: "#137a3f" },
+    { label: "escalation", data: s.map((b) => b.escalation_rate), borderColor: "#b3261e" },
+    { label: "deflection", data: s.map((b) => b.deflection_rate), borderColor: "#9a5b00" }], "line", { y: { max: 1 } });
+  lineChart("chart-sat", labels, [
+    { label: "CSAT", data: s.map((b) => b.csat_avg), borderColor: "#2453d6" },
+    { label: "NPS", data: s.map((b) => b.nps), borderColor: "#9a5b00" }], "line", { y: { beginAtZero: false } });
+  const topics = clear($("#by-topic"));
+  for (const [t, v] of Object.entries(m.by_topic)) {
+    topics.append(el("tr", {}, el("td", {}, t), el("td", {}, String(v.cases)), el("td", {}, pct(v.resolution_rate)),
+      el("td", {}, pct(v.escalation_rate)), el("td", {}, dur(v.first_response_p50_s)), el("td", {}, num(v.csat_avg))));
+  }
+  const experts = clear($("#by-expert"));
+  for (const v of Object.values(m.by_expert)) {
+    experts.append(el("tr", {}, el("td", {}, v.display_name || "?"), el("td", {}, String(v.cases)), el("td", {}, pct(v.resolution_rate)),
+      el("td", {}, dur(v.first_response_p50_s)), el("td", {}, num(v.csat_avg)), el("td", {}, num(v.nps, 0))));
+  }
+}
+
+// --- cases and review -------------------------------------------------------------------------
+let nextBefore = null;
+$("#case-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadCases(false).catch(error); });
+$("#more-cases").addEventListener("click", () => loadCases(true).catch(error));
+
+async function loadCases(more) {
+  const f = form($("#case-filters"));
+  await fillTopicFilter();
+  const r = await api("GET", "/cases" + qs({ status: f.status, topic: f.topic, limit: 50, before_id: more ? nextBefore : "" }), { token: me.token });
+  const body = $("#cases");
+  if (!more) clear(body);
+  for (const c of r.cases) {
+    const row = el("tr", { class: "clickable", tabindex: 0, dataset: { caseId: c.id } },
+      el("td", {}, String(c.id)), el("td", {}, el("span", { class: "pill " + c.status }, c.status.replace("_", " "))),
+      el("td", {}, c.topic || "–"), el("td", {}, c.expert ? c.expert.display_name : "–"),
+      el("td", {}, c.rating ? String(c.rating.csat) : "–"),
+      el("td", {}, c.review ? el("span", { class: "pill " + c.review.verdict }, c.review.verdict) : "–"));
+    const open = () => openCase(c.id).catch(error);
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });
+    body.append(row);
+  }
+  if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No cases match.")));
+  nextBefore = r.next_before_id;
+  $("#more-cases").hidden = !nextBefore;
+}
+
+async function fillTopicFilter() {
+  const sel = $("#filter-topic");
+  if (sel.options.length > 1) return;
+  const t = await api("GET", "/topics", { token: me.token });
+  for (const x of t.topics) sel.append(el("option", { value: x.slug }, x.name));
+}
+
+function transcript(c) {
+  return el("ul", { class: "log" }, c.messages.map(messageItem));
+}
+
+function reasons(r) {
+  if (Array.isArray(r)) return r.join("; ");
+  if (r && typeof r === "object") return Object.entries(r).map(([k, v]) => k + ": " + (typeof v === "object" ? JSON.stringify(v) : v)).join(" · ");
+  return r === null || r === undefined ? "" : String(r);
+}
+
+async function openCase(id) {
+  const c = await api("GET", "/cases/" + id, { token: me.token });
+  const box = clear($("#case-detail"));
+  const windowDays = settings.review_window_s / 86400;
+  box.append(...[
+    el("h2", {}, "Case #" + c.id + " ", el("span", { class: "pill " + c.status }, c.status.replace("_", " "))),
+    el("p", { class: "muted" }, "Topic " + (c.topic || "–") + " · expert " + (c.expert ? c.expert.display_name : "–") +
+      " · asked " + when(c.created_at) + " · first response " + dur(c.first_response_s) + " · resolution " + dur(c.resolution_s)),
+    c.rating ? el("p", {}, "Rating: CSAT " + c.rating.csat + (c.rating.nps !== null ? " · NPS " + c.rating.nps : "") + (c.rating.comment ? " · “" + c.rating.comment + "”" : "")) : null,
+    c.escalation_reason ? el("p", {}, "Escalated: " + c.escalation_reason) : null,
+    el("h3", {}, "Transcript"), transcript(c)].filter(Boolean));
+  if (c.offers && c.offers.length) {
+    box.append(el("h3", {}, "Routing"), el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, "Expert"), el("th", {}, "Round"), el("th", {}, "Status"), el("th", {}, "Score"), el("th", {}, "Reasons"))),
+      el("tbody", {}, c.offers.map((o) => el("tr", {}, el("td", {}, String(o.display_name || o.expert_id)), el("td", {}, String(o.round ?? "")),
+        el("td", {}, String(o.status ?? "")), el("td", {}, o.score === undefined || o.score === null ? "–" : num(o.score, 3)),
+        el("td", {}, reasons(o.reasons))))))));
+  }
+  const review = el("form", { class: "card review" },
+    el("h3", {}, "QA review"),
+    c.review ? el("p", {}, "Reviewed: ", el("span", { class: "pill " + c.review.verdict }, c.review.verdict), c.review.note ? " — " + c.review.note : "") : null,
+    el("p", { class: "muted clawback" }, "Rule: rejecting a resolved case within the review window (" + num(windowDays, 1) +
+      " days after resolution) takes the expert's reward back (clawback). After the window the reward is released and stays paid."),
+    el("div", { class: "write" },
+      el("label", { class: "inline" }, el("input", { type: "radio", name: "verdict", value: "approve", checked: true }), "Approve"),
+      el("label", { class: "inline" }, el("input", { type: "radio", name: "verdict", value: "reject" }), "Reject"),
+      el("label", { for: "review-note" }, "Note"), el("textarea", { id: "review-note", name: "note", maxlength: 4000 }),
+      el("p", { class: "row" }, el("button", { type: "submit", class: "primary", disabled: c.status !== "resolved" }, "Save review"))),
+    c.status !== "resolved" ? el("p", { class: "muted" }, "Only resolved cases are reviewed.") : null);
+  review.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = form(review);
+    try {
+      const r = await api("POST", "/cases/" + id + "/review", { token: me.token, body: { verdict: f.verdict, note: f.note || undefined } });
+      ok("Review saved: " + r.verdict + ". " + (r.clawback ? "The reward was taken back (clawback)." : "Reward " + r.reward_status + "."));
+      await openCase(id);
+      await loadCases(false);
+    } catch (e) { error(e); }
+  });
+  box.append(review);
+}
+
+// --- inbox ------------------------------------------------------------------------------------
+const inbox = { caseId: null, log: null };
+
+async function refreshInboxCount() {
+  try {
+    const r = await api("GET", "/cases?status=escalated&limit=200", { token: me.token });
+    const badge = $("#inbox-count");
+    badge.textContent = String(r.cases.length);
+    badge.hidden = !r.cases.length;
+    return r;
+  } catch (e) { error(e); return { cases: [] }; }
+}
+
+async function loadInbox() {
+  const r = await refreshInboxCount();
+  const list = clear($("#inbox"));
+  for (const c of r.cases) {
+    list.append(el("li", {}, el("button", { type: "button", onclick: () => openInbox(c.id).catch(error) },
+      "#" + c.id + " · " + (c.topic || "unclassified")), " ", c.question,
+      c.escalation_reason ? el("span", { class: "muted" }, " — " + c.escalation_reason) : null));
+  }
+  if (!r.cases.length) list.append(el("li", { class: "muted" }, "Nothing escalated. 🎉"));
+}
+
+async function openInbox(id) {
+  const c = await api("GET", "/cases/" + id, { token: me.token });
+  inbox.caseId = id;
+  inbox.log = transcript(c);
+  const box = clear($("#inbox-detail"));
+  const input = el("textarea", { name: "text", maxlength: 4000, required: true, "aria-label": "Answer the customer" });
+  const reply = el("form", { class: "write" }, input, el("p", { class: "row" },
+    el("button", { type: "submit", class: "primary" }, "Send to customer"),
+    el("button", { type: "button", onclick: () => closeCase(id) }, "Close case")));
+  reply.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    const r = await socket.emitWithAck("message", { case_id: id, text, client_id: uid() });
+    if (!r.ok) return error(new Error(r.error.message));
+    input.value = "";
+    if (!$(`li[data-seq="${r.message.seq}"]`, inbox.log)) inbox.log.append(messageItem(r.message));
+  });
+  box.append(el("h2", {}, "Case #" + id + " ", el("span", { class: "pill " + c.status }, c.status)),
+    el("p", { class: "muted" }, "Escalated: " + (c.escalation_reason || "no reason given")), inbox.log,
+    c.status === "escalated" ? reply : el("p", { class: "muted" }, "This case is " + c.status + "."));
+}
+
+async function closeCase(id) {
+  const r = await socket.emitWithAck("close", { case_id: id });
+  if (!r.ok) return error(new Error(r.error.message));
+  ok("Case #" + id + " closed.");
+  await loadInbox();
+  await openInbox(id);
+}
+
+// --- topics -----------------------------------------------------------------------------------
+async function loadTopics() {
+  const r = await api("GET", "/topics", { token: me.token });
+  const body = clear($("#topics"));
+  for (const t of r.topics) {
+    const row = el("tr", { class: "clickable", dataset: { slug: t.slug } },
+      el("td", {}, el("strong", {}, t.name), el("br"), el("span", { class: "muted" }, t.slug + (t.description ? " · " + t.description : ""))),
+      el("td", {}, money(t.reward_cents, settings.currency)),
+      el("td", {}, el("ul", { class: "hints" }, t.examples.slice(0, 5).map((x) => el("li", {}, x)))),
+      el("td", {}, t.active ? "yes" : "no"));
+    row.addEventListener("click", () => {
+      const f = $("#topic-form");
+      f.slug.value = t.slug; f.name.value = t.name; f.reward.value = (t.reward_cents / 100).toFixed(2);
+      f.description.value = t.description; f.examples.value = t.examples.join("\n"); f.active.checked = t.active;
+    });
+    body.append(row);
+  }
+  if (!r.topics.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No topics yet: add the first one.")));
+}
+
+$("#topic-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const body = { name: f.name.value.trim(), reward_cents: Math.round(Number(f.reward.value) * 100),
+    description: f.description.value.trim(), active: f.active.checked,
+    examples: f.examples.value.split("\n").map((s) => s.trim()).filter(Boolean) };
+  try {
+    await api("PUT", "/topics/" + encodeURIComponent(f.slug.value.trim()), { token: me.token, body });
+    ok("Topic " + body.name + " saved.");
+    f.reset();
+    await loadTopics();
+  } catch (e) { error(e); }
+});
+
+// --- experts ----------------------------------------------------------------------------------
+async function loadPrograms() {
+  const [r, t] = await Promise.all([api("GET", "/programs", { token: me.token }), api("GET", "/topics", { token: me.token })]);
+  const body = clear($("#programs"));
+  for (const p of r.programs) {
+    const wanted = new Set([...p.requested_topics, ...p.topics]);
+    const boxes = t.topics.filter((x) => x.active || wanted.has(x.slug)).map((x) =>
+      el("label", { class: "inline" }, el("input", { type: "checkbox", value: x.slug, checked: wanted.has(x.slug) }), x.name));
+    const act = (path, payload, done) => async () => {
+      try {
+        await api("POST", "/experts/" + p.expert_id + "/" + path, { token: me.token, body: payload && payload() });
+        ok(p.display_name + ": " + done);
+        await loadPrograms();
+      } catch (e) { error(e); }
+    };
+    const topics = () => ({ topics: boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value) });
+    body.append(el("tr", { dataset: { expertId: p.expert_id } },
+      el("td", {}, el("strong", {}, p.display_name), el("br"), el("span", { class: "muted" }, (p.languages || []).join(", "))),
+      el("td", {}, el("span", { class: "pill " + p.status }, p.status)),
+      el("td", {}, el("span", { class: "muted" }, "approved: " + (p.topics.join(", ") || "–")), el("br"), el("span", { class: "muted" }, "asked for: " + p.requested_topics.join(", "))),
+      el("td", {}, p.stats.cases + " cases · " + pct(p.stats.resolution_rate) + " resolved · CSAT " + num(p.stats.csat_avg)),
+      el("td", { class: "write" }, el("div", {}, boxes),
+        el("p", { class: "row" },
+          el("button", { type: "button", class: "primary", onclick: act("approve", topics, "approved") }, "Approve"),
+          p.status === "approved" ? el("button", { type: "button", class: "danger", onclick: act("suspend", null, "suspended") }, "Suspend") : null,
+          p.status === "pending" ? el("button", { type: "button", class: "danger", onclick: act("reject", null, "rejected") }, "Reject") : null))));
+  }
+  if (!r.programs.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "No applications yet. Experts apply at /expert/ with your brand slug.")));
+}
+
+// --- settings ---------------------------------------------------------------------------------
+const SETTING_FIELDS = ["offer_timeout_s", "max_offers", "offer_fanout", "escalate_after_s", "confirm_window_s", "review_window_s"];
+const BONUS_FIELDS = ["five_star_cents", "fast_response_cents", "fast_response_s"];
+
+async function loadSettings() {
+  settings = await api("GET", "/brand", { token: me.token });
+  const f = $("#settings-form");
+  for (const k of SETTING_FIELDS) { f[k].value = settings[k]; f[k].disabled = !canWrite(); }
+  const bonus = settings.bonus_rules || {};
+  for (const k of BONUS_FIELDS) { f[k].value = bonus[k] ?? (k === "fast_response_s" ? 60 : 0); f[k].disabled = !canWrite(); }
+  $("#snippet").textContent = `<script src="${location.origin}/widget.js" data-brand="${settings.slug}" async></script>`;
+}
+
+$("#settings-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = ev.target;
+  const body = {};
+  for (const k of SETTING_FIELDS) body[k] = Number(f[k].value);
+  body.bonus_rules = Object.fromEntries(BONUS_FIELDS.map((k) => [k, Number(f[k].value)]));
+  try {
+    settings = await api("PATCH", "/brand", { token: me.token, body });
+    ok("Settings saved.");
+  } catch (e) { error(e); }
+});
+
+$("#copy-snippet").addEventListener("click", async () => {
+  try { await navigator.clipboard.writeText($("#snippet").textContent); ok("Snippet copied."); } catch (e) {
+    const range = document.createRange(); range.selectNodeContents($("#snippet"));
+    getSelection().removeAllRanges(); getSelection().addRange(range);
+    say(msg, "Press Ctrl+C (⌘C) to copy the selected snippet.", "info");
+  }
+});
+
+$("#rotate-key").addEventListener("click", async (ev) => {
+  const b = ev.currentTarget;
+  if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Click again to rotate: the old key stops working"; return; }
+  b.dataset.armed = ""; b.textContent = "Rotate API key";
+  try {
+    const r = await api("POST", "/brand/api-key", { token: me.token });
+    const out = $("#new-key");
+    out.textContent = r.api_key;
+    out.hidden = false;
+    ok("New API key issued. Copy it now: it is not shown again.");
+  } catch (e) { error(e); }
+});
+
+start().catch(error);

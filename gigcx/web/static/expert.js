@@ -1,0 +1,354 @@
+// The expert console: log in, apply to programs, take offers, chat, resolve/escalate, earnings.
+import { $, $$, api, ApiError, clear, dur, el, form, messageItem, money, num, pct, say, tabs, tokenStore, uid, when } from "./common.js";
+
+const store = tokenStore("gigcx.expert");
+const wantOnline = tokenStore("gigcx.expert.online");
+let me = null;           // {token, expert_id}
+let socket = null;
+const offers = new Map(); // case_id -> {offer, node, timer}
+const chats = new Map();  // case_id -> {case, node, log, lastSeq, question}
+
+const msg = $("#app-msg");
+const error = (e) => say(msg, e instanceof ApiError ? e.message : String(e && e.message || e), "error");
+
+// --- auth -------------------------------------------------------------------------------------
+$("#login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = form(ev.target);
+  try {
+    const r = await api("POST", "/auth/token", { body: { email: f.email, password: f.password } });
+    store.set({ token: r.token, expert_id: r.expert_id });
+    start();
+  } catch (e) { say($("#auth-msg"), e.message, "error"); }
+});
+
+$("#signup-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = form(ev.target);
+  const languages = (f.languages || "").split(",").map((s) => s.trim()).filter(Boolean);
+  try {
+    await api("POST", "/experts", { body: { email: f.email, password: f.password, display_name: f.display_name, languages } });
+    const r = await api("POST", "/auth/token", { body: { email: f.email, password: f.password } });
+    store.set({ token: r.token, expert_id: r.expert_id });
+    location.hash = "programs";
+    start();
+  } catch (e) { say($("#auth-msg"), e.message, "error"); }
+});
+
+$("#logout").addEventListener("click", async () => {
+  try { await api("DELETE", "/auth/token", { token: me.token }); } catch (e) { /* already revoked */ }
+  store.clear(); wantOnline.clear();
+  if (socket) socket.disconnect();
+  location.replace(location.pathname);
+});
+
+// --- app --------------------------------------------------------------------------------------
+const show = tabs((name) => {
+  say(msg, "");  // a notice belongs to the page it was shown on
+  if (name === "programs") loadPrograms();
+  else if (name === "earnings") loadEarnings();
+  else if (name === "profile") loadProfile();
+});
+
+async function start() {
+  me = store.get();
+  if (!me) { $("#auth").hidden = false; $("#app").hidden = true; return; }
+  let profile;
+  try { profile = await api("GET", "/experts/me", { token: me.token }); } catch (e) {
+    if (e.status === 401) { store.clear(); $("#auth").hidden = false; return; }
+    throw e;
+  }
+  $("#auth").hidden = true; $("#app").hidden = false;
+  $("#logout").hidden = false; $("#online").hidden = false;
+  $("#who").textContent = profile.display_name;
+  connect();
+  show(location.hash.slice(1) || "work");
+}
+
+function connect() {
+  socket = window.io("/expert", { auth: { token: me.token }, transports: ["websocket"] });
+  socket.on("connect", async () => {
+    if (wantOnline.get()) await setOnline(true);
+    else renderOnline(false);
+    const r = await socket.emitWithAck("cases", {});
+    if (!r.ok) return error(r.error);
+    for (const o of r.offers) addOffer(o);
+    for (const c of r.cases) await openChat(c.id);
+  });
+  socket.on("connect_error", (e) => say(msg, "Connection problem: " + e.message, "error"));
+  socket.on("offer", addOffer);
+  socket.on("offer_withdrawn", (d) => dropOffer(d.case_id, "This offer was withdrawn."));
+  socket.on("case", (c) => { const chat = chats.get(c.id); if (chat) updateChat(chat, c); });
+  socket.on("message", (m) => { const chat = chats.get(m.case_id); if (chat) addMessage(chat, m); });
+  socket.on("typing", (t) => {
+    const chat = chats.get(t.case_id);
+    if (!chat || t.sender === "expert") return;
+    chat.typing.hidden = false;
+    clearTimeout(chat.typingTimer);
+    chat.typingTimer = setTimeout(() => { chat.typing.hidden = true; }, 4000);
+  });
+}
+
+async function call(event, data) {
+  const r = await socket.emitWithAck(event, data);
+  if (!r.ok) throw new ApiError(0, r.error.code, r.error.message);
+  return r;
+}
+
+// --- availability -----------------------------------------------------------------------------
+function renderOnline(on) {
+  const b = $("#online");
+  b.textContent = on ? "Go offline" : "Go online";
+  b.setAttribute("aria-pressed", on ? "true" : "false");
+  $("#presence").textContent = on ? "You are online: offers arrive here." : "You are offline. Go online to receive offers.";
+}
+async function setOnline(on) {
+  try {
+    const r = await call("availability", { online: on });
+    wantOnline.set(r.online || null);
+    if (!r.online) wantOnline.clear();
+    renderOnline(r.online);
+  } catch (e) { error(e); }
+}
+$("#online").addEventListener("click", () => setOnline($("#online").getAttribute("aria-pressed") !== "true"));
+
+// --- offers -----------------------------------------------------------------------------------
+function hintList(hints) {
+  if (!hints || !hints.length) return null;
+  return el("details", { class: "hints-box", open: true },
+    el("summary", {}, "Suggested answers"),
+    el("ol", { class: "hints" }, hints.map((h) => el("li", {},
+      el("span", { class: "q" }, h.question), el("span", { class: "a" }, h.answer)))));
+}
+
+function addOffer(o) {
+  if (offers.has(o.case_id) || chats.has(o.case_id)) return;
+  const count = el("span", { class: "countdown" });
+  const node = el("div", { class: "card offer", dataset: { caseId: o.case_id } },
+    el("div", { class: "row" }, el("strong", {}, o.brand + " · " + (o.topic || "general")),
+      el("span", { class: "pill" }, money(o.reward_cents)), count),
+    el("p", { class: "question" }, o.question),
+    hintList(o.hints),
+    el("p", { class: "row" },
+      el("button", { type: "button", class: "primary", onclick: () => accept(o.case_id) }, "Accept"),
+      el("button", { type: "button", onclick: () => decline(o.case_id) }, "Decline")));
+  const tick = () => {
+    const left = Math.max(0, Math.round((Date.parse(o.expires_at) - Date.now()) / 1000));
+    count.textContent = left + " s left";
+    if (left <= 0) dropOffer(o.case_id, "An offer expired.");
+  };
+  const timer = setInterval(tick, 1000);
+  offers.set(o.case_id, { offer: o, node, timer });
+  tick();
+  renderOffers();
+}
+
+function dropOffer(caseId, why) {
+  const o = offers.get(caseId);
+  if (!o) return;
+  clearInterval(o.timer);
+  offers.delete(caseId);
+  renderOffers();
+  if (why) say(msg, why, "info");
+}
+
+function renderOffers() {
+  const box = clear($("#offers"));
+  if (!offers.size) box.append(el("p", { class: "muted" }, "No offers right now."));
+  for (const o of offers.values()) box.append(o.node);
+  const badge = $("#offer-count");
+  badge.textContent = String(offers.size);
+  badge.hidden = !offers.size;
+}
+
+async function accept(caseId) {
+  try {
+    const r = await call("accept", { case_id: caseId });
+    const o = offers.get(caseId);
+    dropOffer(caseId);
+    await openChat(caseId, r, o && o.offer.hints);
+    say(msg, "", "info");
+  } catch (e) { dropOffer(caseId); error(e); }
+}
+
+async function decline(caseId) {
+  try { await call("decline", { case_id: caseId }); } catch (e) { error(e); }
+  dropOffer(caseId);
+}
+
+// --- chats ------------------------------------------------------------------------------------
+async function openChat(caseId, synced, hints) {
+  if (chats.has(caseId)) return;
+  const r = synced || await call("sync", { case_id: caseId, after_seq: 0 });
+  const c = r.case;
+  const log = el("ul", { class: "log", "aria-live": "polite" });
+  const status = el("span", { class: "pill" });
+  const typing = el("p", { class: "muted typing", hidden: true }, "The customer is typing…");
+  const input = el("textarea", { name: "text", rows: 2, maxlength: 4000, required: true, "aria-label": "Your answer" });
+  const reason = el("input", { name: "reason", maxlength: 4000, placeholder: "Why does staff need to take over?", "aria-label": "Escalation reason" });
+  const suggestions = hints || (c.suggestions || []).map((s) => ({ question: s.question, answer: s.answer }));
+  const chat = { case: c, log, status, typing, input, lastSeq: 0, seen: new Set() };
+  const composer = el("form", { class: "composer" },
+    input,
+    el("p", { class: "row" },
+      el("button", { type: "submit", class: "primary" }, "Send"),
+      el("button", { type: "button", class: "resolve", onclick: () => act(chat, "resolve") }, "Propose resolution")));
+  composer.addEventListener("submit", (ev) => { ev.preventDefault(); send(chat); });
+  input.addEventListener("input", () => {
+    if (Date.now() - (chat.lastTyping || 0) > 3000) { chat.lastTyping = Date.now(); socket.emit("typing", { case_id: caseId }); }
+  });
+  input.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); send(chat); } });
+  const escalate = el("form", { class: "row fill escalate" }, reason, el("button", { type: "submit", class: "danger" }, "Escalate"));
+  escalate.addEventListener("submit", (ev) => { ev.preventDefault(); if (reason.value.trim()) act(chat, "escalate", { reason: reason.value.trim() }); });
+  const hintBox = hintList(suggestions);
+  if (hintBox) {
+    for (const li of $$("li", hintBox)) {
+      li.append(el("button", { type: "button", class: "use-hint", onclick: () => { input.value = $(".a", li).textContent; input.focus(); } }, "Use"));
+    }
+  }
+  chat.controls = [composer, escalate];
+  chat.node = el("article", { class: "card chat", dataset: { caseId } },
+    el("div", { class: "row" }, el("strong", {}, "Case #" + caseId + " · " + (c.topic || "general")), status),
+    el("p", { class: "muted question" }, c.question || ""),
+    hintBox, log, typing, composer, escalate);
+  chats.set(caseId, chat);
+  const box = $("#chats");
+  if (chats.size === 1) clear(box);
+  box.prepend(chat.node);
+  for (const m of r.messages) addMessage(chat, m);
+  updateChat(chat, c);
+}
+
+function addMessage(chat, m) {
+  if (chat.seen.has(m.seq)) return;
+  chat.seen.add(m.seq);
+  const item = messageItem(m);
+  const later = $$("li[data-seq]", chat.log).find((li) => Number(li.dataset.seq) > m.seq);
+  chat.log.insertBefore(item, later || null);
+  chat.log.scrollTop = chat.log.scrollHeight;
+  if (m.sender === "customer") chat.typing.hidden = true;
+}
+
+function updateChat(chat, c) {
+  chat.case = { ...chat.case, ...c };
+  chat.status.textContent = c.status.replace("_", " ");
+  chat.status.className = "pill " + c.status;
+  const open = c.status === "active" || c.status === "pending_confirmation";
+  for (const n of chat.controls) n.hidden = !open;
+  $(".resolve", chat.node).disabled = c.status !== "active";
+}
+
+async function send(chat) {
+  const text = chat.input.value.trim();
+  if (!text) return;
+  try {
+    const r = await call("message", { case_id: chat.case.id, text, client_id: uid() });
+    chat.input.value = "";
+    addMessage(chat, r.message);
+  } catch (e) { error(e); }
+}
+
+async function act(chat, event, extra = {}) {
+  try {
+    const r = await call(event, { case_id: chat.case.id, ...extra });
+    updateChat(chat, r.case);
+  } catch (e) { error(e); }
+}
+
+// --- programs ---------------------------------------------------------------------------------
+let program = null;
+$("#program-lookup").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const slug = form(ev.target).brand.toLowerCase();
+  try {
+    program = await api("GET", "/brands/" + encodeURIComponent(slug) + "/program");
+  } catch (e) { $("#apply-form").hidden = true; return error(e); }
+  $("#apply-brand").textContent = program.name + " (" + program.slug + ")";
+  const fs = $("#apply-topics");
+  for (const n of $$("label", fs)) n.remove();
+  for (const t of program.topics) {
+    fs.append(el("label", { class: "inline" }, el("input", { type: "checkbox", name: "topic", value: t.slug }),
+      t.name + " · " + money(t.reward_cents, program.currency)));
+  }
+  if (!program.topics.length) fs.append(el("label", {}, "This brand has no topics yet."));
+  $("#apply-form").hidden = false;
+});
+
+$("#apply-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const topics = $$("input[name=topic]:checked", ev.target).map((i) => i.value);
+  if (!topics.length) return say(msg, "Choose at least one topic.", "error");
+  try {
+    await api("POST", "/experts/me/programs", { token: me.token, body: { brand: program.slug, topics } });
+    say(msg, "Applied to " + program.name + ". The brand will review your application.", "ok");
+    $("#apply-form").hidden = true;
+    loadPrograms();
+  } catch (e) { error(e); }
+});
+
+async function loadPrograms() {
+  try {
+    const p = await api("GET", "/experts/me", { token: me.token });
+    const body = clear($("#programs"));
+    for (const x of p.programs) {
+      body.append(el("tr", {}, el("td", {}, x.brand), el("td", {}, el("span", { class: "pill " + x.status }, x.status)),
+        el("td", {}, x.topics.join(", ") || "–"), el("td", {}, x.requested_topics.join(", "))));
+    }
+    if (!p.programs.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No programs yet: find a brand above.")));
+  } catch (e) { error(e); }
+}
+
+// --- earnings ---------------------------------------------------------------------------------
+function kpi(label, value) { return el("div", { class: "kpi" }, el("span", { class: "v" }, value), el("span", { class: "k" }, label)); }
+
+async function loadEarnings() {
+  try {
+    const [e, acct] = await Promise.all([
+      api("GET", "/experts/me/earnings", { token: me.token }),
+      api("GET", "/experts/me/payout-account", { token: me.token }),
+    ]);
+    const cur = e.currency || "usd";
+    clear($("#earn-kpis")).append(kpi("Pending (in review)", money(e.pending_cents, cur)),
+      kpi("Available", money(e.available_cents, cur)), kpi("In transit", money(e.in_transit_cents, cur)),
+      kpi("Paid", money(e.paid_cents, cur)));
+    const body = clear($("#earn-entries"));
+    for (const x of e.entries) {
+      body.append(el("tr", {}, el("td", {}, x.case_id ? "#" + x.case_id : "–"), el("td", {}, money(x.amount_cents, x.currency)),
+        el("td", {}, el("span", { class: "pill " + x.status }, x.status)),
+        el("td", {}, (x.lines || []).map((l) => (l.kind || l.memo || "") + " " + money(l.amount_cents, x.currency)).join(", "))));
+    }
+    if (!e.entries.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No earnings yet.")));
+    $("#payout-status").textContent = acct.mode === "manual"
+      ? "Payouts are made manually by the operator (statement per payout); no account to set up."
+      : acct.account_id ? (acct.payouts_enabled ? "Payout account ready." : "Onboarding not finished yet.") : "No payout account yet.";
+    $("#payout-onboard").hidden = acct.mode === "manual" || acct.payouts_enabled;
+  } catch (err) { error(err); }
+}
+
+$("#payout-onboard").addEventListener("click", async () => {
+  try {
+    const here = location.origin + location.pathname + "#earnings";
+    const r = await api("POST", "/experts/me/payout-account", { token: me.token, body: { refresh_url: here, return_url: here } });
+    if (/^https:\/\//.test(r.url)) location.assign(r.url); else say(msg, "Onboarding link: " + r.url, "info");
+  } catch (e) { error(e); }
+});
+
+// --- profile ----------------------------------------------------------------------------------
+async function loadProfile() {
+  try {
+    const p = await api("GET", "/experts/me", { token: me.token });
+    $("#profile-name").textContent = p.display_name;
+    $("#profile-meta").textContent = p.email + " · languages: " + (p.languages || []).join(", ") + " · up to " + p.max_cases + " chats at once";
+    const s = p.stats;
+    clear($("#profile-kpis")).append(kpi("Cases", String(s.cases)), kpi("Resolved", pct(s.resolution_rate)),
+      kpi("CSAT", num(s.csat_avg)), kpi("Ratings", String(s.csat_count)), kpi("First response p50", dur(s.first_response_p50_s)));
+    const body = clear($("#profile-topics"));
+    for (const [topic, t] of Object.entries(s.by_topic)) {
+      body.append(el("tr", {}, el("td", {}, topic), el("td", {}, String(t.cases)), el("td", {}, pct(t.resolution_rate)),
+        el("td", {}, num(t.csat_avg)), el("td", {}, String(t.csat_count)), el("td", {}, dur(t.first_response_p50_s))));
+    }
+    if (!Object.keys(s.by_topic).length) body.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "No cases yet.")));
+  } catch (e) { error(e); }
+}
+
+start().catch(error);
