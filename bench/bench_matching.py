@@ -121,7 +121,7 @@ def bench_ranker() -> list[dict[str, Any]]:
                          "mrr": sum(1.0 / k for k in range(1, len(base.experts_) + 1))
                          / len(base.experts_)}
         rows.append({"site": site, "cases": len(cases), "test": len(test), "fit_s": fit_s,
-                     "all_test": len(all_test), "weights": ours.weights_,
+                     "all_test": len(all_test), "weights": ours.weights_, "cand_weights": ours.candidate_weights_,
                      "rank_ms": per_q_ms, **res})
     return rows
 
@@ -183,6 +183,10 @@ def report(clf_rows: list[dict[str, Any]], rank_rows: list[dict[str, Any]], args
     out += ["", "Learned weights per site: "]
     for r in rank_rows:
         out.append(f"* {r['site']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["weights"].items()))
+    out += ["", "Candidate-list weights (rank(..., candidates=[...])) per site: "]
+    for r in rank_rows:
+        out.append(f"* {r['site']}: "
+                   + ", ".join(f"{k} {v:.2f}" for k, v in r["cand_weights"].items()))
     return "\n".join(out) + "\n"
 
 

@@ -2,17 +2,21 @@
 
 Per (question, expert) the ranker computes a small feature vector (see ``FEATURES``):
 * track record: activity (log cases), log resolved cases, Bayesian-shrunk resolve rate and
-  rating (so one 5-star case does not beat a hundred 4.8s), recency (share of the expert's
-  cases in the latest part of the history; case order is taken as time order);
-* topic evidence: tag counts and resolved-tag counts on the question's topics, the expert's
-  shrunk topic focus P(topic | expert) and an IDF-weighted topic match;
-* text evidence: TF-IDF cosine to the expert's quality-weighted profile and a nearest-neighbour
-  vote of similar past cases.
-The score is a linear combination. With enough history ``fit`` learns the weights itself: it
-rebuilds the profiles from the older 80% of the questions, fits a pairwise logistic regression
-(learning to rank) on the newer 20% (the expert who resolved a question vs. the others who
-tried and vs. sampled experts), then rebuilds the profiles from everything. With little history
-it keeps the fixed ``DEFAULT_WEIGHTS``.
+  rating (so one 5-star case does not beat a hundred 4.8s), recency (cases in the newest part
+  of the history and the position of the expert's latest case; case order is time order);
+* topic evidence: tag counts and resolved-tag counts on the question's topics, the shrunk
+  resolve rate and rating on those topics (shrunk toward the expert's own), the expert's shrunk
+  topic focus P(topic | expert) and an IDF-weighted topic match;
+* text evidence: TF-IDF cosine to the expert's quality-weighted profile (one sparse product
+  of the question with a precomputed term x expert matrix).
+The score is a linear combination, with two weight vectors: ``coef_`` ranks all experts
+(``candidates=None``: "who is best overall") and ``coef_candidates_`` ranks a given candidate
+list ("which of these people will resolve it"). With enough history ``fit`` learns both from
+out-of-fold lists: the questions are split into folds, each fold's questions get features from
+profiles built on the other folds, then (all experts) a pairwise logistic regression with hard
+negatives refined by coordinate ascent on the mean reciprocal rank, and (candidates) a pairwise
+logistic regression on "resolver vs. the others who answered", kept only if, fitted on some
+folds, it beats the all-experts weights on the held-out folds' lists. With little history it keeps ``DEFAULT_WEIGHTS``.
 A candidate never seen in training is scored as an expert with no history (a virtual row of
 zero counts and prior rates). Ties break on str(expert_id).
 """
@@ -26,19 +30,22 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 ExpertId = Hashable
 
-FEATURES = ("activity", "resolved", "resolve_rate", "rating", "recent", "tag_count",
-            "tag_resolved", "tag_focus", "topic_idf", "profile", "knn")
+FEATURES = ("activity", "resolved", "resolve_rate", "rating", "recent", "last_seen",
+            "tag_count", "tag_resolved", "tag_rate", "tag_focus", "topic_idf", "profile",
+            "tag_rating")
 # Hand-set weights used when there is too little history to learn them (cold start).
 DEFAULT_WEIGHTS: dict[str, float] = {
     "activity": 0.3, "resolved": 0.3, "resolve_rate": 2.0, "rating": 1.0, "recent": 0.5,
-    "tag_count": 0.5, "tag_resolved": 0.3, "tag_focus": 0.2, "topic_idf": 0.2,
-    "profile": 1.0, "knn": 0.5,
+    "last_seen": 0.0, "tag_count": 0.5, "tag_resolved": 0.3, "tag_rate": 1.0, "tag_focus": 0.2,
+    "topic_idf": 0.2, "profile": 1.0, "tag_rating": 0.5,
 }
+_N_STATIC = 6
 
 
 @dataclass(frozen=True)
@@ -56,79 +63,70 @@ class ResolvedCase:
             raise ValueError(f"rating must be in 1..5 or None; got {self.rating!r}")
 
 
-def _case_weight(case: ResolvedCase) -> float:
-    w = 1.0 + (1.0 if case.resolved else 0.0)
-    if case.rating is not None:
-        w *= 0.5 + (case.rating - 1.0) / 4.0  # 0.5 (1 star) .. 1.5 (5 stars)
-    return w
-
-
 class _Profiles:
     """Expert statistics from a list of cases; row ``n_experts`` is the virtual unseen expert."""
 
     def __init__(self, cases: Sequence[ResolvedCase], prior_strength: float,
-                 rating_prior: float, n_neighbors: int, recent_share: float) -> None:
+                 rating_prior: float, recent_share: float, topic_prior: float) -> None:
         ids = sorted({c.expert_id for c in cases}, key=str)
         self.experts = ids
         self.index = {e: i for i, e in enumerate(ids)}
-        self.n_neighbors = n_neighbors
-        n_exp = len(ids) + 1  # + virtual unseen expert
-        n_cases = len(cases)
+        n_exp, n_cases, m = len(ids) + 1, len(cases), prior_strength  # + virtual unseen expert
         owner = np.array([self.index[c.expert_id] for c in cases], dtype=np.intp)
-        weight = np.array([_case_weight(c) for c in cases], dtype=np.float64)
         ok = np.array([1.0 if c.resolved else 0.0 for c in cases])
-        self.owner, self.weight = owner, weight
-        n = np.bincount(owner, minlength=n_exp).astype(np.float64)
-        res = np.bincount(owner, weights=ok, minlength=n_exp)
         rated = np.array([c.rating is not None for c in cases], dtype=bool)
         r_val = np.array([float(c.rating) if c.rating is not None else 0.0 for c in cases])
+        n = np.bincount(owner, minlength=n_exp).astype(np.float64)
+        res = np.bincount(owner, weights=ok, minlength=n_exp)
         r_n = np.bincount(owner[rated], minlength=n_exp).astype(np.float64)
         r_sum = np.bincount(owner[rated], weights=r_val[rated], minlength=n_exp)
-        m = prior_strength
         self.resolve_prior = float(res.sum() / n.sum()) if n.sum() else 0.5
-        recent_from = int(n_cases * (1.0 - recent_share))
-        recent = np.bincount(owner[recent_from:], minlength=n_exp).astype(np.float64)
-        self.static = {
-            "activity": np.log1p(n),
-            "resolved": np.log1p(res),
-            "resolve_rate": (res + m * self.resolve_prior) / (n + m),
-            "rating": ((r_sum + m * rating_prior) / (r_n + m) - 1.0) / 4.0,
-            "recent": np.log1p(recent),
-        }
-        self.n = n
+        self.rate = (res + m * self.resolve_prior) / (n + m)
+        self.rating = ((r_sum + m * rating_prior) / (r_n + m) - 1.0) / 4.0
+        recent = np.bincount(owner[int(n_cases * (1.0 - recent_share)):], minlength=n_exp)
+        last = np.zeros(n_exp)
+        if n_cases:
+            np.maximum.at(last, owner, (np.arange(n_cases) + 1.0) / n_cases)
+        self.static = np.column_stack([np.log1p(n), np.log1p(res), self.rate, self.rating,
+                                       np.log1p(recent.astype(np.float64)), last])
+        self.n, self.topic_prior = n, topic_prior
 
-        # topics: counts and resolved counts per (expert, topic)
+        # topics: counts, resolved counts and rating sums per (expert, topic); CSC for columns
         topic_ids: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
-        for o, c in zip(owner, cases):
+        src: list[int] = []
+        for k, (o, c) in enumerate(zip(owner, cases)):
             for t in set(c.topics):
                 rows.append(int(o))
                 cols.append(topic_ids.setdefault(t, len(topic_ids)))
+                src.append(k)
         n_top = max(len(topic_ids), 1)
-        r_arr, c_arr = np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
-        case_of = np.repeat(np.arange(n_cases), [len(set(c.topics)) for c in cases])
+        r_arr, c_arr, k_arr = (np.array(v, dtype=np.intp) for v in (rows, cols, src))
+        shape = (n_exp, n_top)
         self.topic_ids = topic_ids
-        self.tcount = sp.csr_matrix((np.ones(len(rows)), (r_arr, c_arr)), shape=(n_exp, n_top))
-        self.tres = sp.csr_matrix((ok[case_of] if len(rows) else np.zeros(0), (r_arr, c_arr)),
-                                  shape=(n_exp, n_top))
+        self.tcount = sp.csc_matrix((np.ones(len(rows)), (r_arr, c_arr)), shape=shape)
+        self.tres = sp.csc_matrix((ok[k_arr], (r_arr, c_arr)), shape=shape)
+        t_rating = np.where(rated[k_arr], (r_val[k_arr] - 1.0) / 4.0,
+                            (rating_prior - 1.0) / 4.0)
+        self.trat = sp.csc_matrix((t_rating, (r_arr, c_arr)), shape=shape)
         df = np.bincount(c_arr, minlength=n_top).astype(np.float64)
         self.topic_p = (df + 1.0) / (df.sum() + n_top)
         self.topic_idf = np.log((1.0 + n_cases) / (1.0 + df)) + 1.0
 
-        # text: TF-IDF of case texts, quality-weighted normalised expert profiles
+        # text: TF-IDF of case texts, quality-weighted normalised expert profiles, stored as a
+        # term x expert matrix so a question costs one sparse (1 x terms) @ (terms x experts)
         self.vec: TfidfVectorizer | None = TfidfVectorizer(sublinear_tf=True, dtype=np.float64)
         try:
             cm = self.vec.fit_transform([c.text for c in cases]).tocsr()
         except ValueError:  # empty vocabulary
-            self.vec = None
-            cm = sp.csr_matrix((n_cases, 1))
-        self.cases = cm
+            self.vec, cm = None, sp.csr_matrix((n_cases, 1))
+        weight = (1.0 + ok) * np.where(rated, 0.5 + (r_val - 1.0) / 4.0, 1.0)
         om = sp.csr_matrix((weight, (owner, np.arange(n_cases))), shape=(n_exp, n_cases))
         prof = (om @ cm).tocsr()
         norms = np.sqrt(np.asarray(prof.multiply(prof).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        self.profiles = (sp.diags(1.0 / norms) @ prof).tocsr()
+        self.profiles_t = (sp.diags(1.0 / norms) @ prof).T.tocsr()
 
     def rows(self, candidates: Iterable[ExpertId] | None) -> IntArray:
         """Row per candidate (unseen -> the virtual row); all experts when None."""
@@ -139,33 +137,37 @@ class _Profiles:
 
     def matrix(self, text: str, topics: Sequence[str], idx: IntArray) -> FloatArray:
         """Feature matrix (len(idx) x len(FEATURES)) for one question."""
-        out = np.empty((len(idx), len(FEATURES)))
-        for j, name in enumerate(FEATURES[:5]):
-            out[:, j] = self.static[name][idx]
+        out = np.zeros((len(idx), len(FEATURES)))
+        out[:, :_N_STATIC] = self.static[idx]
         cols = [self.topic_ids[t] for t in dict.fromkeys(topics) if t in self.topic_ids]
+        tm = self.topic_prior
         if cols:
-            tc = self.tcount[idx][:, cols].toarray()
-            tr = self.tres[idx][:, cols].toarray()
+            tc = self.tcount[:, cols].toarray()[idx]
+            s_c = tc.sum(axis=1)
+            s_r = np.asarray(self.tres[:, cols].sum(axis=1)).ravel()[idx]
+            s_t = np.asarray(self.trat[:, cols].sum(axis=1)).ravel()[idx]
             p = self.topic_p[cols]
-            out[:, 5] = np.log1p(tc.sum(axis=1))
-            out[:, 6] = np.log1p(tr.sum(axis=1))
+            out[:, 6] = np.log1p(s_c)
+            out[:, 7] = np.log1p(s_r)
+            out[:, 8] = (s_r + tm * self.rate[idx]) / (s_c + tm)
             focus = (tc + 5.0 * p) / (self.n[idx, None] + 5.0)
-            out[:, 7] = np.mean(np.log(focus / p), axis=1)
-            out[:, 8] = np.log1p(tc) @ self.topic_idf[cols] / len(cols)
+            out[:, 9] = np.mean(np.log(focus / p), axis=1)
+            out[:, 10] = np.log1p(tc) @ self.topic_idf[cols] / len(cols)
+            out[:, 12] = (s_t + tm * self.rating[idx]) / (s_c + tm)
         else:
-            out[:, 5:9] = 0.0
-        if self.vec is not None and len(self.owner):
+            out[:, 8], out[:, 12] = self.rate[idx], self.rating[idx]
+        if self.vec is not None:
             q = self.vec.transform([text])
-            out[:, 9] = np.asarray((self.profiles[idx] @ q.T).todense()).ravel()
-            sims = np.asarray((self.cases @ q.T).todense()).ravel()
-            k = min(self.n_neighbors, len(sims))
-            top = np.argpartition(-sims, k - 1)[:k]
-            vote = np.bincount(self.owner[top], weights=sims[top] * self.weight[top],
-                               minlength=len(self.experts) + 1)
-            out[:, 10] = np.log1p(10.0 * vote[idx])
-        else:
-            out[:, 9:] = 0.0
+            out[:, 11] = (q @ self.profiles_t).toarray().ravel()[idx]
         return out
+
+
+def _pair_lr(diffs: FloatArray, c: float) -> FloatArray:
+    """Weights of a pairwise logistic regression: P(first of the pair is better) from diffs."""
+    x = np.vstack([diffs, -diffs])
+    y = np.r_[np.ones(len(diffs)), np.zeros(len(diffs))]
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=1000)
+    return np.asarray(model.fit(x, y).coef_, dtype=np.float64).ravel()
 
 
 class ExpertRanker:
@@ -176,32 +178,32 @@ class ExpertRanker:
         weights: dict[str, float] | None = None,
         learn_weights: bool = True,
         min_learn_questions: int = 100,
-        validation_share: float = 0.2,
-        validation: str = "random",
-        n_neighbors: int = 50,
+        n_folds: int = 4,
         prior_strength: float = 5.0,
         rating_prior: float = 3.0,
         recent_share: float = 0.25,
-        max_learn_questions: int = 400,
-        learn_rounds: int = 3,
+        topic_prior: float = 3.0,
+        max_learn_questions: int = 800,
+        n_negatives: int = 40,
+        learn_rounds: int = 2,
         random_state: int = 0,
     ) -> None:
-        self.max_learn_questions = max_learn_questions
-        self.learn_rounds = learn_rounds
         self.weights = weights
         self.learn_weights = learn_weights
         self.min_learn_questions = min_learn_questions
-        self.validation_share = validation_share
-        self.validation = validation
-        self.n_neighbors = n_neighbors
+        self.n_folds = n_folds
         self.prior_strength = prior_strength
         self.rating_prior = rating_prior
         self.recent_share = recent_share
+        self.topic_prior = topic_prior
+        self.max_learn_questions = max_learn_questions
+        self.n_negatives = n_negatives
+        self.learn_rounds = learn_rounds
         self.random_state = random_state
 
     def _profiles(self, cases: Sequence[ResolvedCase]) -> _Profiles:
-        return _Profiles(cases, self.prior_strength, self.rating_prior, self.n_neighbors,
-                         self.recent_share)
+        return _Profiles(cases, self.prior_strength, self.rating_prior, self.recent_share,
+                         self.topic_prior)
 
     # ------------------------------------------------------------------ fit
     def fit(self, cases: Iterable[ResolvedCase]) -> ExpertRanker:
@@ -212,95 +214,128 @@ class ExpertRanker:
         case_list = list(cases)
         base = dict(DEFAULT_WEIGHTS if self.weights is None else self.weights)
         self.coef_: FloatArray = np.array([base.get(f, 0.0) for f in FEATURES])
+        self.coef_candidates_: FloatArray = self.coef_.copy()
         self.weights_learned_ = False
         if self.learn_weights and self.weights is None:
-            learned = self._learn(case_list)
-            if learned is not None:
-                self.coef_, self.weights_learned_ = learned, True
+            lists = self._oof_lists(case_list)
+            if lists is not None:
+                self.coef_, self.coef_candidates_ = self._learn(lists)
+                self.weights_learned_ = True
         self._p = self._profiles(case_list)
         self.experts_: list[ExpertId] = self._p.experts
         return self
 
-    def _learn(self, cases: list[ResolvedCase]) -> FloatArray | None:
-        """Tune the weights on a time-based split of the history (None: too little history).
-
-        Profiles come from the older questions; on the newer questions whose resolving expert
-        has history, coordinate ascent (multiplicative steps from ``DEFAULT_WEIGHTS``) maximises
-        the mean reciprocal rank of the resolving expert among all experts plus among the
-        question's own experts (who is best overall, and among those who tried)."""
+    def _oof_lists(self, cases: list[ResolvedCase]
+                   ) -> list[tuple[FloatArray, int, IntArray]] | None:
+        """Out-of-fold learning lists (None: too little history): per sampled question, the
+        feature matrix of every expert known outside its fold, the resolver's row and the rows
+        of the question's own experts. Only resolvers with history count: an expert unseen
+        outside the fold has no evidence and would teach "less history is better"."""
         starts = [i for i, c in enumerate(cases)
                   if i == 0 or (c.text, c.topics) != (cases[i - 1].text, cases[i - 1].topics)]
-        n_q = len(starts)
-        n_val = int(n_q * self.validation_share)
-        if n_val < self.min_learn_questions or n_q - n_val < self.min_learn_questions:
+        if len(starts) < self.min_learn_questions * 2:
             return None
         spans = list(zip(starts, starts[1:] + [len(cases)]))
         rng = np.random.default_rng(self.random_state)
-        if self.validation == "random":
-            val_q = np.sort(rng.choice(n_q, n_val, replace=False))
-        else:  # "time": the newest questions
-            val_q = np.arange(n_q - n_val, n_q)
-        is_val = np.zeros(n_q, dtype=bool)
-        is_val[val_q] = True
-        inner = self._profiles([c for q, (a, b) in enumerate(spans) if not is_val[q]
-                                for c in cases[a:b]])
-        all_rows = inner.rows(None)
-        bounds = [spans[q] for q in val_q]
-        if len(bounds) > self.max_learn_questions:
-            keep = np.sort(rng.choice(len(bounds), self.max_learn_questions, replace=False))
-            bounds = [bounds[i] for i in keep]
-        mats: list[FloatArray] = []
-        pos_list: list[int] = []
-        own_list: list[IntArray] = []
-        for a, b in bounds:
-            group = cases[a:b]
-            # Only experts with history are learned from: an expert unseen in the older part
-            # has no evidence, and choices involving them would teach "less history is better".
-            pos = [inner.index[c.expert_id] for c in group
-                   if c.resolved and c.expert_id in inner.index]
-            if not pos:
-                continue
-            own = [inner.index[c.expert_id] for c in group if c.expert_id in inner.index]
-            mats.append(inner.matrix(group[0].text, group[0].topics, all_rows).astype(np.float32))
-            pos_list.append(pos[0])
-            own_list.append(np.array(sorted(set(own)), dtype=np.intp))
-        if len(mats) < self.min_learn_questions:
-            return None
-        x = np.stack(mats)  # questions x experts x features
-        qi = np.arange(len(mats))
-        pos_arr = np.array(pos_list, dtype=np.intp)
-        own_mask = np.zeros(x.shape[:2], dtype=bool)
-        for i, o in enumerate(own_list):
-            own_mask[i, o] = True
+        fold = rng.integers(0, self.n_folds, len(spans))
+        chosen = rng.choice(len(spans), min(self.max_learn_questions, len(spans)), replace=False)
+        lists = []
+        for k in range(self.n_folds):
+            inner = self._profiles([c for q, (a, b) in enumerate(spans) if fold[q] != k
+                                    for c in cases[a:b]])
+            all_rows = inner.rows(None)
+            for q in np.sort(chosen[fold[chosen] == k]):
+                group = cases[spans[q][0]:spans[q][1]]
+                pos = [inner.index[c.expert_id] for c in group
+                       if c.resolved and c.expert_id in inner.index]
+                if pos:
+                    own = sorted({inner.index[c.expert_id] for c in group
+                                  if c.expert_id in inner.index})
+                    x = inner.matrix(group[0].text, group[0].topics, all_rows)
+                    lists.append((x.astype(np.float32), pos[0], np.array(own, dtype=np.intp)))
+        return lists if len(lists) >= self.min_learn_questions else None
 
-        def objective(w: FloatArray) -> float:
-            s = x @ w.astype(np.float32)
-            sp_ = s[qi, pos_arr][:, None]
-            above_all = (s > sp_).sum(axis=1)
-            above_own = ((s > sp_) & own_mask).sum(axis=1)
-            return float(np.mean(1.0 / (1 + above_all)) + np.mean(1.0 / (1 + above_own)))
+    def _learn(self, lists: list[tuple[FloatArray, int, IntArray]]
+               ) -> tuple[FloatArray, FloatArray]:
+        """(all-experts weights, candidate weights) from out-of-fold lists, in raw feature units.
 
-        w = np.array([DEFAULT_WEIGHTS[f] for f in FEATURES])
-        best = objective(w)
+        All experts: pairwise logistic regression of the resolver against random experts and
+        the question's other experts, again with the first model's top-scored experts as hard
+        negatives, then coordinate ascent on the mean reciprocal rank. Candidates: pairwise
+        logistic regression of the resolver against the question's other experts; kept only if,
+        fitted on the other folds, it ranks held-out lists better (P@1 + MRR) than the
+        all-experts weights."""
+        rng = np.random.default_rng(self.random_state)
+        # floor the scale: a near-constant feature must not get a huge raw-unit weight that
+        # then dominates for unseen experts (whose features lie outside the learned range)
+        scale = np.maximum(np.vstack([x[own] for x, _, own in lists]).std(axis=0), 0.05)
+        scale = scale.astype(np.float64)
+        z = [((x / scale).astype(np.float32), p, own) for x, p, own in lists]
+
+        def all_pairs(w: FloatArray | None) -> FloatArray:
+            out = []
+            for x, p, own in z:
+                others = np.delete(np.arange(len(x)), p)
+                neg = set(rng.choice(others, min(self.n_negatives, len(others)), replace=False))
+                if w is not None:
+                    s = x @ w.astype(np.float32)
+                    s[p] = -np.inf
+                    neg |= set(np.argsort(-s)[:self.n_negatives].tolist())
+                neg |= {o for o in own if o != p}
+                neg_ix = np.array(sorted(neg), dtype=np.intp)
+                out.append((x[p] - x[neg_ix]) / np.sqrt(len(neg_ix)))
+            return np.vstack(out).astype(np.float64)
+
+        w_all = _pair_lr(all_pairs(_pair_lr(all_pairs(None), 1.0)), 1.0)
+        w_all = self._ascend(z, w_all / np.abs(w_all).max())
+        w_cand = w_all
+        multi = [i for i, (_, _, own) in enumerate(z) if len(own) > 1]
+        if len(multi) >= self.min_learn_questions // 2:
+            # out-of-fold comparison: on some sites (dba) the resolver-vs-answerers model is
+            # worse on held-out lists than the all-experts weights, in-sample it looks better
+            k_of = np.arange(len(z)) % self.n_folds
+            held = 0.0
+            for k in range(self.n_folds):
+                w_k = self._own_lr(z, [i for i in multi if k_of[i] != k])
+                held += _own_score([z[i] for i in range(len(z)) if k_of[i] == k], w_k) * \
+                    float(np.mean(k_of == k))
+            if held > _own_score(z, w_all):
+                w_cand = self._own_lr(z, multi)
+        self.validation_score_ = {"mrr_all": _mrr_all(z, w_all), "own": _own_score(z, w_cand)}
+        return w_all / scale, w_cand / scale
+
+    @staticmethod
+    def _own_lr(z: list[tuple[FloatArray, int, IntArray]], which: list[int]) -> FloatArray:
+        """Pairwise LR of the resolver against the question's other experts (lists ``which``)."""
+        diffs = [z[i][0][z[i][1]] - z[i][0][z[i][2][z[i][2] != z[i][1]]] for i in which]
+        return _pair_lr(np.vstack(diffs).astype(np.float64), 0.01)
+
+    def _ascend(self, z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
+        """Coordinate ascent on the mean reciprocal rank among all experts (additive steps)."""
+        best = _mrr_all(z, w)
         for _ in range(self.learn_rounds):
             improved = False
-            for j in range(len(FEATURES)):
-                for factor in (0.0, 0.25, 0.5, 2.0, 4.0, -1.0):
+            for j in range(len(w)):
+                for step in (0.5, -0.5, 0.125, -0.125):
                     trial = w.copy()
-                    trial[j] = w[j] * factor if w[j] != 0 else factor * 0.25
-                    val = objective(trial)
-                    if val > best + 1e-6:
+                    trial[j] += step * np.abs(w).max()
+                    val = _mrr_all(z, trial)
+                    if val > best + 1e-9:
                         best, w, improved = val, trial, True
             if not improved:
                 break
-        self.validation_score_ = best / 2.0
         return w
 
     # ------------------------------------------------------------------ scoring
     @property
     def weights_(self) -> dict[str, float]:
-        """The feature weights in use (learned or default)."""
+        """The feature weights used to rank all experts (learned or default)."""
         return {f: float(w) for f, w in zip(FEATURES, self.coef_)}
+
+    @property
+    def candidate_weights_(self) -> dict[str, float]:
+        """The feature weights used to rank a given candidate list."""
+        return {f: float(w) for f, w in zip(FEATURES, self.coef_candidates_)}
 
     def features(self, text: str, topics: Sequence[str],
                  candidates: Iterable[ExpertId] | None = None) -> dict[str, FloatArray]:
@@ -319,11 +354,37 @@ class ExpertRanker:
         topics: Sequence[str],
         candidates: Iterable[ExpertId] | None = None,
     ) -> list[tuple[ExpertId, float]]:
-        """Experts best first as (expert_id, score); only ``candidates`` when given."""
+        """Experts best first as (expert_id, score); only ``candidates`` when given.
+
+        Without candidates every trained expert is ranked with ``coef_``; a candidate list is
+        ranked with ``coef_candidates_`` (learned on "who among those who answered resolved
+        it", which is the live question: who among the online experts)."""
         pool = list(self.experts_) if candidates is None else list(dict.fromkeys(candidates))
         if not pool:
             return []
-        scores = self._p.matrix(text, topics, self._p.rows(pool)) @ self.coef_
+        coef = self.coef_ if candidates is None else self.coef_candidates_
+        scores = self._p.matrix(text, topics, self._p.rows(pool)) @ coef
         out = [(e, float(s)) for e, s in zip(pool, scores)]
         out.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return out
+
+
+def _mrr_all(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
+    """Mean reciprocal rank of the resolver among all experts (ties count against it)."""
+    w32 = w.astype(np.float32)
+    total = 0.0
+    for x, p, _ in z:
+        s = x @ w32
+        total += 1.0 / (1 + int((s >= s[p]).sum()) - 1)
+    return total / len(z)
+
+
+def _own_score(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
+    """P@1 + MRR of the resolver among the question's own experts."""
+    w32 = w.astype(np.float32)
+    total = 0.0
+    for x, p, own in z:
+        s = x[own] @ w32
+        r = int((s > (x[p] @ w32)).sum()) + 1
+        total += (r == 1) + 1.0 / r
+    return total / len(z)

@@ -110,3 +110,28 @@ def test_rank_100_candidates_is_fast() -> None:
     for _ in range(20):
         r.rank("topic3 words more", ["t3"], candidates=cands)
     assert (time.perf_counter() - t0) / 20 < 0.02
+
+
+def test_candidate_lists_use_candidate_weights() -> None:
+    import math
+
+    import numpy as np
+
+    data = []
+    for q in range(300):
+        topic = ["db", "net", "ui"][q % 3]
+        good = {"db": "ann", "net": "bob", "ui": "cy"}[topic]
+        for e in ("ann", "bob", "cy", "dan"):
+            data.append(ResolvedCase(f"{topic} question {q}", [topic], e, e == good, 4 if e == good else 2))
+    r = ExpertRanker(min_learn_questions=20).fit(data)
+    assert set(r.candidate_weights_) == set(FEATURES)
+    cands = ["dan", "cy", "new", "ann"]
+    feats = r.features("ui question", ["ui"], candidates=cands)
+    x = np.column_stack([feats[f] for f in FEATURES])
+    expected = dict(zip(cands, x @ np.array([r.candidate_weights_[f] for f in FEATURES])))
+    ranking = r.rank("ui question", ["ui"], candidates=cands)
+    assert all(math.isfinite(s) and math.isclose(s, expected[e]) for e, s in ranking)
+    assert ranking[0][0] == "cy"
+    full = r.rank("ui question", ["ui"])
+    assert {e for e, _ in full} == {"ann", "bob", "cy", "dan"}
+    assert all(math.isfinite(s) for _, s in full)
