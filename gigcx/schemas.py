@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_TEXT = 4000
+#: Ids beyond this are refused as invalid: a larger integer does not fit the databases' BIGINT
+#: (SQLite raised OverflowError, a 500, for `/cases/<2**70>`).
+MAX_ID = 2**62
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -163,7 +166,7 @@ class ProgramPublic(BaseModel):
 
 
 class ExpertPath(BaseModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class ApproveRequest(Strict):
@@ -184,15 +187,15 @@ UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 class CaseListQuery(Strict):
     status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
     topic: Slug | None = None
-    expert_id: int | None = Field(None, ge=1)
+    expert_id: int | None = Field(None, ge=1, le=MAX_ID)
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
-    before_id: int | None = Field(None, ge=1, description="cursor: cases with a smaller id")
+    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="cursor: cases with a smaller id")
     limit: int = Field(50, ge=1, le=200)
 
 
 class CasePath(BaseModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class MetricsQuery(Strict):
