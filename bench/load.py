@@ -10,19 +10,23 @@ What it does, in one run:
    experts approved for it (made through the REST API).
 2. Starts W client processes (multiprocessing), each holding its share of the customers and
    experts as `socketio.AsyncClient`s on one asyncio loop (websocket transport).
-3. Phase "target": open-loop arrivals (scheduled at fixed rates whatever the responses) of asks
-   (customers, round-robin) and messages (a random party of a random active conversation).
-   Experts accept every offer at once and stay online (max_cases 20).
+3. Phase "warmup": asks only, at the target ask rate, to open conversations. Experts accept every
+   offer at once and stay online (max_cases 20).
    * ask->offer: the ask's send time is encoded (in letters, so PII masking leaves it alone) in the
      question; the expert that receives the offer decodes it. Same clock: one machine.
-   * message latency: send time encoded in the text, decoded by the other party on receipt.
+4. Phase "ramp": message-only steps of increasing rate over those conversations (a random party of a
+   random conversation sends), stopping at the first step that is not sustained (all delivered,
+   no error, p99 <= --ramp-p99-ms): the relay ceiling.
+   * message latency: send time encoded in the text, decoded by the other party on receipt;
+     every record is counted in the phase it was SENT in.
+5. Phase "target": open-loop arrivals (scheduled at fixed rates whatever the responses) of asks
+   (customers, round-robin) and messages, at the target rates, for --duration seconds.
    * lost: every acknowledged message must reach the other party live AND be returned by a final
      `sync` of its case (seq 1..n with no gap).
-4. Phase "ramp": message-only steps of increasing rate over the conversations opened in phase 1,
-   to find the highest sustained relay rate (all delivered, p99 <= --ramp-p99-ms).
-5. The same ramp against bench/echo_server.py (bare Flask-SocketIO relay, gevent +
-   simple-websocket, no database) with the same number of conversations: the ceiling.
-Server CPU (% of one core) and RSS are sampled with psutil every second.
+6. The same ramp against bench/echo_server.py (bare Flask-SocketIO relay, gevent +
+   simple-websocket, no database) with as many conversations: the ceiling, and the ratio.
+Server CPU (% of one core) and RSS are sampled with psutil every second; `--profile FILE` runs
+py-spy on the server during the target phase.
 
 Results print as a table and are written as JSON (`--json`).
 """
@@ -200,29 +204,34 @@ def seed(base: str, experts: int) -> tuple[str, list[str]]:
 
 # ---------------------------------------------------------------- client worker
 class Worker:
-    """One client process: many AsyncClients on one loop, open-loop senders, recorders."""
+    """One client process: many AsyncClients on one loop, open-loop senders, recorders.
+
+    It connects its share of the clients, then obeys the parent's commands one phase at a time
+    (so the parent can stop a ramp at the first step that is not sustained) and reports what it
+    recorded since the last report. Every record carries the send time, so a message is counted
+    in the phase it was *sent* in, however late it arrives."""
 
     def __init__(self, cfg: dict[str, Any]):
         self.cfg = cfg
         self.url = cfg["url"]
-        self.errors: dict[str, int] = {}
-        self.convs: list[tuple[str, Any, int]] = []  # (role, client, case_id or peer room)
+        self.errors: list[tuple[float, str]] = []
+        self.convs: list[tuple[str, Any, int]] = []  # (role, client, case_id or echo pair)
         self.conv_keys: set[tuple[str, int]] = set()
-        self.ask_offer: list[float] = []
-        self.ask_ack: list[float] = []
-        self.phase = "setup"
-        self.lat: dict[str, list[float]] = {}  # phase -> message latencies (receipt)
-        self.ack_lat: dict[str, list[float]] = {}
-        self.sent: dict[str, int] = {}
+        self.ask_offer: list[tuple[float, float]] = []  # (sent at, latency)
+        self.ask_ack: list[tuple[float, float]] = []
+        self.msg_lat: list[tuple[float, float]] = []
+        self.ack_lat: list[tuple[float, float]] = []
+        self.sent: list[float] = []
         self.acked: list[tuple[int, int, str]] = []  # (case_id, message id, sender role)
         self.received: list[tuple[int, int, str]] = []  # (case_id, message id, receiving role)
         self.synced: dict[int, list[int]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.customers: list[Any] = []
         self.experts: list[Any] = []
+        self.reported: dict[str, int] = {}
 
     def err(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
+        self.errors.append((time.time(), what))
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -251,7 +260,7 @@ class Worker:
             return
         sent = unstamp(data.get("text", ""))
         if sent is not None:
-            self.lat.setdefault(self.phase, []).append(time.time() - sent)
+            self.msg_lat.append((sent, time.time() - sent))
         self.received.append((data["case_id"], data["id"], role))
 
     def setup_customer(self, client: Any) -> None:
@@ -270,12 +279,12 @@ class Worker:
         def on_offer(d: dict[str, Any]) -> None:
             sent = unstamp(d.get("question", ""))
             if sent is not None:
-                self.ask_offer.append(time.time() - sent)
+                self.ask_offer.append((sent, time.time() - sent))
             self.spawn(accept(d))
 
         async def accept(d: dict[str, Any]) -> None:
             try:
-                ack = await client.call("accept", {"case_id": d["case_id"]}, namespace="/expert", timeout=30)
+                ack = await client.call("accept", {"case_id": d["case_id"]}, namespace="/expert", timeout=60)
             except Exception:
                 self.err("accept_timeout")
                 return
@@ -292,47 +301,45 @@ class Worker:
         text = f"where is my card please help ts{stamp()} n{LETTERS[n % 10]}"
         try:
             ack = await client.call("ask", {"text": text, "client_id": uuid.uuid4().hex}, namespace="/customer",
-                                    timeout=30)
+                                    timeout=60)
         except Exception:
             self.err("ask_timeout")
             return
         if ack.get("ok"):
-            self.ask_ack.append(time.time() - start)
+            self.ask_ack.append((start, time.time() - start))
         else:
             self.err("ask_" + ack["error"]["code"])
 
     async def send_gigcx(self, role: str, client: Any, case_id: int) -> None:
-        phase = self.phase
-        self.sent[phase] = self.sent.get(phase, 0) + 1
         start = time.time()
+        self.sent.append(start)
         text = f"{role} says hello ts{stamp()}"
         try:
             ack = await client.call("message", {"case_id": case_id, "text": text, "client_id": uuid.uuid4().hex},
-                                    namespace="/" + role, timeout=30)
+                                    namespace="/" + role, timeout=60)
         except Exception:
             self.err("message_timeout")
             return
         if ack.get("ok"):
-            self.ack_lat.setdefault(phase, []).append(time.time() - start)
+            self.ack_lat.append((start, time.time() - start))
             self.acked.append((case_id, ack["message"]["id"], role))
         else:
             self.err("message_" + ack["error"]["code"])
 
     # ---- echo pairs
     async def send_echo(self, role: str, client: Any, pair: int) -> None:
-        phase = self.phase
-        self.sent[phase] = self.sent.get(phase, 0) + 1
         start = time.time()
+        self.sent.append(start)
         mid = uuid.uuid4().int >> 80
         to = f"p{pair}-" + ("b" if role == "a" else "a")
         try:
             ack = await client.call("message", {"to": to, "text": f"{role} says hello ts{stamp()}", "id": mid},
-                                    namespace="/echo", timeout=30)
+                                    namespace="/echo", timeout=60)
         except Exception:
             self.err("message_timeout")
             return
         if ack.get("ok"):
-            self.ack_lat.setdefault(phase, []).append(time.time() - start)
+            self.ack_lat.append((start, time.time() - start))
             self.acked.append((pair, mid, role))
 
     def setup_echo(self, role: str, pair: int) -> Any:
@@ -340,7 +347,7 @@ class Worker:
             def on_msg(d: dict[str, Any]) -> None:
                 sent = unstamp(d.get("text", ""))
                 if sent is not None:
-                    self.lat.setdefault(self.phase, []).append(time.time() - sent)
+                    self.msg_lat.append((sent, time.time() - sent))
                 self.received.append((pair, d["id"], role))
 
             client.on("message", on_msg, namespace="/echo")
@@ -348,12 +355,11 @@ class Worker:
         return setup
 
     # ---- the run
-    async def open_loop(self, rate: float, until: float, fire: Any) -> None:
-        """Call fire(i) at rate/s from now until `until`, never waiting for responses."""
+    async def open_loop(self, rate: float, start: float, until: float, fire: Any) -> None:
+        """Call fire(i) at rate/s from `start` until `until`, never waiting for responses."""
         if rate <= 0:
-            await asyncio.sleep(max(0.0, until - time.time()))
             return
-        start, i = time.time(), 0
+        i = 0
         while True:
             due = start + i / rate
             if due >= until:
@@ -372,7 +378,17 @@ class Worker:
         self.spawn(self.send_echo(role, client, ref) if self.cfg["mode"] == "echo"
                    else self.send_gigcx(role, client, ref))
 
-    async def main(self, ready: Any, go: Any) -> dict[str, Any]:
+    def increment(self) -> dict[str, Any]:
+        """Records since the last report."""
+        out = {}
+        for name in ("errors", "ask_offer", "ask_ack", "msg_lat", "ack_lat", "sent"):
+            rows = getattr(self, name)
+            out[name] = rows[self.reported.get(name, 0):]
+            self.reported[name] = len(rows)
+        out["conversations"] = len(self.convs)
+        return out
+
+    async def setup(self) -> None:
         cfg = self.cfg
         sem = asyncio.Semaphore(40)
 
@@ -381,12 +397,9 @@ class Worker:
                 return await coro
 
         if cfg["mode"] == "echo":
-            clients = []
-            for pair in cfg["pairs"]:
-                for role in ("a", "b"):
-                    clients.append(limited(self.connect("/echo", {"room": f"p{pair}-{role}"},
-                                                        self.setup_echo(role, pair))))
-            made = await asyncio.gather(*clients)
+            made = await asyncio.gather(*[limited(self.connect("/echo", {"room": f"p{pair}-{role}"},
+                                                               self.setup_echo(role, pair)))
+                                          for pair in cfg["pairs"] for role in ("a", "b")])
             it = iter(made)
             for pair in cfg["pairs"]:
                 a, b = next(it), next(it)
@@ -401,157 +414,195 @@ class Worker:
             self.customers = [c for c in await asyncio.gather(*[
                 limited(self.connect("/customer", {"brand": cfg["brand"]}, self.setup_customer))
                 for _ in range(cfg["customers"])]) if c]
-        ready.put(("ready", os.getpid()))
-        t0 = await asyncio.get_running_loop().run_in_executor(None, go.get)
-        await asyncio.sleep(max(0.0, t0 - time.time()))
-        marks: dict[str, tuple[float, float]] = {}
-        for name, ask_rate, msg_rate, duration in cfg["phases"]:
-            self.phase = name
-            start = time.time()
-            until = start + duration
-            jobs = [self.open_loop(msg_rate, until, self.fire_message)]
-            if ask_rate and self.customers:
-                customers = self.customers
-                jobs.append(self.open_loop(ask_rate, until,
-                                           lambda i: self.spawn(self.ask(customers[i % len(customers)], i))))
-            await asyncio.gather(*jobs)
-            marks[name] = (start, until)
-            await asyncio.sleep(RAMP_DRAIN_S)  # let the step's messages land before the next
-        await asyncio.sleep(1.0)
+
+    async def phase(self, ask_rate: float, msg_rate: float, start: float, duration: float, drain: float) -> None:
+        await asyncio.sleep(max(0.0, start - time.time()))
+        until = start + duration
+        jobs = [self.open_loop(msg_rate, start, until, self.fire_message)]
+        if ask_rate and self.customers:
+            customers = self.customers
+            jobs.append(self.open_loop(ask_rate, start, until,
+                                       lambda i: self.spawn(self.ask(customers[i % len(customers)], i))))
+        await asyncio.gather(*jobs)
+        if self.tasks:  # wait for this phase's answers (an overloaded one may take long)
+            await asyncio.wait(list(self.tasks), timeout=drain)
+        await asyncio.sleep(RAMP_DRAIN_S)  # and for the deliveries that follow the last acks
+
+    async def finish(self) -> dict[str, Any]:
         if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=30)
-        self.phase = "done"
-        if cfg["mode"] == "gigcx":  # the final sync: every acked message is stored, seq has no gap
-            for role, client, case_id in list(self.convs):
-                if role != "customer":
-                    continue
-                try:
-                    ack = await client.call("sync", {"case_id": case_id, "after_seq": 0}, namespace="/customer",
-                                            timeout=30)
-                except Exception:
-                    self.err("sync_timeout")
-                    continue
+            await asyncio.wait(list(self.tasks), timeout=120)
+        await asyncio.sleep(RAMP_DRAIN_S)
+        if self.cfg["mode"] == "gigcx":  # the final sync: every acked message is stored, seq has no gap
+            sem = asyncio.Semaphore(10)
+
+            async def sync(client: Any, case_id: int) -> None:
+                async with sem:
+                    try:
+                        ack = await client.call("sync", {"case_id": case_id, "after_seq": 0}, namespace="/customer",
+                                                timeout=120)
+                    except Exception:
+                        self.err("sync_timeout")
+                        return
                 seqs = [m["seq"] for m in ack.get("messages", [])]
                 if seqs != list(range(1, len(seqs) + 1)):
                     self.err("seq_gap")
                 self.synced[case_id] = [m["id"] for m in ack.get("messages", [])]
-        clients = [c for c in self.customers + self.experts if c] + [c for _, c, _ in self.convs
-                                                                      if self.cfg["mode"] == "echo"]
-        await asyncio.gather(*[c.disconnect() for c in set(clients)], return_exceptions=True)
-        return {"errors": self.errors, "ask_offer": self.ask_offer, "ask_ack": self.ask_ack, "lat": self.lat,
-                "ack_lat": self.ack_lat, "sent": self.sent, "acked": self.acked, "received": self.received,
-                "synced": self.synced, "marks": marks, "conversations": len(self.convs)}
+
+            await asyncio.gather(*[sync(c, cid) for role, c, cid in list(self.convs) if role == "customer"])
+        clients = {c for c in self.customers + self.experts if c} | {c for _, c, _ in self.convs}
+        await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
+        return {**self.increment(), "acked": self.acked, "received": self.received, "synced": self.synced}
+
+    async def main(self, ready: Any, go: Any) -> None:
+        await self.setup()
+        ready.put(("ready", os.getpid()))
+        loop = asyncio.get_running_loop()
+        while True:
+            cmd = await loop.run_in_executor(None, go.get)
+            if cmd[0] == "stop":
+                ready.put(("final", await self.finish()))
+                return
+            _, ask_rate, msg_rate, start, duration, drain = cmd
+            await self.phase(ask_rate, msg_rate, start, duration, drain)
+            ready.put(("phase", self.increment()))
 
 
-def worker_entry(cfg: dict[str, Any], ready: Any, go: Any, out: Any) -> None:
+def worker_entry(cfg: dict[str, Any], ready: Any, go: Any) -> None:
+    import logging
+
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)  # "packet queue is empty" on close
     try:
-        out.put(asyncio.run(Worker(cfg).main(ready, go)))
+        asyncio.run(Worker(cfg).main(ready, go))
     except BaseException as exc:  # report, don't hang the parent
         ready.put(("failed", repr(exc)))
-        out.put({"failed": repr(exc)})
 
 
 # ---------------------------------------------------------------- driver
-def drive(mode: str, url: str, workers: int, phases: list[tuple[str, float, float, float]],
-          server_pid: int, brand: str = "", tokens: list[str] | None = None, customers: int = 0,
-          pairs: int = 0) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    ready, out = ctx.Queue(), ctx.Queue()
-    gos = []
-    procs = []
-    for w in range(workers):
-        share = [(n, r / workers, m / workers, d) for n, r, m, d in phases]
-        cfg = {"mode": mode, "url": url, "phases": share, "brand": brand,
-               "expert_tokens": (tokens or [])[w::workers],
-               "customers": customers // workers + (1 if w < customers % workers else 0),
-               "pairs": list(range(pairs))[w::workers]}
-        go = ctx.Queue()
-        gos.append(go)
-        p = ctx.Process(target=worker_entry, args=(cfg, ready, go, out), daemon=True)
-        p.start()
-        procs.append(p)
-    t_setup = time.time()
-    for _ in range(workers):
-        state, info = ready.get(timeout=600)
-        if state != "ready":
-            raise RuntimeError(f"worker failed: {info}")
-    setup_s = time.time() - t_setup
-    sampler = Sampler(server_pid)
-    if PROFILE.get("path") and mode == "gigcx":  # py-spy over the target phase
-        subprocess.Popen(["py-spy", "record", "-p", str(server_pid), "-d", str(int(phases[0][3]) + 1), "-r", "50",
-                          "--format", "raw", "-o", PROFILE["path"]], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    client_samplers = [Sampler(p.pid) for p in procs if p.pid]
-    t0 = time.time() + 1.0
-    for go in gos:
-        go.put(t0)
-    results = [out.get(timeout=900) for _ in range(workers)]
-    for p in procs:
-        p.join(30)
-    sampler.stop.set()
-    for s in client_samplers:
-        s.stop.set()
-    failed = [r["failed"] for r in results if "failed" in r]
-    if failed:
-        raise RuntimeError(f"workers failed: {failed}")
-    return analyse(mode, results, phases, sampler, client_samplers, setup_s, t0)
+class Fleet:
+    """The client processes of one server, driven phase by phase."""
+
+    def __init__(self, mode: str, url: str, workers: int, server_pid: int, brand: str = "",
+                 tokens: list[str] | None = None, customers: int = 0, pairs: int = 0):
+        ctx = mp.get_context("spawn")
+        self.mode, self.workers = mode, workers
+        self.ready = ctx.Queue()
+        self.gos = []
+        self.procs = []
+        for w in range(workers):
+            cfg = {"mode": mode, "url": url, "brand": brand, "expert_tokens": (tokens or [])[w::workers],
+                   "customers": customers // workers + (1 if w < customers % workers else 0),
+                   "pairs": list(range(pairs))[w::workers]}
+            go = ctx.Queue()
+            self.gos.append(go)
+            p = ctx.Process(target=worker_entry, args=(cfg, self.ready, go), daemon=True)
+            p.start()
+            self.procs.append(p)
+        t = time.time()
+        self.collect("ready", timeout=900)
+        self.setup_s = time.time() - t
+        self.sampler = Sampler(server_pid)
+        self.client_samplers = [Sampler(p.pid) for p in self.procs if p.pid]
+        self.records: dict[str, list[Any]] = {k: [] for k in ("errors", "ask_offer", "ask_ack", "msg_lat",
+                                                                "ack_lat", "sent")}
+        self.conversations = 0
+        self.phases: dict[str, dict[str, Any]] = {}
+
+    def collect(self, kind: str, timeout: float) -> list[Any]:
+        out = []
+        for _ in range(self.workers):
+            state, info = self.ready.get(timeout=timeout)
+            if state == "failed":
+                raise RuntimeError(f"worker failed: {info}")
+            assert state == kind, (state, kind)
+            out.append(info)
+        return out
+
+    def absorb(self, increments: list[dict[str, Any]]) -> None:
+        for inc in increments:
+            for k in self.records:
+                self.records[k].extend(inc[k])
+        self.conversations = sum(inc["conversations"] for inc in increments)
+
+    def run_phase(self, name: str, ask_rate: float, msg_rate: float, duration: float, drain: float = 60) -> dict[str, Any]:
+        start = time.time() + 0.5
+        for go in self.gos:
+            go.put(("phase", ask_rate / self.workers, msg_rate / self.workers, start, duration, drain))
+        self.absorb(self.collect("phase", timeout=duration + drain + 120))
+        end = start + duration
+        self.phases[name] = stats = self.window(start, end)
+        stats.update(offered_msg_per_s=msg_rate, ask_per_s=ask_rate, duration_s=duration,
+                     server=self.sampler.window(start, end),
+                     clients_cpu_pct=round(sum(s.window(start, end).get("cpu_avg_pct", 0.0)
+                                               for s in self.client_samplers), 1))
+        return stats
+
+    def window(self, start: float, end: float) -> dict[str, Any]:
+        def within(rows: list[Any]) -> list[float]:
+            return [lat for sent, lat in rows if start <= sent < end]
+
+        lats = within(self.records["msg_lat"])
+        sent = len([t for t in self.records["sent"] if start <= t < end])
+        errors: dict[str, int] = {}
+        for t, what in self.records["errors"]:
+            if start <= t < end + 60:
+                errors[what] = errors.get(what, 0) + 1
+        return {"sent": sent, "delivered": len(lats), "delivered_per_s": round(len(lats) / (end - start), 1),
+                "message": summary(lats), "message_ack": summary(within(self.records["ack_lat"])),
+                "ask_offer": summary(within(self.records["ask_offer"])),
+                "ask_ack": summary(within(self.records["ask_ack"])), "errors": errors}
+
+    def stop(self) -> dict[str, Any]:
+        for go in self.gos:
+            go.put(("stop",))
+        finals = self.collect("final", timeout=900)
+        self.absorb(finals)
+        for p in self.procs:
+            p.join(30)
+        self.sampler.stop.set()
+        for s in self.client_samplers:
+            s.stop.set()
+        acked = [a for f in finals for a in f["acked"]]
+        received = {(c, m, role) for f in finals for c, m, role in f["received"]}
+        other = {"customer": "expert", "expert": "customer", "a": "b", "b": "a"}
+        lost_live = [a for a in acked if (a[0], a[1], other[a[2]]) not in received]
+        synced: dict[int, set[int]] = {}
+        for f in finals:
+            for case_id, ids in f["synced"].items():
+                synced.setdefault(int(case_id), set()).update(ids)
+        checked = [a for a in acked if self.mode == "gigcx" and a[0] in synced]
+        lost_stored = [a for a in checked if a[1] not in synced[a[0]]]
+        errors: dict[str, int] = {}
+        for _, what in self.records["errors"]:
+            errors[what] = errors.get(what, 0) + 1
+        return {"mode": self.mode, "setup_s": round(self.setup_s, 1), "errors": errors,
+                "conversations": self.conversations, "acked_messages": len(acked), "lost_live": len(lost_live),
+                "checked_by_sync": len(checked), "lost_stored": len(lost_stored), "phases": self.phases}
 
 
-def analyse(mode: str, results: list[dict[str, Any]], phases: list[tuple[str, float, float, float]],
-            sampler: Sampler, client_samplers: list[Sampler], setup_s: float, t0: float) -> dict[str, Any]:
-    errors: dict[str, int] = {}
-    for r in results:
-        for k, v in r["errors"].items():
-            errors[k] = errors.get(k, 0) + v
-    acked = [a for r in results for a in r["acked"]]
-    received = {(c, m, role) for r in results for c, m, role in r["received"]}
-    other = {"customer": "expert", "expert": "customer", "a": "b", "b": "a"}
-    lost_live = [a for a in acked if (a[0], a[1], other[a[2]]) not in received]
-    synced: dict[int, set[int]] = {}
-    for r in results:
-        for case_id, ids in r["synced"].items():
-            synced.setdefault(int(case_id), set()).update(ids)
-    lost_stored = [a for a in acked if mode == "gigcx" and a[1] not in synced.get(a[0], set())]
-    out: dict[str, Any] = {"mode": mode, "setup_s": round(setup_s, 1), "errors": errors,
-                           "conversations": sum(r["conversations"] for r in results),
-                           "acked_messages": len(acked), "lost_live": len(lost_live),
-                           "lost_stored": len(lost_stored), "phases": {}}
-    if mode == "gigcx":
-        out["ask_offer"] = summary([x for r in results for x in r["ask_offer"]])
-        out["ask_ack"] = summary([x for r in results for x in r["ask_ack"]])
-    for name, ask_rate, msg_rate, duration in phases:
-        lats = [x for r in results for x in r["lat"].get(name, [])]
-        acks = [x for r in results for x in r["ack_lat"].get(name, [])]
-        sent = sum(r["sent"].get(name, 0) for r in results)
-        starts = [r["marks"][name][0] for r in results if name in r["marks"]]
-        ends = [r["marks"][name][1] for r in results if name in r["marks"]]
-        start, end = (min(starts), max(ends)) if starts else (t0, t0)
-        client_cpu = [s.window(start, end).get("cpu_avg_pct", 0.0) for s in client_samplers]
-        out["phases"][name] = {"offered_msg_per_s": msg_rate, "ask_per_s": ask_rate, "duration_s": duration,
-                               "sent": sent, "delivered": len(lats),
-                               "delivered_per_s": round(len(lats) / duration, 1),
-                               "message": summary(lats), "message_ack": summary(acks),
-                               "server": sampler.window(start, end),
-                               "clients_cpu_pct": round(sum(client_cpu), 1)}
-    return out
+def sustained(stats: dict[str, Any], p99_ms: float) -> bool:
+    return (stats["sent"] > 0 and stats["delivered"] >= 0.99 * stats["sent"]
+            and (stats["message"]["p99_ms"] or 1e9) <= p99_ms and not stats["errors"])
 
 
-def ceiling(result: dict[str, Any], p99_ms: float) -> float:
-    """The highest ramp rate whose messages were all delivered with p99 under the bound."""
+def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float) -> float:
+    """Message-only steps of increasing rate until one is not sustained; the best sustained rate."""
     best = 0.0
-    for name, ph in result["phases"].items():
-        if not name.startswith("ramp"):
-            continue
-        ok = ph["sent"] > 0 and ph["delivered"] >= 0.99 * ph["sent"] and (ph["message"]["p99_ms"] or 1e9) <= p99_ms
-        if ok:
-            best = max(best, ph["delivered_per_s"])
+    for rate in rates:
+        stats = fleet.run_phase(f"ramp{rate}", 0.0, float(rate), step_s, drain=20)
+        ok = sustained(stats, p99_ms)
+        stats["sustained"] = ok
+        print(f"  {fleet.mode:5s} ramp {rate:5d}/s: delivered {stats['delivered_per_s']:7.1f}/s "
+              f"p50 {stats['message']['p50_ms']} p99 {stats['message']['p99_ms']} ms "
+              f"server cpu {stats['server'].get('cpu_avg_pct')}% {'ok' if ok else 'NOT sustained'}", flush=True)
+        if not ok:
+            break
+        best = max(best, stats["delivered_per_s"])
     return best
 
 
 def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="gigcx-load-"))
     report: dict[str, Any] = {"repeat": repeat}
-    ramp = [(f"ramp{r}", 0.0, float(r), args.ramp_step_s) for r in args.ramp]
     proc = None
     try:
         port = free_port()
@@ -560,26 +611,38 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
         t = time.time()
         slug, tokens = seed(base, args.experts)
         report["seed_s"] = round(time.time() - t, 1)
-        phases = [("target", args.ask_rate, args.msg_rate, args.duration)] + ramp
-        report["gigcx"] = drive("gigcx", base, args.workers, phases, proc.pid, brand=slug, tokens=tokens,
-                                customers=args.customers)
+        fleet = Fleet("gigcx", base, args.workers, proc.pid, brand=slug, tokens=tokens, customers=args.customers)
+        print(f"  gigcx: {args.customers} customers and {args.experts} experts connected in {fleet.setup_s:.1f}s",
+              flush=True)
+        warm = fleet.run_phase("warmup", args.ask_rate, 0.0, args.warmup)  # conversations to talk in
+        print(f"  gigcx warmup: ask->offer p50 {warm['ask_offer']['p50_ms']} p99 {warm['ask_offer']['p99_ms']} ms, "
+              f"{fleet.conversations} conversation ends", flush=True)
+        ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
+        if PROFILE.get("path"):  # py-spy over the target phase
+            subprocess.Popen(["py-spy", "record", "-p", str(proc.pid), "-d", str(int(args.duration) + 1),
+                              "-r", "50", "--format", "raw", "-o", PROFILE["path"]],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        target = fleet.run_phase("target", args.ask_rate, args.msg_rate, args.duration, drain=120)
+        print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
+              f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
+        report["gigcx"] = fleet.stop()
         report["gigcx"]["server_rss_end_mib"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
+        pairs = max(1, report["gigcx"]["conversations"] // 2)
     finally:
         stop(proc)
+    report["ceiling"] = {"gigcx_msg_per_s": ceiling_gigcx}
     if not args.no_echo:
         echo = None
         try:
             port = free_port()
             echo = start_echo(folder, port)
-            pairs = max(1, report["gigcx"]["conversations"] // 2)
-            report["echo"] = drive("echo", f"http://127.0.0.1:{port}", args.workers,
-                                   [(n, 0.0, r, d) for n, _, r, d in ramp], echo.pid, pairs=pairs)
+            fleet = Fleet("echo", f"http://127.0.0.1:{port}", args.workers, echo.pid, pairs=pairs)
+            ceiling_echo = ramp(fleet, args.ramp + args.echo_ramp, args.ramp_step_s, args.ramp_p99_ms)
+            report["echo"] = fleet.stop()
         finally:
             stop(echo)
-        report["ceiling"] = {"gigcx_msg_per_s": ceiling(report["gigcx"], args.ramp_p99_ms),
-                             "echo_msg_per_s": ceiling(report["echo"], args.ramp_p99_ms)}
-        e = report["ceiling"]["echo_msg_per_s"]
-        report["ceiling"]["ratio"] = round(report["ceiling"]["gigcx_msg_per_s"] / e, 3) if e else None
+        report["ceiling"]["echo_msg_per_s"] = ceiling_echo
+        report["ceiling"]["ratio"] = round(ceiling_gigcx / ceiling_echo, 3) if ceiling_echo else None
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     else:
@@ -599,35 +662,29 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
         return round(statistics.median(vals), 2) if vals else None
 
     print(f"\nGigCX load ({len(reports)} repeat(s), medians): {args.customers} customers, {args.experts} experts, "
-          f"{args.ask_rate} asks/s, {args.msg_rate} msgs/s for {args.duration}s, {args.workers} client processes, "
-          f"database {'PostgreSQL' if args.database_url else 'SQLite'}")
+          f"target {args.ask_rate} asks/s + {args.msg_rate} msgs/s for {args.duration}s, {args.workers} client "
+          f"processes, database {'PostgreSQL' if args.database_url else 'SQLite'}")
+    t = ["gigcx", "phases", "target"]
     rows = [
-        ("ask->offer p50 / p99 ms", ["gigcx", "ask_offer", "p50_ms"], ["gigcx", "ask_offer", "p99_ms"]),
-        ("ask ack p50 / p99 ms", ["gigcx", "ask_ack", "p50_ms"], ["gigcx", "ask_ack", "p99_ms"]),
-        ("message p50 / p99 ms", ["gigcx", "phases", "target", "message", "p50_ms"],
-         ["gigcx", "phases", "target", "message", "p99_ms"]),
-        ("message ack p50 / p99 ms", ["gigcx", "phases", "target", "message_ack", "p50_ms"],
-         ["gigcx", "phases", "target", "message_ack", "p99_ms"]),
-        ("delivered msgs/s (target)", ["gigcx", "phases", "target", "delivered_per_s"], None),
-        ("server CPU avg / max % of a core", ["gigcx", "phases", "target", "server", "cpu_avg_pct"],
-         ["gigcx", "phases", "target", "server", "cpu_max_pct"]),
-        ("server RSS max MiB (target)", ["gigcx", "phases", "target", "server", "rss_max_mib"], None),
-        ("client processes CPU %", ["gigcx", "phases", "target", "clients_cpu_pct"], None),
-        ("acked / lost live / lost stored", ["gigcx", "acked_messages"], ["gigcx", "lost_live"]),
+        ("warmup ask->offer p50 / p99 ms", ["gigcx", "phases", "warmup", "ask_offer", "p50_ms"],
+         ["gigcx", "phases", "warmup", "ask_offer", "p99_ms"]),
+        ("target ask->offer p50 / p99 ms", t + ["ask_offer", "p50_ms"], t + ["ask_offer", "p99_ms"]),
+        ("target ask ack p50 / p99 ms", t + ["ask_ack", "p50_ms"], t + ["ask_ack", "p99_ms"]),
+        ("target message p50 / p99 ms", t + ["message", "p50_ms"], t + ["message", "p99_ms"]),
+        ("target message ack p50 / p99 ms", t + ["message_ack", "p50_ms"], t + ["message_ack", "p99_ms"]),
+        ("target sent / delivered msgs", t + ["sent"], t + ["delivered"]),
+        ("target server CPU avg / max %", t + ["server", "cpu_avg_pct"], t + ["server", "cpu_max_pct"]),
+        ("target server RSS max MiB", t + ["server", "rss_max_mib"], None),
+        ("target client processes CPU %", t + ["clients_cpu_pct"], None),
+        ("acked / lost live", ["gigcx", "acked_messages"], ["gigcx", "lost_live"]),
+        ("checked by sync / lost stored", ["gigcx", "checked_by_sync"], ["gigcx", "lost_stored"]),
         ("relay ceiling gigcx / echo msgs/s", ["ceiling", "gigcx_msg_per_s"], ["ceiling", "echo_msg_per_s"]),
         ("ratio to echo", ["ceiling", "ratio"], None),
     ]
     for label, a, b in rows:
         print(f"  {label:36s} {med(a)!s:>10}" + (f" / {med(b)!s}" if b else ""))
-    print(f"  {'lost stored':36s} {med(['gigcx', 'lost_stored'])!s:>10}")
     for r in reports:
         print(f"  repeat {r['repeat']}: errors gigcx={r['gigcx']['errors']} echo={r.get('echo', {}).get('errors')}")
-        for mode in ("gigcx", "echo"):
-            for name, ph in r.get(mode, {}).get("phases", {}).items():
-                if name.startswith("ramp"):
-                    print(f"    {mode:5s} {name:9s} sent {ph['sent']:6d} delivered/s {ph['delivered_per_s']:7.1f} "
-                          f"p50 {ph['message']['p50_ms']} p99 {ph['message']['p99_ms']} ms "
-                          f"server cpu {ph['server'].get('cpu_avg_pct')}% clients cpu {ph['clients_cpu_pct']}%")
 
 
 def main() -> None:
@@ -639,8 +696,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of the target phase")
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--ramp", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[200, 300, 400, 500, 600, 800], help="message rates of the ceiling ramp")
-    parser.add_argument("--ramp-step-s", type=float, default=6.0)
+                        default=[50, 100, 150, 200, 300, 400, 600, 800], help="message rates of the ceiling ramp")
+    parser.add_argument("--ramp-step-s", type=float, default=5.0)
+    parser.add_argument("--echo-ramp", type=lambda s: [int(x) for x in s.split(",")], default=[1200, 1600, 2400],
+                        help="further steps for the echo server only")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds of asks that open the conversations")
     parser.add_argument("--ramp-p99-ms", type=float, default=250.0,
                         help="a ramp step counts as sustained when all is delivered with p99 under this")
     parser.add_argument("--database-url", default=None, help="server database (default: SQLite in a temp dir)")
@@ -657,7 +717,8 @@ def main() -> None:
         PROFILE["path"] = args.profile
     if args.quick:
         args.customers, args.experts, args.ask_rate, args.msg_rate = 200, 20, 10.0, 100.0
-        args.duration, args.ramp, args.ramp_step_s = 12.0, [200, 400], 4.0
+        args.duration, args.ramp, args.ramp_step_s, args.warmup = 12.0, [50, 100, 200, 400], 4.0, 6.0
+        args.echo_ramp = [800]
     reports = []
     for i in range(args.repeats):
         reports.append(run_once(args, i + 1))
