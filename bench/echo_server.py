@@ -13,14 +13,14 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import socket  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import socket
+from typing import Any
 
-from flask import Flask  # noqa: E402
-from flask_socketio import SocketIO, emit, join_room  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
-from gevent.socket import socket as green_socket  # noqa: E402
+from flask import Flask
+from flask_socketio import SocketIO, emit, join_room
+from gevent.pywsgi import WSGIServer
+from gevent.socket import socket as green_socket
 
 app = Flask(__name__)
 sio = SocketIO(app, async_mode="gevent", cors_allowed_origins="*", max_http_buffer_size=64 * 1024,

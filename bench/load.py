@@ -147,7 +147,7 @@ def start_gigcx(folder: Path, database_url: str | None, port: int) -> subprocess
            "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "1000000",
            "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "1000000",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    log = open(folder / "server.log", "ab")  # noqa: SIM115 - the child keeps it
+    log = open(folder / "server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=log, stderr=log, cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
@@ -155,7 +155,7 @@ def start_gigcx(folder: Path, database_url: str | None, port: int) -> subprocess
 
 
 def start_echo(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    log = open(folder / "echo.log", "ab")  # noqa: SIM115
+    log = open(folder / "echo.log", "ab")
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_server.py"), "--port", str(port)],
                             stdout=log, stderr=log, cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)

@@ -49,7 +49,7 @@ class PrivatePostgres:
     def destroy(self) -> None:
         try:
             self.stop("immediate")
-        except Exception:  # noqa: BLE001 - already stopped
+        except Exception:
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -74,7 +74,7 @@ class PrivateRedis:
             try:
                 redis.Redis.from_url(self.url, socket_timeout=1).ping()
                 return
-            except Exception:  # noqa: BLE001
+            except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)

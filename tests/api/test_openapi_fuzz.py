@@ -12,10 +12,10 @@ import requests
 from tests.servers import ADMIN_TOKEN, Server
 
 schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import content_type_conformance, not_a_server_error  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import content_type_conformance, not_a_server_error
 
 # Operations that would destroy the credentials the rest of the run uses; the authorization
 # matrix and tests/api cover them.

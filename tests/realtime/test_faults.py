@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from tests.conftest import _schema_url
 from tests.faults import PrivatePostgres, PrivateRedis
-from tests.realtime.test_scale_and_crash import PG, _reachable, cluster  # noqa: F401 - the fixture
+from tests.realtime.test_scale_and_crash import PG, _reachable, cluster
 from tests.servers import Peer, Server
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def _send(peer: Peer, case_id: int, client_id: str, timeout: float = 5) -> dict[
     try:
         return peer.call("message", {"case_id": case_id, "text": f"text {client_id}", "client_id": client_id},  # type: ignore[no-any-return]
                          timeout=timeout)
-    except Exception as exc:  # noqa: BLE001 - a timeout counts as an error answer
+    except Exception as exc:
         return {"ok": False, "error": {"code": type(exc).__name__}}
 
 
@@ -58,7 +58,7 @@ def _check_history(peer: Peer, case_id: int, acked: dict[str, int]) -> list[dict
     return history  # type: ignore[no-any-return]
 
 
-def test_kill_one_of_two_processes_clients_carry_on_with_the_other(cluster: tuple[Server, Server],  # noqa: F811
+def test_kill_one_of_two_processes_clients_carry_on_with_the_other(cluster: tuple[Server, Server],
                                                                    peers: Any) -> None:
     a, b = cluster
     slug, key = a.brand(offer_timeout_s=30)
@@ -99,7 +99,7 @@ def test_kill_one_of_two_processes_clients_carry_on_with_the_other(cluster: tupl
 def private_pg() -> Iterator[PrivatePostgres]:
     try:
         pg = PrivatePostgres()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.skip(f"cannot run a private PostgreSQL: {exc}")
     pg.start()
     yield pg
@@ -168,7 +168,7 @@ def redis_cluster(tmp_path: Path) -> Iterator[tuple[Server, Server, PrivateRedis
         pytest.skip(f"needs PostgreSQL: {problem}")
     try:
         redis = PrivateRedis()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.skip(str(exc))
     redis.start()
     schema = "t_" + uuid.uuid4().hex[:12]
