@@ -6,7 +6,7 @@ PORT ?= 8000
 # The serving install stays light; tests also install the embeddings extra to exercise it.
 TEST_EXTRAS ?= test,dev,embeddings
 
-.PHONY: setup setup-test serve test demo check bench clean
+.PHONY: setup setup-test serve test demo check bench bench-load clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -38,6 +38,11 @@ check: setup-test
 
 bench: setup-test
 	$(PY) bench/bench_matching.py
+
+# Load benchmark (docs/benchmarks.md, "Load"): `make bench-load BENCH_ARGS=--quick` for ~30 s.
+bench-load: setup-test
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) bench/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules instance

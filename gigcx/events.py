@@ -1,6 +1,7 @@
 """Server-to-client events: payload builders and an outbox emitted only after the commit."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,7 @@ class Outbox:
     """Events gathered during a transaction and sent after it commits (never before)."""
 
     items: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
 
     def add(self, event: str, payload: dict[str, Any], namespace: str, room: str) -> None:
         self.items.append((event, payload, namespace, room))
@@ -99,6 +101,12 @@ class Outbox:
         """Emit everything (through the Redis queue when scaled out)."""
         from gigcx.extensions import socketio
 
+        from gigcx.observability import DELIVERY
+
         items, self.items = self.items, []
         for event, payload, namespace, room in items:
             socketio.emit(event, payload, namespace=namespace, to=room)
+        delivered = time.perf_counter() - self.started
+        for event, _, namespace, _ in items:
+            if event == "message" and namespace == CUSTOMER:  # one per message, whoever receives it
+                DELIVERY.observe(delivered)

@@ -21,6 +21,10 @@ EVENTS = Histogram("gigcx_event_seconds", "Time to handle a client event, until 
                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 ROUTING = Histogram("gigcx_routing_seconds", "Time to choose experts and send the offers of one case",
                     registry=REGISTRY, buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
+DELIVERY = Histogram("gigcx_message_delivery_seconds",
+                     "From the start of the transaction that stores a message to its delivery being "
+                     "emitted to the conversation's rooms (store, commit, emit; via Redis when scaled out)",
+                     registry=REGISTRY, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 OFFERS = Counter("gigcx_offers_total", "Offers by outcome", ["outcome"], registry=REGISTRY)
 
 bp = Blueprint("ops", __name__)

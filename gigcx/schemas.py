@@ -4,9 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_TEXT = 4000
+#: Ids beyond this are refused as invalid: a larger integer does not fit the databases' BIGINT
+#: (SQLite raised OverflowError, a 500, for `/cases/<2**70>`).
+MAX_ID = 2**62
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -16,10 +19,29 @@ Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9
 Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 
 
+def refuse_nul(data: Any) -> Any:
+    """Refuse NUL characters anywhere in a body: PostgreSQL cannot store them in text (a 500 there,
+    silently different behaviour on SQLite), and no legitimate text needs one."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text must not contain NUL characters")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return data
+
+
 class Strict(BaseModel):
     """Bodies refuse unknown fields, so typos are errors rather than silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = model_validator(mode="before")(refuse_nul)
 
 
 class ErrorDetail(BaseModel):
@@ -144,7 +166,7 @@ class ProgramPublic(BaseModel):
 
 
 class ExpertPath(BaseModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class ApproveRequest(Strict):
@@ -165,15 +187,15 @@ UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 class CaseListQuery(Strict):
     status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
     topic: Slug | None = None
-    expert_id: int | None = Field(None, ge=1)
+    expert_id: int | None = Field(None, ge=1, le=MAX_ID)
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
-    before_id: int | None = Field(None, ge=1, description="cursor: cases with a smaller id")
+    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="cursor: cases with a smaller id")
     limit: int = Field(50, ge=1, le=200)
 
 
 class CasePath(BaseModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class MetricsQuery(Strict):

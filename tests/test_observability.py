@@ -31,3 +31,30 @@ def test_json_log_lines_carry_case_ids() -> None:
                                     "case_id": 7, "topic": "cards"})
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "case opened" and line["case_id"] == 7 and line["topic"] == "cards"
+
+
+def test_delivery_latency_offers_and_json_logs_with_case_ids(servers: Any, peers: Any) -> None:
+    """A conversation shows in the message-delivery histogram and the offer counters, and the
+    JSON log lines of a live server carry the case id."""
+    server = servers(env={"GIGCX_LOG_FORMAT": "json"})
+    slug, key = server.brand()
+    server.topic(key, "cards", examples=["where is my card"])
+    _, token = server.expert(slug, key, ["cards"])
+    expert = peers(server.url, "/expert", {"token": token})
+    expert.call("availability", {"online": True})
+    customer = peers(server.url, "/customer", {"brand": slug})
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
+    expert.call("accept", {"case_id": case_id})
+    expert.call("message", {"case_id": case_id, "text": "hello", "client_id": "e1"})
+    customer.wait_for("message", lambda d: d["client_id"] == "e1")
+    body = requests.get(server.url + "/metrics", timeout=5).text
+    counts = {line.split(" ")[0]: float(line.split(" ")[1]) for line in body.splitlines()
+              if line and not line.startswith("#")}
+    assert counts["gigcx_message_delivery_seconds_count"] >= 2  # the question and the answer, at least
+    assert counts['gigcx_offers_total{outcome="offered"}'] >= 1
+    assert counts['gigcx_offers_total{outcome="accepted"}'] >= 1
+    assert counts['gigcx_connected_sockets{namespace="/expert"}'] == 1
+    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    opened = [entry for entry in lines if entry["msg"] == "case opened"]
+    assert opened and opened[0]["case_id"] == case_id and opened[0]["level"] == "INFO"

@@ -11,7 +11,7 @@ from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
 from gigcx.models import Brand, Payout
-from gigcx.schemas import MAX_TEXT, Slug, Strict
+from gigcx.schemas import MAX_ID, MAX_TEXT, Slug, Strict
 from gigcx.services import brands as brand_svc
 from gigcx.services import earnings
 from gigcx.services import payouts as svc
@@ -21,11 +21,11 @@ Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
 class CasePath(BaseModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class PayoutPath(BaseModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class BrandSlugPath(BaseModel):

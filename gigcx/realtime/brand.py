@@ -8,6 +8,7 @@ from flask_socketio import join_room
 
 from gigcx import auth as bearer
 from gigcx.db import session_scope
+from gigcx.errors import ApiError
 from gigcx.events import BRAND, brand_room, case_payload
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
@@ -17,6 +18,17 @@ from gigcx.services.cases import Actor
 
 class BrandNamespace(RoleNamespace):
     """Brand integrations (`{api_key}`) and staff consoles (`{token}`)."""
+
+    def __init__(self, namespace: str):
+        super().__init__(namespace)
+        self.read_only: set[str] = set()  # connections of analysts: they watch, never write
+
+    def writer(self) -> Actor:
+        """The actor, if this connection may change data (not an analyst's)."""
+        actor = self.actor()
+        if request.sid in self.read_only:  # type: ignore[attr-defined]
+            raise ApiError("forbidden", "analysts have read-only access")
+        return actor
 
     def on_connect(self, auth: Any = None) -> None:
         """Accept a brand API key or a staff token."""
@@ -29,22 +41,23 @@ class BrandNamespace(RoleNamespace):
         if who is None or who.kind != "brand":
             raise ConnectionRefusedError("invalid brand API key")
         self.actors[request.sid] = Actor("staff", who.staff_id or 0, who.brand_id)  # type: ignore[attr-defined]
+        if not who.can_write:
+            self.read_only.add(request.sid)  # type: ignore[attr-defined]
         join_room(brand_room(who.brand_id))  # type: ignore[arg-type]
 
     def on_disconnect(self, *args: Any) -> None:
         self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.read_only.discard(request.sid)  # type: ignore[attr-defined]
 
     @acked
     def on_close(self, data: Any) -> dict[str, Any]:
         """Staff close an escalated case they have answered."""
         body = parse(p.CaseRef, data)
-        actor = self.actor()
+        actor = self.writer()
 
         def work(session: Any, outbox: Any) -> dict[str, Any]:
             case = cases.load_case(session, actor, body.case_id, lock=True)
             if case.status != "escalated":
-                from gigcx.errors import ApiError
-
                 raise ApiError("conflict", "only escalated cases are closed by staff")
             cases.close(session, outbox, case)
             return {"case": case_payload(session, case)}

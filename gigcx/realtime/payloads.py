@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from gigcx.schemas import refuse_nul
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -15,6 +17,8 @@ class Event(BaseModel):
     """Base: strict types (no "1" for 1), no extra fields."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    _no_nul = model_validator(mode="before")(refuse_nul)
 
 
 class Ask(Event):

@@ -298,3 +298,30 @@ def test_payment_intent_funding_and_webhook_post_once(app: Any, api: Any, locals
                                                "metadata": {"brand_id": str(brand_id)}})
     deliver(api, later)
     assert api.get("/brand/statement", key).json["budget_cents"] == 3500
+
+
+def test_mixed_stripe_faults_in_one_run_pay_each_expert_once(app: Any, api: Any, localstripe: Any) -> None:
+    """One run over four experts meets a client-side timeout, a 500, a dropped answer (the
+    transfer was made) and a normal answer; retries settle everything with exactly one transfer
+    per payout, and a later run plans nothing again."""
+    _, brand_id = setup_brand(api, reward=300, review_window_s=0)
+    experts = [onboarded_expert(app, api, localstripe, name=f"ex{i}") for i in range(4)]
+    for ex_id, _, _ in experts:
+        resolved_case(app, brand_id, ex_id)
+    fire_due_timers(app)
+    localstripe.add_fault("timeout", delay=6.0)  # longer than the SDK's 5 s timeout
+    localstripe.add_fault("error_500")
+    localstripe.add_fault("drop_after_commit")
+    run = api.post("/payouts/run", ADMIN).json["payouts"]
+    assert sorted(p["status"] for p in run) == ["in_transit", "in_transit", "in_transit", "paid"], run
+    for _ in range(3):
+        if all(p["status"] == "paid" for p in api.post("/payouts/retry", ADMIN).json["payouts"]):
+            break
+    for p in run:
+        assert len(transfers_for(app, p["payout_id"])) == 1, p
+    for _, token, _ in experts:
+        body = earnings(api, token)
+        assert (body["available_cents"], body["in_transit_cents"], body["paid_cents"]) == (0, 0, 300), body
+    assert api.post("/payouts/run", ADMIN).json["payouts"] == []
+    assert api.post("/payouts/retry", ADMIN).json["payouts"] == []
+    assert_conserved(app)
