@@ -67,7 +67,7 @@ async def drive(url: str, clients: int, seconds: float) -> dict[str, float]:
     errors = 0
     stop = time.monotonic() + seconds
 
-    async def loop(c: "socketio.AsyncClient") -> None:
+    async def loop(c: socketio.AsyncClient) -> None:
         nonlocal errors
         while time.monotonic() < stop:
             t = time.perf_counter()

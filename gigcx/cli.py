@@ -33,13 +33,12 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     if not monkey.is_module_patched("socket"):
         raise click.ClickException("run `gigcx serve` through the gigcx command (it patches for gevent)")
-    from gevent.pywsgi import WSGIServer
-
-    from gigcx.realtime import start_background
-
     import socket
 
+    from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
+
+    from gigcx.realtime import start_background
 
     app = _app()
     _warm_up()

@@ -24,10 +24,11 @@ def call_blocking(fn: Callable[..., T], *args: Any) -> T:
     return hub.threadpool.apply(fn, args)  # type: ignore[no-any-return]
 
 
-def spawn_blocking(fn: Callable[..., Any], *args: Any) -> None:
-    """Start `fn` in the background (an OS thread under gevent, a daemon thread otherwise)."""
-    hub = _gevent_hub()
-    if hub is not None:
-        hub.threadpool.spawn(fn, *args)
+def spawn(fn: Callable[..., Any], *args: Any) -> None:
+    """Run `fn` concurrently: a greenlet under gevent (it may use the database), a thread otherwise."""
+    if _gevent_hub() is not None:
+        import gevent
+
+        gevent.spawn(fn, *args)
     else:
         threading.Thread(target=fn, args=args, daemon=True).start()

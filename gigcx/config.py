@@ -45,7 +45,7 @@ class Settings:
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod
-    def from_env(cls, instance_path: str, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, instance_path: str, environ: dict[str, str] | None = None) -> Settings:
         """Read GIGCX_* and STRIPE_* variables; `.env` in the working directory fills gaps."""
         env: dict[str, str] = {k: v for k, v in dotenv_values(".env").items() if v is not None}
         env.update(os.environ if environ is None else environ)
@@ -66,7 +66,7 @@ class Settings:
                 setattr(s, f.name, (float if f.type == "float" else int)(env[key]))
         return s
 
-    def finish(self) -> "Settings":
+    def finish(self) -> Settings:
         """Fill defaults that live in the instance folder (SQLite file, secret key)."""
         Path(self.instance_path).mkdir(parents=True, exist_ok=True)
         if not self.database_url:

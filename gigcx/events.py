@@ -100,7 +100,6 @@ class Outbox:
     def flush(self) -> None:
         """Emit everything (through the Redis queue when scaled out)."""
         from gigcx.extensions import socketio
-
         from gigcx.observability import DELIVERY
 
         items, self.items = self.items, []

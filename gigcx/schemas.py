@@ -1,7 +1,7 @@
 """Typed request and response bodies of the REST API (never the table classes)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -174,10 +174,10 @@ class ApproveRequest(Strict):
 
 
 def _aware(value: Any) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 

@@ -7,8 +7,9 @@ Stripe errors are wrapped into :class:`TemporaryGatewayError` (retry later) or
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, TypeVar, Union
+from typing import Any, Optional, TypeVar, Union
 
 import stripe
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from . import accounts as acc
 from .ledger import Transaction, balances

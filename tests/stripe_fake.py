@@ -48,7 +48,7 @@ class LocalStripe:
             raise RuntimeError("LocalStripe is not started")
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "LocalStripe":
+    def start(self) -> LocalStripe:
         """Start the subprocess and wait until it listens."""
         fd, self._log_path = tempfile.mkstemp(prefix="localstripe-", suffix=".log")
         log = os.fdopen(fd, "wb")
@@ -94,7 +94,7 @@ class LocalStripe:
             except OSError:
                 pass
 
-    def __enter__(self) -> "LocalStripe":
+    def __enter__(self) -> LocalStripe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -161,8 +161,7 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
     from localstripe import resources as ls_resources
     from localstripe import server as ls_server
     from localstripe.errors import UserError
-    from localstripe.resources import (List, StripeObject, random_id, store,
-                                       try_convert_to_int)
+    from localstripe.resources import List, StripeObject, random_id, store, try_convert_to_int
     from localstripe.webhooks import schedule_webhook
 
     # Never persist to /tmp/localstripe.pickle: parallel runs would share and clobber it.

@@ -12,10 +12,10 @@ import http.server
 import queue
 import threading
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 import pytest
-
 from stripe_fake import LocalStripe
 
 WEBHOOK_SECRET = "whsec_gigcx_test_secret"
@@ -35,7 +35,7 @@ class WebhookReceiver:
     """A tiny HTTP server on 127.0.0.1 that records webhook POSTs (body and Stripe-Signature)."""
 
     def __init__(self) -> None:
-        self.received: "queue.Queue[tuple[bytes, str]]" = queue.Queue()
+        self.received: queue.Queue[tuple[bytes, str]] = queue.Queue()
         received = self.received
 
         class Handler(http.server.BaseHTTPRequestHandler):

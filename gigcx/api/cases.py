@@ -15,7 +15,8 @@ from gigcx.errors import ApiError
 from gigcx.events import message_payload
 from gigcx.models import Case, Expert, Message, Offer, Rating
 from gigcx.models.base import iso
-from gigcx.services import dispatch, metrics as metrics_svc
+from gigcx.services import dispatch
+from gigcx.services import metrics as metrics_svc
 
 
 def _secs(a: Any, b: Any) -> float | None:

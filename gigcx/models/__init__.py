@@ -9,6 +9,7 @@ from gigcx.models.accounts import (
     Topic,
     TopicModel,
 )
+from gigcx.models.base import utcnow
 from gigcx.models.cases import (
     Case,
     CaseStatus,
@@ -21,7 +22,6 @@ from gigcx.models.cases import (
     Timer,
 )
 from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
-from gigcx.models.base import utcnow
 
 __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "Customer", "Expert",

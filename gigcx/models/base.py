@@ -1,7 +1,7 @@
 """Shared column helpers: aware-UTC timestamps and JSON columns that work on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON
@@ -10,7 +10,7 @@ from sqlmodel import Column, Field
 
 def utcnow() -> datetime:
     """Current time as an aware UTC datetime (SQLModel stores and returns aware UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def json_field(default_factory: Any = list) -> Any:
@@ -23,5 +23,5 @@ def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

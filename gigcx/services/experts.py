@@ -14,7 +14,7 @@ from gigcx.models import AuthToken, Brand, Expert, ExpertProgram, StaffUser, Top
 def sign_up(*, session: Session, data: schemas.ExpertCreate) -> Expert:
     """Create an expert account."""
     expert = Expert(email=data.email, password_hash=security.hash_password(data.password),
-                    display_name=data.display_name, languages=_dedupe(l.lower() for l in data.languages))
+                    display_name=data.display_name, languages=_dedupe(lang.lower() for lang in data.languages))
     session.add(expert)
     try:
         session.commit()

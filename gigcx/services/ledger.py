@@ -11,7 +11,8 @@ writer already. The UNIQUE constraint on `ledgertransaction.key` is the last lin
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, text
 from sqlmodel import Session, select

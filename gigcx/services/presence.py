@@ -9,8 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from gigcx.models import (Case, Expert, ExpertConnection, ExpertPresence, ExpertProgram, Offer,
-                          utcnow)
+from gigcx.models import Case, Expert, ExpertConnection, ExpertPresence, ExpertProgram, Offer, utcnow
 
 BUSY = ("active", "pending_confirmation")
 

@@ -4,32 +4,34 @@ exploration for new experts."""
 from __future__ import annotations
 
 import statistics
-import threading
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gigcx.models import Brand, Case, Rating
+from gigcx.services.modelcache import RefreshingCache
 from gigcx.services.presence import Available
 from matching import ExpertRanker, ResolvedCase
 from matching import dispatch as policy
 from matching.dispatch import Candidate
 
-_lock = threading.Lock()
-_rankers: dict[int, tuple[tuple[Any, ...], ExpertRanker]] = {}
+FINISHED = ("resolved", "escalated", "closed")
 
 
 def _history_version(session: Session, brand_id: int) -> tuple[Any, ...]:
-    return tuple(session.exec(select(func.count(), func.max(Case.resolved_at), func.max(Case.reviewed_at))
-                              .where(Case.brand_id == brand_id, Case.expert_id.is_not(None))).one())  # type: ignore[union-attr]
+    """Changes when a case with an expert finishes or is reviewed (what `history` reads)."""
+    return tuple(session.exec(select(func.count(), func.max(Case.resolved_at), func.max(Case.reviewed_at),
+                                     func.max(Case.escalated_at), func.max(Case.closed_at))
+                              .where(Case.brand_id == brand_id, Case.expert_id.is_not(None),  # type: ignore[union-attr]
+                                     Case.status.in_(FINISHED))).one())  # type: ignore[attr-defined]
 
 
 def history(session: Session, brand_id: int, limit: int = 20000) -> list[ResolvedCase]:
     """The brand's assigned cases as training data: resolved (and not rejected) or not, rating."""
     rows = session.exec(select(Case, Rating.csat).join(Rating, Rating.case_id == Case.id, isouter=True)  # type: ignore[arg-type]
                         .where(Case.brand_id == brand_id, Case.expert_id.is_not(None),  # type: ignore[union-attr]
-                               Case.status.in_(("resolved", "escalated", "closed")))  # type: ignore[attr-defined]
+                               Case.status.in_(FINISHED))  # type: ignore[attr-defined]
                         .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
     out = []
     for case, csat in rows:
@@ -39,15 +41,13 @@ def history(session: Session, brand_id: int, limit: int = 20000) -> list[Resolve
     return out
 
 
+_rankers: RefreshingCache[list[ResolvedCase], ExpertRanker] = RefreshingCache(
+    "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len)
+
+
 def ranker_for(session: Session, brand_id: int) -> ExpertRanker:
-    """The brand's ranker, refitted when its case history changed."""
-    version = _history_version(session, brand_id)
-    cached = _rankers.get(brand_id)
-    if cached is None or cached[0] != version:
-        cached = (version, ExpertRanker().fit(history(session, brand_id)))
-        with _lock:
-            _rankers[brand_id] = cached
-    return cached[1]
+    """The brand's ranker: refitted inline while its history is small, in the background after."""
+    return _rankers.get(session, brand_id)
 
 
 def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> dict[int, tuple[float | None, int]]:

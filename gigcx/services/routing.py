@@ -12,9 +12,10 @@ from flask import current_app
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from gigcx.concurrency import call_blocking, spawn
 from gigcx.models import Brand, Case, Message, Topic
-from gigcx.concurrency import call_blocking, spawn_blocking
 from gigcx.services import training
+from gigcx.services.modelcache import RefreshingCache
 from gigcx.services.presence import Available
 from matching import TopicClassifier
 from matching.suggestions import AnsweredCase, SuggestionIndex
@@ -37,7 +38,6 @@ _classifiers: dict[int, BrandModels] = {}
 _trained: dict[int, BrandModels] = {}
 _loading: set[tuple[int, int]] = set()
 _checked: dict[int, tuple[float, int | None]] = {}
-_suggesters: dict[int, tuple[tuple[Any, ...], SuggestionIndex]] = {}
 TRAINED_CHECK_S = 5.0
 
 
@@ -75,8 +75,10 @@ def _load_trained(app: Any, brand_id: int, version: int) -> None:
     from gigcx.db import session_scope
 
     try:
-        with app.app_context(), session_scope() as session:
-            clf = training.load(session, brand_id, version)
+        with app.app_context():
+            with session_scope() as session:  # on the event loop: it reads the database
+                blob = training.load_blob(session, brand_id, version)
+            clf = call_blocking(training.unpickle, blob)  # in an OS thread: CPU work
         _trained[brand_id] = BrandModels((), [str(c) for c in clf.classes_], clf, version)
         log.info("brand %s now serves topic model v%s", brand_id, version)
     except Exception:
@@ -100,7 +102,7 @@ def brand_models(session: Session, brand: Brand) -> BrandModels:
         key = (brand.id, trained_v)
         if key not in _loading:
             _loading.add(key)  # type: ignore[arg-type]
-            spawn_blocking(_load_trained, current_app._get_current_object(), brand.id, trained_v)  # type: ignore[attr-defined]
+            spawn(_load_trained, current_app._get_current_object(), brand.id, trained_v)  # type: ignore[attr-defined]
     if trained is not None and set(cached.topics) <= set(trained.topics):
         return BrandModels(version, cached.topics, trained.classifier, trained.trained_version)
     return cached
@@ -128,14 +130,9 @@ def _answered_version(session: Session, brand_id: int) -> tuple[Any, ...]:
 
 def suggest(session: Session, brand: Brand, text: str) -> list[dict[str, Any]]:
     """Answers from the brand's most similar resolved cases (not rejected by the brand)."""
-    version = _answered_version(session, brand.id)  # type: ignore[arg-type]
-    cached = _suggesters.get(brand.id)  # type: ignore[arg-type]
-    if cached is None or cached[0] != version:
-        cached = (version, SuggestionIndex().fit(answered_cases(session, brand.id)))  # type: ignore[arg-type]
-        with _lock:
-            _suggesters[brand.id] = cached  # type: ignore[index]
+    index = _suggesters.get(session, brand.id)  # type: ignore[arg-type]
     return [{"case_id": s.case_id, "question": s.question, "answer": s.answer, "score": s.score}
-            for s in cached[1].suggest(text)]
+            for s in index.suggest(text)]
 
 
 def answered_cases(session: Session, brand_id: int, limit: int = 5000) -> list[AnsweredCase]:
@@ -166,3 +163,8 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
     from gigcx.services import ranking
 
     return ranking.choose(session, brand, case, pool)
+
+
+_suggesters: RefreshingCache[list[AnsweredCase], SuggestionIndex] = RefreshingCache(
+    "suggestion index", _answered_version, answered_cases, lambda cases: SuggestionIndex().fit(cases), len,
+    inline_below=200, min_interval_s=10.0)

@@ -69,9 +69,18 @@ def latest_version(session: Session, brand_id: int) -> int | None:
     return session.exec(select(func.max(TopicModel.version)).where(TopicModel.brand_id == brand_id)).one()
 
 
-def load(session: Session, brand_id: int, version: int) -> TopicClassifier:
-    """Unpickle a stored model (our own blobs, written by `train_brand`)."""
-    blob = session.exec(select(TopicModel.blob).where(TopicModel.brand_id == brand_id,
+def load_blob(session: Session, brand_id: int, version: int) -> bytes:
+    """The pickled model of one version."""
+    return session.exec(select(TopicModel.blob).where(TopicModel.brand_id == brand_id,
                                                       TopicModel.version == version)).one()
+
+
+def unpickle(blob: bytes) -> TopicClassifier:
+    """Our own blobs only (written by `train_brand`, read from our database)."""
     clf: TopicClassifier = pickle.loads(blob)  # noqa: S301 - trusted: written by this service
     return clf
+
+
+def load(session: Session, brand_id: int, version: int) -> TopicClassifier:
+    """Read and unpickle a stored model."""
+    return unpickle(load_blob(session, brand_id, version))

@@ -1,8 +1,6 @@
 """Brand staff accounts, console login, roles, and the brand's view of expert programs."""
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.conftest import Api, assert_error

@@ -19,8 +19,9 @@ def setup_brand(api: Any, slug: str = "acme", reward: int = 300, **settings: Any
         r = api.patch("/brand", key, json=settings)
         assert r.status_code == 200, r.json
     with_app = api.client.application
-    from gigcx.db import session_scope
     from sqlmodel import select
+
+    from gigcx.db import session_scope
 
     with with_app.app_context(), session_scope() as s:
         brand_id = s.exec(select(Brand.id).where(Brand.slug == slug)).one()

@@ -5,8 +5,19 @@ import csv
 import io
 from typing import Any
 
-from money_helpers import (ADMIN, assert_conserved, balances, expert, expire_review_window,
-                           fire_due_timers, open_case, rate, resolve, resolved_case, setup_brand)
+from money_helpers import (
+    ADMIN,
+    assert_conserved,
+    balances,
+    expert,
+    expire_review_window,
+    fire_due_timers,
+    open_case,
+    rate,
+    resolve,
+    resolved_case,
+    setup_brand,
+)
 
 from tests.conftest import assert_error
 
@@ -46,7 +57,7 @@ def test_bonuses_fast_response_at_resolution_and_five_stars_later(app: Any, api:
     body = earnings(api, token)
     entries = {e["case_id"]: e for e in body["entries"]}
     assert entries[fast]["amount_cents"] == 450 and entries[slow]["amount_cents"] == 300
-    assert [l["kind"] for l in entries[fast]["lines"]] == ["reward", "rating_bonus"]
+    assert [line["kind"] for line in entries[fast]["lines"]] == ["reward", "rating_bonus"]
     assert body["pending_cents"] == 750
     assert_conserved(app)
 
@@ -74,7 +85,8 @@ def test_escalated_and_deflected_cases_earn_nothing(app: Any, api: Any) -> None:
     from gigcx.db import session_scope
     from gigcx.events import Outbox
     from gigcx.models import Case
-    from gigcx.services import cases, earnings as earn
+    from gigcx.services import cases
+    from gigcx.services import earnings as earn
 
     _, brand_id = setup_brand(api, reward=300, bonus_rules={"five_star_cents": 100})
     ex_id, token = expert(api)

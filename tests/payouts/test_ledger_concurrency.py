@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from money_helpers import assert_conserved, balances, expert, resolved_case, setup_brand
 
@@ -47,8 +48,9 @@ def test_release_and_reject_race_has_one_winner(app: Any, api: Any) -> None:
     for _ in range(3):
         case_id, _ = resolved_case(app, brand_id, ex_id)
         results = race(app, [
-            lambda s: earnings.release_case(s, case_id),
-            lambda s: earnings.review(s, brand_id=brand_id, case_id=case_id, verdict="reject", note=None),
+            lambda s, case_id=case_id: earnings.release_case(s, case_id),
+            lambda s, case_id=case_id: earnings.review(s, brand_id=brand_id, case_id=case_id, verdict="reject",
+                                                       note=None),
         ])
         released, reviewed = results
         assert not isinstance(released, Exception), released

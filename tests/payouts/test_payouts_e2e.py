@@ -3,8 +3,9 @@ localstripe's own signed webhooks delivered to the server, review, then a payout
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from stripe_fixture import WEBHOOK_SECRET

@@ -8,11 +8,31 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from payouts import (CaseOutcome, FastResponseBonus, InsufficientFunds, Ledger, LedgerError, Money,
-                     PreconditionFailed, RatingBonus, RewardRules, Transaction, available_by_expert,
-                     check_balanced, compute_reward, credit_reward, fund_brand,
-                     must_stay_non_negative, payout_failed, payout_reversed, payout_succeeded,
-                     plan_payouts, release_reward, reverse_reward, start_payout)
+from payouts import (
+    CaseOutcome,
+    FastResponseBonus,
+    InsufficientFunds,
+    Ledger,
+    LedgerError,
+    Money,
+    PreconditionFailed,
+    RatingBonus,
+    RewardRules,
+    Transaction,
+    available_by_expert,
+    check_balanced,
+    compute_reward,
+    credit_reward,
+    fund_brand,
+    must_stay_non_negative,
+    payout_failed,
+    payout_reversed,
+    payout_succeeded,
+    plan_payouts,
+    release_reward,
+    reverse_reward,
+    start_payout,
+)
 
 BRANDS = {"b1": "eur", "b2": "usd", "b3": "eur"}
 EXPERTS = ["e1", "e2", "e3"]

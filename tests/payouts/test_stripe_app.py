@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from money_helpers import (ADMIN, assert_conserved, expert, fire_due_timers, resolved_case,
-                           setup_brand)
+from money_helpers import ADMIN, assert_conserved, expert, fire_due_timers, resolved_case, setup_brand
 from stripe_fixture import WEBHOOK_SECRET, sign_payload
 
 from tests.conftest import assert_error

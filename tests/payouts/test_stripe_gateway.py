@@ -6,13 +6,23 @@ import json
 import time
 
 import pytest
-
-from gigcx.stripe_gateway import (AccountUpdated, PaymentSucceeded, PayoutUpdate,
-                                  PermanentGatewayError, StripeGateway, TemporaryGatewayError,
-                                  TransferReversed, UnhandledEvent, WebhookVerificationError,
-                                  is_newer, map_event, transfer_group_for)
-from payouts import Ledger, Money, payout_failed, payout_succeeded, start_payout
 from stripe_fixture import WEBHOOK_SECRET, sign_payload
+
+from gigcx.stripe_gateway import (
+    AccountUpdated,
+    PaymentSucceeded,
+    PayoutUpdate,
+    PermanentGatewayError,
+    StripeGateway,
+    TemporaryGatewayError,
+    TransferReversed,
+    UnhandledEvent,
+    WebhookVerificationError,
+    is_newer,
+    map_event,
+    transfer_group_for,
+)
+from payouts import Ledger, Money, payout_failed, payout_succeeded, start_payout
 
 
 def _onboarded_account(gw: StripeGateway, expert_id: str = "42") -> str:

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PG_URL, _schema_url
-from tests.servers import Peer, Server
+from tests.servers import Server
 
 PG = PG_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS = os.environ.get("GIGCX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
