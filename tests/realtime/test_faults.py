@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from tests.conftest import _schema_url
 from tests.faults import PrivatePostgres, PrivateRedis
-from tests.realtime.test_scale_and_crash import PG, _reachable
+from tests.realtime.conftest import PG, _reachable
 from tests.servers import Peer, Server
 
 pytestmark = pytest.mark.slow
