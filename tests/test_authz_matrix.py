@@ -52,6 +52,9 @@ OPERATIONS: list[tuple[str, str, Any, set[str], set[str]]] = [
     ("POST", "/experts/{victim}/suspend", None, {"brand_a"}, {"brand_b"}),
     ("POST", "/experts/{victim}/reject", None, {"brand_a"}, {"brand_b"}),
     ("GET", "/metrics", None, READERS, set()),
+    ("GET", "/metrics/export.csv", None, READERS, set()),
+    ("GET", "/brands/{slug_a}/program", None, EVERYONE, set()),  # public: name and topics only
+    ("GET", "/staff/me", None, READERS, set()),
     ("POST", "/payouts/run", None, {"operator"}, set()),
     ("POST", "/payouts/retry", None, {"operator"}, set()),
     ("GET", "/payouts/{payout_a}/statement.csv", None, {"operator", "expert_a"}, {"expert_b"}),
@@ -298,6 +301,8 @@ def test_analysts_cannot_answer_or_close_escalated_cases(world: dict[str, Any]) 
     """Found by the matrix: `/brand` let a read-only analyst post staff messages and close cases."""
     customer, expert = world["peers"]["customer_a"], world["peers"]["expert_a"]
     analyst, admin = world["peers"]["analyst_a"], world["peers"]["brand_a"]
+    # Only expert A may get this case: routing favours new experts (exploration), like A2.
+    world["peers"]["expert_a2"].call("availability", {"online": False})
     case_id = customer.call("ask", {"text": "where is my card now", "client_id": "esc"})["case"]["id"]
     expert.wait_for("offer", lambda d: d["case_id"] == case_id)
     assert expert.call("accept", {"case_id": case_id})["ok"]
