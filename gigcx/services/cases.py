@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
@@ -86,8 +87,10 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
 def _append(session: Session, case: Case, sender: str, sender_id: int | None, text: str,
             client_id: str | None) -> Message:
     """Store a message with the next gap-free seq of its case (the row update serialises writers)."""
-    session.execute(update(Case).where(Case.id == case.id).values(last_seq=Case.last_seq + 1))  # type: ignore[arg-type]
-    session.refresh(case, ["last_seq"])
+    seq = session.execute(update(Case).where(Case.id == case.id)  # type: ignore[arg-type]
+                          .values(last_seq=Case.last_seq + 1).returning(Case.last_seq)
+                          .execution_options(synchronize_session=False)).scalar_one()
+    set_committed_value(case, "last_seq", seq)  # what the row now holds; not a pending change
     msg = Message(case_id=case.id, seq=case.last_seq, sender=sender, sender_id=sender_id,  # type: ignore[arg-type]
                   text=text, client_id=client_id)
     session.add(msg)
