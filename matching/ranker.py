@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
 
 FEATURES = ("activity", "resolved", "resolve_rate", "rating", "recent", "last_seen",
@@ -226,7 +227,7 @@ class ExpertRanker:
         return self
 
     def _oof_lists(self, cases: list[ResolvedCase]
-                   ) -> list[tuple[FloatArray, int, IntArray]] | None:
+                   ) -> list[tuple[CompactArray, int, IntArray]] | None:
         """Out-of-fold learning lists (None: too little history): per sampled question, the
         feature matrix of every expert known outside its fold, the resolver's row and the rows
         of the question's own experts. Only resolvers with history count: an expert unseen
@@ -255,7 +256,7 @@ class ExpertRanker:
                     lists.append((x.astype(np.float32), pos[0], np.array(own, dtype=np.intp)))
         return lists if len(lists) >= self.min_learn_questions else None
 
-    def _learn(self, lists: list[tuple[FloatArray, int, IntArray]]
+    def _learn(self, lists: list[tuple[CompactArray, int, IntArray]]
                ) -> tuple[FloatArray, FloatArray]:
         """(all-experts weights, candidate weights) from out-of-fold lists, in raw feature units.
 
