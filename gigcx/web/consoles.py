@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from gigcx.web.headers import strict_page
 from gigcx.web.widget import node_modules
 
 log = logging.getLogger(__name__)
@@ -90,14 +91,7 @@ def _hardening(resp: Response) -> Response:
 
 def _page(html: str) -> Response:
     """A console page: never cached, never framed, scripts only from this origin."""
-    resp = Response(html, mimetype="text/html")
-    host = request.host
-    resp.headers["Content-Security-Policy"] = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self' ws://{host} wss://{host}; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
-    )
+    resp = strict_page(Response(html, mimetype="text/html"), "no-store")
     resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Cache-Control"] = "no-store"
     resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     return resp
