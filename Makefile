@@ -33,7 +33,7 @@ test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: setup-test
-	$(VENV)/bin/ruff check gigcx matching payouts tests
+	$(VENV)/bin/ruff check gigcx matching payouts tests bench
 	$(VENV)/bin/mypy --strict --ignore-missing-imports matching payouts
 
 bench: setup-test
