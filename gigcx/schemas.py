@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 MAX_TEXT = 4000
-#: Ids beyond this are refused as invalid: a larger integer does not fit the databases' BIGINT
-#: (SQLite raised OverflowError, a 500, for `/cases/<2**70>`).
-MAX_ID = 2**62
+#: Ids beyond this are refused as invalid: ids are INTEGER columns (32-bit on PostgreSQL, which
+#: raised a 500 for larger ones; SQLite raised OverflowError beyond 64 bits).
+MAX_ID = 2**31 - 1
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
