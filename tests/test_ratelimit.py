@@ -41,3 +41,27 @@ def test_asks_and_messages_are_limited_per_customer(servers: Any, peers: Any) ->
     # Another customer is not affected.
     other = peers(server.url, "/customer", {"brand": slug})
     assert other.call("ask", {"text": "mine", "client_id": "1"})["ok"]
+
+
+def test_memory_storage_sweeps_rarely_and_still_limits() -> None:
+    """The sweep override hooks a private name of limits' MemoryStorage: fail loudly if an
+    upgrade renames it (the 10 ms sweep would silently come back)."""
+    import time
+
+    from limits import RateLimitItemPerMinute
+    from limits.storage import MemoryStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    from gigcx.ratelimit import SweepingMemoryStorage
+
+    assert hasattr(MemoryStorage, "_MemoryStorage__schedule_expiry")
+    assert hasattr(MemoryStorage, "_MemoryStorage__expire_events")
+    store = SweepingMemoryStorage()
+    limiter = MovingWindowRateLimiter(store)
+    item = RateLimitItemPerMinute(2)
+    assert limiter.hit(item, "k") and limiter.hit(item, "k") and not limiter.hit(item, "k")
+    assert limiter.hit(item, "other")
+    time.sleep(0.05)  # the base class's first 10 ms timer has fired; ours is re-armed at 1 s
+    limiter.hit(item, "third")
+    assert store.timer.is_alive() and store.timer.interval == SweepingMemoryStorage.SWEEP_S
+    store.timer.cancel()
