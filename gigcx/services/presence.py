@@ -74,8 +74,10 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
     """Approved experts of the brand for the topic (any topic when None), online with a live
     connection, under their case cap, speaking the customer's language."""
     fresh = utcnow() - _ttl()
+    # plain columns, not Expert entities: building 100 ORM objects per ask was ~7 ms (load profile)
     rows = session.exec(
-        select(Expert, ExpertProgram.topics, ExpertPresence.max_cases)
+        select(Expert.id, Expert.display_name, Expert.languages, Expert.created_at,
+               ExpertProgram.topics, ExpertPresence.max_cases)
         .join(ExpertProgram, ExpertProgram.expert_id == Expert.id)  # type: ignore[arg-type]
         .join(ExpertPresence, ExpertPresence.expert_id == Expert.id)  # type: ignore[arg-type]
         .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == "approved",
@@ -85,22 +87,21 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
     ).all()
     if not rows:
         return []
-    ids = [e.id for e, _, _ in rows]
+    ids = [r[0] for r in rows]
     busy = dict(session.exec(select(Case.expert_id, func.count()).where(
         Case.expert_id.in_(ids), Case.status.in_(BUSY)).group_by(Case.expert_id)).all())  # type: ignore[union-attr, attr-defined]
     held = dict(session.exec(select(Offer.expert_id, func.count()).where(
         Offer.expert_id.in_(ids), Offer.status == "open").group_by(Offer.expert_id)).all())  # type: ignore[attr-defined]
     out = []
-    for expert, topics, max_cases in rows:
-        load = busy.get(expert.id, 0) + held.get(expert.id, 0)
+    for expert_id, display_name, languages, created_at, topics, max_cases in rows:
+        load = busy.get(expert_id, 0) + held.get(expert_id, 0)
         if load >= max_cases:
             continue
         if topic is not None and topic not in topics:
             continue
-        if not _language_ok(language, expert.languages):
+        if not _language_ok(language, languages):
             continue
-        out.append(Available(expert.id, expert.display_name, expert.languages, list(topics), load,  # type: ignore[arg-type]
-                             max_cases, expert.created_at))
+        out.append(Available(expert_id, display_name, languages, list(topics), load, max_cases, created_at))
     return out
 
 
