@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Row, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -84,44 +84,76 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     return case, True
 
 
+_CASE = Case.__table__  # type: ignore[attr-defined]
+_MSG = Message.__table__  # type: ignore[attr-defined]
+
+
+def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,
+                    client_id: str | None, *, first_response: bool = False) -> Row[Any]:
+    """Store a message with the next gap-free seq of its case (the row update serialises writers).
+
+    Core statements, not the ORM: this is the hot path of every chat message, and ORM unit-of-work
+    handling was most of its cost (docs/benchmarks.md, "Load"). `first_response` also stamps the
+    case's first response time if it has none. Returns the stored row (the message's columns)."""
+    now = utcnow()
+    values: dict[str, Any] = {"last_seq": _CASE.c.last_seq + 1}
+    if first_response:
+        values["first_response_at"] = func.coalesce(_CASE.c.first_response_at, now)
+    seq = session.execute(update(_CASE).where(_CASE.c.id == case_id).values(**values)
+                          .returning(_CASE.c.last_seq)).scalar_one()
+    return session.execute(insert(_MSG).values(case_id=case_id, seq=seq, sender=sender, sender_id=sender_id,
+                                               text=text, client_id=client_id, sent_at=now)
+                           .returning(*_MSG.c)).one()
+
+
 def _append(session: Session, case: Case, sender: str, sender_id: int | None, text: str,
-            client_id: str | None) -> Message:
-    """Store a message with the next gap-free seq of its case (the row update serialises writers)."""
-    seq = session.execute(update(Case).where(Case.id == case.id)  # type: ignore[arg-type]
-                          .values(last_seq=Case.last_seq + 1).returning(Case.last_seq)
-                          .execution_options(synchronize_session=False)).scalar_one()
-    set_committed_value(case, "last_seq", seq)  # what the row now holds; not a pending change
-    msg = Message(case_id=case.id, seq=case.last_seq, sender=sender, sender_id=sender_id,  # type: ignore[arg-type]
-                  text=text, client_id=client_id)
-    session.add(msg)
-    session.flush()
+            client_id: str | None) -> Row[Any]:
+    """`_insert_message` for a case loaded through the ORM (keeps its `last_seq` current)."""
+    msg = _insert_message(session, case.id, sender, sender_id, text, client_id)  # type: ignore[arg-type]
+    set_committed_value(case, "last_seq", msg.seq)  # what the row now holds; not a pending change
     return msg
 
 
 def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
-                 client_id: str) -> Message:
+                 client_id: str) -> Row[Any]:
     """Store a chat message once (idempotent by client_id) and deliver it after commit."""
     sender = actor.role
-    prior = session.exec(select(Message).where(Message.case_id == case_id, Message.sender == sender,
-                                               Message.client_id == client_id)).first()
-    case = load_case(session, actor, case_id, lock=True)
+    q = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id, _CASE.c.status) \
+        .where(_CASE.c.id == case_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # serialises writers of this case before the idempotency check
+    case = session.execute(q).first()
+    visible = case is not None and (
+        case.customer_id == actor.id if actor.role == "customer"
+        else case.brand_id == actor.brand_id if actor.role == "staff"
+        else case.expert_id == actor.id or _holds_offer(session, actor.id, case_id))
+    if not visible:
+        raise ApiError("not_found", "no such case")
+    prior = session.execute(select(_MSG).where(_MSG.c.case_id == case_id, _MSG.c.sender == sender,
+                                               _MSG.c.client_id == client_id)).first()
     if prior is not None:
         return prior
+    assert case is not None
     if actor.role == "expert" and case.expert_id != actor.id:
         raise ApiError("forbidden", "accept the offer before writing in this case")
     if case.status in (CaseStatus.resolved.value, CaseStatus.closed.value):
         raise ApiError("case_closed", "this case is closed", status=409)
     if actor.role == "staff" and case.status != CaseStatus.escalated.value:
         raise ApiError("conflict", "staff answer escalated cases only")
-    msg = _append(session, case, sender, actor.id, text, client_id)
-    if actor.role == "expert" and case.first_response_at is None:
-        case.first_response_at = msg.sent_at
-        session.add(case)
+    msg = _insert_message(session, case_id, sender, actor.id, text, client_id,
+                          first_response=actor.role == "expert")
     outbox.message_posted(case, msg)
     return msg
 
 
-def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> Message:
+def _holds_offer(session: Session, expert_id: int, case_id: int) -> bool:
+    from gigcx.models import Offer
+
+    return session.exec(select(Offer.id).where(Offer.case_id == case_id, Offer.expert_id == expert_id,
+                                               Offer.status == "open")).first() is not None
+
+
+def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> Row[Any]:
     """A notice in the conversation from GigCX itself."""
     msg = _append(session, case, "system", None, text, None)
     outbox.message_posted(case, msg)
