@@ -598,6 +598,30 @@ class Fleet:
                 "checked_by_sync": len(checked), "lost_stored": len(lost_stored), "phases": self.phases}
 
 
+def gc_pauses(base: str) -> dict[str, Any]:
+    """The server's garbage-collector pauses over the whole run, from its /metrics histogram:
+    per generation the count, total ms and how many took over 10 and 50 ms."""
+    out: dict[str, Any] = {}
+    for line in requests.get(f"{base}/metrics", timeout=30).text.splitlines():
+        if not line.startswith("gigcx_gc_pause_seconds"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        gen = name.split('generation="')[1].split('"')[0]
+        row = out.setdefault(gen, {})
+        if name.startswith("gigcx_gc_pause_seconds_count"):
+            row["count"] = int(float(value))
+        elif name.startswith("gigcx_gc_pause_seconds_sum"):
+            row["total_ms"] = round(float(value) * 1000, 1)
+        elif 'le="0.01"' in name:
+            row["le_10ms"] = int(float(value))
+        elif 'le="0.05"' in name:
+            row["le_50ms"] = int(float(value))
+    for row in out.values():
+        row["over_10ms"] = row.get("count", 0) - row.pop("le_10ms", 0)
+        row["over_50ms"] = row.get("count", 0) - row.pop("le_50ms", 0)
+    return out
+
+
 def sustained(stats: dict[str, Any], p99_ms: float) -> bool:
     return (stats["sent"] > 0 and stats["delivered"] >= 0.99 * stats["sent"]
             and (stats["message"]["p99_ms"] or 1e9) <= p99_ms and not stats["errors"])
@@ -642,13 +666,14 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
               f"{fleet.conversations} conversation ends", flush=True)
         ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
         if PROFILE.get("path"):  # py-spy over the target phase
-            subprocess.Popen(["py-spy", "record", "-p", str(proc.pid), "-d", str(int(args.duration) + 1),
+            subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(proc.pid), "-d", str(int(args.duration) + 1),
                               "-r", "50", "--format", "raw", "-o", PROFILE["path"]],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         target = fleet.run_phase("target", args.ask_rate, args.msg_rate, args.duration, drain=120)
         print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
         report["gigcx"] = fleet.stop()
+        report["gigcx"]["gc_pauses"] = gc_pauses(base)
         report["gigcx"]["server_rss_end_mib"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
         pairs = max(1, report["gigcx"]["conversations"] // 2)
     finally:
@@ -707,6 +732,7 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
     for label, a, b in rows:
         print(f"  {label:36s} {med(a)!s:>10}" + (f" / {med(b)!s}" if b else ""))
     for r in reports:
+        print(f"  repeat {r['repeat']}: server GC pauses by generation {r['gigcx'].get('gc_pauses')}")
         print(f"  repeat {r['repeat']}: errors gigcx={r['gigcx']['errors']} echo={r.get('echo', {}).get('errors')}")
 
 

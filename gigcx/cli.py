@@ -40,8 +40,11 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     from gigcx.realtime import start_background
 
+    from gigcx.observability import tune_gc_for_serving
+
     app = _app()
     _warm_up()
+    tune_gc_for_serving()
     start_background(app)
     # TCP_NODELAY (inherited by accepted sockets): an event followed by its ack are two small
     # frames, and Nagle plus the client's delayed ACK would hold the second one for 40 ms.

@@ -58,3 +58,24 @@ def test_delivery_latency_offers_and_json_logs_with_case_ids(servers: Any, peers
     lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     opened = [entry for entry in lines if entry["msg"] == "case opened"]
     assert opened and opened[0]["case_id"] == case_id and opened[0]["level"] == "INFO"
+
+
+def test_serving_gc_is_frozen_after_startup_and_its_pauses_are_measured() -> None:
+    """`gigcx serve` freezes what start-up built and times every collection; run in a child
+    process, as it changes the interpreter's collector for good."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from gigcx.observability import GC_GEN0_THRESHOLD, GC_PAUSES, REGISTRY, tune_gc_for_serving\n"
+        "tune_gc_for_serving()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD\n"
+        "gc.collect(0); gc.collect(2)\n"
+        "print(REGISTRY.get_sample_value('gigcx_gc_pause_seconds_count', {'generation': '0'}),"
+        " REGISTRY.get_sample_value('gigcx_gc_pause_seconds_count', {'generation': '2'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    gen0, gen2 = (float(v) for v in out.stdout.split())
+    assert gen0 >= 1 and gen2 >= 1
