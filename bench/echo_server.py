@@ -1,7 +1,7 @@
 """The ceiling for the load benchmark: a bare Flask-SocketIO relay in the same async mode as GigCX.
 
-Same stack as `gigcx serve` (gevent, simple-websocket, gevent's WSGIServer on a TCP_NODELAY
-listener), no database, no validation: a client in room `p<N>-a` sends `message {to, ...}` with an
+Same stack as `gigcx serve` (gevent without greenlet spawn stacks, simple-websocket, gevent's
+WSGIServer on a TCP_NODELAY listener, the same garbage-collector settings), no database, no validation: a client in room `p<N>-a` sends `message {to, ...}` with an
 ack, the server emits it to room `to` and acks. That is the least work one relayed chat message
 can cost on this stack, so GigCX's relay throughput is quoted as a fraction of it.
 
@@ -9,8 +9,10 @@ can cost on this stack, so GigCX's relay throughput is quoted as a fraction of i
 """
 from __future__ import annotations
 
+import gevent
 from gevent import monkey
 
+gevent.config.track_greenlet_tree = False  # as gigcx.entry does for `gigcx serve`
 monkey.patch_all()
 
 import argparse
@@ -50,6 +52,9 @@ def main() -> None:
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     listener.bind((args.host, args.port))
     listener.listen(1024)
+    from gigcx.observability import tune_gc_for_serving
+
+    tune_gc_for_serving()  # what `gigcx serve` does after start-up
     print(f"echo listening on {args.host}:{args.port}", flush=True)
     WSGIServer(listener, app, log=None).serve_forever()
 

@@ -3,6 +3,7 @@
     python bench/load.py --quick                 # ~30 s of traffic at reduced scale, SQLite
     python bench/load.py                         # target scale: 1,000 customers, 100 experts
     python bench/load.py --database-url postgresql+psycopg://...  --repeats 3
+    python bench/load.py --soak 10               # the target mix for 10 minutes, minute by minute
 
 What it does, in one run:
 1. Starts `python -m gigcx serve` on a fresh database (SQLite in a temp folder unless
@@ -14,17 +15,22 @@ What it does, in one run:
    offer at once and stay online (max_cases 20).
    * ask->offer: the ask's send time is encoded (in letters, so PII masking leaves it alone) in the
      question; the expert that receives the offer decodes it. Same clock: one machine.
-4. Phase "ramp": message-only steps of increasing rate over those conversations (a random party of a
-   random conversation sends), stopping at the first step that is not sustained (all delivered,
-   no error, p99 <= --ramp-p99-ms): the relay ceiling.
+4. Phase "target": open-loop arrivals (scheduled at fixed rates whatever the responses) of asks
+   (customers, round-robin) and messages, at the target rates, for --duration seconds.
    * message latency: send time encoded in the text, decoded by the other party on receipt;
      every record is counted in the phase it was SENT in.
-5. Phase "target": open-loop arrivals (scheduled at fixed rates whatever the responses) of asks
-   (customers, round-robin) and messages, at the target rates, for --duration seconds.
    * lost: every acknowledged message must reach the other party live AND be returned by a final
      `sync` of its case (seq 1..n with no gap).
+5. Phase "ramp" (after the target: it ends by overloading the server on purpose): message-only
+   steps of increasing rate over those conversations (a random party of a random conversation
+   sends), stopping at the first step that is not sustained (all delivered, no error, p99 <=
+   --ramp-p99-ms): the relay ceiling.
 6. The same ramp against bench/echo_server.py (bare Flask-SocketIO relay, gevent +
    simple-websocket, no database) with as many conversations: the ceiling, and the ratio.
+7. `--soak M` replaces steps 4-6: the target mix for M minutes, reported per minute (latency, CPU,
+   RSS: does anything drift?). Conversations end: after `--resolve-after` messages the expert
+   proposes a resolution and the customer confirms, which frees capacity and credits the ledger as
+   in real use; every case is synced at the end (nothing acknowledged lost).
 Server CPU (% of one core) and RSS are sampled with psutil every second; `--profile FILE` runs
 py-spy on the server during the target phase.
 
@@ -156,8 +162,9 @@ def start_gigcx(folder: Path, database_url: str | None, port: int) -> subprocess
 
 def start_echo(folder: Path, port: int) -> subprocess.Popen[bytes]:
     log = open(folder / "echo.log", "ab")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_server.py"), "--port", str(port)],
-                            stdout=log, stderr=log, cwd=ROOT)
+                            env=env, stdout=log, stderr=log, cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
     return proc
 
@@ -231,6 +238,14 @@ class Worker:
         self.reported: dict[str, int] = {}
         self.tokens: dict[int, str] = {}  # customer client -> its resume token
         self.finishing = False
+        # soak: conversations end after `resolve_after` messages (expert proposes, customer confirms)
+        self.resolve_after = int(cfg.get("resolve_after") or 0)
+        self.counts: dict[int, int] = {}  # case -> messages seen by its expert
+        self.proposing: set[int] = set()
+        self.expert_of: dict[int, Any] = {}  # case -> expert client
+        self.customer_cases: dict[int, Any] = {}  # every case this worker's customers talked in
+        self.resolved = 0
+        self.closed_races = 0  # a message sent just as its conversation was resolved (refused, not lost)
 
     def err(self, what: str) -> None:
         self.errors.append((time.time(), what))
@@ -264,6 +279,43 @@ class Worker:
         if sent is not None:
             self.msg_lat.append((sent, time.time() - sent))
         self.received.append((data["case_id"], data["id"], role))
+        if role == "expert":
+            self.count(data["case_id"])
+
+    def count(self, case_id: int) -> None:
+        """Soak: the expert proposes a resolution once the conversation had its messages."""
+        self.counts[case_id] = self.counts.get(case_id, 0) + 1
+        client = self.expert_of.get(case_id)
+        if self.resolve_after and self.counts[case_id] >= self.resolve_after and case_id not in self.proposing \
+                and client is not None:
+            self.proposing.add(case_id)
+            self.spawn(self.propose(client, case_id))
+
+    def drop(self, role: str, client: Any, case_id: int) -> None:
+        if (role, case_id) in self.conv_keys:
+            self.conv_keys.discard((role, case_id))
+            self.convs = [c for c in self.convs if not (c[0] == role and c[2] == case_id)]
+
+    async def propose(self, client: Any, case_id: int) -> None:
+        try:
+            ack = await client.call("resolve", {"case_id": case_id}, namespace="/expert", timeout=60)
+        except Exception:
+            self.err("resolve_timeout")
+            return
+        if not ack.get("ok"):
+            self.err("resolve_" + ack["error"]["code"])
+            return
+        self.drop("expert", client, case_id)
+
+    async def confirm(self, client: Any, case_id: int) -> None:
+        try:
+            ack = await client.call("resolve", {"case_id": case_id, "resolved": True}, namespace="/customer",
+                                    timeout=60)
+        except Exception:
+            self.err("confirm_timeout")
+            return
+        if not ack.get("ok"):
+            self.err("confirm_" + ack["error"]["code"])
 
     def setup_customer(self, client: Any) -> None:
         client.on("message", lambda d: self.on_message("customer", d), namespace="/customer")
@@ -272,9 +324,17 @@ class Worker:
                   namespace="/customer")
 
         def on_case(d: dict[str, Any]) -> None:
-            if d.get("status") == "active" and ("customer", d["id"]) not in self.conv_keys:
+            status = d.get("status")
+            if status == "active" and ("customer", d["id"]) not in self.conv_keys \
+                    and d["id"] not in self.customer_cases:
                 self.conv_keys.add(("customer", d["id"]))
                 self.convs.append(("customer", client, d["id"]))
+                self.customer_cases[d["id"]] = client
+            elif status == "pending_confirmation" and self.resolve_after:
+                self.spawn(self.confirm(client, d["id"]))
+            elif status in ("resolved", "closed"):
+                self.resolved += status == "resolved"
+                self.drop("customer", client, d["id"])
 
         client.on("case", on_case, namespace="/customer")
 
@@ -300,6 +360,7 @@ class Worker:
                 return
             self.conv_keys.add(("expert", d["case_id"]))
             self.convs.append(("expert", client, d["case_id"]))
+            self.expert_of[d["case_id"]] = client
 
         client.on("offer", on_offer, namespace="/expert")
 
@@ -330,6 +391,10 @@ class Worker:
         if ack.get("ok"):
             self.ack_lat.append((start, time.time() - start))
             self.acked.append((case_id, ack["message"]["id"], role))
+            if role == "expert":
+                self.count(case_id)
+        elif ack["error"]["code"] == "case_closed" and self.resolve_after:
+            self.closed_races += 1
         else:
             self.err("message_" + ack["error"]["code"])
 
@@ -393,6 +458,8 @@ class Worker:
             out[name] = rows[self.reported.get(name, 0):]
             self.reported[name] = len(rows)
         out["conversations"] = len(self.convs)
+        out["resolved"] = self.resolved
+        out["closed_races"] = self.closed_races
         return out
 
     async def setup(self) -> None:
@@ -444,10 +511,12 @@ class Worker:
             sem = asyncio.Semaphore(10)
 
             async def sync(client: Any, case_id: int) -> None:
-                # Like a real client after any drop: reconnect, resume by token, sync.
+                # Like a real client after any drop: reconnect, resume by token, sync. A soak has
+                # thousands of finished cases: those are synced over the customer's own connection.
                 async with sem:
-                    fresh = await self.connect("/customer", {"brand": self.cfg["brand"],
-                                                             "token": self.tokens.get(id(client))}, lambda c: None)
+                    fresh = client if self.resolve_after else await self.connect(
+                        "/customer", {"brand": self.cfg["brand"], "token": self.tokens.get(id(client))},
+                        lambda c: None)
                     if fresh is None:
                         self.err("sync_connect")
                         return
@@ -458,7 +527,8 @@ class Worker:
                         self.err("sync_timeout")
                         return
                     finally:
-                        await fresh.disconnect()
+                        if fresh is not client:
+                            await fresh.disconnect()
                 if not ack.get("ok"):
                     self.err("sync_" + ack["error"]["code"])
                     return
@@ -467,7 +537,7 @@ class Worker:
                     self.err("seq_gap")
                 self.synced[case_id] = [m["id"] for m in ack.get("messages", [])]
 
-            await asyncio.gather(*[sync(c, cid) for role, c, cid in list(self.convs) if role == "customer"])
+            await asyncio.gather(*[sync(c, cid) for cid, c in self.customer_cases.items()])
         clients = {c for c in self.customers + self.experts if c} | {c for _, c, _ in self.convs}
         await asyncio.gather(*[c.disconnect() for c in clients], return_exceptions=True)
         return {**self.increment(), "acked": self.acked, "received": self.received, "synced": self.synced}
@@ -501,7 +571,7 @@ class Fleet:
     """The client processes of one server, driven phase by phase."""
 
     def __init__(self, mode: str, url: str, workers: int, server_pid: int, brand: str = "",
-                 tokens: list[str] | None = None, customers: int = 0, pairs: int = 0):
+                 tokens: list[str] | None = None, customers: int = 0, pairs: int = 0, resolve_after: int = 0):
         ctx = mp.get_context("spawn")
         self.mode, self.workers = mode, workers
         self.ready = ctx.Queue()
@@ -510,7 +580,7 @@ class Fleet:
         for w in range(workers):
             cfg = {"mode": mode, "url": url, "brand": brand, "expert_tokens": (tokens or [])[w::workers],
                    "customers": customers // workers + (1 if w < customers % workers else 0),
-                   "pairs": list(range(pairs))[w::workers]}
+                   "pairs": list(range(pairs))[w::workers], "resolve_after": resolve_after}
             go = ctx.Queue()
             self.gos.append(go)
             p = ctx.Process(target=worker_entry, args=(cfg, self.ready, go), daemon=True)
@@ -523,7 +593,7 @@ class Fleet:
         self.client_samplers = [Sampler(p.pid) for p in self.procs if p.pid]
         self.records: dict[str, list[Any]] = {k: [] for k in ("errors", "ask_offer", "ask_ack", "msg_lat",
                                                                 "ack_lat", "sent")}
-        self.conversations = 0
+        self.conversations = self.resolved = self.closed_races = 0
         self.phases: dict[str, dict[str, Any]] = {}
 
     def collect(self, kind: str, timeout: float) -> list[Any]:
@@ -541,6 +611,8 @@ class Fleet:
             for k in self.records:
                 self.records[k].extend(inc[k])
         self.conversations = sum(inc["conversations"] for inc in increments)
+        self.resolved = sum(inc.get("resolved", 0) for inc in increments)
+        self.closed_races = sum(inc.get("closed_races", 0) for inc in increments)
 
     def run_phase(self, name: str, ask_rate: float, msg_rate: float, duration: float, drain: float = 60) -> dict[str, Any]:
         start = time.time() + 0.5
@@ -594,6 +666,7 @@ class Fleet:
         for _, what in self.records["errors"]:
             errors[what] = errors.get(what, 0) + 1
         return {"mode": self.mode, "setup_s": round(self.setup_s, 1), "errors": errors,
+                "resolved": self.resolved, "closed_races": self.closed_races,
                 "conversations": self.conversations, "acked_messages": len(acked), "lost_live": len(lost_live),
                 "checked_by_sync": len(checked), "lost_stored": len(lost_stored), "phases": self.phases}
 
@@ -647,6 +720,28 @@ def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float) -> float:
     return best
 
 
+def soak(fleet: Fleet, args: argparse.Namespace) -> dict[str, Any]:
+    """The target mix for `--soak` minutes, reported minute by minute: does latency or memory drift?
+    Conversations end (expert proposes after `--resolve-after` messages, customer confirms), so
+    experts' capacity is recycled and the ledger is credited as in real use."""
+    windows = []
+    for minute in range(1, int(args.soak) + 1):
+        stats = fleet.run_phase(f"soak{minute}", args.ask_rate, args.msg_rate, 60.0, drain=10)
+        row = {"minute": minute, "ask_offer_p99_ms": stats["ask_offer"]["p99_ms"],
+               "message_p50_ms": stats["message"]["p50_ms"], "message_p99_ms": stats["message"]["p99_ms"],
+               "sent": stats["sent"], "delivered": stats["delivered"], "errors": stats["errors"],
+               "cpu_avg_pct": stats["server"].get("cpu_avg_pct"), "rss_max_mib": stats["server"].get("rss_max_mib"),
+               "open_conversation_ends": fleet.conversations, "resolved": fleet.resolved}
+        windows.append(row)
+        print(f"  soak minute {minute:3d}: ask->offer p99 {row['ask_offer_p99_ms']} ms, message p50/p99 "
+              f"{row['message_p50_ms']}/{row['message_p99_ms']} ms, cpu {row['cpu_avg_pct']}%, rss "
+              f"{row['rss_max_mib']} MiB, resolved {row['resolved']}, errors {row['errors']}", flush=True)
+    rss = [w["rss_max_mib"] for w in windows if w["rss_max_mib"]]
+    return {"windows": windows, "rss_first_mib": rss[0] if rss else None, "rss_last_mib": rss[-1] if rss else None,
+            "message_p99_ms_median": statistics.median([w["message_p99_ms"] for w in windows
+                                                        if w["message_p99_ms"] is not None] or [0])}
+
+
 def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="gigcx-load-"))
     report: dict[str, Any] = {"repeat": repeat}
@@ -658,20 +753,29 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
         t = time.time()
         slug, tokens = seed(base, args.experts)
         report["seed_s"] = round(time.time() - t, 1)
-        fleet = Fleet("gigcx", base, args.workers, proc.pid, brand=slug, tokens=tokens, customers=args.customers)
+        fleet = Fleet("gigcx", base, args.workers, proc.pid, brand=slug, tokens=tokens, customers=args.customers,
+                      resolve_after=args.resolve_after if args.soak else 0)
         print(f"  gigcx: {args.customers} customers and {args.experts} experts connected in {fleet.setup_s:.1f}s",
               flush=True)
         warm = fleet.run_phase("warmup", args.ask_rate, 0.0, args.warmup)  # conversations to talk in
         print(f"  gigcx warmup: ask->offer p50 {warm['ask_offer']['p50_ms']} p99 {warm['ask_offer']['p99_ms']} ms, "
               f"{fleet.conversations} conversation ends", flush=True)
-        ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
+        if args.soak:
+            report["soak"] = soak(fleet, args)
+            report["gigcx"] = fleet.stop()
+            report["gigcx"]["gc_pauses"] = gc_pauses(base)
+            return report
+        # The target mix before the ramp: the ramp ends by overloading the server on purpose, and
+        # the target is a steady-state requirement, not a measure of recovery from that.
         if PROFILE.get("path"):  # py-spy over the target phase
-            subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(proc.pid), "-d", str(int(args.duration) + 1),
+            spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            subprocess.Popen([spy, "record", "-p", str(proc.pid), "-d", str(int(args.duration) + 1),
                               "-r", "50", "--format", "raw", "-o", PROFILE["path"]],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         target = fleet.run_phase("target", args.ask_rate, args.msg_rate, args.duration, drain=120)
         print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
+        ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
         report["gigcx"] = fleet.stop()
         report["gigcx"]["gc_pauses"] = gc_pauses(base)
         report["gigcx"]["server_rss_end_mib"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
@@ -731,6 +835,13 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
     ]
     for label, a, b in rows:
         print(f"  {label:36s} {med(a)!s:>10}" + (f" / {med(b)!s}" if b else ""))
+    if args.soak:
+        for r in reports:
+            sk = r["soak"]
+            print(f"  soak repeat {r['repeat']}: {len(sk['windows'])} minutes, RSS first/last minute "
+                  f"{sk['rss_first_mib']}/{sk['rss_last_mib']} MiB, median of per-minute message p99 "
+                  f"{sk['message_p99_ms_median']} ms, conversations resolved {r['gigcx']['resolved']}, "
+                  f"messages refused because their conversation had just closed {r['gigcx']['closed_races']}")
     for r in reports:
         print(f"  repeat {r['repeat']}: server GC pauses by generation {r['gigcx'].get('gc_pauses')}")
         print(f"  repeat {r['repeat']}: errors gigcx={r['gigcx']['errors']} echo={r.get('echo', {}).get('errors')}")
@@ -754,6 +865,10 @@ def main() -> None:
                         help="a ramp step counts as sustained when all is delivered with p99 under this")
     parser.add_argument("--database-url", default=None, help="server database (default: SQLite in a temp dir)")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--soak", type=float, default=0,
+                        help="minutes of the target mix, reported per minute, instead of ramps and echo")
+    parser.add_argument("--resolve-after", type=int, default=8,
+                        help="soak: messages after which the expert resolves a conversation")
     parser.add_argument("--no-echo", action="store_true", help="skip the bare echo ceiling")
     parser.add_argument("--quick", action="store_true",
                         help="~30 s of traffic: 200 customers, 20 experts, 10 asks/s, 100 msgs/s, short ramp")

@@ -38,9 +38,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
-    from gigcx.realtime import start_background
-
     from gigcx.observability import tune_gc_for_serving
+    from gigcx.realtime import start_background
 
     app = _app()
     _warm_up()
