@@ -18,6 +18,7 @@ STATUS = {
     "payload_too_large": 413,
     "bad_request": 400,
     "unavailable": 503,
+    "overloaded": 503,
 }
 
 

@@ -26,6 +26,11 @@ DELIVERY = Histogram("gigcx_message_delivery_seconds",
                      "emitted to the conversation's rooms (store, commit, emit; via Redis when scaled out)",
                      registry=REGISTRY, buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 OFFERS = Counter("gigcx_offers_total", "Offers by outcome", ["outcome"], registry=REGISTRY)
+LOOP_LAG = Histogram("gigcx_event_loop_lag_seconds", "How late this process wakes a 50 ms timer: the time any "
+                     "event now waits to run (gigcx serve)", registry=REGISTRY,
+                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+SHED = Counter("gigcx_shed_events_total", "Asks and messages refused with `overloaded` while the event loop "
+               "lagged", ["event"], registry=REGISTRY)
 GC_PAUSES = Histogram("gigcx_gc_pause_seconds", "Garbage-collector pauses of this process (they stop every "
                       "connection of a gevent server)", ["generation"], registry=REGISTRY,
                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))

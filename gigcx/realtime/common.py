@@ -11,7 +11,7 @@ from flask import request
 from flask_socketio import Namespace
 from pydantic import BaseModel, ValidationError
 
-from gigcx import ratelimit
+from gigcx import loadshed, ratelimit
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
 from gigcx.events import Outbox, message_payload
@@ -104,6 +104,7 @@ class RoleNamespace(Namespace):
         """Write in a case: customers in theirs, experts in assigned ones, staff in escalated ones."""
         body = parse(SendMessage, data)
         actor = self.writer()
+        loadshed.admit("message")
         if actor.role != "staff":
             ratelimit.check("message", f"{actor.role}:{actor.id}")
         msg = transact(lambda s, o: message_payload(cases.post_message(

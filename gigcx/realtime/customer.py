@@ -7,7 +7,7 @@ from flask import request
 from flask_socketio import emit, join_room
 from sqlmodel import Session, select
 
-from gigcx import ratelimit, security
+from gigcx import loadshed, ratelimit, security
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
@@ -50,6 +50,7 @@ class CustomerNamespace(RoleNamespace):
         """Open a case for a question; suggestions come back at once."""
         body = parse(p.Ask, data)
         actor = self.actor()
+        loadshed.admit("ask")
         ratelimit.check("ask", f"customer:{actor.id}")
 
         def work(session: Session, outbox: Any) -> dict[str, Any]:

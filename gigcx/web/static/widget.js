@@ -657,6 +657,11 @@
       delete inflight[item.client_id];
       flushing = false;
       var code = ack.ok ? null : ack.error && ack.error.code;
+      if (code === "overloaded") { // the server sheds load: same item, same client_id, a bit later
+        if (pendingEls[item.client_id]) pendingEl(item, "sending");
+        setTimeout(flushOutbox, Math.min((ack.error.retry_after_ms || 500) + Math.random() * 500, 10000));
+        return;
+      }
       var retry = code === "offline" || code === "timeout" || code === "internal" || code === "rate_limited";
       if (retry) {
         if (pendingEls[item.client_id]) pendingEl(item, canSend() ? "sending" : "queued");
