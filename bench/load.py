@@ -637,7 +637,14 @@ class Fleet:
         for t, what in self.records["errors"]:
             if start <= t < end + 60:
                 errors[what] = errors.get(what, 0) + 1
-        return {"sent": sent, "delivered": len(lats), "delivered_per_s": round(len(lats) / (end - start), 1),
+        timeline = []  # message p99 and ask->offer p99 per 5 s of sending: does it drift or collapse?
+        if end - start >= 20:
+            for t0 in range(int(start), int(end), 5):
+                m = [lat for sent_at, lat in self.records["msg_lat"] if t0 <= sent_at < t0 + 5]
+                a = [lat for sent_at, lat in self.records["ask_offer"] if t0 <= sent_at < t0 + 5]
+                timeline.append((round(t0 - start), _ms(pct(m, 99)), _ms(pct(a, 99))))
+        return {"timeline": timeline, "sent": sent, "delivered": len(lats),
+                "delivered_per_s": round(len(lats) / (end - start), 1),
                 "message": summary(lats), "message_ack": summary(within(self.records["ack_lat"])),
                 "ask_offer": summary(within(self.records["ask_offer"])),
                 "ask_ack": summary(within(self.records["ask_ack"])), "errors": errors}
@@ -775,6 +782,7 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
         target = fleet.run_phase("target", args.ask_rate, args.msg_rate, args.duration, drain=120)
         print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
+        print(f"  gigcx target, per 5 s (s, message p99 ms, ask->offer p99 ms): {target['timeline']}", flush=True)
         ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
         report["gigcx"] = fleet.stop()
         report["gigcx"]["gc_pauses"] = gc_pauses(base)

@@ -3,6 +3,7 @@ when the service runs as several processes)."""
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Flask, current_app
 from limits import RateLimitItemPerMinute, storage, strategies
@@ -20,9 +21,14 @@ class SweepingMemoryStorage(MemoryStorage):
     the window when it is hit; the sweep only frees memory, so once a second is plenty."""
 
     SWEEP_S = 1.0
+    _next_sweep = 0.0
 
     def _MemoryStorage__schedule_expiry(self) -> None:  # the base class's private hook
-        if not self.timer.is_alive():
+        # By time, not by `self.timer.is_alive()`: under `gigcx serve` that answered False for
+        # pending timers, so every hit started another sweep (thousands of timers queued).
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_S
             self.timer = threading.Timer(self.SWEEP_S, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
             self.timer.daemon = True
             self.timer.start()
