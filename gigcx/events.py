@@ -32,6 +32,9 @@ def expert_rating(session: Session, expert_id: int) -> float | None:
     return None if avg is None else round(float(avg), 2)
 
 
+SUMMARY = ("id", "status", "topic", "deflected", "expert")  # the fields of a `case` event without `full`
+
+
 def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[str, Any]:
     """The contract's `case` event; `full` adds timings and details for acks and brands."""
     out: dict[str, Any] = {"id": case.id, "status": case.status, "topic": case.topic,
@@ -83,11 +86,11 @@ class Outbox:
 
     def case_changed(self, session: Session, case: Case) -> None:
         """Tell the customer, the assigned expert and the brand that a case changed."""
-        payload = case_payload(session, case)
+        brand_view = case_payload(session, case, full=True)
+        payload = {k: brand_view[k] for k in SUMMARY if k in brand_view}  # the same, without details
         self.add("case", payload, CUSTOMER, customer_room(case.customer_id))
         if case.expert_id is not None:
             self.add("case", payload, EXPERT, expert_room(case.expert_id))
-        brand_view = case_payload(session, case, full=True)
         self.add("case", brand_view, BRAND, brand_room(case.brand_id))
 
     def message_posted(self, case: Case, msg: Message) -> None:

@@ -45,6 +45,8 @@ class Server:
                     # CI shares 2 cores between these servers, Chromium and pytest: a server starved
                     # for a moment must not shed a test's ask. Shedding has its own tests.
                     "GIGCX_SHED_LAG_MS": "5000",
+                    # Tests resolve a case and ask again at once: check model versions every time.
+                    "GIGCX_MODEL_CHECK_S": "0",
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
                     **(env or {})}
         if redis_url:

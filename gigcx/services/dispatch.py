@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
@@ -38,7 +39,8 @@ def dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
 
 
 def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
-    if case.status != CaseStatus.matching.value or has_open_offer(session, case.id):  # type: ignore[arg-type]
+    first = case.offer_round == 0  # no offer was ever made: nothing to look up
+    if case.status != CaseStatus.matching.value or (not first and has_open_offer(session, case.id)):  # type: ignore[arg-type]
         return []
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
@@ -53,7 +55,7 @@ def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
         return []
     from gigcx.services import routing
 
-    offered_before = set(session.exec(select(Offer.expert_id).where(Offer.case_id == case.id)))
+    offered_before = set() if first else set(session.exec(select(Offer.expert_id).where(Offer.case_id == case.id)))
     pool = presence.available_experts(session, brand.id, routing.topic_pool(brand, case), case.language)  # type: ignore[arg-type]
     pool = [c for c in pool if c.expert_id not in offered_before]
     chosen, decision = routing.choose(session, brand, case, pool)
@@ -63,10 +65,11 @@ def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
         return []
     bumped = session.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.matching.value,  # type: ignore[arg-type]
                                                 Case.offer_round == case.offer_round)
-                             .values(offer_round=Case.offer_round + 1))
-    if bumped.rowcount != 1:  # type: ignore[attr-defined]
+                             .values(offer_round=Case.offer_round + 1).returning(Case.offer_round)
+                             .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if bumped is None:
         return []  # another process is dispatching this case right now
-    session.refresh(case)
+    set_committed_value(case, "offer_round", bumped)
     now = utcnow()
     reward = reward_for(session, case)
     offers = []
@@ -123,8 +126,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     session.add(offer)
     timers.cancel(session, "offer_expiry", offer.id)  # type: ignore[arg-type]
     timers.cancel(session, "case_escalate", case_id)
-    case = session.get(Case, case_id)
-    session.refresh(case)
+    case = session.get(Case, case_id)  # first load in this session: it sees the update above
     withdraw_open_offers(session, outbox, case, keep=offer.id)  # type: ignore[arg-type]
     expert = session.get(Expert, expert_id)
     cases.system_message(session, outbox, case, f"{expert.display_name} is here to help.")  # type: ignore[arg-type, union-attr]

@@ -40,11 +40,19 @@ class RefreshingCache(Generic[D, V]):
         self.inline_below, self.min_interval_s = inline_below, min_interval_s
         self.entries: dict[int, _Entry[V]] = {}
         self.building: set[int] = set()
+        self.checked: dict[int, float] = {}
 
     def get(self, session: Session, key: int) -> V:
-        """The current model (building it now if there is none or it is small and stale)."""
-        version = self.version(session, key)
+        """The current model (building it now if there is none or it is small and stale).
+
+        The version query (an aggregate over the brand's finished cases) runs at most once per
+        `GIGCX_MODEL_CHECK_S` per brand: it was two of an ask's statements and grows with history."""
+        now = time.monotonic()
         entry = self.entries.get(key)
+        if entry is not None and now - self.checked.get(key, float("-inf")) < current_app.config["GIGCX"].model_check_s:
+            return entry.value
+        version = self.version(session, key)
+        self.checked[key] = now
         if entry is not None and entry.version == version:
             return entry.value
         if entry is None or entry.size < self.inline_below:
