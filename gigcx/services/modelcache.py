@@ -3,7 +3,12 @@
 A small model is rebuilt inline as soon as its data changes (milliseconds, always fresh). A large
 one keeps serving while a background task rebuilds it, at most once per `min_interval_s`, so a
 busy brand's questions never wait for a refit. Loading runs on the event loop (it reads the
-database); fitting runs in an OS thread (it is CPU work)."""
+database); fitting runs in an OS thread (it is CPU work).
+
+That thread shares the interpreter lock with the event loop, so while it fits, every connection of
+the process runs at about half speed. Background rebuilds are therefore spaced by their own cost:
+at least `COST_FACTOR` times the last build's duration apart (a 3 s ranker fit waits 5 minutes, a
+50 ms index fit keeps the 10 s minimum), which bounds refitting to ~1 % of the process' time."""
 from __future__ import annotations
 
 import logging
@@ -22,12 +27,20 @@ D = TypeVar("D")
 V = TypeVar("V")
 
 
+COST_FACTOR = 100.0
+
+
 @dataclass
 class _Entry(Generic[V]):
     version: tuple[Any, ...]
     built_at: float
     size: int
     value: V
+    build_s: float = 0.0  # how long the fit took
+
+    def due(self, now: float, min_interval_s: float) -> bool:
+        """Whether a background rebuild may start now."""
+        return now - self.built_at >= max(min_interval_s, COST_FACTOR * self.build_s)
 
 
 class RefreshingCache(Generic[D, V]):
@@ -57,7 +70,7 @@ class RefreshingCache(Generic[D, V]):
             return entry.value
         if entry is None or entry.size < self.inline_below:
             return self._build(session, key, version, inline=True).value
-        if key not in self.building and time.monotonic() - entry.built_at >= self.min_interval_s:
+        if key not in self.building and entry.due(now, self.min_interval_s):
             self.building.add(key)
             spawn(self._rebuild, current_app._get_current_object(), key)  # type: ignore[attr-defined]
         return entry.value
@@ -65,8 +78,9 @@ class RefreshingCache(Generic[D, V]):
     def _build(self, session: Session, key: int, version: tuple[Any, ...], inline: bool) -> _Entry[V]:
         data = self.load(session, key)
         size = self.size(data)
+        start = time.monotonic()
         value = self.fit(data) if inline and size < self.inline_below else call_blocking(self.fit, data)
-        entry = _Entry(version, time.monotonic(), size, value)
+        entry = _Entry(version, time.monotonic(), size, value, time.monotonic() - start)
         self.entries[key] = entry
         return entry
 
@@ -78,8 +92,10 @@ class RefreshingCache(Generic[D, V]):
                 with session_scope() as session:
                     version = self.version(session, key)
                     data = self.load(session, key)
+                start = time.monotonic()
                 value = call_blocking(self.fit, data)  # the connection is back in the pool by now
-                self.entries[key] = _Entry(version, time.monotonic(), self.size(data), value)
+                done = time.monotonic()
+                self.entries[key] = _Entry(version, done, self.size(data), value, done - start)
         except Exception:
             log.exception("rebuilding %s of brand %s failed", self.name, key)
         finally:
