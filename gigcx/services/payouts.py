@@ -265,8 +265,12 @@ def fund(session: Session, gw: Gateway, brand: Brand, amount_cents: int, referen
         return {"status": pi.status, "payment_intent_id": pi.payment_intent_id,
                 "client_secret": pi.client_secret, "amount_cents": amount_cents,
                 "currency": brand.currency, "posted": posted}
-    ledger.post(session, payouts.fund_brand(brand.id, money, f"manual-{brand.id}-{reference}",
-                                            memo=f"recorded top-up {reference}"))
+    try:
+        ledger.post(session, payouts.fund_brand(brand.id, money, f"manual-{brand.id}-{reference}",
+                                                memo=f"recorded top-up {reference}"))
+    except payouts.IdempotencyConflict:
+        raise ApiError("conflict", f"reference {reference!r} was already used for a different top-up",
+                       status=409) from None
     session.commit()
     return {"status": "recorded", "payment_intent_id": None, "client_secret": None,
             "amount_cents": amount_cents, "currency": brand.currency, "posted": True}

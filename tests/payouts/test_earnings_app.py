@@ -248,6 +248,9 @@ def test_recorded_funding_and_brand_statement(app: Any, api: Any) -> None:
     assert r.json["status"] == "recorded" and r.json["budget_cents"] == 1000
     again = api.post("/brand/funding", key, json={"amount_cents": 1000, "reference": "inv-1"})
     assert again.json["budget_cents"] == 1000  # same reference: recorded once
+    reused = api.post("/brand/funding", key, json={"amount_cents": 2000, "reference": "inv-1"})
+    assert_error(reused, 409, "conflict")  # schemathesis found this answering 500
+    assert api.get("/brand/statement", key).json["funded_cents"] == 1000
     case_id, _ = resolved_case(app, brand_id, ex_id)
     api.post(f"/cases/{case_id}/review", key, json={"verdict": "reject"})
     resolved_case(app, brand_id, ex_id)
