@@ -32,9 +32,11 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--params", default="{}", help="ExpertRanker keyword arguments as JSON")
+    ap.add_argument("--ratings", default="log2", choices=("log2", "quantile"),
+                    help="score -> rating mapping of load_cqa")
     args = ap.parse_args()
     for site in args.sites:
-        cases, train, _ = load_cqa(site)
+        cases, train, _ = load_cqa(site, ratings=args.ratings)
         # cases are grouped per train question, in question order (see load_cqa)
         by_q: list[list[int]] = []
         for i, c in enumerate(cases):
