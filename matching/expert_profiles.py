@@ -24,13 +24,13 @@ ExpertId = Hashable
 
 FEATURES = ("activity", "resolved", "resolve_rate", "rating", "recent", "last_seen",
             "tag_count", "tag_resolved", "tag_rate", "tag_focus", "topic_idf", "profile",
-            "tag_rating", "knn", "log_rate", "log_tag_rate")
+            "tag_rating", "knn", "log_rate", "log_tag_rate", "knn_near")
 # Hand-set weights used when there is too little history to learn them (cold start).
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "activity": 0.3, "resolved": 0.3, "resolve_rate": 2.0, "rating": 1.0, "recent": 0.5,
-    "last_seen": 0.0, "tag_count": 0.5, "tag_resolved": 0.3, "tag_rate": 1.0, "tag_focus": 0.2,
-    "topic_idf": 0.2, "profile": 1.0, "tag_rating": 0.5, "knn": 0.3, "log_rate": 0.0,
-    "log_tag_rate": 0.0,
+    "activity": 0.1, "resolved": 0.4, "resolve_rate": 2.0, "rating": 1.0, "recent": 0.2,
+    "last_seen": 0.0, "tag_count": 0.1, "tag_resolved": 0.5, "tag_rate": 1.0, "tag_focus": 0.2,
+    "topic_idf": 0.1, "profile": 1.0, "tag_rating": 0.5, "knn": 0.5, "log_rate": 0.5,
+    "log_tag_rate": 0.5, "knn_near": 4.0,
 }
 _N_STATIC = 6
 
@@ -103,8 +103,9 @@ class Profiles:
         self.profiles_t = (sp.diags(1.0 / norms) @ prof).T.tocsr()
 
         # kNN: past questions (consecutive cases with the same text and topics are one question)
-        # as unit TF-IDF rows, stored term x question; each question votes for the experts who
-        # handled it (weight 1, 2 if resolved), weighted by its cosine to the new question
+        # as unit TF-IDF rows, stored term x question; each of the ``knn_k`` nearest questions
+        # votes for the experts who handled it (0.25, 1 if resolved) with its squared cosine to
+        # the new question; ``knn_near`` is the best cosine among the ones the expert resolved
         new_q = np.ones(n_cases, dtype=bool)
         for k in range(1, n_cases):
             prev, cur = cases[k - 1], cases[k]
@@ -112,7 +113,8 @@ class Profiles:
         q_of = np.cumsum(new_q) - 1
         n_q = int(q_of[-1]) + 1 if n_cases else 0
         self.docs_t = cm[np.flatnonzero(new_q)].T.tocsr()
-        self.votes = sp.csr_matrix((1.0 + ok, (q_of, owner)), shape=(n_q, n_exp))
+        self.votes = sp.csr_matrix((0.25 + 0.75 * ok, (q_of, owner)), shape=(n_q, n_exp))
+        self.resolved_votes = sp.csr_matrix((ok, (q_of, owner)), shape=(n_q, n_exp))
 
     def rows(self, candidates: Iterable[ExpertId] | None) -> IntArray:
         """Row per candidate (unseen -> the virtual row); all experts when None."""
@@ -149,12 +151,12 @@ class Profiles:
             q = self.vec.transform([self._doc(text, topics)])
             out[:, 11] = (q @ self.profiles_t).toarray().ravel()[idx]
             sims = (q @ self.docs_t).toarray().ravel()
-            if len(sims) > self.knn_k:
-                top = np.argpartition(-sims, self.knn_k)[:self.knn_k]
-                votes = sims[top] @ self.votes[top]
-            else:
-                votes = self.votes.T @ sims
+            top = (np.argpartition(-sims, self.knn_k)[:self.knn_k] if len(sims) > self.knn_k
+                   else np.arange(len(sims)))
+            votes = sims[top] ** 2 @ self.votes[top]
             out[:, 13] = np.log(0.05 + np.asarray(votes).ravel()[idx])
+            near = sp.csr_matrix(self.resolved_votes[top].multiply(sims[top, None]))
+            out[:, 16] = near.max(axis=0).toarray().ravel()[idx]
         return out
 
     def _doc(self, text: str, topics: Sequence[str]) -> str:

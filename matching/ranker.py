@@ -1,24 +1,29 @@
 """ExpertRanker: who should answer this question, learned from resolved cases.
 
-Per (question, expert) the ranker computes a small feature vector (see ``FEATURES``):
+Per (question, expert) the ranker computes a small feature vector (see ``FEATURES``, built in
+``matching.expert_profiles``):
 * track record: activity (log cases), log resolved cases, Bayesian-shrunk resolve rate and
-  rating (so one 5-star case does not beat a hundred 4.8s), recency (cases in the newest part
-  of the history and the position of the expert's latest case; case order is time order);
+  rating (so one 5-star case does not beat a hundred 4.8s) and the log of the shrunk rate,
+  recency (cases in the newest part of the history and the position of the expert's latest
+  case; case order is time order);
 * topic evidence: tag counts and resolved-tag counts on the question's topics, the shrunk
-  resolve rate and rating on those topics (shrunk toward the expert's own), the expert's shrunk
-  topic focus P(topic | expert) and an IDF-weighted topic match;
-* text evidence: TF-IDF cosine to the expert's quality-weighted profile (one sparse product
-  of the question with a precomputed term x expert matrix).
+  resolve rate and rating on those topics (shrunk toward the expert's own) and its log, the
+  expert's shrunk topic focus P(topic | expert) and an IDF-weighted topic match;
+* text evidence (TF-IDF of the text plus the topics as tokens): cosine to the expert's
+  quality-weighted profile, a kNN vote (the 100 most similar past questions vote for the
+  experts who handled them, weighted by squared cosine, resolved cases 4x unresolved) and
+  ``knn_near``, the cosine of the most similar past question the expert resolved.
 The score is a linear combination, with two weight vectors: ``coef_`` ranks all experts
 (``candidates=None``: "who is best overall") and ``coef_candidates_`` ranks a given candidate
 list ("which of these people will resolve it"). With enough history ``fit`` learns both from
 out-of-fold lists: the questions are split into folds, each fold's questions get features from
-profiles built on the other folds, then (all experts) a pairwise logistic regression with hard
-negatives refined by coordinate ascent on the mean reciprocal rank, and (candidates) a pairwise
-logistic regression on "resolver vs. the others who answered", kept only if, fitted on some
-folds, it beats the all-experts weights on the held-out folds' lists. With little history it keeps ``DEFAULT_WEIGHTS``.
-A candidate never seen in training is scored as an expert with no history (a virtual row of
-zero counts and prior rates). Ties break on str(expert_id).
+profiles built on the other folds, then (all experts, up to 2000 questions) a pairwise logistic
+regression with hard negatives refined by coordinate ascent on the mean reciprocal rank, and
+(candidates, every question with two or more known answerers) a pairwise logistic regression on
+"resolver vs. the others who answered", kept only if, fitted on some folds, it beats the
+all-experts weights on the held-out folds' lists. With little history it keeps
+``DEFAULT_WEIGHTS``. A candidate never seen in training is scored as an expert with no history
+(a virtual row of zero counts and prior rates). Ties break on str(expert_id).
 """
 
 from __future__ import annotations
