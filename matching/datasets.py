@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +50,29 @@ def score_to_rating(score: int) -> int:
     return int(min(5, max(1, round(1 + math.log2(1 + max(score, 0))))))
 
 
+def quantile_ratings(scores: list[int]) -> dict[int, float]:
+    """Per-site mapping of answer score to a 1-5 rating by its mid-rank in ``scores``:
+    1 + 4 x (share of scores below + half the share equal), so the site's median answer gets
+    ~3 (the ranker's neutral rating prior) whatever the site's score scale."""
+    counts = Counter(scores)
+    out: dict[int, float] = {}
+    below = 0
+    for value in sorted(counts):
+        out[value] = 1.0 + 4.0 * (below + 0.5 * counts[value]) / len(scores)
+        below += counts[value]
+    return out
+
+
 def load_cqa(
-    site: str, root: Path | None = None
+    site: str, root: Path | None = None, ratings: str = "log2"
 ) -> tuple[list[ResolvedCase], list[CQAQuestion], list[CQAQuestion]]:
-    """(train cases, train questions, test questions) for one site; cases use train only."""
+    """(train cases, train questions, test questions) for one site; cases use train only.
+
+    ``ratings``: "log2" (default) uses ``score_to_rating``; "quantile" maps an answer's score
+    by its mid-rank among the site's train answers (``quantile_ratings``). Out-of-fold on train
+    the two were level (see docs/benchmarks.md), so the benchmark keeps "log2"."""
+    if ratings not in ("quantile", "log2"):
+        raise ValueError(f"ratings must be 'quantile' or 'log2'; got {ratings!r}")
     base = (root or data_dir()) / "cqa"
     with (base / "questions.csv").open(newline="", encoding="utf-8") as fh:
         qrows = [r for r in csv.DictReader(fh) if r["site"] == site]
@@ -61,6 +81,8 @@ def load_cqa(
     by_q: dict[str, list[dict[str, str]]] = {}
     for a in arows:
         by_q.setdefault(a["question_id"], []).append(a)
+    train_ids = {q["question_id"] for q in qrows if q["split"] == "train"}
+    scale = quantile_ratings([int(a["score"]) for a in arows if a["question_id"] in train_ids])
     cases: list[ResolvedCase] = []
     train: list[CQAQuestion] = []
     test: list[CQAQuestion] = []
@@ -84,7 +106,8 @@ def load_cqa(
                         topics=topics,
                         expert_id=a["answerer_id"],
                         resolved=a["accepted"] == "1",
-                        rating=score_to_rating(int(a["score"])),
+                        rating=(scale[int(a["score"])] if ratings == "quantile"
+                                else score_to_rating(int(a["score"]))),
                     )
                 )
         else:

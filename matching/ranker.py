@@ -1,24 +1,29 @@
 """ExpertRanker: who should answer this question, learned from resolved cases.
 
-Per (question, expert) the ranker computes a small feature vector (see ``FEATURES``):
+Per (question, expert) the ranker computes a small feature vector (see ``FEATURES``, built in
+``matching.expert_profiles``):
 * track record: activity (log cases), log resolved cases, Bayesian-shrunk resolve rate and
-  rating (so one 5-star case does not beat a hundred 4.8s), recency (cases in the newest part
-  of the history and the position of the expert's latest case; case order is time order);
+  rating (so one 5-star case does not beat a hundred 4.8s) and the log of the shrunk rate,
+  recency (cases in the newest part of the history and the position of the expert's latest
+  case; case order is time order);
 * topic evidence: tag counts and resolved-tag counts on the question's topics, the shrunk
-  resolve rate and rating on those topics (shrunk toward the expert's own), the expert's shrunk
-  topic focus P(topic | expert) and an IDF-weighted topic match;
-* text evidence: TF-IDF cosine to the expert's quality-weighted profile (one sparse product
-  of the question with a precomputed term x expert matrix).
+  resolve rate and rating on those topics (shrunk toward the expert's own) and its log, the
+  expert's shrunk topic focus P(topic | expert) and an IDF-weighted topic match;
+* text evidence (TF-IDF of the text plus the topics as tokens): cosine to the expert's
+  quality-weighted profile, a kNN vote (the 100 most similar past questions vote for the
+  experts who handled them, weighted by squared cosine, resolved cases 4x unresolved) and
+  ``knn_near``, the cosine of the most similar past question the expert resolved.
 The score is a linear combination, with two weight vectors: ``coef_`` ranks all experts
 (``candidates=None``: "who is best overall") and ``coef_candidates_`` ranks a given candidate
 list ("which of these people will resolve it"). With enough history ``fit`` learns both from
 out-of-fold lists: the questions are split into folds, each fold's questions get features from
-profiles built on the other folds, then (all experts) a pairwise logistic regression with hard
-negatives refined by coordinate ascent on the mean reciprocal rank, and (candidates) a pairwise
-logistic regression on "resolver vs. the others who answered", kept only if, fitted on some
-folds, it beats the all-experts weights on the held-out folds' lists. With little history it keeps ``DEFAULT_WEIGHTS``.
-A candidate never seen in training is scored as an expert with no history (a virtual row of
-zero counts and prior rates). Ties break on str(expert_id).
+profiles built on the other folds, then (all experts, up to 2000 questions) a pairwise logistic
+regression with hard negatives refined by coordinate ascent on the mean reciprocal rank, and
+(candidates, every question with two or more known answerers) a pairwise logistic regression on
+"resolver vs. the others who answered", kept only if, fitted on some folds, it beats the
+all-experts weights on the held-out folds' lists. With little history it keeps
+``DEFAULT_WEIGHTS``. A candidate never seen in training is scored as an expert with no history
+(a virtual row of zero counts and prior rates). Ties break on str(expert_id).
 """
 
 from __future__ import annotations
@@ -28,25 +33,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
+from matching.expert_profiles import DEFAULT_WEIGHTS, FEATURES, FloatArray, IntArray, Profiles
+
+__all__ = ["DEFAULT_WEIGHTS", "FEATURES", "ExpertRanker", "ResolvedCase"]
+
 CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
-
-FEATURES = ("activity", "resolved", "resolve_rate", "rating", "recent", "last_seen",
-            "tag_count", "tag_resolved", "tag_rate", "tag_focus", "topic_idf", "profile",
-            "tag_rating")
-# Hand-set weights used when there is too little history to learn them (cold start).
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "activity": 0.3, "resolved": 0.3, "resolve_rate": 2.0, "rating": 1.0, "recent": 0.5,
-    "last_seen": 0.0, "tag_count": 0.5, "tag_resolved": 0.3, "tag_rate": 1.0, "tag_focus": 0.2,
-    "topic_idf": 0.2, "profile": 1.0, "tag_rating": 0.5,
-}
-_N_STATIC = 6
+_Profiles = Profiles  # old name
+# learning lists: (feature matrix, resolver row, rows of the question's own experts)
+_Lists = list[tuple[CompactArray, int, IntArray]]
 
 
 @dataclass(frozen=True)
@@ -62,105 +59,6 @@ class ResolvedCase:
     def __post_init__(self) -> None:
         if self.rating is not None and not 1 <= self.rating <= 5:
             raise ValueError(f"rating must be in 1..5 or None; got {self.rating!r}")
-
-
-class _Profiles:
-    """Expert statistics from a list of cases; row ``n_experts`` is the virtual unseen expert."""
-
-    def __init__(self, cases: Sequence[ResolvedCase], prior_strength: float,
-                 rating_prior: float, recent_share: float, topic_prior: float) -> None:
-        ids = sorted({c.expert_id for c in cases}, key=str)
-        self.experts = ids
-        self.index = {e: i for i, e in enumerate(ids)}
-        n_exp, n_cases, m = len(ids) + 1, len(cases), prior_strength  # + virtual unseen expert
-        owner = np.array([self.index[c.expert_id] for c in cases], dtype=np.intp)
-        ok = np.array([1.0 if c.resolved else 0.0 for c in cases])
-        rated = np.array([c.rating is not None for c in cases], dtype=bool)
-        r_val = np.array([float(c.rating) if c.rating is not None else 0.0 for c in cases])
-        n = np.bincount(owner, minlength=n_exp).astype(np.float64)
-        res = np.bincount(owner, weights=ok, minlength=n_exp)
-        r_n = np.bincount(owner[rated], minlength=n_exp).astype(np.float64)
-        r_sum = np.bincount(owner[rated], weights=r_val[rated], minlength=n_exp)
-        self.resolve_prior = float(res.sum() / n.sum()) if n.sum() else 0.5
-        self.rate = (res + m * self.resolve_prior) / (n + m)
-        self.rating = ((r_sum + m * rating_prior) / (r_n + m) - 1.0) / 4.0
-        recent = np.bincount(owner[int(n_cases * (1.0 - recent_share)):], minlength=n_exp)
-        last = np.zeros(n_exp)
-        if n_cases:
-            np.maximum.at(last, owner, (np.arange(n_cases) + 1.0) / n_cases)
-        self.static = np.column_stack([np.log1p(n), np.log1p(res), self.rate, self.rating,
-                                       np.log1p(recent.astype(np.float64)), last])
-        self.n, self.topic_prior = n, topic_prior
-
-        # topics: counts, resolved counts and rating sums per (expert, topic); CSC for columns
-        topic_ids: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        src: list[int] = []
-        for k, (o, c) in enumerate(zip(owner, cases)):
-            for t in set(c.topics):
-                rows.append(int(o))
-                cols.append(topic_ids.setdefault(t, len(topic_ids)))
-                src.append(k)
-        n_top = max(len(topic_ids), 1)
-        r_arr, c_arr, k_arr = (np.array(v, dtype=np.intp) for v in (rows, cols, src))
-        shape = (n_exp, n_top)
-        self.topic_ids = topic_ids
-        self.tcount = sp.csc_matrix((np.ones(len(rows)), (r_arr, c_arr)), shape=shape)
-        self.tres = sp.csc_matrix((ok[k_arr], (r_arr, c_arr)), shape=shape)
-        t_rating = np.where(rated[k_arr], (r_val[k_arr] - 1.0) / 4.0,
-                            (rating_prior - 1.0) / 4.0)
-        self.trat = sp.csc_matrix((t_rating, (r_arr, c_arr)), shape=shape)
-        df = np.bincount(c_arr, minlength=n_top).astype(np.float64)
-        self.topic_p = (df + 1.0) / (df.sum() + n_top)
-        self.topic_idf = np.log((1.0 + n_cases) / (1.0 + df)) + 1.0
-
-        # text: TF-IDF of case texts, quality-weighted normalised expert profiles, stored as a
-        # term x expert matrix so a question costs one sparse (1 x terms) @ (terms x experts)
-        self.vec: TfidfVectorizer | None = TfidfVectorizer(sublinear_tf=True, dtype=np.float64)
-        try:
-            cm = self.vec.fit_transform([c.text for c in cases]).tocsr()
-        except ValueError:  # empty vocabulary
-            self.vec, cm = None, sp.csr_matrix((n_cases, 1))
-        weight = (1.0 + ok) * np.where(rated, 0.5 + (r_val - 1.0) / 4.0, 1.0)
-        om = sp.csr_matrix((weight, (owner, np.arange(n_cases))), shape=(n_exp, n_cases))
-        prof = (om @ cm).tocsr()
-        norms = np.sqrt(np.asarray(prof.multiply(prof).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        self.profiles_t = (sp.diags(1.0 / norms) @ prof).T.tocsr()
-
-    def rows(self, candidates: Iterable[ExpertId] | None) -> IntArray:
-        """Row per candidate (unseen -> the virtual row); all experts when None."""
-        if candidates is None:
-            return np.arange(len(self.experts), dtype=np.intp)
-        unseen = len(self.experts)
-        return np.array([self.index.get(e, unseen) for e in candidates], dtype=np.intp)
-
-    def matrix(self, text: str, topics: Sequence[str], idx: IntArray) -> FloatArray:
-        """Feature matrix (len(idx) x len(FEATURES)) for one question."""
-        out = np.zeros((len(idx), len(FEATURES)))
-        out[:, :_N_STATIC] = self.static[idx]
-        cols = [self.topic_ids[t] for t in dict.fromkeys(topics) if t in self.topic_ids]
-        tm = self.topic_prior
-        if cols:
-            tc = self.tcount[:, cols].toarray()[idx]
-            s_c = tc.sum(axis=1)
-            s_r = np.asarray(self.tres[:, cols].sum(axis=1)).ravel()[idx]
-            s_t = np.asarray(self.trat[:, cols].sum(axis=1)).ravel()[idx]
-            p = self.topic_p[cols]
-            out[:, 6] = np.log1p(s_c)
-            out[:, 7] = np.log1p(s_r)
-            out[:, 8] = (s_r + tm * self.rate[idx]) / (s_c + tm)
-            focus = (tc + 5.0 * p) / (self.n[idx, None] + 5.0)
-            out[:, 9] = np.mean(np.log(focus / p), axis=1)
-            out[:, 10] = np.log1p(tc) @ self.topic_idf[cols] / len(cols)
-            out[:, 12] = (s_t + tm * self.rating[idx]) / (s_c + tm)
-        else:
-            out[:, 8], out[:, 12] = self.rate[idx], self.rating[idx]
-        if self.vec is not None:
-            q = self.vec.transform([text])
-            out[:, 11] = (q @ self.profiles_t).toarray().ravel()[idx]
-        return out
 
 
 def _pair_lr(diffs: FloatArray, c: float) -> FloatArray:
@@ -184,10 +82,12 @@ class ExpertRanker:
         rating_prior: float = 3.0,
         recent_share: float = 0.25,
         topic_prior: float = 3.0,
-        max_learn_questions: int = 800,
+        max_learn_questions: int = 2000,
         n_negatives: int = 40,
         learn_rounds: int = 2,
         random_state: int = 0,
+        knn_k: int = 100,
+        tags_as_text: bool = True,
     ) -> None:
         self.weights = weights
         self.learn_weights = learn_weights
@@ -201,10 +101,12 @@ class ExpertRanker:
         self.n_negatives = n_negatives
         self.learn_rounds = learn_rounds
         self.random_state = random_state
+        self.knn_k = knn_k
+        self.tags_as_text = tags_as_text
 
-    def _profiles(self, cases: Sequence[ResolvedCase]) -> _Profiles:
-        return _Profiles(cases, self.prior_strength, self.rating_prior, self.recent_share,
-                         self.topic_prior)
+    def _profiles(self, cases: Sequence[ResolvedCase]) -> Profiles:
+        return Profiles(cases, self.prior_strength, self.rating_prior, self.recent_share,
+                         self.topic_prior, self.knn_k, self.tags_as_text)
 
     # ------------------------------------------------------------------ fit
     def fit(self, cases: Iterable[ResolvedCase]) -> ExpertRanker:
@@ -220,18 +122,22 @@ class ExpertRanker:
         if self.learn_weights and self.weights is None:
             lists = self._oof_lists(case_list)
             if lists is not None:
-                self.coef_, self.coef_candidates_ = self._learn(lists)
+                self.coef_, self.coef_candidates_ = self._learn(*lists)
                 self.weights_learned_ = True
         self._p = self._profiles(case_list)
         self.experts_: list[ExpertId] = self._p.experts
         return self
 
-    def _oof_lists(self, cases: list[ResolvedCase]
-                   ) -> list[tuple[CompactArray, int, IntArray]] | None:
-        """Out-of-fold learning lists (None: too little history): per sampled question, the
-        feature matrix of every expert known outside its fold, the resolver's row and the rows
-        of the question's own experts. Only resolvers with history count: an expert unseen
-        outside the fold has no evidence and would teach "less history is better"."""
+    def _oof_lists(self, cases: list[ResolvedCase]) -> tuple[_Lists, _Lists] | None:
+        """Out-of-fold learning lists (None: too little history).
+
+        All-experts lists, per sampled question (up to ``max_learn_questions``): the feature
+        matrix of every expert known outside its fold, the resolver's row and the rows of the
+        question's own experts. Candidate lists, per question with at least two of its own
+        experts known outside its fold (all questions: only those rows are computed): their
+        feature rows, the resolver's position and ``arange``. Only resolvers with history
+        count: an expert unseen outside the fold has no evidence and would teach "less history
+        is better"."""
         starts = [i for i, c in enumerate(cases)
                   if i == 0 or (c.text, c.topics) != (cases[i - 1].text, cases[i - 1].topics)]
         if len(starts) < self.min_learn_questions * 2:
@@ -239,39 +145,51 @@ class ExpertRanker:
         spans = list(zip(starts, starts[1:] + [len(cases)]))
         rng = np.random.default_rng(self.random_state)
         fold = rng.integers(0, self.n_folds, len(spans))
-        chosen = rng.choice(len(spans), min(self.max_learn_questions, len(spans)), replace=False)
-        lists = []
+        chosen = np.zeros(len(spans), dtype=bool)
+        chosen[rng.choice(len(spans), min(self.max_learn_questions, len(spans)),
+                          replace=False)] = True
+        lists: _Lists = []
+        cand: _Lists = []
         for k in range(self.n_folds):
             inner = self._profiles([c for q, (a, b) in enumerate(spans) if fold[q] != k
                                     for c in cases[a:b]])
             all_rows = inner.rows(None)
-            for q in np.sort(chosen[fold[chosen] == k]):
+            for q in np.flatnonzero(fold == k):
                 group = cases[spans[q][0]:spans[q][1]]
                 pos = [inner.index[c.expert_id] for c in group
                        if c.resolved and c.expert_id in inner.index]
-                if pos:
-                    own = sorted({inner.index[c.expert_id] for c in group
-                                  if c.expert_id in inner.index})
+                if not pos:
+                    continue
+                own = np.array(sorted({inner.index[c.expert_id] for c in group
+                                       if c.expert_id in inner.index}), dtype=np.intp)
+                if chosen[q]:
                     x = inner.matrix(group[0].text, group[0].topics, all_rows)
-                    lists.append((x.astype(np.float32), pos[0], np.array(own, dtype=np.intp)))
-        return lists if len(lists) >= self.min_learn_questions else None
+                    lists.append((x.astype(np.float32), pos[0], own))
+                    if len(own) > 1:
+                        cand.append((x[own].astype(np.float32), int(np.searchsorted(own, pos[0])),
+                                     np.arange(len(own), dtype=np.intp)))
+                elif len(own) > 1:
+                    x = inner.matrix(group[0].text, group[0].topics, own)
+                    cand.append((x.astype(np.float32), int(np.searchsorted(own, pos[0])),
+                                 np.arange(len(own), dtype=np.intp)))
+        return (lists, cand) if len(lists) >= self.min_learn_questions else None
 
-    def _learn(self, lists: list[tuple[CompactArray, int, IntArray]]
-               ) -> tuple[FloatArray, FloatArray]:
+    def _learn(self, lists: _Lists, cand: _Lists) -> tuple[FloatArray, FloatArray]:
         """(all-experts weights, candidate weights) from out-of-fold lists, in raw feature units.
 
         All experts: pairwise logistic regression of the resolver against random experts and
         the question's other experts, again with the first model's top-scored experts as hard
         negatives, then coordinate ascent on the mean reciprocal rank. Candidates: pairwise
-        logistic regression of the resolver against the question's other experts; kept only if,
-        fitted on the other folds, it ranks held-out lists better (P@1 + MRR) than the
-        all-experts weights."""
+        logistic regression of the resolver against the question's other experts (candidate
+        lists of every question); kept only if, fitted on the other folds, it ranks held-out
+        candidate lists better (P@1 + MRR) than the all-experts weights."""
         rng = np.random.default_rng(self.random_state)
         # floor the scale: a near-constant feature must not get a huge raw-unit weight that
         # then dominates for unseen experts (whose features lie outside the learned range)
         scale = np.maximum(np.vstack([x[own] for x, _, own in lists]).std(axis=0), 0.05)
         scale = scale.astype(np.float64)
         z = [((x / scale).astype(np.float32), p, own) for x, p, own in lists]
+        zc = [((x / scale).astype(np.float32), p, own) for x, p, own in cand]
 
         def all_pairs(w: FloatArray | None) -> FloatArray:
             out = []
@@ -290,19 +208,19 @@ class ExpertRanker:
         w_all = _pair_lr(all_pairs(_pair_lr(all_pairs(None), 1.0)), 1.0)
         w_all = self._ascend(z, w_all / np.abs(w_all).max())
         w_cand = w_all
-        multi = [i for i, (_, _, own) in enumerate(z) if len(own) > 1]
-        if len(multi) >= self.min_learn_questions // 2:
+        if len(zc) >= self.min_learn_questions // 2:
             # out-of-fold comparison: on some sites (dba) the resolver-vs-answerers model is
             # worse on held-out lists than the all-experts weights, in-sample it looks better
-            k_of = np.arange(len(z)) % self.n_folds
+            k_of = np.arange(len(zc)) % self.n_folds
             held = 0.0
             for k in range(self.n_folds):
-                w_k = self._own_lr(z, [i for i in multi if k_of[i] != k])
-                held += _own_score([z[i] for i in range(len(z)) if k_of[i] == k], w_k) * \
+                w_k = self._own_lr(zc, [i for i in range(len(zc)) if k_of[i] != k])
+                held += _own_score([zc[i] for i in range(len(zc)) if k_of[i] == k], w_k) * \
                     float(np.mean(k_of == k))
-            if held > _own_score(z, w_all):
-                w_cand = self._own_lr(z, multi)
-        self.validation_score_ = {"mrr_all": _mrr_all(z, w_all), "own": _own_score(z, w_cand)}
+            if held > _own_score(zc, w_all):
+                w_cand = self._own_lr(zc, list(range(len(zc))))
+        self.validation_score_ = {"mrr_all": _mrr_all(z, w_all),
+                                  "own": _own_score(zc, w_cand) if zc else 0.0}
         return w_all / scale, w_cand / scale
 
     @staticmethod

@@ -40,6 +40,7 @@ def history(session: Session, brand_id: int, limit: int = 20000) -> list[Resolve
         ok = case.status == "resolved" and case.review_verdict != "reject"
         out.append(ResolvedCase(text=case.question, topics=[case.topic] if case.topic else [],
                                 expert_id=case.expert_id, resolved=ok, rating=csat))
+    out.reverse()  # newest `limit` cases, oldest first: ExpertRanker.fit expects time order
     return out
 
 

@@ -135,3 +135,56 @@ def test_candidate_lists_use_candidate_weights() -> None:
     full = r.rank("ui question", ["ui"])
     assert {e for e, _ in full} == {"ann", "bob", "cy", "dan"}
     assert all(math.isfinite(s) for _, s in full)
+
+
+def near_duplicate_history() -> list[ResolvedCase]:
+    data = []
+    for i in range(15):
+        data.append(ResolvedCase(f"slow query index plan {i}", ["postgres"], "ann", True, 4))
+        data.append(ResolvedCase(f"replication lag wal {i}", ["postgres"], "bob", True, 4))
+    data.insert(12, ResolvedCase("pg_upgrade fails with checksum mismatch on toast table",
+                                 ["postgres"], "zoe", True, 5))
+    return data
+
+
+def test_knn_finds_who_resolved_a_near_duplicate() -> None:
+    r = ExpertRanker().fit(near_duplicate_history())
+    query = "pg_upgrade checksum mismatch on a toast table"
+    feats = r.features(query, ["postgres"], candidates=["ann", "bob", "zoe"])
+    assert feats["knn_near"][2] > 0.5 > max(feats["knn_near"][:2])
+    assert r.rank(query, ["postgres"])[0][0] == "zoe"
+    # ...but the generalists still win their own kind of question
+    assert r.rank("slow query plan index", ["postgres"])[0][0] == "ann"
+
+
+def test_unseen_expert_between_proven_good_and_proven_bad() -> None:
+    bad = [ResolvedCase(f"printer jam {i}", ["printer"], "bad", False, 1) for i in range(30)]
+    good = [ResolvedCase(f"printer jam {i}", ["printer"], "good", True, 5) for i in range(30)]
+    mid = [ResolvedCase(f"printer jam {i}", ["printer"], "mid", i % 2 == 0, 3) for i in range(30)]
+    r = ExpertRanker().fit(bad + good + mid)
+    ids = [e for e, _ in r.rank("printer jam", ["printer"], candidates=["new", "bad", "mid", "good"])]
+    assert ids == ["good", "mid", "new", "bad"]
+
+
+def learnable_history() -> list[ResolvedCase]:
+    data = []
+    for q in range(300):
+        topic = ["db", "net", "ui"][q % 3]
+        good = {"db": "ann", "net": "bob", "ui": "cy"}[topic]
+        for e in ("ann", "bob", "cy", "dan"):
+            data.append(ResolvedCase(f"{topic} question {q} words{q % 17}", [topic], e, e == good,
+                                     4 if e == good else 2))
+    return data
+
+
+def test_learned_fit_is_deterministic_and_pickles() -> None:
+    import pickle
+
+    data = learnable_history()
+    a = ExpertRanker(min_learn_questions=20).fit(data)
+    b = ExpertRanker(min_learn_questions=20).fit(data)
+    assert a.weights_learned_ and a.weights_ == b.weights_
+    assert a.candidate_weights_ == b.candidate_weights_
+    c = pickle.loads(pickle.dumps(a))
+    for cands in (None, ["dan", "cy", "zed", "ann"]):
+        assert c.rank("ui question words3", ["ui"], cands) == a.rank("ui question words3", ["ui"], cands)

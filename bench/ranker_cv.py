@@ -1,0 +1,78 @@
+"""Out-of-fold validation of ExpertRanker on the CQA *train* split only (never the test split).
+
+    python bench/ranker_cv.py [--sites dba history physics] [--folds 5] [--seed 0]
+
+Train questions are split into random folds; for each fold the ranker (and the tag-count
+baseline) is fitted on the cases of the other folds and evaluated on the fold's questions with
+the published protocol (accepted answerer seen in the fitted cases; (b) candidates = the
+question's answerers seen there). Prints per-site (a) MRR / P@1 and (b) P@1 / MRR, pooled over
+folds. This is what ranker changes are compared on before the test split is looked at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from matching import ExpertRanker  # noqa: E402
+from matching.datasets import CQA_SITES, CQAQuestion, load_cqa  # noqa: E402
+from matching.evaluation import TagCountRanker, evaluate_routing, published_questions  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sites", nargs="+", default=list(CQA_SITES))
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", default="{}", help="ExpertRanker keyword arguments as JSON")
+    ap.add_argument("--ratings", default="log2", choices=("log2", "quantile"),
+                    help="score -> rating mapping of load_cqa")
+    args = ap.parse_args()
+    for site in args.sites:
+        cases, train, _ = load_cqa(site, ratings=args.ratings)
+        # cases are grouped per train question, in question order (see load_cqa)
+        by_q: list[list[int]] = []
+        for i, c in enumerate(cases):
+            if i == 0 or (c.text, c.topics) != (cases[i - 1].text, cases[i - 1].topics):
+                by_q.append([])
+            by_q[-1].append(i)
+        assert len(by_q) == len(train)
+        fold = np.random.default_rng(args.seed).integers(0, args.folds, len(train))
+        tot: dict[str, list[float]] = {}
+        fit_s = []
+        for k in range(args.folds):
+            inner = [cases[i] for q, ix in enumerate(by_q) if fold[q] != k for i in ix]
+            held: list[CQAQuestion] = [q for q, f in zip(train, fold) if f == k]
+            test = published_questions(held, {c.expert_id for c in inner})
+            t0 = time.perf_counter()
+            ours = ExpertRanker(**json.loads(args.params)).fit(inner)
+            fit_s.append(time.perf_counter() - t0)
+            tag = TagCountRanker().fit(inner)
+            for name, model in (("ours", ours), ("tag", tag)):
+                for setting in ("all", "answerers"):
+                    r = evaluate_routing(model, test, setting)
+                    for m, v in r.items():
+                        tot.setdefault(f"{name}_{setting}_{m}", []).append(v * len(test))
+            tot.setdefault("n", []).append(len(test))
+        n = sum(tot["n"])
+
+        def g(key: str, tot: dict[str, list[float]] = tot, n: int = n) -> float:
+            return sum(tot[key]) / n
+
+        print(f"{site:8s} n={n:5d} fit {np.median(fit_s):5.1f}s | "
+              f"(a) MRR ours {g('ours_all_mrr'):.3f} tag {g('tag_all_mrr'):.3f} | "
+              f"(a) P@1 ours {g('ours_all_p@1'):.3f} tag {g('tag_all_p@1'):.3f} | "
+              f"(b) P@1 ours {g('ours_answerers_p@1'):.3f} tag {g('tag_answerers_p@1'):.3f} | "
+              f"(b) MRR ours {g('ours_answerers_mrr'):.3f} tag {g('tag_answerers_mrr'):.3f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
