@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 try:
@@ -330,3 +331,28 @@ def test_keyboard_focus_aria_and_translation(server: Server, brand: tuple[str, s
     expect(widget.panel).to_be_hidden()
     expect(launcher).to_be_focused()
     expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_shedding_server_keeps_the_question_sending_and_stores_nothing(servers: Any, widget: Widget) -> None:
+    """`overloaded` is retried after `retry_after_ms` with the same client_id, never shown as
+    "Not sent" (a server whose shed limit is below any real lag refuses every ask)."""
+    shedding = servers(env={"GIGCX_SHED_LAG_MS": "0.000001"})
+    slug, key = shedding.brand()
+    shedding.topic(key, "cards")
+    time.sleep(0.5)  # the lag monitor's first two measurements
+    page = widget.page
+    page.goto(f"{shedding.url}/demo/{slug}")
+    widget.open()
+    widget.send("Where is my card?")
+    pending = page.locator("gigcx-widget .log li.pending")
+    expect(pending).to_have_count(1)
+    time.sleep(2.5)  # several refusals and resends
+    expect(pending).to_have_count(1)
+    expect(page.locator("gigcx-widget .log li.pending.failed")).to_have_count(0)
+    expect(pending).to_contain_text("Sending")
+    widget.shot("30-overloaded-still-sending")
+    cases = shedding.rest("GET", "/cases", key)
+    assert cases.status_code == 200 and cases.json()["cases"] == []
+    shed = [line for line in requests.get(shedding.url + "/metrics", timeout=10).text.splitlines()
+            if line.startswith('gigcx_shed_events_total{event="ask"}')]
+    assert shed and float(shed[0].split()[-1]) >= 2  # refused, resent, refused again
