@@ -76,8 +76,8 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
                                                 Case.client_id == client_id)).one()
         return again, False
     _append(session, case, "customer", customer_id, text, client_id)
-    timers.schedule(session, "case_escalate", case.id,  # type: ignore[arg-type]
-                    case.created_at + timedelta(seconds=brand.escalate_after_s))
+    timers.start(session, "case_escalate", case.id,  # type: ignore[arg-type]
+                 case.created_at + timedelta(seconds=brand.escalate_after_s))
     outbox.case_changed(session, case)
     log.info("case opened", extra={"case_id": case.id, "brand_id": brand.id, "topic": topic,
                                    "topic_confidence": confidence})

@@ -79,7 +79,7 @@ def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
                       expires_at=now + timedelta(seconds=brand.offer_timeout_s))
         session.add(offer)
         session.flush()
-        timers.schedule(session, "offer_expiry", offer.id, offer.expires_at)  # type: ignore[arg-type]
+        timers.start(session, "offer_expiry", offer.id, offer.expires_at)  # type: ignore[arg-type]
         outbox.add("offer", offer_payload(session, offer, case, reward), EXPERT, expert_room(offer.expert_id))
         offers.append(offer)
     case.routing = {**decision, "round": case.offer_round}

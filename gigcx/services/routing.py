@@ -41,9 +41,18 @@ _checked: dict[int, tuple[float, int | None]] = {}
 TRAINED_CHECK_S = 5.0
 
 
+_topics_checked: dict[int, tuple[float, tuple[Any, ...]]] = {}
+
+
 def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
+    """What the brand's active topics look like now (read at most every GIGCX_MODEL_CHECK_S)."""
+    now = time.monotonic()
+    seen = _topics_checked.get(brand_id)
+    if seen is not None and now - seen[0] < current_app.config["GIGCX"].model_check_s:
+        return seen[1]
     row = session.exec(select(func.count(), func.max(Topic.updated_at)).where(
         Topic.brand_id == brand_id, Topic.active.is_(True))).one()  # type: ignore[attr-defined]
+    _topics_checked[brand_id] = (now, tuple(row))
     return tuple(row)
 
 

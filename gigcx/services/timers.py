@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from gigcx.events import Outbox
@@ -36,6 +36,12 @@ def schedule(session: Session, kind: str, ref_id: int, due_at: datetime) -> None
     else:
         timer.due_at, timer.fired_at, timer.claimed_by = due_at, None, None
         session.add(timer)
+
+
+def start(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:
+    """The first timer of this kind for an object created in this transaction (one Core INSERT:
+    no lookup, no ORM object; a new case's and a new offer's timers are on every ask's path)."""
+    session.execute(insert(Timer.__table__).values(kind=kind, ref_id=ref_id, due_at=due_at))  # type: ignore[attr-defined]
 
 
 def cancel(session: Session, kind: str, ref_id: int) -> None:
