@@ -296,26 +296,24 @@ class Worker:
             self.conv_keys.discard((role, case_id))
             self.convs = [c for c in self.convs if not (c[0] == role and c[2] == case_id)]
 
-    async def propose(self, client: Any, case_id: int) -> None:
+    async def call_ok(self, client: Any, what: str, event: str, data: dict[str, Any], namespace: str) -> bool:
+        """Call an event; on a timeout or an error ack record `<what>_timeout` / `<what>_<code>`."""
         try:
-            ack = await client.call("resolve", {"case_id": case_id}, namespace="/expert", timeout=60)
+            ack = await client.call(event, data, namespace=namespace, timeout=60)
         except Exception:
-            self.err("resolve_timeout")
-            return
+            self.err(f"{what}_timeout")
+            return False
         if not ack.get("ok"):
-            self.err("resolve_" + ack["error"]["code"])
-            return
-        self.drop("expert", client, case_id)
+            self.err(f"{what}_{ack['error']['code']}")
+            return False
+        return True
+
+    async def propose(self, client: Any, case_id: int) -> None:
+        if await self.call_ok(client, "resolve", "resolve", {"case_id": case_id}, "/expert"):
+            self.drop("expert", client, case_id)
 
     async def confirm(self, client: Any, case_id: int) -> None:
-        try:
-            ack = await client.call("resolve", {"case_id": case_id, "resolved": True}, namespace="/customer",
-                                    timeout=60)
-        except Exception:
-            self.err("confirm_timeout")
-            return
-        if not ack.get("ok"):
-            self.err("confirm_" + ack["error"]["code"])
+        await self.call_ok(client, "confirm", "resolve", {"case_id": case_id, "resolved": True}, "/customer")
 
     def setup_customer(self, client: Any) -> None:
         client.on("message", lambda d: self.on_message("customer", d), namespace="/customer")
@@ -350,13 +348,7 @@ class Worker:
             self.spawn(accept(d))
 
         async def accept(d: dict[str, Any]) -> None:
-            try:
-                ack = await client.call("accept", {"case_id": d["case_id"]}, namespace="/expert", timeout=60)
-            except Exception:
-                self.err("accept_timeout")
-                return
-            if not ack.get("ok"):
-                self.err("accept_" + ack["error"]["code"])
+            if not await self.call_ok(client, "accept", "accept", {"case_id": d["case_id"]}, "/expert"):
                 return
             self.conv_keys.add(("expert", d["case_id"]))
             self.convs.append(("expert", client, d["case_id"]))

@@ -13,6 +13,7 @@ syncs and the rest are never refused: they finish conversations already under wa
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import Flask, current_app
 
@@ -28,12 +29,12 @@ class LagMonitor:
     def __init__(self) -> None:
         self.lag_s = 0.0  # the smaller of the last two measurements: one long step is not a backlog
 
-    def run(self, sleep: object) -> None:
+    def run(self, sleep: Callable[[float], object]) -> None:
         """Measure forever (started as a background task of the serving process)."""
         last = 0.0
         while True:
             start = time.perf_counter()
-            sleep(INTERVAL_S)  # type: ignore[operator]
+            sleep(INTERVAL_S)
             lag = max(time.perf_counter() - start - INTERVAL_S, 0.0)
             LOOP_LAG.observe(lag)
             self.lag_s, last = min(lag, last), lag

@@ -40,7 +40,7 @@ def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = Fals
     return case
 
 
-def can_see(session: Session, actor: Actor, case: Case) -> bool:
+def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
     """A customer sees their cases, an expert those offered or assigned, staff their brand's."""
     if actor.role == "customer":
         return case.customer_id == actor.id
@@ -123,17 +123,12 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()  # serialises writers of this case before the idempotency check
     case = session.execute(q).first()
-    visible = case is not None and (
-        case.customer_id == actor.id if actor.role == "customer"
-        else case.brand_id == actor.brand_id if actor.role == "staff"
-        else case.expert_id == actor.id or _holds_offer(session, actor.id, case_id))
-    if not visible:
+    if case is None or not can_see(session, actor, case):  # a Row has the columns can_see reads
         raise ApiError("not_found", "no such case")
     prior = session.execute(select(_MSG).where(_MSG.c.case_id == case_id, _MSG.c.sender == sender,
                                                _MSG.c.client_id == client_id)).first()
     if prior is not None:
         return prior
-    assert case is not None
     if actor.role == "expert" and case.expert_id != actor.id:
         raise ApiError("forbidden", "accept the offer before writing in this case")
     if case.status in (CaseStatus.resolved.value, CaseStatus.closed.value):
@@ -144,13 +139,6 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
                           first_response=actor.role == "expert")
     outbox.message_posted(case, msg)
     return msg
-
-
-def _holds_offer(session: Session, expert_id: int, case_id: int) -> bool:
-    from gigcx.models import Offer
-
-    return session.exec(select(Offer.id).where(Offer.case_id == case_id, Offer.expert_id == expert_id,
-                                               Offer.status == "open")).first() is not None
 
 
 def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> Row[Any]:

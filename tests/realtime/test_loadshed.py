@@ -11,16 +11,15 @@ from gigcx.extensions import socketio
 from tests.conftest import ADMIN_TOKEN, Api
 
 
-def _customer(app: Any) -> tuple[Any, str]:
-    api = Api(app.test_client())
-    r = api.post("/brands", ADMIN_TOKEN, json={"slug": "acme", "name": "Acme"})
+def _customer(app: Any) -> Any:
+    r = Api(app.test_client()).post("/brands", ADMIN_TOKEN, json={"slug": "acme", "name": "Acme"})
     assert r.status_code == 201, r.get_data(as_text=True)
-    return socketio.test_client(app, namespace="/customer", auth={"brand": "acme"}), r.get_json()["api_key"]
+    return socketio.test_client(app, namespace="/customer", auth={"brand": "acme"})
 
 
 def test_a_lagging_process_refuses_asks_and_messages_and_stores_nothing(app: Any) -> None:
     lag = app.extensions["gigcx_lag"]
-    customer, _ = _customer(app)
+    customer = _customer(app)
     lag.lag_s = 1.0  # the loop runs timers a second late: over the 250 ms default
     refused = customer.emit("ask", {"text": "where is my card", "client_id": "q1"}, namespace="/customer",
                             callback=True)
@@ -47,7 +46,7 @@ def test_a_lagging_process_refuses_asks_and_messages_and_stores_nothing(app: Any
 def test_shedding_is_off_when_the_limit_is_zero(app: Any) -> None:
     app.config["GIGCX"].shed_lag_ms = 0
     app.extensions["gigcx_lag"].lag_s = 5.0
-    customer, _ = _customer(app)
+    customer = _customer(app)
     ack = customer.emit("ask", {"text": "where is my card", "client_id": "q1"}, namespace="/customer", callback=True)
     assert ack["ok"], ack
     customer.disconnect(namespace="/customer")
