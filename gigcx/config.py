@@ -44,6 +44,7 @@ class Settings:
     rate_limit_auth_per_min: int = 20
     shed_lag_ms: float = 250.0
     model_check_s: float = 1.0
+    roster_cache_s: float = 1.0
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod

@@ -32,6 +32,17 @@ def expert_rating(session: Session, expert_id: int) -> float | None:
     return None if avg is None else round(float(avg), 2)
 
 
+def expert_summary(session: Session, expert_id: int) -> dict[str, Any] | None:
+    """The assigned expert as customers see them, read once per session (an accept builds three
+    payloads naming the same expert); None for an unknown id."""
+    memo: dict[int, dict[str, Any] | None] = session.info.setdefault("expert_summary", {})
+    if expert_id not in memo:
+        expert = session.get(Expert, expert_id)
+        memo[expert_id] = None if expert is None else {
+            "display_name": expert.display_name, "rating": expert_rating(session, expert_id)}
+    return memo[expert_id]
+
+
 SUMMARY = ("id", "status", "topic", "deflected", "expert")  # the fields of a `case` event without `full`
 
 
@@ -40,10 +51,9 @@ def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[st
     out: dict[str, Any] = {"id": case.id, "status": case.status, "topic": case.topic,
                            "deflected": case.deflected}
     if case.expert_id is not None:
-        expert = session.get(Expert, case.expert_id)
-        if expert is not None:
-            out["expert"] = {"display_name": expert.display_name,
-                             "rating": expert_rating(session, expert.id)}  # type: ignore[arg-type]
+        summary = expert_summary(session, case.expert_id)
+        if summary is not None:
+            out["expert"] = dict(summary)
     if full:
         out.update(
             question=case.question, language=case.language, last_seq=case.last_seq,

@@ -52,7 +52,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings of a test instance."""
     s = Settings(instance_path=str(tmp_path / "instance"), database_url=database_url,
-                 admin_token=ADMIN_TOKEN, secret_key="test-secret", model_check_s=0)
+                 admin_token=ADMIN_TOKEN, secret_key="test-secret", model_check_s=0, roster_cache_s=0)
     return s.finish()
 
 

@@ -46,7 +46,7 @@ class Server:
                     # for a moment must not shed a test's ask. Shedding has its own tests.
                     "GIGCX_SHED_LAG_MS": "5000",
                     # Tests resolve a case and ask again at once: check model versions every time.
-                    "GIGCX_MODEL_CHECK_S": "0",
+                    "GIGCX_MODEL_CHECK_S": "0", "GIGCX_ROSTER_CACHE_S": "0",
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
                     **(env or {})}
         if redis_url:

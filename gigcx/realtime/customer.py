@@ -58,7 +58,7 @@ class CustomerNamespace(RoleNamespace):
             case, created = cases.ask(session, outbox, brand=brand, customer_id=actor.id, text=body.text,
                                       client_id=body.client_id, language=body.language)
             if created:
-                dispatch.dispatch(session, outbox, case)
+                dispatch.dispatch(session, outbox, case, fresh=True)
             out = case_payload(session, case, full=True)
             out["suggestions"] = case.suggestions
             return {"case": out}

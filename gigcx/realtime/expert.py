@@ -66,9 +66,9 @@ class ExpertNamespace(RoleNamespace):
         actor = self.actor()
 
         def work(session: Session, outbox: Any) -> dict[str, Any]:
-            dispatch.accept(session, outbox, actor.id, body.case_id)
+            case = dispatch.accept(session, outbox, actor.id, body.case_id)
             session.flush()
-            return cases.sync(session, actor, case_id=body.case_id, after_seq=0)
+            return cases.sync(session, actor, case_id=body.case_id, after_seq=0, case=case)
 
         return transact(work)  # type: ignore[no-any-return]
 

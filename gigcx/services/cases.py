@@ -56,26 +56,26 @@ def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
 
 def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, text: str,
         client_id: str, language: str | None) -> tuple[Case, bool]:
-    """Open a case for a question (idempotent by client_id); returns (case, created)."""
-    existing = session.exec(select(Case).where(Case.customer_id == customer_id,
-                                               Case.client_id == client_id)).first()
-    if existing is not None:
-        return existing, False
+    """Open a case for a question (idempotent by client_id); returns (case, created).
+
+    A repeated client_id is found by the unique index, not by a lookup first: repeats are rare
+    (a resend after a lost ack) and every ask would pay for the lookup."""
     from gigcx.services import routing
 
     topic, confidence = routing.classify(session, brand, text)
     case = Case(brand_id=brand.id, customer_id=customer_id, client_id=client_id, question=text,  # type: ignore[arg-type]
-                language=(language or "en").lower(), topic=topic, topic_confidence=confidence)
+                language=(language or "en").lower(), topic=topic, topic_confidence=confidence,
+                last_seq=1)  # the question is message 1, inserted below
     case.suggestions = routing.suggest(session, brand, text)
     session.add(case)
     try:
         session.flush()
-    except IntegrityError:  # the same client_id raced in from another connection
+    except IntegrityError:  # this client_id was asked before (a resend, or a race between tabs)
         session.rollback()
         again = session.exec(select(Case).where(Case.customer_id == customer_id,
                                                 Case.client_id == client_id)).one()
         return again, False
-    _append(session, case, "customer", customer_id, text, client_id)
+    _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)  # type: ignore[arg-type]
     timers.start(session, "case_escalate", case.id,  # type: ignore[arg-type]
                  case.created_at + timedelta(seconds=brand.escalate_after_s))
     outbox.case_changed(session, case)
@@ -89,18 +89,20 @@ _MSG = Message.__table__  # type: ignore[attr-defined]
 
 
 def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,
-                    client_id: str | None, *, first_response: bool = False) -> Row[Any]:
+                    client_id: str | None, *, first_response: bool = False, seq: int | None = None) -> Row[Any]:
     """Store a message with the next gap-free seq of its case (the row update serialises writers).
 
     Core statements, not the ORM: this is the hot path of every chat message, and ORM unit-of-work
     handling was most of its cost (docs/benchmarks.md, "Load"). `first_response` also stamps the
-    case's first response time if it has none. Returns the stored row (the message's columns)."""
+    case's first response time if it has none. `seq` is given only for a case inserted in this
+    transaction with `last_seq` already set. Returns the stored row (the message's columns)."""
     now = utcnow()
-    values: dict[str, Any] = {"last_seq": _CASE.c.last_seq + 1}
-    if first_response:
-        values["first_response_at"] = func.coalesce(_CASE.c.first_response_at, now)
-    seq = session.execute(update(_CASE).where(_CASE.c.id == case_id).values(**values)
-                          .returning(_CASE.c.last_seq)).scalar_one()
+    if seq is None:
+        values: dict[str, Any] = {"last_seq": _CASE.c.last_seq + 1}
+        if first_response:
+            values["first_response_at"] = func.coalesce(_CASE.c.first_response_at, now)
+        seq = session.execute(update(_CASE).where(_CASE.c.id == case_id).values(**values)
+                              .returning(_CASE.c.last_seq)).scalar_one()
     return session.execute(insert(_MSG).values(case_id=case_id, seq=seq, sender=sender, sender_id=sender_id,
                                                text=text, client_id=client_id, sent_at=now)
                            .returning(*_MSG.c)).one()
@@ -148,9 +150,10 @@ def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> R
     return msg
 
 
-def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int) -> dict[str, Any]:
-    """The case and every message after `after_seq` (masked for experts)."""
-    case = load_case(session, actor, case_id)
+def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: Case | None = None) -> dict[str, Any]:
+    """The case and every message after `after_seq` (masked for experts); `case` when the caller
+    already holds it and has checked the actor may see it."""
+    case = case if case is not None else load_case(session, actor, case_id)
     msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
                         .order_by(Message.seq)).all()  # type: ignore[arg-type]
     masked = actor.role == "expert"

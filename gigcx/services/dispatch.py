@@ -5,13 +5,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, update
+from sqlalchemy import case as when
+from sqlalchemy import exists, func, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
-from gigcx.events import EXPERT, Outbox, expert_room, offer_payload
-from gigcx.models import Brand, Case, CaseStatus, Expert, Offer, Topic, utcnow
+from gigcx.events import EXPERT, Outbox, expert_room, expert_summary, offer_payload
+from gigcx.models import Brand, Case, CaseStatus, Offer, Topic, utcnow
 from gigcx.observability import OFFERS, ROUTING, timed
 from gigcx.services import cases, presence, timers
 
@@ -23,14 +24,23 @@ def reward_for(session: Session, case: Case) -> int:
     """The topic's reward for this case (0 when the topic is unknown)."""
     if case.topic is None:
         return 0
+    from gigcx.services import routing
+
+    brand = session.get(Brand, case.brand_id)
+    cached = routing.topic_reward(session, brand, case.topic) if brand is not None else None
+    if cached is not None:
+        return cached
     topic = session.exec(select(Topic).where(Topic.brand_id == case.brand_id, Topic.slug == case.topic)).first()
     return topic.reward_cents if topic else 0
 
 
-def dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
-    """Offer a waiting case to the next best experts, or escalate once `max_offers` rounds failed."""
+def dispatch(session: Session, outbox: Outbox, case: Case, *, fresh: bool = False) -> list[Offer]:
+    """Offer a waiting case to the next best experts, or escalate once `max_offers` rounds failed.
+
+    `fresh`: the case was inserted in this very transaction (an ask), so no other process can
+    see it yet: no offer lookups and no guarded round bump are needed."""
     with timed(ROUTING):
-        offers = _dispatch(session, outbox, case)
+        offers = _dispatch(session, outbox, case, fresh)
     if offers:
         OFFERS.labels("offered").inc(len(offers))
         log.info("case offered", extra={"case_id": case.id, "experts": [o.expert_id for o in offers],
@@ -38,8 +48,11 @@ def dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
     return offers
 
 
-def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
-    first = case.offer_round == 0  # no offer was ever made: nothing to look up
+_OFFER = Offer.__table__  # type: ignore[attr-defined]
+
+
+def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list[Offer]:
+    first = fresh or case.offer_round == 0  # no offer was ever made: nothing to look up
     if case.status != CaseStatus.matching.value or (not first and has_open_offer(session, case.id)):  # type: ignore[arg-type]
         return []
     brand = session.get(Brand, case.brand_id)
@@ -63,26 +76,33 @@ def _dispatch(session: Session, outbox: Outbox, case: Case) -> list[Offer]:
         case.routing = {**decision, "waiting_since": case.routing.get("waiting_since") or utcnow().isoformat()}
         session.add(case)
         return []
-    bumped = session.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.matching.value,  # type: ignore[arg-type]
-                                                Case.offer_round == case.offer_round)
-                             .values(offer_round=Case.offer_round + 1).returning(Case.offer_round)
-                             .execution_options(synchronize_session=False)).scalar_one_or_none()
-    if bumped is None:
-        return []  # another process is dispatching this case right now
-    set_committed_value(case, "offer_round", bumped)
+    if fresh:  # invisible to others until commit; the round is written with the routing below
+        bumped = case.offer_round + 1
+    else:
+        bumped = session.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.matching.value,  # type: ignore[arg-type]
+                                                    Case.offer_round == case.offer_round)
+                                 .values(offer_round=Case.offer_round + 1).returning(Case.offer_round)
+                                 .execution_options(synchronize_session=False)).scalar_one_or_none()
+        if bumped is None:
+            return []  # another process is dispatching this case right now
+        set_committed_value(case, "offer_round", bumped)
+    # Core statements below would autoflush pending ORM changes first: the case row is written
+    # once, at the end, with its new round and routing decision.
     now = utcnow()
+    expires = now + timedelta(seconds=brand.offer_timeout_s)
     reward = reward_for(session, case)
     offers = []
-    for pick in chosen:
-        offer = Offer(case_id=case.id, expert_id=pick["expert_id"], round=case.offer_round,  # type: ignore[arg-type]
-                      score=pick["score"], reasons=pick,
-                      expires_at=now + timedelta(seconds=brand.offer_timeout_s))
-        session.add(offer)
-        session.flush()
-        timers.start(session, "offer_expiry", offer.id, offer.expires_at)  # type: ignore[arg-type]
-        outbox.add("offer", offer_payload(session, offer, case, reward), EXPERT, expert_room(offer.expert_id))
+    for pick in chosen:  # Core inserts: every ask makes one (docs/benchmarks.md, "Load")
+        offer_id = session.execute(insert(_OFFER).values(
+            case_id=case.id, expert_id=pick["expert_id"], round=bumped, status="open",
+            score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
+            .returning(_OFFER.c.id)).scalar_one()
+        offer = Offer(id=offer_id, case_id=case.id, expert_id=pick["expert_id"], round=bumped,  # type: ignore[arg-type]
+                      status="open", score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
         offers.append(offer)
-    case.routing = {**decision, "round": case.offer_round}
+        outbox.add("offer", offer_payload(session, offer, case, reward), EXPERT, expert_room(offer.expert_id))
+    timers.start_many(session, "offer_expiry", [(o.id, expires) for o in offers])  # type: ignore[misc]
+    case.offer_round, case.routing = bumped, {**decision, "round": bumped}
     session.add(case)
     return offers
 
@@ -94,19 +114,34 @@ def has_open_offer(session: Session, case_id: int) -> bool:
 
 def withdraw_open_offers(session: Session, outbox: Outbox, case: Case, keep: int | None = None) -> None:
     """Withdraw every open offer of the case (but `keep`), telling each expert."""
-    for offer in session.exec(select(Offer).where(Offer.case_id == case.id, Offer.status == "open")):
-        if offer.id == keep:
-            continue
-        offer.status, offer.responded_at = "withdrawn", utcnow()
-        session.add(offer)
-        timers.cancel(session, "offer_expiry", offer.id)  # type: ignore[arg-type]
-        outbox.add("offer_withdrawn", {"case_id": case.id}, EXPERT, expert_room(offer.expert_id))
+    _close_offers(session, outbox, case.id, keep, accepted=False)  # type: ignore[arg-type]
+
+
+def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | None, *, accepted: bool,
+                  also_cancel: tuple[str, list[int]] | None = None) -> None:
+    """One UPDATE for all of a case's open offers: `keep` becomes accepted when `accepted`, the
+    others withdrawn (each expert told); their expiry timers are cancelled in one more."""
+    now = utcnow()
+    status = when((_OFFER.c.id == keep, "accepted"), else_="withdrawn") if accepted else "withdrawn"
+    q = update(_OFFER).where(_OFFER.c.case_id == case_id, _OFFER.c.status == "open")
+    if keep is not None and not accepted:
+        q = q.where(_OFFER.c.id != keep)
+    closed = session.execute(q.values(status=status, responded_at=now)
+                             .returning(_OFFER.c.id, _OFFER.c.expert_id)).all()
+    for offer_id, expert_id in closed:
+        if offer_id != keep:
+            outbox.add("offer_withdrawn", {"case_id": case_id}, EXPERT, expert_room(expert_id))
+    ids = [offer_id for offer_id, _ in closed]
+    if also_cancel is not None:
+        timers.cancel(session, also_cancel[0], also_cancel[1][0], ("offer_expiry", ids))
+    elif ids:
+        timers.cancel(session, "offer_expiry", ids[0], ("offer_expiry", ids[1:]))
 
 
 def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Case:
     """Take the case: the first accept wins; the database decides, not process memory."""
-    offer = session.exec(select(Offer).where(Offer.case_id == case_id, Offer.expert_id == expert_id)
-                         .order_by(Offer.id.desc())).first()  # type: ignore[union-attr]
+    offer = session.execute(select(_OFFER.c.id, _OFFER.c.status, _OFFER.c.expires_at).where(
+        _OFFER.c.case_id == case_id, _OFFER.c.expert_id == expert_id).order_by(_OFFER.c.id.desc()).limit(1)).first()
     if offer is None:
         raise ApiError("not_found", "no such case")
     now = utcnow()
@@ -116,22 +151,20 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
         code = "already_taken" if offer.status == "withdrawn" else "offer_expired"
         raise ApiError(code, "this offer is no longer open", status=409)
     won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching.value)  # type: ignore[arg-type]
-                          .values(status=CaseStatus.active.value, expert_id=expert_id, assigned_at=now))
-    if won.rowcount != 1:  # type: ignore[attr-defined]
+                          .values(status=CaseStatus.active.value, expert_id=expert_id, assigned_at=now)
+                          .returning(Case)).scalars().first()
+    if won is None:
         session.rollback()
         raise ApiError("already_taken", "another expert took this case", status=409)
-    offer.status, offer.responded_at = "accepted", now
     OFFERS.labels("accepted").inc()
     log.info("case accepted", extra={"case_id": case_id, "expert_id": expert_id})
-    session.add(offer)
-    timers.cancel(session, "offer_expiry", offer.id)  # type: ignore[arg-type]
-    timers.cancel(session, "case_escalate", case_id)
-    case = session.get(Case, case_id)  # first load in this session: it sees the update above
-    withdraw_open_offers(session, outbox, case, keep=offer.id)  # type: ignore[arg-type]
-    expert = session.get(Expert, expert_id)
-    cases.system_message(session, outbox, case, f"{expert.display_name} is here to help.")  # type: ignore[arg-type, union-attr]
-    outbox.case_changed(session, case)  # type: ignore[arg-type]
-    return case  # type: ignore[return-value]
+    # this offer accepted, the others withdrawn, and every timer of the offers and the case
+    # cancelled: three statements whatever the fan-out
+    _close_offers(session, outbox, case_id, offer.id, accepted=True, also_cancel=("case_escalate", [case_id]))
+    expert = expert_summary(session, expert_id) or {"display_name": "An expert"}
+    cases.system_message(session, outbox, won, f"{expert['display_name']} is here to help.")
+    outbox.case_changed(session, won)
+    return won
 
 
 def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> None:

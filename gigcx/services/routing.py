@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
@@ -32,6 +32,7 @@ class BrandModels:
     topics: list[str]
     classifier: TopicClassifier | None
     trained_version: int | None = None
+    rewards: dict[str, int] = field(default_factory=dict)  # active topic -> reward in cents
 
 
 _classifiers: dict[int, BrandModels] = {}
@@ -67,7 +68,16 @@ def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> Bra
                 texts.append(text)
                 labels.append(t.slug)
     clf = TopicClassifier(embeddings="none").fit(texts, labels) if len({*labels}) >= 2 else None
-    return BrandModels(version, [t.slug for t in topics], clf)
+    return BrandModels(version, [t.slug for t in topics], clf, rewards={t.slug: t.reward_cents for t in topics})
+
+
+def topic_reward(session: Session, brand: Brand, slug: str) -> int | None:
+    """An active topic's reward as of the brand's current topics version (read with the models,
+    so an ask costs no query for it); None when the topic is not active or not cached."""
+    cached = _classifiers.get(brand.id)  # type: ignore[arg-type]
+    if cached is None or cached.version != _topics_version(session, brand.id):  # type: ignore[arg-type]
+        return None
+    return cached.rewards.get(slug)
 
 
 def _trained_version(session: Session, brand_id: int) -> int | None:

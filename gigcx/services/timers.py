@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, select
 
 from gigcx.events import Outbox
@@ -44,10 +44,19 @@ def start(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:
     session.execute(insert(Timer.__table__).values(kind=kind, ref_id=ref_id, due_at=due_at))  # type: ignore[attr-defined]
 
 
-def cancel(session: Session, kind: str, ref_id: int) -> None:
-    """Drop a pending timer (handlers re-check state anyway, so this only saves work)."""
-    session.execute(update(Timer).where(Timer.kind == kind, Timer.ref_id == ref_id,  # type: ignore[arg-type]
-                                        Timer.fired_at.is_(None))  # type: ignore[union-attr]
+def start_many(session: Session, kind: str, due: list[tuple[int, datetime]]) -> None:
+    """`start` for several new objects in one executemany (a dispatch round's offers)."""
+    if due:
+        session.execute(insert(Timer.__table__), [{"kind": kind, "ref_id": ref, "due_at": at}  # type: ignore[attr-defined]
+                                                  for ref, at in due])
+
+
+def cancel(session: Session, kind: str, ref_id: int, *also: tuple[str, list[int]]) -> None:
+    """Drop a pending timer (handlers re-check state anyway, so this only saves work); `also`
+    adds (kind, ref_ids) pairs to drop in the same statement."""
+    wanted = [(Timer.kind == kind) & (Timer.ref_id == ref_id)]
+    wanted += [(Timer.kind == k) & Timer.ref_id.in_(refs) for k, refs in also if refs]  # type: ignore[attr-defined]
+    session.execute(update(Timer).where(or_(*wanted), Timer.fired_at.is_(None))  # type: ignore[union-attr]
                     .values(fired_at=utcnow(), claimed_by="cancelled"))
 
 
