@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, update
+from sqlalchemy import Row, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -87,25 +87,38 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
 _CASE = Case.__table__  # type: ignore[attr-defined]
 _MSG = Message.__table__  # type: ignore[attr-defined]
 
+# The chat hot path's statements, built once: building them per message (column comparisons,
+# generative .where/.values) was a fifth of a message's server time (py-spy, docs/benchmarks.md).
+_NEXT_SEQ = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
+             .values(last_seq=_CASE.c.last_seq + 1).returning(_CASE.c.last_seq))
+_NEXT_SEQ_RESPONDED = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
+                       .values(last_seq=_CASE.c.last_seq + 1,
+                               first_response_at=func.coalesce(_CASE.c.first_response_at, bindparam("b_now")))
+                       .returning(_CASE.c.last_seq))
+_INSERT_MSG = insert(_MSG).returning(*_MSG.c)
+_CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id,
+                          _CASE.c.status).where(_CASE.c.id == bindparam("b_case"))
+_CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update()
+_PRIOR_MSG = select(_MSG).where(_MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
+                                _MSG.c.client_id == bindparam("b_client"))
+
 
 def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,
                     client_id: str | None, *, first_response: bool = False, seq: int | None = None) -> Row[Any]:
     """Store a message with the next gap-free seq of its case (the row update serialises writers).
 
-    Core statements, not the ORM: this is the hot path of every chat message, and ORM unit-of-work
-    handling was most of its cost (docs/benchmarks.md, "Load"). `first_response` also stamps the
-    case's first response time if it has none. `seq` is given only for a case inserted in this
-    transaction with `last_seq` already set. Returns the stored row (the message's columns)."""
+    Core statements on the session's connection, not the ORM: this is the hot path of every
+    chat message, and ORM unit-of-work handling was most of its cost (docs/benchmarks.md,
+    "Load"). `first_response` also stamps the case's first response time if it has none. `seq`
+    is given only for a case inserted in this transaction with `last_seq` already set. Returns
+    the stored row (the message's columns)."""
     now = utcnow()
+    conn = session.connection()
     if seq is None:
-        values: dict[str, Any] = {"last_seq": _CASE.c.last_seq + 1}
-        if first_response:
-            values["first_response_at"] = func.coalesce(_CASE.c.first_response_at, now)
-        seq = session.execute(update(_CASE).where(_CASE.c.id == case_id).values(**values)
-                              .returning(_CASE.c.last_seq)).scalar_one()
-    return session.execute(insert(_MSG).values(case_id=case_id, seq=seq, sender=sender, sender_id=sender_id,
-                                               text=text, client_id=client_id, sent_at=now)
-                           .returning(*_MSG.c)).one()
+        seq = conn.execute(_NEXT_SEQ_RESPONDED if first_response else _NEXT_SEQ,
+                           {"b_case": case_id, "b_now": now}).scalar_one()
+    return conn.execute(_INSERT_MSG, {"case_id": case_id, "seq": seq, "sender": sender, "sender_id": sender_id,
+                                      "text": text, "client_id": client_id, "sent_at": now}).one()
 
 
 def _append(session: Session, case: Case, sender: str, sender_id: int | None, text: str,
@@ -120,15 +133,14 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
                  client_id: str) -> Row[Any]:
     """Store a chat message once (idempotent by client_id) and deliver it after commit."""
     sender = actor.role
-    q = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id, _CASE.c.status) \
-        .where(_CASE.c.id == case_id)
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()  # serialises writers of this case before the idempotency check
-    case = session.execute(q).first()
+    conn = session.connection()
+    # on PostgreSQL the row lock serialises writers of this case before the idempotency check
+    # (SQLite's BEGIN IMMEDIATE already did)
+    q = _CASE_OF_MESSAGE_LOCKED if conn.dialect.name == "postgresql" else _CASE_OF_MESSAGE
+    case = conn.execute(q, {"b_case": case_id}).first()
     if case is None or not can_see(session, actor, case):  # a Row has the columns can_see reads
         raise ApiError("not_found", "no such case")
-    prior = session.execute(select(_MSG).where(_MSG.c.case_id == case_id, _MSG.c.sender == sender,
-                                               _MSG.c.client_id == client_id)).first()
+    prior = conn.execute(_PRIOR_MSG, {"b_case": case_id, "b_sender": sender, "b_client": client_id}).first()
     if prior is not None:
         return prior
     if actor.role == "expert" and case.expert_id != actor.id:

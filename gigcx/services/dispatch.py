@@ -49,6 +49,7 @@ def dispatch(session: Session, outbox: Outbox, case: Case, *, fresh: bool = Fals
 
 
 _OFFER = Offer.__table__  # type: ignore[attr-defined]
+_INSERT_OFFER = insert(_OFFER).returning(_OFFER.c.id)
 
 
 def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list[Offer]:
@@ -93,10 +94,9 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
     reward = reward_for(session, case)
     offers = []
     for pick in chosen:  # Core inserts: every ask makes one (docs/benchmarks.md, "Load")
-        offer_id = session.execute(insert(_OFFER).values(
-            case_id=case.id, expert_id=pick["expert_id"], round=bumped, status="open",
-            score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
-            .returning(_OFFER.c.id)).scalar_one()
+        offer_id = session.connection().execute(_INSERT_OFFER, {
+            "case_id": case.id, "expert_id": pick["expert_id"], "round": bumped, "status": "open",
+            "score": pick["score"], "reasons": pick, "created_at": now, "expires_at": expires}).scalar_one()
         offer = Offer(id=offer_id, case_id=case.id, expert_id=pick["expert_id"], round=bumped,  # type: ignore[arg-type]
                       status="open", score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
         offers.append(offer)
@@ -126,7 +126,7 @@ def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | No
     q = update(_OFFER).where(_OFFER.c.case_id == case_id, _OFFER.c.status == "open")
     if keep is not None and not accepted:
         q = q.where(_OFFER.c.id != keep)
-    closed = session.execute(q.values(status=status, responded_at=now)
+    closed = session.connection().execute(q.values(status=status, responded_at=now)
                              .returning(_OFFER.c.id, _OFFER.c.expert_id)).all()
     for offer_id, expert_id in closed:
         if offer_id != keep:
@@ -140,7 +140,7 @@ def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | No
 
 def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Case:
     """Take the case: the first accept wins; the database decides, not process memory."""
-    offer = session.execute(select(_OFFER.c.id, _OFFER.c.status, _OFFER.c.expires_at).where(
+    offer = session.connection().execute(select(_OFFER.c.id, _OFFER.c.status, _OFFER.c.expires_at).where(
         _OFFER.c.case_id == case_id, _OFFER.c.expert_id == expert_id).order_by(_OFFER.c.id.desc()).limit(1)).first()
     if offer is None:
         raise ApiError("not_found", "no such case")

@@ -118,7 +118,7 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
             .scalar_subquery()
             + select(func.count()).select_from(Offer).where(Offer.expert_id == ExpertPresence.expert_id,
                                                              Offer.status == "open").scalar_subquery())
-    rows = session.execute(
+    rows = session.connection().execute(
         select(ExpertPresence.expert_id, ExpertPresence.max_cases, load)
         .join(ExpertProgram, ExpertProgram.expert_id == ExpertPresence.expert_id)  # type: ignore[arg-type]
         .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == "approved",

@@ -15,6 +15,8 @@ from gigcx.models import Timer, utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Outbox, int], None]
+_TIMER = Timer.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_TIMER)  # Core, on the session's connection: new timers are on every ask's path
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -41,23 +43,22 @@ def schedule(session: Session, kind: str, ref_id: int, due_at: datetime) -> None
 def start(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:
     """The first timer of this kind for an object created in this transaction (one Core INSERT:
     no lookup, no ORM object; a new case's and a new offer's timers are on every ask's path)."""
-    session.execute(insert(Timer.__table__).values(kind=kind, ref_id=ref_id, due_at=due_at))  # type: ignore[attr-defined]
+    session.connection().execute(_INSERT, {"kind": kind, "ref_id": ref_id, "due_at": due_at})
 
 
 def start_many(session: Session, kind: str, due: list[tuple[int, datetime]]) -> None:
     """`start` for several new objects in one executemany (a dispatch round's offers)."""
     if due:
-        session.execute(insert(Timer.__table__), [{"kind": kind, "ref_id": ref, "due_at": at}  # type: ignore[attr-defined]
-                                                  for ref, at in due])
+        session.connection().execute(_INSERT, [{"kind": kind, "ref_id": ref, "due_at": at} for ref, at in due])
 
 
 def cancel(session: Session, kind: str, ref_id: int, *also: tuple[str, list[int]]) -> None:
     """Drop a pending timer (handlers re-check state anyway, so this only saves work); `also`
     adds (kind, ref_ids) pairs to drop in the same statement."""
-    wanted = [(Timer.kind == kind) & (Timer.ref_id == ref_id)]
-    wanted += [(Timer.kind == k) & Timer.ref_id.in_(refs) for k, refs in also if refs]  # type: ignore[attr-defined]
-    session.execute(update(Timer).where(or_(*wanted), Timer.fired_at.is_(None))  # type: ignore[union-attr]
-                    .values(fired_at=utcnow(), claimed_by="cancelled"))
+    wanted = [(_TIMER.c.kind == kind) & (_TIMER.c.ref_id == ref_id)]
+    wanted += [(_TIMER.c.kind == k) & _TIMER.c.ref_id.in_(refs) for k, refs in also if refs]
+    session.connection().execute(update(_TIMER).where(or_(*wanted), _TIMER.c.fired_at.is_(None))
+                                 .values(fired_at=utcnow(), claimed_by="cancelled"))
 
 
 def due(session: Session, limit: int = 100) -> list[int]:
