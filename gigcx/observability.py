@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +32,9 @@ LOOP_LAG = Histogram("gigcx_event_loop_lag_seconds", "How late this process wake
                      buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 SHED = Counter("gigcx_shed_events_total", "Asks and messages refused with `overloaded` while the event loop "
                "lagged", ["event"], registry=REGISTRY)
+WAL_CHECKPOINTS = Histogram("gigcx_sqlite_checkpoint_seconds", "Background checkpoints of SQLite's write-ahead "
+                            "log (off the event loop; SQLite only)", registry=REGISTRY,
+                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
 GC_PAUSES = Histogram("gigcx_gc_pause_seconds", "Garbage-collector pauses of this process (they stop every "
                       "connection of a gevent server)", ["generation"], registry=REGISTRY,
                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
@@ -114,7 +118,7 @@ def init_app(app: Flask) -> None:
 
 
 _gc_started: list[float] = []
-GC_GEN0_THRESHOLD = 7000
+GC_THRESHOLDS = (7000, 10, 10)
 
 
 def _on_gc(phase: str, info: dict[str, int]) -> None:
@@ -137,7 +141,20 @@ def tune_gc_for_serving() -> None:
         gc.callbacks.append(_on_gc)
     # Young collections 10x rarer than the default 700 allocations: each one promotes whatever
     # in-flight events hold at that instant, and promotions are what trigger full collections.
-    gc.set_threshold(GC_GEN0_THRESHOLD, 10, 10)
+    gc.set_threshold(*gc_thresholds(os.environ.get("GIGCX_GC_THRESHOLDS")))
+
+
+def gc_thresholds(spec: str | None) -> tuple[int, int, int]:
+    """`gc.set_threshold` arguments from "gen0,gen1,gen2" (GIGCX_GC_THRESHOLDS), or the defaults."""
+    if not spec:
+        return GC_THRESHOLDS
+    try:
+        values = tuple(int(v) for v in spec.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or values[0] < 1 or min(values) < 0:
+        raise ValueError(f"GIGCX_GC_THRESHOLDS must be three integers 'gen0,gen1,gen2' (gen0 >= 1); got {spec!r}")
+    return values  # type: ignore[return-value]
 
 
 class timed:

@@ -5,6 +5,7 @@ import json
 import logging
 from typing import Any
 
+import pytest
 import requests
 
 from gigcx.observability import JsonFormatter
@@ -68,10 +69,10 @@ def test_serving_gc_is_frozen_after_startup_and_its_pauses_are_measured() -> Non
 
     code = (
         "import gc\n"
-        "from gigcx.observability import GC_GEN0_THRESHOLD, GC_PAUSES, REGISTRY, tune_gc_for_serving\n"
+        "from gigcx.observability import GC_THRESHOLDS, GC_PAUSES, REGISTRY, tune_gc_for_serving\n"
         "tune_gc_for_serving()\n"
         "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
-        "assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS\n"
         "gc.collect(0); gc.collect(2)\n"
         "print(REGISTRY.get_sample_value('gigcx_gc_pause_seconds_count', {'generation': '0'}),"
         " REGISTRY.get_sample_value('gigcx_gc_pause_seconds_count', {'generation': '2'}))\n"
@@ -79,3 +80,13 @@ def test_serving_gc_is_frozen_after_startup_and_its_pauses_are_measured() -> Non
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     gen0, gen2 = (float(v) for v in out.stdout.split())
     assert gen0 >= 1 and gen2 >= 1
+
+
+def test_gc_thresholds_come_from_the_environment_or_the_defaults() -> None:
+    from gigcx.observability import GC_THRESHOLDS, gc_thresholds
+
+    assert gc_thresholds(None) == gc_thresholds("") == GC_THRESHOLDS == (7000, 10, 10)
+    assert gc_thresholds("3000,10,100") == (3000, 10, 100)
+    for bad in ("3000,10", "a,b,c", "0,10,10", "700,-1,10"):
+        with pytest.raises(ValueError, match="GIGCX_GC_THRESHOLDS"):
+            gc_thresholds(bad)

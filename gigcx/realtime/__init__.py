@@ -52,6 +52,14 @@ def start_background(app: Flask) -> None:
     socketio.start_background_task(_loop, app, "timers", settings.timer_poll_s, _run_due_timers)
     socketio.start_background_task(_loop, app, "heartbeat", max(settings.presence_ttl_s / 3, 1), _heartbeat)
     socketio.start_background_task(_loop, app, "sweep", 2.0, _sweep)
+    engine = app.extensions["gigcx_engine"]
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        from gigcx.db import WalCheckpointer
+
+        checkpointer = WalCheckpointer(engine)
+        checkpointer.enable()
+        app.extensions["gigcx_checkpointer"] = checkpointer
+        socketio.start_background_task(checkpointer.run, socketio.sleep)
 
 
 def _loop(app: Flask, name: str, every: float, step: Any) -> None:

@@ -1,0 +1,76 @@
+"""SQLite's write-ahead log is checkpointed by a background thread in serving processes, never
+inside a commit on the event loop (docs/architecture.md, "Tuned for many connections")."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from gigcx.db import WalCheckpointer, make_engine
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Any:
+    eng = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    with eng.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)"))
+    yield eng
+    eng.dispose()
+
+
+def _autocheckpoint(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+
+
+def _write(engine: Any, rows: int) -> None:
+    for i in range(rows):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (body) VALUES (:b)"), {"b": f"row {i} " + "x" * 2000})
+
+
+def test_commits_leave_the_log_to_the_checkpointer(engine: Any, tmp_path: Path) -> None:
+    assert _autocheckpoint(engine) == 1000  # SQLite's default: the committing connection checkpoints
+    checkpointer = WalCheckpointer(engine)
+    checkpointer.enable()
+    assert _autocheckpoint(engine) == 0  # reopened connections too
+
+    _write(engine, 1500)  # ~1,500 pages: past the 1,000 at which a commit would checkpoint
+    wal = tmp_path / "wal.sqlite3-wal"
+    busy, log_pages, done = checkpointer.checkpoint()
+    assert busy == 0 and log_pages > 1000 and done == log_pages  # nothing had been checkpointed
+    assert checkpointer.checkpoints == 1 and checkpointer.pages == done
+
+    size = wal.stat().st_size
+    _write(engine, 200)  # after a full checkpoint the log is reused from its start, not grown
+    assert wal.stat().st_size == size
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1700
+
+
+def test_without_the_checkpointer_sqlite_checkpoints_itself(engine: Any, tmp_path: Path) -> None:
+    """CLI commands and tests run no checkpointer: their connections keep SQLite's default."""
+    _write(engine, 1500)
+    busy, log_pages, done = WalCheckpointer(engine).checkpoint()
+    assert log_pages < 1000  # the log was checkpointed and restarted by commits along the way
+
+
+def test_a_serving_process_checkpoints_in_the_background(servers: Any, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    server = servers()
+    slug, key = server.brand()
+    for i in range(3):
+        server.topic(key, f"topic-{i}")
+    deadline = time.monotonic() + 15
+    while True:  # the first checkpoint runs a second after start-up
+        body = requests.get(server.url + "/metrics", timeout=10).text
+        counts = [line for line in body.splitlines() if line.startswith("gigcx_sqlite_checkpoint_seconds_count")]
+        if counts and float(counts[0].split()[-1]) >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert counts and float(counts[0].split()[-1]) >= 1, counts
