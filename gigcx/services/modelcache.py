@@ -6,7 +6,10 @@ busy brand's questions never wait for a refit. Loading runs on the event loop (i
 database); fitting runs in an OS thread (it is CPU work).
 
 That thread shares the interpreter lock with the event loop, so while it fits, every connection of
-the process runs at about half speed. Background rebuilds are therefore spaced by their own cost:
+the process runs at about half speed, and a long C call inside the fit (sparse algebra) stops them
+all: in a soak one ranker fit stalled the loop for seconds. Models named by `child_fit` (the
+expert ranker) are therefore rebuilt in a child process (`gigcx.fitworker`); the parent only
+pickles the data and unpickles the model. Background rebuilds are also spaced by their own cost:
 at least `COST_FACTOR` times the last build's duration apart (a 3 s ranker fit waits 5 minutes, a
 50 ms index fit keeps the 10 s minimum), which bounds refitting to ~1 % of the process' time."""
 from __future__ import annotations
@@ -48,9 +51,10 @@ class RefreshingCache(Generic[D, V]):
 
     def __init__(self, name: str, version: Callable[[Session, int], tuple[Any, ...]],
                  load: Callable[[Session, int], D], fit: Callable[[D], V], size: Callable[[D], int],
-                 inline_below: int = 100, min_interval_s: float = 30.0):
+                 inline_below: int = 100, min_interval_s: float = 30.0, child_fit: str | None = None):
         self.name, self.version, self.load, self.fit, self.size = name, version, load, fit, size
         self.inline_below, self.min_interval_s = inline_below, min_interval_s
+        self.child_fit = child_fit  # "module:Estimator": background rebuilds fit in a child process
         self.entries: dict[int, _Entry[V]] = {}
         self.building: set[int] = set()
         self.checked: dict[int, float] = {}
@@ -93,7 +97,12 @@ class RefreshingCache(Generic[D, V]):
                     version = self.version(session, key)
                     data = self.load(session, key)
                 start = time.monotonic()
-                value = call_blocking(self.fit, data)  # the connection is back in the pool by now
+                if self.child_fit is not None:  # seconds of CPU: not under this process's GIL
+                    from gigcx.fitworker import fit_in_child
+
+                    value = fit_in_child(self.child_fit, data)
+                else:
+                    value = call_blocking(self.fit, data)  # the connection is back in the pool by now
                 done = time.monotonic()
                 self.entries[key] = _Entry(version, done, self.size(data), value, done - start)
         except Exception:

@@ -45,7 +45,8 @@ def history(session: Session, brand_id: int, limit: int = 20000) -> list[Resolve
 
 
 _rankers: RefreshingCache[list[ResolvedCase], ExpertRanker] = RefreshingCache(
-    "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len)
+    "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len,
+    child_fit="matching:ExpertRanker")
 
 
 def ranker_for(session: Session, brand_id: int) -> ExpertRanker:
