@@ -60,3 +60,15 @@ def test_background_rebuilds_of_the_ranker_fit_in_a_child_process(app: Any) -> N
     entry = cache.entries[7]
     assert isinstance(entry.value, ExpertRanker) and entry.version == (150,) and entry.size == 150
     assert entry.value.rank("card question", ["cards"])[0][0] == "ann"
+
+
+def test_a_suggestion_index_fitted_in_a_child_process_suggests_like_one_fitted_here() -> None:
+    from gigcx.fitworker import fit_in_child
+    from matching.suggestions import AnsweredCase, SuggestionIndex
+
+    cases = [AnsweredCase(1, "my card has not arrived", "Cards take 5 days."),
+             AnsweredCase(2, "how do I reset my pin", "Use the app's security page."),
+             AnsweredCase(3, "refund for a double charge", "Refunds take 3 days.")]
+    here, there = SuggestionIndex().fit(cases), fit_in_child("matching.suggestions:SuggestionIndex", cases)
+    for text in ("my new card has not arrived yet", "reset the pin please"):
+        assert there.suggest(text) == here.suggest(text) and here.suggest(text)

@@ -8,7 +8,7 @@ database); fitting runs in an OS thread (it is CPU work).
 That thread shares the interpreter lock with the event loop, so while it fits, every connection of
 the process runs at about half speed, and a long C call inside the fit (sparse algebra) stops them
 all: in a soak one ranker fit stalled the loop for seconds. Models named by `child_fit` (the
-expert ranker) are therefore rebuilt in a child process (`gigcx.fitworker`); the parent only
+expert ranker, the suggestion index) are therefore rebuilt in a child process (`gigcx.fitworker`); the parent only
 pickles the data and unpickles the model. Background rebuilds are also spaced by their own cost:
 at least `COST_FACTOR` times the last build's duration apart (a 3 s ranker fit waits 5 minutes, a
 50 ms index fit keeps the 10 s minimum), which bounds refitting to ~1 % of the process' time."""
