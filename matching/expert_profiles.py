@@ -2,7 +2,8 @@
 
 ``Profiles(cases, ...)`` turns a time-ordered list of ResolvedCase into per-expert arrays and
 sparse matrices; ``matrix(text, topics, rows)`` returns the ``FEATURES`` columns for one
-question and the given expert rows (row ``len(experts)`` is the virtual unseen expert).
+question and the given expert rows (row ``len(experts)`` is the virtual unseen expert), with
+the ``t_*`` columns counted from the cases strictly before the question's time ``at``.
 """
 
 from __future__ import annotations

@@ -12,12 +12,19 @@ Per (question, expert) the ranker computes a small feature vector (see ``FEATURE
 * text evidence (TF-IDF of the text plus the topics as tokens): cosine to the expert's
   quality-weighted profile, a kNN vote (the 100 most similar past questions vote for the
   experts who handled them, weighted by squared cosine, resolved cases 4x unresolved) and
-  ``knn_near``, the cosine of the most similar past question the expert resolved.
+  ``knn_near``, the cosine of the most similar past question the expert resolved;
+* time evidence (``t_*``), from the cases handled strictly before the question's time ``at``
+  (``ResolvedCase.at`` / ``rank(..., at=...)``; None: after the whole history, i.e. "now"):
+  log cases before it, log cases and log resolved cases in the last 5% of the history's cases
+  before it (``time_window``; a count of cases, so the unit of ``at`` does not matter), log
+  cases in the last 20%, exp(-distance of the expert's last case / window), and log cases on
+  the question's topics in the last 20%. A history without times uses its list order.
 The score is a linear combination, with two weight vectors: ``coef_`` ranks all experts
 (``candidates=None``: "who is best overall") and ``coef_candidates_`` ranks a given candidate
 list ("which of these people will resolve it"). With enough history ``fit`` learns both from
 out-of-fold lists: the questions are split into folds, each fold's questions get features from
-profiles built on the other folds, then (all experts, up to 2000 questions) a pairwise logistic
+profiles built on the other folds (time features at the question's own time: its
+first case's ``at``), then (all experts, up to 2000 questions) a pairwise logistic
 regression with hard negatives refined by coordinate ascent on the mean reciprocal rank, and
 (candidates, every question with two or more known answerers) a pairwise logistic regression on
 "resolver vs. the others who answered", kept only if, fitted on some folds, it beats the
@@ -116,7 +123,9 @@ class ExpertRanker:
         """Learn expert profiles (and, with enough history, the feature weights); returns self.
 
         ``cases`` must be in time order (oldest first); consecutive cases with the same text and
-        topics are treated as answers to one question."""
+        topics are treated as answers to one question. When every case has ``at``, the time
+        features use it (``has_times_``); otherwise the list order is the time and ``rank``
+        ignores ``at``."""
         case_list = list(cases)
         times = _case_times(case_list)
         self.has_times_ = times is not None
