@@ -1,12 +1,16 @@
 """Out-of-fold validation of ExpertRanker on the CQA *train* split only (never the test split).
 
     python bench/ranker_cv.py [--sites dba history physics] [--folds 5] [--seed 0]
+                              [--case-time answer|question|none]
 
 Train questions are split into random folds; for each fold the ranker (and the tag-count
 baseline) is fitted on the cases of the other folds and evaluated on the fold's questions with
 the published protocol (accepted answerer seen in the fitted cases; (b) candidates = the
 question's answerers seen there). Prints per-site (a) MRR / P@1 and (b) P@1 / MRR, pooled over
-folds. This is what ranker changes are compared on before the test split is looked at.
+folds; "ours" ranks each question at its own time (``at`` = its id, only cases before it count
+in the time features), "ours at=None" ranks the same model with no question time (as if asked
+after the whole history). This is what ranker changes are compared on before the test split is
+looked at.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ def main() -> None:
     ap.add_argument("--params", default="{}", help="ExpertRanker keyword arguments as JSON")
     ap.add_argument("--ratings", default="log2", choices=("log2", "quantile"),
                     help="score -> rating mapping of load_cqa")
+    ap.add_argument("--case-time", default="answer", choices=("answer", "question", "none"),
+                    help="what load_cqa dates cases by (none: no times at all)")
     args = ap.parse_args()
     for site in args.sites:
-        cases, train, _ = load_cqa(site, ratings=args.ratings)
+        cases, train, _ = load_cqa(site, ratings=args.ratings, case_time=args.case_time)
         # cases are grouped per train question, in question order (see load_cqa)
         by_q: list[list[int]] = []
         for i, c in enumerate(cases):
@@ -55,9 +61,10 @@ def main() -> None:
             ours = ExpertRanker(**json.loads(args.params)).fit(inner)
             fit_s.append(time.perf_counter() - t0)
             tag = TagCountRanker().fit(inner)
-            for name, model in (("ours", ours), ("tag", tag)):
+            for name, model, use_time in (("ours", ours, True), ("notime", ours, False),
+                                          ("tag", tag, True)):
                 for setting in ("all", "answerers"):
-                    r = evaluate_routing(model, test, setting)
+                    r = evaluate_routing(model, test, setting, use_time)
                     for m, v in r.items():
                         tot.setdefault(f"{name}_{setting}_{m}", []).append(v * len(test))
             tot.setdefault("n", []).append(len(test))
@@ -70,7 +77,8 @@ def main() -> None:
               f"(a) MRR ours {g('ours_all_mrr'):.3f} tag {g('tag_all_mrr'):.3f} | "
               f"(a) P@1 ours {g('ours_all_p@1'):.3f} tag {g('tag_all_p@1'):.3f} | "
               f"(b) P@1 ours {g('ours_answerers_p@1'):.3f} tag {g('tag_answerers_p@1'):.3f} | "
-              f"(b) MRR ours {g('ours_answerers_mrr'):.3f} tag {g('tag_answerers_mrr'):.3f}",
+              f"(b) MRR ours {g('ours_answerers_mrr'):.3f} tag {g('tag_answerers_mrr'):.3f} | "
+              f"at=None: (a) MRR {g('notime_all_mrr'):.3f} (b) P@1 {g('notime_answerers_p@1'):.3f}",
               flush=True)
 
 

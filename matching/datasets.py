@@ -43,6 +43,7 @@ class CQAQuestion:
     topics: list[str]
     accepted_answerer: str
     answerers: list[str]
+    at: float | None = None  # when it was asked (the benchmark uses the question id)
 
 
 def score_to_rating(score: int) -> int:
@@ -64,15 +65,24 @@ def quantile_ratings(scores: list[int]) -> dict[int, float]:
 
 
 def load_cqa(
-    site: str, root: Path | None = None, ratings: str = "log2"
+    site: str, root: Path | None = None, ratings: str = "log2", case_time: str = "answer"
 ) -> tuple[list[ResolvedCase], list[CQAQuestion], list[CQAQuestion]]:
     """(train cases, train questions, test questions) for one site; cases use train only.
 
     ``ratings``: "log2" (default) uses ``score_to_rating``; "quantile" maps an answer's score
     by its mid-rank among the site's train answers (``quantile_ratings``). Out-of-fold on train
-    the two were level (see docs/benchmarks.md), so the benchmark keeps "log2"."""
+    the two were level (see docs/benchmarks.md), so the benchmark keeps "log2".
+
+    Time: Stack Exchange post ids (questions and answers share one sequence) grow with time, so
+    a question's ``at`` is its id and a case's ``at`` is, with ``case_time="answer"`` (default),
+    its answer's id: when it was handled, so "cases before a question" are answers posted
+    before it was asked. ``case_time="question"`` dates a case by its question's id instead
+    (an answer posted after a later question then counts as before it); "none" leaves
+    ``at`` unset on cases and questions."""
     if ratings not in ("quantile", "log2"):
         raise ValueError(f"ratings must be 'quantile' or 'log2'; got {ratings!r}")
+    if case_time not in ("answer", "question", "none"):
+        raise ValueError(f"case_time must be 'answer', 'question' or 'none'; got {case_time!r}")
     base = (root or data_dir()) / "cqa"
     with (base / "questions.csv").open(newline="", encoding="utf-8") as fh:
         qrows = [r for r in csv.DictReader(fh) if r["site"] == site]
@@ -96,6 +106,7 @@ def load_cqa(
             topics=topics,
             accepted_answerer=q["accepted_answerer_id"],
             answerers=list(dict.fromkeys(a["answerer_id"] for a in answers)),
+            at=None if case_time == "none" else float(q["question_id"]),
         )
         if q["split"] == "train":
             train.append(question)
@@ -108,6 +119,8 @@ def load_cqa(
                         resolved=a["accepted"] == "1",
                         rating=(scale[int(a["score"])] if ratings == "quantile"
                                 else score_to_rating(int(a["score"]))),
+                        at=(None if case_time == "none" else
+                            float(a["answer_id"] if case_time == "answer" else q["question_id"])),
                     )
                 )
         else:

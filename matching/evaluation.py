@@ -16,7 +16,8 @@ class Ranker(Protocol):
     """Anything with ExpertRanker's ``rank`` signature."""
 
     def rank(
-        self, text: str, topics: Sequence[str], candidates: Iterable[ExpertId] | None = None
+        self, text: str, topics: Sequence[str], candidates: Iterable[ExpertId] | None = None,
+        *, at: float | None = None,
     ) -> list[tuple[ExpertId, float]]: ...
 
 
@@ -38,9 +39,10 @@ class TagCountRanker:
         return self
 
     def rank(
-        self, text: str, topics: Sequence[str], candidates: Iterable[ExpertId] | None = None
+        self, text: str, topics: Sequence[str], candidates: Iterable[ExpertId] | None = None,
+        *, at: float | None = None,
     ) -> list[tuple[ExpertId, float]]:
-        """Experts by summed topic counts, ties by str(expert_id)."""
+        """Experts by summed topic counts, ties by str(expert_id); ``at`` is ignored."""
         pool = list(dict.fromkeys(candidates)) if candidates is not None else self.experts_
         scored = [(e, float(sum(self.counts_[t][e] for t in set(topics) if t in self.counts_)))
                   for e in pool]
@@ -65,23 +67,25 @@ def published_questions(
     for q in questions:
         if q.accepted_answerer in seen:
             own = [a for a in q.answerers if a in seen]
-            out.append(CQAQuestion(q.question_id, q.text, q.topics, q.accepted_answerer, own))
+            out.append(CQAQuestion(q.question_id, q.text, q.topics, q.accepted_answerer, own,
+                                   q.at))
     return out
 
 
 def evaluate_routing(
-    ranker: Ranker, questions: Sequence[CQAQuestion], setting: str
+    ranker: Ranker, questions: Sequence[CQAQuestion], setting: str, use_time: bool = True
 ) -> dict[str, float]:
     """P@1 and MRR for finding the accepted answerer.
 
     setting "all": rank every expert known to the ranker (a question whose accepted answerer
     was never seen in training scores 0). setting "answerers": rank only that question's
-    ``answerers``. Pass ``published_questions(...)`` for the published protocol.
+    ``answerers``. Pass ``published_questions(...)`` for the published protocol. With
+    ``use_time`` each question is ranked at its own ``at`` (when it was asked), else at None.
     """
     p1 = rr = 0.0
     for q in questions:
         cands = None if setting == "all" else q.answerers
-        ranking = ranker.rank(q.text, q.topics, cands)
+        ranking = ranker.rank(q.text, q.topics, cands, at=q.at if use_time else None)
         r = reciprocal_rank(ranking, q.accepted_answerer)
         rr += r
         p1 += 1.0 if r == 1.0 else 0.0

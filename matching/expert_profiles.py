@@ -2,7 +2,8 @@
 
 ``Profiles(cases, ...)`` turns a time-ordered list of ResolvedCase into per-expert arrays and
 sparse matrices; ``matrix(text, topics, rows)`` returns the ``FEATURES`` columns for one
-question and the given expert rows (row ``len(experts)`` is the virtual unseen expert).
+question and the given expert rows (row ``len(experts)`` is the virtual unseen expert), with
+the ``t_*`` columns counted from the cases strictly before the question's time ``at``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ ExpertId = Hashable
 
 FEATURES = ("activity", "resolved", "resolve_rate", "rating", "recent", "last_seen",
             "tag_count", "tag_resolved", "tag_rate", "tag_focus", "topic_idf", "profile",
-            "tag_rating", "knn", "log_rate", "log_tag_rate", "knn_near")
+            "tag_rating", "knn", "log_rate", "log_tag_rate", "knn_near",
+            "t_prior", "t_recent", "t_recent_res", "t_recent_long", "t_gap", "t_topic")
 # Hand-set weights used when there is too little history to learn them (cold start).
 DEFAULT_WEIGHTS: dict[str, float] = {
     "activity": 0.1, "resolved": 0.4, "resolve_rate": 2.0, "rating": 1.0, "recent": 0.2,
     "last_seen": 0.0, "tag_count": 0.1, "tag_resolved": 0.5, "tag_rate": 1.0, "tag_focus": 0.2,
     "topic_idf": 0.1, "profile": 1.0, "tag_rating": 0.5, "knn": 0.5, "log_rate": 0.5,
     "log_tag_rate": 0.5, "knn_near": 4.0,
+    "t_prior": 0.0, "t_recent": 0.2, "t_recent_res": 0.0, "t_recent_long": 0.0, "t_gap": 0.2,
+    "t_topic": 0.2,
 }
 _N_STATIC = 6
 
@@ -40,7 +44,8 @@ class Profiles:
 
     def __init__(self, cases: Sequence[ResolvedCase], prior_strength: float,
                  rating_prior: float, recent_share: float, topic_prior: float,
-                 knn_k: int = 100, tags_as_text: bool = True) -> None:
+                 knn_k: int = 100, tags_as_text: bool = True, times: FloatArray | None = None,
+                 time_window: float = 0.05) -> None:
         ids = sorted({c.expert_id for c in cases}, key=str)
         self.experts = ids
         self.index = {e: i for i, e in enumerate(ids)}
@@ -87,6 +92,25 @@ class Profiles:
         self.topic_p = (df + 1.0) / (df.sum() + n_top)
         self.topic_idf = np.log((1.0 + n_cases) / (1.0 + df)) + 1.0
 
+        # time: every case gets its rank in time order (``times``, else list order); per expert
+        # (and per topic) the sorted ranks are one flat array of keys row * (n + 1) + rank, so
+        # "cases of these experts before rank p" is one vectorised searchsorted
+        when = (np.arange(n_cases, dtype=np.float64) if times is None
+                else np.asarray(times, dtype=np.float64))
+        if when.shape != (n_cases,):
+            raise ValueError(f"times must have one entry per case; got shape {when.shape}")
+        order = np.argsort(when, kind="stable")
+        self.t_sorted = when[order]
+        rank = np.empty(n_cases, dtype=np.intp)
+        rank[order] = np.arange(n_cases)
+        self.t_stride = n_cases + 1
+        self.t_window = max(1, int(round(time_window * n_cases)))
+        self.t_key = np.sort(owner * self.t_stride + rank)
+        self.t_key_res = np.sort((owner * self.t_stride + rank)[ok > 0])
+        self.t_topic_key = np.sort(c_arr * self.t_stride + rank[k_arr])
+        self.t_topic_owner = owner[k_arr][np.argsort(c_arr * self.t_stride + rank[k_arr],
+                                                     kind="stable")]
+
         # text: TF-IDF of case texts, quality-weighted normalised expert profiles, stored as a
         # term x expert matrix so a question costs one sparse (1 x terms) @ (terms x experts)
         self.tags_as_text, self.knn_k = tags_as_text, knn_k
@@ -123,8 +147,9 @@ class Profiles:
         unseen = len(self.experts)
         return np.array([self.index.get(e, unseen) for e in candidates], dtype=np.intp)
 
-    def matrix(self, text: str, topics: Sequence[str], idx: IntArray) -> FloatArray:
-        """Feature matrix (len(idx) x len(FEATURES)) for one question."""
+    def matrix(self, text: str, topics: Sequence[str], idx: IntArray,
+               at: float | None = None) -> FloatArray:
+        """Feature matrix (len(idx) x len(FEATURES)) for one question asked at ``at``."""
         out = np.zeros((len(idx), len(FEATURES)))
         out[:, :_N_STATIC] = self.static[idx]
         cols = [self.topic_ids[t] for t in dict.fromkeys(topics) if t in self.topic_ids]
@@ -157,7 +182,43 @@ class Profiles:
             out[:, 13] = np.log(0.05 + np.asarray(votes).ravel()[idx])
             near = sp.csr_matrix(self.resolved_votes[top].multiply(sims[top, None]))
             out[:, 16] = near.max(axis=0).toarray().ravel()[idx]
+        self._time_columns(out, idx, cols, at)
         return out
+
+    def position(self, at: float | None) -> int:
+        """Number of cases strictly before ``at`` (all of them when ``at`` is None)."""
+        if at is None:
+            return len(self.t_sorted)
+        return int(np.searchsorted(self.t_sorted, at, side="left"))
+
+    def _time_columns(self, out: FloatArray, idx: IntArray, cols: list[int],
+                      at: float | None) -> None:
+        """Fill the ``t_*`` columns from the cases strictly before ``at`` (see FEATURES)."""
+        pos, w, stride = self.position(at), self.t_window, self.t_stride
+        lo, lo_long = max(pos - w, 0), max(pos - 4 * w, 0)
+        base = idx * stride
+        # per expert: index in t_key of its first case, of its first case in each window and of
+        # its first case at or after ``at`` (differences are counts)
+        k0, k_lo, k_long, k_at = (np.searchsorted(self.t_key, base + p)
+                                  for p in (0, lo, lo_long, pos))
+        r_lo, r_at = (np.searchsorted(self.t_key_res, base + p) for p in (lo, pos))
+        out[:, 17] = np.log1p(k_at - k0)
+        out[:, 18] = np.log1p(k_at - k_lo)
+        out[:, 19] = np.log1p(r_at - r_lo)
+        out[:, 20] = np.log1p(k_at - k_long)
+        # exponentially decayed distance (in cases of the whole history) to the expert's last
+        # case before ``at``; 0 without one
+        has = k_at > k0
+        last = self.t_key[np.maximum(k_at - 1, 0)] - base if len(self.t_key) else base
+        gap = np.where(has, pos - 1 - last, 0)
+        out[:, 21] = np.where(has, np.exp(-gap / w), 0.0)
+        if cols:
+            keys = self.t_topic_key
+            c = np.asarray(cols, dtype=np.intp) * stride
+            a, b = np.searchsorted(keys, c + lo_long), np.searchsorted(keys, c + pos)
+            owners = np.concatenate([self.t_topic_owner[i:j] for i, j in zip(a, b)])
+            hits = np.bincount(owners, minlength=len(self.experts) + 1)
+            out[:, 22] = np.log1p(hits[idx])
 
     def _doc(self, text: str, topics: Sequence[str]) -> str:
         """Question text for TF-IDF; with ``tags_as_text`` its topics as extra tokens."""

@@ -12,12 +12,19 @@ Per (question, expert) the ranker computes a small feature vector (see ``FEATURE
 * text evidence (TF-IDF of the text plus the topics as tokens): cosine to the expert's
   quality-weighted profile, a kNN vote (the 100 most similar past questions vote for the
   experts who handled them, weighted by squared cosine, resolved cases 4x unresolved) and
-  ``knn_near``, the cosine of the most similar past question the expert resolved.
+  ``knn_near``, the cosine of the most similar past question the expert resolved;
+* time evidence (``t_*``), from the cases handled strictly before the question's time ``at``
+  (``ResolvedCase.at`` / ``rank(..., at=...)``; None: after the whole history, i.e. "now"):
+  log cases before it, log cases and log resolved cases in the last 5% of the history's cases
+  before it (``time_window``; a count of cases, so the unit of ``at`` does not matter), log
+  cases in the last 20%, exp(-distance of the expert's last case / window), and log cases on
+  the question's topics in the last 20%. A history without times uses its list order.
 The score is a linear combination, with two weight vectors: ``coef_`` ranks all experts
 (``candidates=None``: "who is best overall") and ``coef_candidates_`` ranks a given candidate
 list ("which of these people will resolve it"). With enough history ``fit`` learns both from
 out-of-fold lists: the questions are split into folds, each fold's questions get features from
-profiles built on the other folds, then (all experts, up to 2000 questions) a pairwise logistic
+profiles built on the other folds (time features at the question's own time: its
+first case's ``at``), then (all experts, up to 2000 questions) a pairwise logistic
 regression with hard negatives refined by coordinate ascent on the mean reciprocal rank, and
 (candidates, every question with two or more known answerers) a pairwise logistic regression on
 "resolver vs. the others who answered", kept only if, fitted on some folds, it beats the
@@ -55,6 +62,7 @@ class ResolvedCase:
     expert_id: ExpertId = ""
     resolved: bool = False
     rating: float | None = None
+    at: float | None = None  # when it was handled (any increasing number, e.g. epoch seconds)
 
     def __post_init__(self) -> None:
         if self.rating is not None and not 1 <= self.rating <= 5:
@@ -88,6 +96,7 @@ class ExpertRanker:
         random_state: int = 0,
         knn_k: int = 100,
         tags_as_text: bool = True,
+        time_window: float = 0.05,
     ) -> None:
         self.weights = weights
         self.learn_weights = learn_weights
@@ -103,32 +112,38 @@ class ExpertRanker:
         self.random_state = random_state
         self.knn_k = knn_k
         self.tags_as_text = tags_as_text
+        self.time_window = time_window
 
-    def _profiles(self, cases: Sequence[ResolvedCase]) -> Profiles:
+    def _profiles(self, cases: Sequence[ResolvedCase], times: FloatArray | None = None) -> Profiles:
         return Profiles(cases, self.prior_strength, self.rating_prior, self.recent_share,
-                         self.topic_prior, self.knn_k, self.tags_as_text)
+                         self.topic_prior, self.knn_k, self.tags_as_text, times, self.time_window)
 
     # ------------------------------------------------------------------ fit
     def fit(self, cases: Iterable[ResolvedCase]) -> ExpertRanker:
         """Learn expert profiles (and, with enough history, the feature weights); returns self.
 
         ``cases`` must be in time order (oldest first); consecutive cases with the same text and
-        topics are treated as answers to one question."""
+        topics are treated as answers to one question. When every case has ``at``, the time
+        features use it (``has_times_``); otherwise the list order is the time and ``rank``
+        ignores ``at``."""
         case_list = list(cases)
+        times = _case_times(case_list)
+        self.has_times_ = times is not None
         base = dict(DEFAULT_WEIGHTS if self.weights is None else self.weights)
         self.coef_: FloatArray = np.array([base.get(f, 0.0) for f in FEATURES])
         self.coef_candidates_: FloatArray = self.coef_.copy()
         self.weights_learned_ = False
         if self.learn_weights and self.weights is None:
-            lists = self._oof_lists(case_list)
+            lists = self._oof_lists(case_list, times)
             if lists is not None:
                 self.coef_, self.coef_candidates_ = self._learn(*lists)
                 self.weights_learned_ = True
-        self._p = self._profiles(case_list)
+        self._p = self._profiles(case_list, times)
         self.experts_: list[ExpertId] = self._p.experts
         return self
 
-    def _oof_lists(self, cases: list[ResolvedCase]) -> tuple[_Lists, _Lists] | None:
+    def _oof_lists(self, cases: list[ResolvedCase],
+                   times: FloatArray | None) -> tuple[_Lists, _Lists] | None:
         """Out-of-fold learning lists (None: too little history).
 
         All-experts lists, per sampled question (up to ``max_learn_questions``): the feature
@@ -148,11 +163,14 @@ class ExpertRanker:
         chosen = np.zeros(len(spans), dtype=bool)
         chosen[rng.choice(len(spans), min(self.max_learn_questions, len(spans)),
                           replace=False)] = True
+        # time features of a learning question come from the other folds' cases strictly
+        # before it (before its first case), as in rank(..., at=<when it was asked>)
+        t_all = np.arange(len(cases), dtype=np.float64) if times is None else times
         lists: _Lists = []
         cand: _Lists = []
         for k in range(self.n_folds):
-            inner = self._profiles([c for q, (a, b) in enumerate(spans) if fold[q] != k
-                                    for c in cases[a:b]])
+            ix = [i for q, (a, b) in enumerate(spans) if fold[q] != k for i in range(a, b)]
+            inner = self._profiles([cases[i] for i in ix], t_all[ix])
             all_rows = inner.rows(None)
             for q in np.flatnonzero(fold == k):
                 group = cases[spans[q][0]:spans[q][1]]
@@ -162,14 +180,15 @@ class ExpertRanker:
                     continue
                 own = np.array(sorted({inner.index[c.expert_id] for c in group
                                        if c.expert_id in inner.index}), dtype=np.intp)
+                at = float(t_all[spans[q][0]:spans[q][1]].min())
                 if chosen[q]:
-                    x = inner.matrix(group[0].text, group[0].topics, all_rows)
+                    x = inner.matrix(group[0].text, group[0].topics, all_rows, at)
                     lists.append((x.astype(np.float32), pos[0], own))
                     if len(own) > 1:
                         cand.append((x[own].astype(np.float32), int(np.searchsorted(own, pos[0])),
                                      np.arange(len(own), dtype=np.intp)))
                 elif len(own) > 1:
-                    x = inner.matrix(group[0].text, group[0].topics, own)
+                    x = inner.matrix(group[0].text, group[0].topics, own, at)
                     cand.append((x.astype(np.float32), int(np.searchsorted(own, pos[0])),
                                  np.arange(len(own), dtype=np.intp)))
         return (lists, cand) if len(lists) >= self.min_learn_questions else None
@@ -256,15 +275,22 @@ class ExpertRanker:
         """The feature weights used to rank a given candidate list."""
         return {f: float(w) for f, w in zip(FEATURES, self.coef_candidates_)}
 
+    def _at(self, at: float | None) -> float | None:
+        """``at`` as used by the profiles: ignored when the history has no times."""
+        return float(at) if at is not None and self.has_times_ else None
+
     def features(self, text: str, topics: Sequence[str],
-                 candidates: Iterable[ExpertId] | None = None) -> dict[str, FloatArray]:
+                 candidates: Iterable[ExpertId] | None = None, *,
+                 at: float | None = None) -> dict[str, FloatArray]:
         """Per-candidate feature vectors (aligned with ``candidates``, else ``experts_``)."""
-        x = self._p.matrix(text, topics, self._p.rows(candidates))
+        x = self._p.matrix(text, topics, self._p.rows(candidates), self._at(at))
         return {f: x[:, j] for j, f in enumerate(FEATURES)}
 
-    def score_all(self, text: str, topics: Sequence[str]) -> FloatArray:
+    def score_all(self, text: str, topics: Sequence[str], *,
+                  at: float | None = None) -> FloatArray:
         """Combined score for every trained expert, aligned with ``experts_``."""
-        scores: FloatArray = self._p.matrix(text, topics, self._p.rows(None)) @ self.coef_
+        x = self._p.matrix(text, topics, self._p.rows(None), self._at(at))
+        scores: FloatArray = x @ self.coef_
         return scores
 
     def rank(
@@ -272,17 +298,22 @@ class ExpertRanker:
         text: str,
         topics: Sequence[str],
         candidates: Iterable[ExpertId] | None = None,
+        *,
+        at: float | None = None,
     ) -> list[tuple[ExpertId, float]]:
         """Experts best first as (expert_id, score); only ``candidates`` when given.
 
         Without candidates every trained expert is ranked with ``coef_``; a candidate list is
         ranked with ``coef_candidates_`` (learned on "who among those who answered resolved
-        it", which is the live question: who among the online experts)."""
+        it", which is the live question: who among the online experts). ``at`` is when the
+        question was asked, in the unit of the cases' ``at``: the ``t_*`` features count only
+        cases strictly before it. None (or a history without times) means "now": after the
+        whole history."""
         pool = list(self.experts_) if candidates is None else list(dict.fromkeys(candidates))
         if not pool:
             return []
         coef = self.coef_ if candidates is None else self.coef_candidates_
-        scores = self._p.matrix(text, topics, self._p.rows(pool)) @ coef
+        scores = self._p.matrix(text, topics, self._p.rows(pool), self._at(at)) @ coef
         out = [(e, float(s)) for e, s in zip(pool, scores)]
         out.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return out
@@ -307,3 +338,10 @@ def _own_score(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> floa
         r = int((s > (x[p] @ w32)).sum()) + 1
         total += (r == 1) + 1.0 / r
     return total / len(z)
+
+
+def _case_times(cases: Sequence[ResolvedCase]) -> FloatArray | None:
+    """Every case's ``at`` as an array; None when any case has none (then list order is time)."""
+    if not cases or any(c.at is None for c in cases):
+        return None
+    return np.array([float(c.at) for c in cases if c.at is not None], dtype=np.float64)

@@ -188,3 +188,100 @@ def test_learned_fit_is_deterministic_and_pickles() -> None:
     c = pickle.loads(pickle.dumps(a))
     for cands in (None, ["dan", "cy", "zed", "ann"]):
         assert c.rank("ui question words3", ["ui"], cands) == a.rank("ui question words3", ["ui"], cands)
+
+
+# ------------------------------------------------------------------ time (ResolvedCase.at)
+def shifts_history() -> list[ResolvedCase]:
+    """ann works cases at t = 0..19, bob the same kind at 100..119, others fill 20..99 and
+    120..199 (on another topic): equal history, only its time differs."""
+    data = []
+    for t in range(200):
+        if t < 20 or 100 <= t < 120:
+            who = "ann" if t < 20 else "bob"
+            data.append(ResolvedCase(f"printer jam tray {t % 20}", ["printer"], who, True, 4, at=t))
+        else:
+            data.append(ResolvedCase(f"billing refund {t}", ["billing"], f"f{t % 7}", True, 4, at=t))
+    return data
+
+
+def test_at_is_optional_and_positional_api_unchanged() -> None:
+    c = ResolvedCase("x", ["t"], "e", True, 4)
+    assert c.at is None and ResolvedCase("x", ["t"], "e", True, 4, 17.0).at == 17.0
+
+
+def test_recently_active_expert_ranks_above_inactive_one() -> None:
+    r = ExpertRanker(learn_weights=False).fit(shifts_history())
+    assert r.has_times_
+    cands = ["bob", "ann"]
+    # just after ann's shift: ann is the active one; just after bob's: bob
+    assert [e for e, _ in r.rank("printer jam", ["printer"], cands, at=20.5)] == ["ann", "bob"]
+    assert [e for e, _ in r.rank("printer jam", ["printer"], cands, at=120)] == ["bob", "ann"]
+    # at=None is "now", after the whole history: bob was active more recently
+    assert r.rank("printer jam", ["printer"], cands)[0][0] == "bob"
+    assert r.rank("printer jam", ["printer"])[0][0] == "bob"
+    # only cases strictly before `at` count: at bob's first case he has no past yet
+    f = r.features("printer jam", ["printer"], ["ann", "bob"], at=100)
+    assert f["t_prior"][1] == 0 and f["t_prior"][0] > 0
+    assert r.features("printer jam", ["printer"], ["bob"], at=101)["t_prior"][0] > 0
+
+
+def test_at_before_all_history_has_no_time_evidence() -> None:
+    r = ExpertRanker(learn_weights=False).fit(shifts_history())
+    ranking = r.rank("printer jam", ["printer"], ["bob", "ann", "new"], at=-5)
+    scores = dict(ranking)
+    assert scores["ann"] == scores["bob"] and [e for e, _ in ranking][:2] == ["ann", "bob"]
+    f = r.features("printer jam", ["printer"], ["ann", "bob", "new"], at=-5)
+    assert all(not f[name].any() for name in FEATURES if name.startswith("t_"))
+
+
+def test_history_without_times_uses_list_order_and_ignores_at() -> None:
+    data = [ResolvedCase(c.text, c.topics, c.expert_id, c.resolved, c.rating)
+            for c in shifts_history()]
+    r = ExpertRanker(learn_weights=False).fit(data)
+    assert not r.has_times_
+    assert r.rank("printer jam", ["printer"], at=20.5) == r.rank("printer jam", ["printer"])
+    assert r.rank("printer jam", ["printer"], ["ann", "bob"])[0][0] == "bob"
+    # one case without a time: the list order is the time
+    mixed = shifts_history()[:-1] + data[-1:]
+    assert not ExpertRanker().fit(mixed).has_times_
+
+
+def shift_workers() -> list[tuple[float, ResolvedCase]]:
+    """600 questions; expert e works the questions in [40 e, 40 e + 120) and the resolver is one
+    of the experts on shift; two others (any) also answer. Returns (asked at, case)."""
+    import random
+
+    rnd = random.Random(3)
+    experts = [f"e{i}" for i in range(15)]
+    out = []
+    for q in range(600):
+        on = [e for i, e in enumerate(experts) if 40 * i <= q < 40 * i + 120] or experts[:1]
+        best = rnd.choice(on)
+        others = rnd.sample([e for e in experts if e != best], 2)
+        for k, e in enumerate([best, *others]):
+            out.append((q, ResolvedCase(f"question {q} about {rnd.choice(['x', 'y', 'z'])}",
+                                        ["t"], e, e == best, 4 if e == best else 3,
+                                        at=q + 0.1 * (k + 1))))
+    return out
+
+
+def test_learned_time_weights_rank_the_experts_on_shift() -> None:
+    rows = shift_workers()
+    data = [c for _, c in rows]
+    r = ExpertRanker(min_learn_questions=50, max_learn_questions=300).fit(data)
+    assert r.weights_learned_
+    top = [r.rank("question about y", ["t"], at=q)[0][0] for q in (130, 300, 450)]
+    on_shift = [{f"e{i}" for i in range(15) if 40 * i <= q < 40 * i + 120} for q in (130, 300, 450)]
+    assert all(t in s for t, s in zip(top, on_shift))
+    # without a time the experts of the end of the history come first
+    assert r.rank("question about y", ["t"])[0][0] in {"e12", "e13", "e14"}
+
+
+def test_timed_ranker_pickles() -> None:
+    import pickle
+
+    r = ExpertRanker().fit(shifts_history())
+    c = pickle.loads(pickle.dumps(r))
+    for at in (None, -1.0, 20.5, 150.0):
+        assert c.rank("printer jam", ["printer"], ["ann", "bob", "x"], at=at) == \
+            r.rank("printer jam", ["printer"], ["ann", "bob", "x"], at=at)
