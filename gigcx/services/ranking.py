@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import TTLCache
@@ -38,10 +39,17 @@ def history(session: Session, brand_id: int, limit: int = 20000) -> list[Resolve
     out = []
     for case, csat in rows:
         ok = case.status == "resolved" and case.review_verdict != "reject"
+        finished = case.resolved_at or case.escalated_at or case.closed_at or case.assigned_at or case.created_at
         out.append(ResolvedCase(text=case.question, topics=[case.topic] if case.topic else [],
-                                expert_id=case.expert_id, resolved=ok, rating=csat))
+                                expert_id=case.expert_id, resolved=ok, rating=csat,
+                                at=_epoch(finished)))  # every case has one: the ranker's time features
     out.reverse()  # newest `limit` cases, oldest first: ExpertRanker.fit expects time order
     return out
+
+
+def _epoch(when: datetime) -> float:
+    """A stored time as epoch seconds (SQLite may hand back naive UTC)."""
+    return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
 
 
 _rankers: RefreshingCache[list[ResolvedCase], ExpertRanker] = RefreshingCache(
@@ -104,7 +112,8 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
         decision["reason"] = "no approved expert for this topic and language is online with spare capacity"
         return [], decision
     ranked = dict(ranker_for(session, brand.id).rank(case.question, [case.topic] if case.topic else [],  # type: ignore[arg-type]
-                                                      candidates=[a.expert_id for a in pool]))
+                                                      candidates=[a.expert_id for a in pool],
+                                                      at=_epoch(case.created_at)))
     stats = expert_stats(session, [a.expert_id for a in pool])
     candidates = [Candidate(a.expert_id, expertise=ranked.get(a.expert_id, 0.0), load=a.load,
                             max_cases=a.max_cases, languages=a.languages, topics=a.topics,

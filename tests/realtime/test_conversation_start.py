@@ -124,3 +124,29 @@ def test_profile_changes_apply_once_the_cache_is_older_than_its_limit(app: Any, 
     assert case2["topic"] == "cards"
     assert _offered({eid: client}, case2["id"]) == []
     customer.disconnect(namespace="/customer")
+
+
+def test_the_ranker_learns_from_finished_cases_with_their_times(app: Any, api: Api) -> None:
+    """Every finished case reaches the ranker with when it finished (its `t_*` time features)."""
+    from gigcx.db import session_scope
+    from gigcx.models import Brand
+    from gigcx.services import ranking
+
+    key = _brand(api)
+    clients = {eid: c for eid, _, c in (_expert(app, api, key, n) for n in range(2))}
+    customer = None
+    for i in range(3):
+        customer, case = _ask(app, text=f"my card has not arrived {i}", client_id=f"q{i}", customer=customer)
+        expert = clients[_offered(clients, case["id"])[0]]
+        assert expert.emit("accept", {"case_id": case["id"]}, namespace="/expert", callback=True)["ok"]
+        assert expert.emit("resolve", {"case_id": case["id"]}, namespace="/expert", callback=True)["ok"]
+        assert customer.emit("resolve", {"case_id": case["id"], "resolved": True}, namespace="/customer",
+                             callback=True)["ok"]
+    with app.app_context(), session_scope() as session:
+        history = ranking.history(session, 1)
+        stored = {c.id: c for c in session.exec(select(Case).order_by(Case.id))}  # type: ignore[arg-type]
+        assert [c.at for c in history] == [ranking._epoch(c.resolved_at) for c in stored.values()]  # type: ignore[arg-type]
+        assert [c.at for c in history] == sorted(c.at for c in history)  # type: ignore[type-var]
+        brand = session.get(Brand, 1)
+        assert brand is not None and ranking.ranker_for(session, brand.id).has_times_  # type: ignore[arg-type]
+    customer.disconnect(namespace="/customer")
