@@ -47,7 +47,9 @@ class SuggestionIndex:
         self.chars_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                       preprocessor=self._content_words)
         try:
-            self.matrix_ = self._stack(self.words_.fit_transform(texts), self.chars_.fit_transform(texts))
+            # stored transposed (features x cases, CSR): a query row times it reads only the
+            # postings of the query's own terms, like an inverted index, instead of every case
+            self.postings_ = self._stack(self.words_.fit_transform(texts), self.chars_.fit_transform(texts)).T.tocsr()
         except ValueError:  # nothing but stop words in every question: nothing to match on
             self.cases_ = []
         return self
@@ -67,7 +69,9 @@ class SuggestionIndex:
         if not getattr(self, "cases_", None):
             return []
         q = self._stack(self.words_.transform([text]), self.chars_.transform([text]))
-        sims = np.asarray((self.matrix_ @ q.T).todense()).ravel()
+        hits = (q @ self.postings_).tocsr()  # 1 x cases, non-zero where a term is shared
+        sims = np.zeros(len(self.cases_))
+        sims[hits.indices] = hits.data
         order = np.argsort(-sims, kind="stable")[: self.k]
         out = []
         for i in order:
