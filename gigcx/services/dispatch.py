@@ -118,24 +118,21 @@ def withdraw_open_offers(session: Session, outbox: Outbox, case: Case, keep: int
 
 
 def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | None, *, accepted: bool,
-                  also_cancel: tuple[str, list[int]] | None = None) -> None:
+                  cancel_too: dict[str, list[int]] | None = None) -> None:
     """One UPDATE for all of a case's open offers: `keep` becomes accepted when `accepted`, the
-    others withdrawn (each expert told); their expiry timers are cancelled in one more."""
+    others withdrawn (each expert told); their expiry timers, and `cancel_too`, are cancelled in
+    one more."""
     now = utcnow()
     status = when((_OFFER.c.id == keep, "accepted"), else_="withdrawn") if accepted else "withdrawn"
     q = update(_OFFER).where(_OFFER.c.case_id == case_id, _OFFER.c.status == "open")
     if keep is not None and not accepted:
         q = q.where(_OFFER.c.id != keep)
     closed = session.connection().execute(q.values(status=status, responded_at=now)
-                             .returning(_OFFER.c.id, _OFFER.c.expert_id)).all()
+                                          .returning(_OFFER.c.id, _OFFER.c.expert_id)).all()
     for offer_id, expert_id in closed:
         if offer_id != keep:
             outbox.add("offer_withdrawn", {"case_id": case_id}, EXPERT, expert_room(expert_id))
-    ids = [offer_id for offer_id, _ in closed]
-    if also_cancel is not None:
-        timers.cancel(session, also_cancel[0], also_cancel[1][0], ("offer_expiry", ids))
-    elif ids:
-        timers.cancel(session, "offer_expiry", ids[0], ("offer_expiry", ids[1:]))
+    timers.cancel_all(session, {"offer_expiry": [offer_id for offer_id, _ in closed], **(cancel_too or {})})
 
 
 def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Case:
@@ -160,7 +157,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     log.info("case accepted", extra={"case_id": case_id, "expert_id": expert_id})
     # this offer accepted, the others withdrawn, and every timer of the offers and the case
     # cancelled: three statements whatever the fan-out
-    _close_offers(session, outbox, case_id, offer.id, accepted=True, also_cancel=("case_escalate", [case_id]))
+    _close_offers(session, outbox, case_id, offer.id, accepted=True, cancel_too={"case_escalate": [case_id]})
     expert = expert_summary(session, expert_id) or {"display_name": "An expert"}
     cases.system_message(session, outbox, won, f"{expert['display_name']} is here to help.")
     outbox.case_changed(session, won)

@@ -2,7 +2,6 @@
 Both live in the database, so every process sees the same presence."""
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -83,8 +82,7 @@ class _Profiles:
     by_id: dict[int, _Profile]
 
 
-_profiles: dict[int, _Profiles] = {}
-_profiles_lock = threading.Lock()
+_profiles: dict[int, _Profiles] = {}  # replaced whole per brand: readers never see a partial entry
 
 
 def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int, _Profile]:
@@ -100,8 +98,7 @@ def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int
         .join(ExpertProgram, ExpertProgram.expert_id == Expert.id)  # type: ignore[arg-type]
         .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == "approved")).all()
     by_id = {r[0]: (r[1], list(r[2]), _bases(r[2]), list(r[3]), r[4]) for r in rows}
-    with _profiles_lock:
-        _profiles[brand_id] = _Profiles(now, by_id)
+    _profiles[brand_id] = _Profiles(now, by_id)
     return by_id
 
 

@@ -43,22 +43,26 @@ def schedule(session: Session, kind: str, ref_id: int, due_at: datetime) -> None
 def start(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:
     """The first timer of this kind for an object created in this transaction (one Core INSERT:
     no lookup, no ORM object; a new case's and a new offer's timers are on every ask's path)."""
-    session.connection().execute(_INSERT, {"kind": kind, "ref_id": ref_id, "due_at": due_at})
+    start_many(session, kind, [(ref_id, due_at)])
 
 
 def start_many(session: Session, kind: str, due: list[tuple[int, datetime]]) -> None:
-    """`start` for several new objects in one executemany (a dispatch round's offers)."""
+    """`start` for several new objects in one statement (a dispatch round's offers)."""
     if due:
         session.connection().execute(_INSERT, [{"kind": kind, "ref_id": ref, "due_at": at} for ref, at in due])
 
 
-def cancel(session: Session, kind: str, ref_id: int, *also: tuple[str, list[int]]) -> None:
-    """Drop a pending timer (handlers re-check state anyway, so this only saves work); `also`
-    adds (kind, ref_ids) pairs to drop in the same statement."""
-    wanted = [(_TIMER.c.kind == kind) & (_TIMER.c.ref_id == ref_id)]
-    wanted += [(_TIMER.c.kind == k) & _TIMER.c.ref_id.in_(refs) for k, refs in also if refs]
-    session.connection().execute(update(_TIMER).where(or_(*wanted), _TIMER.c.fired_at.is_(None))
-                                 .values(fired_at=utcnow(), claimed_by="cancelled"))
+def cancel(session: Session, kind: str, ref_id: int) -> None:
+    """Drop a pending timer (handlers re-check state anyway, so this only saves work)."""
+    cancel_all(session, {kind: [ref_id]})
+
+
+def cancel_all(session: Session, refs: dict[str, list[int]]) -> None:
+    """`cancel` for several kinds and objects in one statement (an accept closes a whole case)."""
+    wanted = [(_TIMER.c.kind == kind) & _TIMER.c.ref_id.in_(ids) for kind, ids in refs.items() if ids]
+    if wanted:
+        session.connection().execute(update(_TIMER).where(or_(*wanted), _TIMER.c.fired_at.is_(None))
+                                     .values(fired_at=utcnow(), claimed_by="cancelled"))
 
 
 def due(session: Session, limit: int = 100) -> list[int]:
