@@ -7,6 +7,8 @@ from flask import Flask, Response, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from gigcx.stripe_gateway import GatewayError, PaymentDeclined
+
 STATUS = {
     "invalid": 422,
     "unauthorized": 401,
@@ -19,6 +21,8 @@ STATUS = {
     "bad_request": 400,
     "unavailable": 503,
     "overloaded": 503,
+    "payment_failed": 402,
+    "payment_provider_error": 502,
 }
 
 
@@ -75,6 +79,19 @@ def init_app(app: Flask) -> None:
                 401: "unauthorized", 403: "forbidden", 429: "rate_limited"}.get(
             exc.code or 400, "bad_request")
         return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code or 400
+
+    @app.errorhandler(GatewayError)
+    def _gateway_error(exc: GatewayError) -> tuple[Response, int]:
+        """Stripe refused or did not answer: say which, never a 500 (the request changed nothing here)."""
+        app.logger.warning("payment provider: %s (%s, status %s, request %s)", exc.message,
+                           type(exc).__name__, exc.http_status, exc.request_id)
+        if exc.temporary:
+            err = ApiError("unavailable", f"the payment provider did not answer ({exc.message}); retry later")
+        elif isinstance(exc, PaymentDeclined):
+            err = ApiError("payment_failed", exc.message)
+        else:
+            err = ApiError("payment_provider_error", f"the payment provider refused the request: {exc.message}")
+        return jsonify(err.body()), err.status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

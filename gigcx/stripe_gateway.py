@@ -44,6 +44,14 @@ class PermanentGatewayError(GatewayError):
     """Stripe refused the request (bad params, no such account, auth): retrying will not help."""
 
 
+class IdempotencyConflict(PermanentGatewayError):
+    """Stripe refused an Idempotency-Key already used with other parameters (400 idempotency_error)."""
+
+
+class PaymentDeclined(PermanentGatewayError):
+    """The payment method was declined (402 card_error); ``message`` is Stripe's reason for the payer."""
+
+
 class WebhookVerificationError(PermanentGatewayError):
     """The webhook signature or payload is invalid, or no webhook secret is configured."""
 
@@ -56,8 +64,12 @@ def _classify(exc: stripe.StripeError) -> GatewayError:
     message = exc.user_message or str(exc) or type(exc).__name__
     if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError)):
         return TemporaryGatewayError(message, **kwargs)
-    if status is not None and (status >= 500 or status in (409, 429)):
+    if status is not None and (status >= 500 or status in (409, 429)):  # 409: the same key is in flight
         return TemporaryGatewayError(message, **kwargs)
+    if isinstance(exc, stripe.IdempotencyError):
+        return IdempotencyConflict(message, **kwargs)
+    if isinstance(exc, stripe.CardError):
+        return PaymentDeclined(message, **kwargs)
     if isinstance(exc, stripe.APIError) and status is None:
         return TemporaryGatewayError(message, **kwargs)
     return PermanentGatewayError(message, **kwargs)
@@ -109,6 +121,7 @@ class Funding:
     currency: str
     status: str
     client_secret: Optional[str]
+    failure_message: Optional[str] = None  # last_payment_error.message: why the last attempt failed
 
     @property
     def succeeded(self) -> bool:
@@ -345,7 +358,8 @@ class StripeGateway:
             params=params, options={"idempotency_key": idempotency_key}))  # type: ignore[arg-type]
         return Funding(payment_intent_id=str(pi.id), brand_id=_metadata(pi).get("brand_id"),
                        amount_cents=int(pi.amount), currency=str(pi.currency),
-                       status=str(pi.status), client_secret=_get(pi, "client_secret"))
+                       status=str(pi.status), client_secret=_get(pi, "client_secret"),
+                       failure_message=_get(_get(pi, "last_payment_error", {}), "message"))
 
     # ---- Transfers (payouts) --------------------------------------------------------------
 

@@ -128,7 +128,9 @@ class LocalStripe:
 
         Modes: ``error_500`` (answer a Stripe-shaped 500, create nothing), ``timeout``
         (sleep `delay` seconds, then answer 500 without creating anything), ``drop_after_commit``
-        (perform the request at "Stripe", then close the connection without answering).
+        (perform the request at "Stripe", then close the connection without answering),
+        ``card_declined`` (perform it, then answer Stripe's 402 card_error, which localstripe never
+        gives for a PaymentIntent created with confirm=true).
         """
         self._call("POST", "/_test/faults",
                    {"mode": mode, "path": path, "method": method, "count": count, "delay": delay})
@@ -341,7 +343,7 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
     async def add_fault(request: web.Request) -> web.Response:
         data = await request.json()
-        if data.get("mode") not in ("error_500", "timeout", "drop_after_commit"):
+        if data.get("mode") not in ("error_500", "timeout", "drop_after_commit", "card_declined"):
             return stripe_error(400, "unknown fault mode")
         faults.append({"mode": data["mode"], "path": data.get("path", "/v1/transfers"),
                        "method": data.get("method", "POST").upper(),
@@ -388,6 +390,12 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
         if fault["mode"] == "timeout":
             await asyncio.sleep(fault["delay"])
             return stripe_error(500, "Injected fault: timed out", "api_error")
+        if fault["mode"] == "card_declined":  # as Stripe: the object exists, the answer is a 402
+            created = json.loads((await handler(request)).body)
+            return stripe_error(402, "Your card was declined.", "card_error", code="card_declined",
+                                decline_code="generic_decline",
+                                payment_intent={"id": created.get("id"), "object": "payment_intent",
+                                                "status": "requires_payment_method"})
         # drop_after_commit: the request takes effect, the answer never arrives.
         response = await handler(request)
         if request.transport is not None:

@@ -255,9 +255,18 @@ def fund(session: Session, gw: Gateway, brand: Brand, amount_cents: int, referen
     """Top up the brand's budget: a PaymentIntent with Stripe, a recorded top-up otherwise."""
     money = payouts.Money(amount_cents, brand.currency)
     if isinstance(gw, sg.StripeGateway):
-        pi = gw.fund_brand_budget(str(brand.id), amount_cents, brand.currency,
-                                  idempotency_key=f"gigcx-fund-{brand.id}-{reference}",
-                                  payment_method=payment_method, confirm=payment_method is not None)
+        try:
+            pi = gw.fund_brand_budget(str(brand.id), amount_cents, brand.currency,
+                                      idempotency_key=f"gigcx-fund-{brand.id}-{reference}",
+                                      payment_method=payment_method, confirm=payment_method is not None)
+        except sg.IdempotencyConflict:  # Stripe keeps the key's first parameters (and outcome)
+            raise ApiError("conflict", f"reference {reference!r} was already used for a top-up with other "
+                           "details (amount or payment method); use a new reference", status=409) from None
+        except sg.TemporaryGatewayError as exc:  # outcome unknown: the same reference is safe to retry
+            raise ApiError("unavailable", f"the payment provider did not answer ({exc.message}); nothing was "
+                           f"posted here: retry with the same reference {reference!r}", status=503) from None
+        if payment_method is not None and pi.status == "requires_payment_method" and pi.failure_message:
+            raise ApiError("payment_failed", pi.failure_message, status=402)  # as a 402 card_error answers
         posted = False
         if pi.succeeded:
             posted = ledger.post(session, payouts.fund_brand(brand.id, money, pi.payment_intent_id))

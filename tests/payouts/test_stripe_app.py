@@ -73,6 +73,11 @@ def transfers_for(app: Any, payout_id: int) -> list[Any]:
     return list(page.auto_paging_iter())
 
 
+def card(app: Any, number: str) -> str:
+    return str(gw(app).client.v1.payment_methods.create(params={
+        "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).id)
+
+
 def earnings(api: Any, token: str) -> dict[str, Any]:
     return api.get("/experts/me/earnings", token).json  # type: ignore[no-any-return]
 
@@ -277,10 +282,8 @@ def test_temporary_error_leaves_in_transit_until_retry(app: Any, api: Any, local
 
 def test_payment_intent_funding_and_webhook_post_once(app: Any, api: Any, localstripe: Any) -> None:
     key, brand_id = setup_brand(api, reward=300)
-    pm = gw(app).client.v1.payment_methods.create(params={
-        "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
     r = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "topup-1",
-                                                "payment_method": pm.id})
+                                                "payment_method": card(app, "4242424242424242")})
     assert r.status_code == 201, r.json
     assert r.json["status"] == "succeeded" and r.json["budget_cents"] == 2500
     pi = r.json["payment_intent_id"]
@@ -324,3 +327,56 @@ def test_mixed_stripe_faults_in_one_run_pay_each_expert_once(app: Any, api: Any,
     assert api.post("/payouts/run", ADMIN).json["payouts"] == []
     assert api.post("/payouts/retry", ADMIN).json["payouts"] == []
     assert_conserved(app)
+
+
+def test_funding_reference_reused_for_another_amount_is_a_conflict_as_without_stripe(
+        app: Any, api: Any, localstripe: Any) -> None:
+    key, _ = setup_brand(api, reward=300)
+    pm = card(app, "4242424242424242")
+    first = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "inv-9", "payment_method": pm})
+    assert first.status_code == 201, first.json
+    # Stripe refuses the reused Idempotency-Key with other parameters (400 idempotency_error)
+    reused = api.post("/brand/funding", key, json={"amount_cents": 3000, "reference": "inv-9", "payment_method": pm})
+    assert_error(reused, 409, "conflict")
+    assert "inv-9" in reused.json["error"]["message"]
+    again = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "inv-9", "payment_method": pm})
+    assert again.status_code == 201 and again.json["payment_intent_id"] == first.json["payment_intent_id"]
+    assert api.get("/brand/statement", key).json["funded_cents"] == 2500
+
+
+@pytest.mark.parametrize("how", ["402 card_error", "intent with last_payment_error"])
+def test_declined_card_is_payment_failed_and_funds_nothing(app: Any, api: Any, localstripe: Any, how: str) -> None:
+    key, _ = setup_brand(api, reward=300)
+    if how == "402 card_error":  # what Stripe answers to create-and-confirm with a declined card
+        pm = card(app, "4242424242424242")
+        localstripe.add_fault("card_declined", path="/v1/payment_intents")
+    else:  # localstripe's declining card: the intent comes back requires_payment_method
+        pm = card(app, "4000000000000341")
+    r = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "inv-1", "payment_method": pm})
+    assert_error(r, 402, "payment_failed")
+    assert "declined" in r.json["error"]["message"]  # Stripe's reason, for the payer
+    assert api.get("/brand/statement", key).json["funded_cents"] == 0
+
+
+def test_stripe_outage_while_funding_is_unavailable_and_the_same_reference_retries_safely(
+        app: Any, api: Any, localstripe: Any) -> None:
+    key, _ = setup_brand(api, reward=300)
+    pm = card(app, "4242424242424242")
+    localstripe.add_fault("error_500", path="/v1/payment_intents")
+    down = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
+    assert_error(down, 503, "unavailable")
+    assert "inv-2" in down.json["error"]["message"]  # tells the caller what to retry with
+    assert api.get("/brand/statement", key).json["funded_cents"] == 0
+    retry = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
+    assert retry.status_code == 201 and retry.json["status"] == "succeeded", retry.json
+    assert api.get("/brand/statement", key).json["funded_cents"] == 1200
+
+
+def test_payout_account_when_stripe_is_down_is_unavailable_not_internal(app: Any, api: Any, localstripe: Any) -> None:
+    _, token = expert(api, "ex")
+    localstripe.add_fault("error_500", path="/v1/accounts")
+    r = api.post("/experts/me/payout-account", token, json={"return_url": "https://x.test/back"})
+    assert_error(r, 503, "unavailable")
+    assert api.get("/experts/me/payout-account", token).json["account_id"] is None
+    ok = api.post("/experts/me/payout-account", token, json={"return_url": "https://x.test/back"})
+    assert ok.status_code == 200 and ok.json["account_id"], ok.json
