@@ -72,3 +72,73 @@ def test_a_suggestion_index_fitted_in_a_child_process_suggests_like_one_fitted_h
     here, there = SuggestionIndex().fit(cases), fit_in_child("matching.suggestions:SuggestionIndex", cases)
     for text in ("my new card has not arrived yet", "reset the pin please"):
         assert there.suggest(text) == here.suggest(text) and here.suggest(text)
+
+
+def test_a_large_history_with_no_model_is_served_by_a_stand_in_while_the_full_fit_runs(app: Any) -> None:
+    """The first question after a start must not wait for (or hold the write lock during) a full fit."""
+    import threading
+    import time
+
+    data = list(range(1000))  # oldest first, like the ranker's history
+    release = threading.Event()
+    fits: list[tuple[int, str]] = []
+
+    def fit(items: list[int]) -> tuple[str, int, int]:
+        fits.append((len(items), threading.current_thread().name))
+        if len(items) == len(data):
+            assert release.wait(10), "the full fit was never released"
+        return ("model", len(items), items[-1])
+
+    cache: RefreshingCache[list[int], tuple[str, int, int]] = RefreshingCache(
+        "test ranker", lambda s, k: (len(data),), lambda s, k: data, fit, len,
+        inline_below=100, interim=lambda items, n: items[-n:])
+    with app.app_context():
+        first = cache.get(None, 3)  # type: ignore[arg-type]
+        assert first == ("model", 99, 999)  # the newest 99 items, fitted here and now
+        assert fits[0] == (99, threading.current_thread().name)  # the full fit may have started already
+        assert 3 in cache.building
+        assert cache.get(None, 3) == first  # still the stand-in while the full fit runs
+        release.set()
+        deadline = time.monotonic() + 10
+        while cache.entries[3].value == first and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cache.get(None, 3) == ("model", 1000, 999)
+    assert fits[1][0] == 1000 and fits[1][1] != threading.current_thread().name
+    assert 3 not in cache.building and cache.entries[3].version == (1000,)
+
+
+def test_a_failed_full_fit_keeps_the_stand_in_and_is_retried(app: Any) -> None:
+    import time
+
+    data = list(range(500))
+    calls = {"full": 0}
+
+    def fit(items: list[int]) -> int:
+        if len(items) == len(data):
+            calls["full"] += 1
+            raise RuntimeError("out of memory")
+        return len(items)
+
+    def settled(n: int) -> None:
+        deadline = time.monotonic() + 10
+        while (1 in cache.building or calls["full"] < n) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    cache: RefreshingCache[list[int], int] = RefreshingCache(
+        "test index", lambda s, k: (len(data),), lambda s, k: data, fit, len,
+        inline_below=200, min_interval_s=0.0, interim=lambda items, n: items[:n])
+    with app.app_context():
+        assert cache.get(None, 1) == 199  # type: ignore[arg-type]
+        settled(1)  # the background full fit failed (and was logged)
+        assert cache.get(None, 1) == 199  # type: ignore[arg-type]  # still the stand-in, and a retry starts
+        settled(2)
+    assert calls["full"] >= 2 and cache.entries[1].version != (len(data),)
+
+
+def test_each_cache_serves_the_newest_end_of_its_loader_order() -> None:
+    from gigcx.services.ranking import _rankers
+    from gigcx.services.routing import _suggesters
+
+    assert _rankers.interim is not None and _suggesters.interim is not None
+    assert _rankers.interim(list(range(10)), 3) == [7, 8, 9]  # ranking.history: oldest first
+    assert _suggesters.interim(list(range(10)), 3) == [0, 1, 2]  # routing.answered_cases: newest first

@@ -3,7 +3,13 @@
 A small model is rebuilt inline as soon as its data changes (milliseconds, always fresh). A large
 one keeps serving while a background task rebuilds it, at most once per `min_interval_s`, so a
 busy brand's questions never wait for a refit. Loading runs on the event loop (it reads the
-database); fitting runs in an OS thread (it is CPU work).
+database).
+
+A large history with no model yet (the first question after a process starts) never waits for
+the full fit either: it is served at once by a stand-in fitted inline on `interim(data)`, the
+newest `inline_below - 1` items, while the full model is built in the background. The caller is
+usually inside a write transaction (an ask; SQLite's BEGIN IMMEDIATE holds the database's write
+lock), so a fit of seconds there would stall every writer of every process.
 
 That thread shares the interpreter lock with the event loop, so while it fits, every connection of
 the process runs at about half speed, and a long C call inside the fit (sparse algebra) stops them
@@ -31,6 +37,7 @@ V = TypeVar("V")
 
 
 COST_FACTOR = 100.0
+INTERIM: tuple[Any, ...] = ("interim",)  # the version of a stand-in model: equal to no real version
 
 
 @dataclass
@@ -51,8 +58,11 @@ class RefreshingCache(Generic[D, V]):
 
     def __init__(self, name: str, version: Callable[[Session, int], tuple[Any, ...]],
                  load: Callable[[Session, int], D], fit: Callable[[D], V], size: Callable[[D], int],
-                 inline_below: int = 100, min_interval_s: float = 30.0, child_fit: str | None = None):
+                 inline_below: int = 100, min_interval_s: float = 30.0, child_fit: str | None = None,
+                 interim: Callable[[D, int], D] | None = None):
         self.name, self.version, self.load, self.fit, self.size = name, version, load, fit, size
+        # the newest `n` items of the data, for the stand-in model (None: no stand-in, fit inline)
+        self.interim = interim
         self.inline_below, self.min_interval_s = inline_below, min_interval_s
         self.child_fit = child_fit  # "module:Estimator": background rebuilds fit in a child process
         self.entries: dict[int, _Entry[V]] = {}
@@ -73,19 +83,34 @@ class RefreshingCache(Generic[D, V]):
         if entry is not None and entry.version == version:
             return entry.value
         if entry is None or entry.size < self.inline_below:
-            return self._build(session, key, version, inline=True).value
+            return self._build(session, key, version).value
         if key not in self.building and entry.due(now, self.min_interval_s):
-            self.building.add(key)
-            spawn(self._rebuild, current_app._get_current_object(), key)  # type: ignore[attr-defined]
+            self._start_rebuild(key)
         return entry.value
 
-    def _build(self, session: Session, key: int, version: tuple[Any, ...], inline: bool) -> _Entry[V]:
+    def _start_rebuild(self, key: int) -> None:
+        self.building.add(key)
+        spawn(self._rebuild, current_app._get_current_object(), key)  # type: ignore[attr-defined]
+
+    def _build(self, session: Session, key: int, version: tuple[Any, ...]) -> _Entry[V]:
+        """Fit inline when the data is small; otherwise (with `interim`) fit a stand-in on its
+        newest items and start the full build in the background."""
         data = self.load(session, key)
         size = self.size(data)
+        stand_in = size >= self.inline_below and self.interim is not None
+        if stand_in:
+            assert self.interim is not None
+            data = self.interim(data, self.inline_below - 1)
         start = time.monotonic()
-        value = self.fit(data) if inline and size < self.inline_below else call_blocking(self.fit, data)
-        entry = _Entry(version, time.monotonic(), size, value, time.monotonic() - start)
+        value = self.fit(data) if self.size(data) < self.inline_below else call_blocking(self.fit, data)
+        done = time.monotonic()
+        # a stand-in's version matches nothing, so it is replaced as soon as the full model lands
+        entry = _Entry(INTERIM if stand_in else version, done, size, value, done - start)
         self.entries[key] = entry
+        if stand_in and key not in self.building:
+            log.info("serving %s of brand %s from its newest %s items while the full model (%s) builds",
+                     self.name, key, self.inline_below - 1, size)
+            self._start_rebuild(key)
         return entry
 
     def _rebuild(self, app: Flask, key: int) -> None:

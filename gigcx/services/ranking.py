@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from cachetools import TTLCache
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -20,6 +21,8 @@ from matching import dispatch as policy
 from matching.dispatch import Candidate
 
 FINISHED = ("resolved", "escalated", "closed")
+_CASE = Case.__table__  # type: ignore[attr-defined]
+_RATING = Rating.__table__  # type: ignore[attr-defined]
 
 
 def _history_version(session: Session, brand_id: int) -> tuple[Any, ...]:
@@ -31,17 +34,24 @@ def _history_version(session: Session, brand_id: int) -> tuple[Any, ...]:
 
 
 def history(session: Session, brand_id: int, limit: int = 20000) -> list[ResolvedCase]:
-    """The brand's assigned cases as training data: resolved (and not rejected) or not, rating."""
-    rows = session.exec(select(Case, Rating.csat).join(Rating, Rating.case_id == Case.id, isouter=True)  # type: ignore[arg-type]
-                        .where(Case.brand_id == brand_id, Case.expert_id.is_not(None),  # type: ignore[union-attr]
-                               Case.status.in_(FINISHED))  # type: ignore[attr-defined]
-                        .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+    """The brand's assigned cases as training data: resolved (and not rejected) or not, rating.
+
+    Reads columns, not Case entities: building 20,000 entities (and parsing their JSON columns)
+    was most of this load, which a process's first question for the brand waits for."""
+    case, rating = _CASE.c, _RATING.c
+    rows = session.connection().execute(
+        sa.select(case.question, case.topic, case.expert_id, case.status, case.review_verdict, case.resolved_at,
+                  case.escalated_at, case.closed_at, case.assigned_at, case.created_at, rating.csat)
+        .join_from(_CASE, _RATING, rating.case_id == case.id, isouter=True)
+        .where(case.brand_id == brand_id, case.expert_id.is_not(None), case.status.in_(FINISHED))
+        .order_by(case.id.desc()).limit(limit)).all()
     out = []
-    for case, csat in rows:
-        ok = case.status == "resolved" and case.review_verdict != "reject"
-        finished = case.resolved_at or case.escalated_at or case.closed_at or case.assigned_at or case.created_at
-        out.append(ResolvedCase(text=case.question, topics=[case.topic] if case.topic else [],
-                                expert_id=case.expert_id, resolved=ok, rating=csat,
+    for question, topic, expert_id, status, verdict, resolved_at, escalated_at, closed_at, assigned_at, \
+            created_at, csat in rows:
+        ok = status == "resolved" and verdict != "reject"
+        finished = resolved_at or escalated_at or closed_at or assigned_at or created_at
+        out.append(ResolvedCase(text=question, topics=[topic] if topic else [],
+                                expert_id=expert_id, resolved=ok, rating=csat,
                                 at=_epoch(finished)))  # every case has one: the ranker's time features
     out.reverse()  # newest `limit` cases, oldest first: ExpertRanker.fit expects time order
     return out
@@ -54,11 +64,13 @@ def _epoch(when: datetime) -> float:
 
 _rankers: RefreshingCache[list[ResolvedCase], ExpertRanker] = RefreshingCache(
     "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len,
-    child_fit="matching:ExpertRanker")
+    child_fit="matching:ExpertRanker", interim=lambda cases, n: cases[-n:])  # history is oldest first
 
 
 def ranker_for(session: Session, brand_id: int) -> ExpertRanker:
-    """The brand's ranker: refitted inline while its history is small, in the background after."""
+    """The brand's ranker: refitted inline while its history is small, in the background after
+    (until the first background fit lands, a large history is ranked by a stand-in fitted on its
+    newest cases)."""
     return _rankers.get(session, brand_id)
 
 

@@ -186,4 +186,5 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
 
 _suggesters: RefreshingCache[list[AnsweredCase], SuggestionIndex] = RefreshingCache(
     "suggestion index", _answered_version, answered_cases, lambda cases: SuggestionIndex().fit(cases), len,
-    inline_below=200, min_interval_s=10.0, child_fit="matching.suggestions:SuggestionIndex")
+    inline_below=200, min_interval_s=10.0, child_fit="matching.suggestions:SuggestionIndex",
+    interim=lambda cases, n: cases[:n])  # answered_cases is newest first
