@@ -64,6 +64,21 @@ def quantile_ratings(scores: list[int]) -> dict[int, float]:
     return out
 
 
+def cqa_rows(
+    site: str, root: Path | None = None
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The raw CSV rows of one CQA site: (questions, answers), as dicts of strings.
+
+    For analyses that need what ``load_cqa`` folds away (answer scores and order, askers);
+    the columns are listed in the data's README."""
+    base = (root or data_dir()) / "cqa"
+    with (base / "questions.csv").open(newline="", encoding="utf-8") as fh:
+        qrows = [r for r in csv.DictReader(fh) if r["site"] == site]
+    with (base / "answers.csv").open(newline="", encoding="utf-8") as fh:
+        arows = [r for r in csv.DictReader(fh) if r["site"] == site]
+    return qrows, arows
+
+
 def load_cqa(
     site: str, root: Path | None = None, ratings: str = "log2", case_time: str = "answer"
 ) -> tuple[list[ResolvedCase], list[CQAQuestion], list[CQAQuestion]]:
@@ -83,11 +98,7 @@ def load_cqa(
         raise ValueError(f"ratings must be 'quantile' or 'log2'; got {ratings!r}")
     if case_time not in ("answer", "question", "none"):
         raise ValueError(f"case_time must be 'answer', 'question' or 'none'; got {case_time!r}")
-    base = (root or data_dir()) / "cqa"
-    with (base / "questions.csv").open(newline="", encoding="utf-8") as fh:
-        qrows = [r for r in csv.DictReader(fh) if r["site"] == site]
-    with (base / "answers.csv").open(newline="", encoding="utf-8") as fh:
-        arows = [r for r in csv.DictReader(fh) if r["site"] == site]
+    qrows, arows = cqa_rows(site, root)
     by_q: dict[str, list[dict[str, str]]] = {}
     for a in arows:
         by_q.setdefault(a["question_id"], []).append(a)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from matching import FEATURES, ExpertRanker, ResolvedCase
-from matching.datasets import data_dir, load_cqa
+from matching.datasets import cqa_rows, data_dir, load_cqa
 from matching.evaluation import TagCountRanker, evaluate_routing, published_questions
 
 
@@ -74,6 +76,35 @@ def test_tiny_and_degenerate_inputs() -> None:
     r = ExpertRanker().fit([ResolvedCase("?", [], "solo", True, None)])
     assert r.rank("", [])[0][0] == "solo"
     assert [e for e, _ in ExpertRanker().fit([]).rank("x", ["y"], candidates=["a"])] == ["a"]
+
+
+def test_cqa_rows_and_load_cqa_on_a_small_copy(tmp_path: Path) -> None:
+    cqa = tmp_path / "cqa"
+    cqa.mkdir()
+    (cqa / "questions.csv").write_text(
+        "site,question_id,created,title,body_text,tags,asker_id,accepted_answer_id,"
+        "accepted_answerer_id,n_answers,split\n"
+        "dba,10,,slow join,my join is slow,mysql|index,1,12,7,2,train\n"
+        "dba,20,,lock wait,deadlock again,mysql,2,22,8,2,test\n"
+        "history,30,,roman roads,who built them,rome,3,31,9,1,train\n")
+    (cqa / "answers.csv").write_text(
+        "site,answer_id,question_id,answerer_id,created,score,accepted,answer_text\n"
+        "dba,12,10,7,,5,1,\ndba,11,10,8,,0,0,\n"
+        "dba,21,20,7,,1,0,\ndba,22,20,8,,3,1,\n"
+        "history,31,30,9,,2,1,\n")
+    qrows, arows = cqa_rows("dba", tmp_path)
+    assert [q["question_id"] for q in qrows] == ["10", "20"]
+    assert {(a["answer_id"], a["answerer_id"], a["score"]) for a in arows} == {
+        ("12", "7", "5"), ("11", "8", "0"), ("21", "7", "1"), ("22", "8", "3")}
+    assert qrows[0]["asker_id"] == "1" and qrows[0]["tags"] == "mysql|index"
+    cases, train, test = load_cqa("dba", tmp_path)
+    # train cases only, one per answer in answer order, dated by the answer id
+    assert [(c.expert_id, c.resolved, c.at) for c in cases] == [("8", False, 11.0),
+                                                                ("7", True, 12.0)]
+    assert cases[0].topics == ["mysql", "index"] and cases[0].text == "slow join my join is slow"
+    assert [q.question_id for q in train] == [10]
+    assert test[0].answerers == ["7", "8"] and test[0].accepted_answerer == "8"
+    assert test[0].at == 20.0
 
 
 @pytest.mark.skipif(not (data_dir() / "cqa").is_dir(), reason="shared data not present")
