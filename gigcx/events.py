@@ -43,12 +43,12 @@ def expert_summary(session: Session, expert_id: int) -> dict[str, Any] | None:
     return memo[expert_id]
 
 
-SUMMARY = ("id", "status", "topic", "deflected", "expert")  # the fields of a `case` event without `full`
+SUMMARY = ("id", "rev", "status", "topic", "deflected", "expert")  # the fields of a `case` event without `full`
 
 
 def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[str, Any]:
     """The contract's `case` event; `full` adds timings and details for acks and brands."""
-    out: dict[str, Any] = {"id": case.id, "status": case.status, "topic": case.topic,
+    out: dict[str, Any] = {"id": case.id, "rev": case.rev, "status": case.status, "topic": case.topic,
                            "deflected": case.deflected}
     if case.expert_id is not None:
         summary = expert_summary(session, case.expert_id)
@@ -94,8 +94,16 @@ class Outbox:
     def add(self, event: str, payload: dict[str, Any], namespace: str, room: str) -> None:
         self.items.append((event, payload, namespace, room))
 
-    def case_changed(self, session: Session, case: Case) -> None:
-        """Tell the customer, the assigned expert and the brand that a case changed."""
+    def case_changed(self, session: Session, case: Case, *, rev_set: bool = False) -> None:
+        """Tell the customer, the assigned expert and the brand that a case changed.
+
+        The case's `rev` goes up by one first (folded into the transaction's UPDATE of the case);
+        `rev_set` when the caller's own statement did it (an insert, or a guarded UPDATE). Every
+        writer of a case holds its row (PostgreSQL: FOR UPDATE or the UPDATE itself; SQLite: the
+        database's write lock), so two changes never share a rev."""
+        if not rev_set:
+            case.rev += 1
+            session.add(case)
         brand_view = case_payload(session, case, full=True)
         payload = {k: brand_view[k] for k in SUMMARY if k in brand_view}  # the same, without details
         self.add("case", payload, CUSTOMER, customer_room(case.customer_id))

@@ -53,6 +53,8 @@ class Case(SQLModel, table=True):
     expert_id: Optional[int] = Field(default=None, foreign_key="expert.id", index=True)
     offer_round: int = 0
     last_seq: int = 0
+    # bumped with every change a `case` event announces: clients keep the snapshot with the highest
+    rev: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     deflected: bool = False
     escalation_reason: Optional[str] = Field(default=None, max_length=4000)
     routing: dict[str, Any] = json_field(dict)

@@ -78,7 +78,7 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)  # type: ignore[arg-type]
     timers.start(session, "case_escalate", case.id,  # type: ignore[arg-type]
                  case.created_at + timedelta(seconds=brand.escalate_after_s))
-    outbox.case_changed(session, case)
+    outbox.case_changed(session, case, rev_set=True)  # inserted with rev 1
     log.info("case opened", extra={"case_id": case.id, "brand_id": brand.id, "topic": topic,
                                    "topic_confidence": confidence})
     return case, True

@@ -148,7 +148,8 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
         code = "already_taken" if offer.status == "withdrawn" else "offer_expired"
         raise ApiError(code, "this offer is no longer open", status=409)
     won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching.value)  # type: ignore[arg-type]
-                          .values(status=CaseStatus.active.value, expert_id=expert_id, assigned_at=now)
+                          .values(status=CaseStatus.active.value, expert_id=expert_id, assigned_at=now,
+                                  rev=Case.rev + 1)
                           .returning(Case)).scalars().first()
     if won is None:
         session.rollback()
@@ -160,7 +161,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     _close_offers(session, outbox, case_id, offer.id, accepted=True, cancel_too={"case_escalate": [case_id]})
     expert = expert_summary(session, expert_id) or {"display_name": "An expert"}
     cases.system_message(session, outbox, won, f"{expert['display_name']} is here to help.")
-    outbox.case_changed(session, won)
+    outbox.case_changed(session, won, rev_set=True)
     return won
 
 

@@ -6,7 +6,10 @@ state under artifacts/screenshots/<device>-<state>.png.
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
+import threading
 import time
 from typing import Any
 
@@ -253,6 +256,54 @@ def test_message_text_cannot_inject_html_and_styles_are_isolated(
     page.wait_for_timeout(300)  # an onerror would have fired by now
     assert widget.dialogs == []
     widget.shot("14-xss-as-text")
+
+
+def test_an_ack_that_arrives_after_a_newer_event_does_not_turn_the_case_back(
+        server: Server, peers: Any, brand: tuple[str, str], widget: Widget) -> None:
+    """Acks and events travel separately. The widget syncs its case right after the ask; if that
+    sync is answered before the expert accepts but its ack is delivered after the accept's `case`
+    event, the ack's snapshot is older than what the widget shows (seen in CI: the header went
+    back to "Real people..." while the expert chatted). The socket here holds that ack back until
+    the event is through, and the expert accepts only once it is held."""
+    slug, _ = brand
+    expert = online_expert(server, peers, brand, name="Ana")
+    held: list[str] = []
+    holding = threading.Event()
+
+    def route(ws: Any) -> None:
+        upstream = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if isinstance(frame, str) and frame.startswith("43/customer,") and not holding.is_set():
+                body = json.loads(frame[frame.index("["):])[0]
+                if "messages" in body and body["case"]["status"] == "matching":  # the sync's ack
+                    held.append(frame)
+                    holding.set()
+                    return
+            ws.send(frame)
+            if held and frame.startswith('42/customer,["case"') and '"active"' in frame:  # type: ignore[arg-type]
+                ws.send(held.pop())  # the older snapshot after the newer one
+
+        upstream.on_message(from_server)
+
+    def accept_once_held() -> None:
+        case_id = expert.wait_for("offer")["case_id"]
+        assert holding.wait(20)
+        assert expert.call("accept", {"case_id": case_id})["ok"]
+
+    widget.page.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
+    widget.page.goto(f"{server.url}/demo/{slug}")
+    widget.open()
+    accepting = threading.Thread(target=accept_once_held, daemon=True)
+    accepting.start()
+    widget.send("My card has not arrived yet")
+    widget.wait_message("Ana is here to help.", "system", timeout=30_000)
+    accepting.join(5)
+    assert holding.is_set() and not held, "the stale ack was not held and released"
+    widget.page.wait_for_timeout(300)  # the late ack has been handled by now
+    expect(widget.subtitle).to_contain_text("Ana is helping you")
+    expect(widget.status).to_be_hidden()
+    widget.assert_no_duplicates()
 
 
 def test_no_expert_yet_then_escalated_to_staff(server: Server, peers: Any, widget: Widget,

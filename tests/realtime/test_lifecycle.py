@@ -78,6 +78,16 @@ def test_full_conversation(server: Server, peers: Any, brand: tuple[str, str]) -
     assert [m["seq"] for m in history["messages"]] == list(range(1, len(history["messages"]) + 1))
     assert history["case"]["status"] == "resolved"
 
+    # Every announced change has the next revision, and acks carry the revision of their snapshot:
+    # clients keep the highest, whatever order acks and events arrive in.
+    last = done["case"]["rev"] + 1  # the rating's event (the expert's rating changed)
+    for peer in (feed, customer):
+        peer.wait_for("case", lambda d: d["id"] == case_id and d["rev"] == last)
+    revs = [d["rev"] for d in feed.received("case") if d["id"] == case_id]
+    assert revs == list(range(1, last + 1))
+    assert [d["rev"] for d in customer.received("case") if d["id"] == case_id] == revs
+    assert ack["case"]["rev"] == 1 and accepted["case"]["rev"] == 2 and history["case"]["rev"] == last
+
 
 def test_customer_denies_resolution_and_chat_goes_on(server: Server, peers: Any, brand: tuple[str, str]) -> None:
     _, expert = online_expert(server, peers, brand, ["cards", "loans"])

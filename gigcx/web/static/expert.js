@@ -230,6 +230,8 @@ function addMessage(chat, m) {
 }
 
 function updateChat(chat, c) {
+  // Acks and events can arrive out of order: keep the newest snapshot by the server's revision.
+  if (typeof c.rev === "number" && typeof chat.case.rev === "number" && c.rev < chat.case.rev) return;
   chat.case = { ...chat.case, ...c };
   chat.status.textContent = c.status.replace("_", " ");
   chat.status.className = "pill " + c.status;

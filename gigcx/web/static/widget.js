@@ -526,6 +526,9 @@
 
   function mergeCase(c) {
     if (!c) return;
+    // Acks and events are snapshots that can arrive out of order (an ask's ack after the accept's
+    // event): keep the newest by the server's revision.
+    if (typeof c.rev === "number" && typeof current.rev === "number" && c.rev < current.rev) return;
     var before = current && current.status;
     for (var k in c) if (Object.prototype.hasOwnProperty.call(c, k)) current[k] = c[k];
     if (c.status !== before) fire("status", { case_id: current.id, status: current.status });

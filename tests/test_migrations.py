@@ -1,0 +1,56 @@
+"""The migrations build exactly the schema the models declare (on SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import gigcx.models  # noqa: F401  (registers every table)
+from gigcx import db
+
+
+def _drift(database_url: str) -> list[Any]:
+    db.upgrade(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": False,
+                                                             "compare_server_default": False})
+            diffs = compare_metadata(context, SQLModel.metadata)
+    finally:
+        engine.dispose()
+    # the migrations' own bookkeeping table is not a model
+    return [d for d in diffs if not (d[0] == "remove_table" and d[1].name == "alembic_version")]
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    assert _drift(database_url) == []
+
+
+def test_the_case_revision_column_exists_for_rows_written_before_it(database_url: str) -> None:
+    """0005 adds `rev` to existing cases: rows from before read as revision 1."""
+    db.upgrade(database_url, "0004")
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            brand = conn.execute(sa.text(
+                "INSERT INTO brand (slug, name, created_at, offer_timeout_s, max_offers, escalate_after_s, "
+                "confirm_window_s, review_window_s, currency, offer_fanout, min_topic_confidence, bonus_rules, "
+                "allowed_origins) VALUES ('b', 'B', CURRENT_TIMESTAMP, 60, 3, 900, 86400, 259200, 'usd', 1, "
+                "0.35, '{}', '[]') RETURNING id")).scalar_one()
+            customer = conn.execute(sa.text(
+                "INSERT INTO customer (brand_id, token_hash, created_at) VALUES (:b, 't', CURRENT_TIMESTAMP) "
+                "RETURNING id"), {"b": brand}).scalar_one()
+            conn.execute(sa.text(
+                "INSERT INTO support_case (brand_id, customer_id, client_id, question, language, status, "
+                "offer_round, last_seq, deflected, routing, suggestions, created_at, reward_cents) "
+                "VALUES (:b, :c, 'q', 'where is my card', 'en', 'matching', 0, 1, false, '{}', '[]', "
+                "CURRENT_TIMESTAMP, 0)"), {"b": brand, "c": customer})
+        db.upgrade(database_url)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT rev FROM support_case")).scalar_one() == 1
+    finally:
+        engine.dispose()
