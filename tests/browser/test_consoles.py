@@ -8,8 +8,10 @@ dashboard numbers change. Screenshots go to artifacts/screenshots/console-<devic
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -208,6 +210,58 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     brand.shot("06-settings")
     brand.check()
     expert.check()
+
+
+def test_a_message_that_overtakes_the_accepts_ack_is_shown(server: Server, peers: Any, contexts: Any,
+                                                           device: str) -> None:
+    """The customer writes the moment the expert accepts: their message event can reach the
+    console before the accept's ack has opened the chat. The socket here holds the ack back until
+    that message has been delivered; the console must still show it (and not a stale status)."""
+    slug, key = server.brand(offer_timeout_s=60)
+    server.topic(key, "cards", examples=["where is my card"])
+    expert_id, token = server.expert(slug, key, ["cards"], name="Ana")
+    console = Console(contexts().new_page(), device, "expert-order")
+    e = console.page
+    e.add_init_script(f"sessionStorage.setItem('gigcx.expert', {json.dumps(json.dumps({'token': token, 'expert_id': expert_id}))})")
+    held: list[str] = []
+    released = threading.Event()
+
+    def route(ws: Any) -> None:
+        upstream = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if isinstance(frame, str) and frame.startswith("43/expert,") and not released.is_set():
+                body = json.loads(frame[frame.index("["):])[0]
+                if "messages" in body and body.get("case", {}).get("status") == "active":  # the accept's ack
+                    held.append(frame)
+                    return
+            ws.send(frame)
+            if held and isinstance(frame, str) and frame.startswith('42/expert,["message"') and "Are you there" in frame:
+                released.set()
+                ws.send(held.pop())
+
+        upstream.on_message(from_server)
+
+    e.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
+    e.goto(server.url + "/expert/")
+    e.get_by_role("button", name="Go online").click()
+    expect(e.locator("#presence")).to_contain_text("You are online")
+    customer = peers(server.url, "/customer", {"brand": slug})
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q1"})["case"]["id"]
+
+    def write_once_accepted() -> None:
+        customer.wait_for("case", lambda d: d["status"] == "active", timeout=30)
+        assert customer.call("message", {"case_id": case_id, "text": "Are you there?", "client_id": "c1"})["ok"]
+
+    writer = threading.Thread(target=write_once_accepted, daemon=True)
+    writer.start()
+    e.locator(f".offer[data-case-id='{case_id}']").get_by_role("button", name="Accept").click()
+    chat = e.locator(f".chat[data-case-id='{case_id}']")
+    expect(chat.locator(".pill")).to_have_text("active", timeout=30_000)
+    writer.join(5)
+    assert released.is_set(), "the accept's ack was not held until the message was through"
+    expect(chat.locator("li.msg.customer .text")).to_have_text(["where is my card", "Are you there?"])
+    console.check()
 
 
 def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any, device: str) -> None:

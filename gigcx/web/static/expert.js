@@ -78,8 +78,16 @@ function connect() {
   socket.on("connect_error", (e) => say(msg, "Connection problem: " + e.message, "error"));
   socket.on("offer", addOffer);
   socket.on("offer_withdrawn", (d) => dropOffer(d.case_id, "This offer was withdrawn."));
-  socket.on("case", (c) => { const chat = chats.get(c.id); if (chat) updateChat(chat, c); });
-  socket.on("message", (m) => { const chat = chats.get(m.case_id); if (chat) addMessage(chat, m); });
+  socket.on("case", (c) => {
+    const chat = chats.get(c.id);
+    if (chat) updateChat(chat, c);
+    else { const e = early(c.id); if (!e.case || !(c.rev < e.case.rev)) e.case = c; }
+  });
+  socket.on("message", (m) => {
+    const chat = chats.get(m.case_id);
+    if (chat) addMessage(chat, m);
+    else if (early(m.case_id).messages.length < 500) early(m.case_id).messages.push(m);
+  });
   socket.on("typing", (t) => {
     const chat = chats.get(t.case_id);
     if (!chat || t.sender === "expert") return;
@@ -177,9 +185,23 @@ async function decline(caseId) {
 }
 
 // --- chats ------------------------------------------------------------------------------------
+// Events for a case whose chat is not open yet. Acks and events arrive in either order: a
+// customer's message sent just after the accept can come before the accept's ack, and must not
+// be dropped. Kept per case (the newest `case`, every message) until the chat opens.
+const pending = new Map();
+function early(caseId) {
+  let e = pending.get(caseId);
+  if (!e) {
+    pending.set(caseId, (e = { case: null, messages: [] }));
+    if (pending.size > 50) pending.delete(pending.keys().next().value); // cases never opened here
+  }
+  return e;
+}
+
 async function openChat(caseId, synced, hints) {
   if (chats.has(caseId)) return;
   const r = synced || await call("sync", { case_id: caseId, after_seq: 0 });
+  if (chats.has(caseId)) return; // opened meanwhile (an accept and a reconnection's resume)
   const c = r.case;
   const log = el("ul", { class: "log", "aria-live": "polite" });
   const status = el("span", { class: "pill" });
@@ -215,8 +237,11 @@ async function openChat(caseId, synced, hints) {
   const box = $("#chats");
   if (chats.size === 1) clear(box);
   box.prepend(chat.node);
-  for (const m of r.messages) addMessage(chat, m);
+  const e = pending.get(caseId);
+  pending.delete(caseId);
+  for (const m of r.messages.concat(e ? e.messages : [])) addMessage(chat, m);
   updateChat(chat, c);
+  if (e && e.case) updateChat(chat, e.case);
 }
 
 function addMessage(chat, m) {
