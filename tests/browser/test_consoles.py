@@ -292,6 +292,15 @@ def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any,
     assert got["text"] == "I have changed it for you."
     expect(detail.locator("li.msg.staff .text")).to_have_text("I have changed it for you.")
     brand.shot("01-escalated")
+
+    # A change to the open case (here the customer rates it) redraws it without losing the reply
+    # being typed.
+    draft = detail.locator("textarea")
+    draft.fill("Half-written answer")
+    draft.evaluate("e => e.dataset.old = '1'")
+    assert customer.call("rate", {"case_id": case_id, "csat": 4})["ok"]
+    expect(detail.locator("textarea:not([data-old])")).to_have_value("Half-written answer")
+    expect(detail.locator("li.msg.staff .text")).to_have_text("I have changed it for you.")
     detail.get_by_role("button", name="Close case").click()
     customer.wait_for("case", lambda d: d["status"] == "closed")
     expect(b.locator("#inbox")).to_contain_text("Nothing escalated")

@@ -73,7 +73,9 @@ function connect() {
   });
   socket.on("message", (m) => {
     feed(el("li", {}, el("strong", {}, "#" + m.case_id + " " + m.sender + ": "), m.text));
-    if (inbox.caseId === m.case_id && !$(`li[data-seq="${m.seq}"]`, inbox.log)) inbox.log.append(messageItem(m));
+    if (inbox.caseId !== m.case_id) return;
+    if (inbox.early) inbox.early.push(m);
+    else addInboxMessage(m);
   });
 }
 
@@ -236,7 +238,16 @@ async function openCase(id) {
 }
 
 // --- inbox ------------------------------------------------------------------------------------
-const inbox = { caseId: null, log: null };
+// The escalated case open in the inbox. While its transcript loads, arriving messages wait in
+// `early` (the transcript may have been read before they were stored); a redraw after a `case`
+// event keeps the reply being typed in `input`.
+const inbox = { caseId: null, log: null, early: null, input: null };
+
+function addInboxMessage(m) {
+  if ($(`li[data-seq="${m.seq}"]`, inbox.log)) return;
+  const later = $$("li[data-seq]", inbox.log).find((li) => Number(li.dataset.seq) > m.seq);
+  inbox.log.insertBefore(messageItem(m), later || null);
+}
 
 async function refreshInboxCount() {
   try {
@@ -260,11 +271,19 @@ async function loadInbox() {
 }
 
 async function openInbox(id) {
-  const c = await api("GET", "/cases/" + id, { token: me.token });
+  const same = inbox.caseId === id; // redrawn after a `case` event: keep the reply being typed
   inbox.caseId = id;
+  inbox.early = [];
+  const c = await api("GET", "/cases/" + id, { token: me.token });
+  if (inbox.caseId !== id) return; // another case was opened meanwhile
+  const draft = same && inbox.input ? inbox.input.value : "";
   inbox.log = transcript(c);
+  for (const m of inbox.early) addInboxMessage(m);
+  inbox.early = null;
   const box = clear($("#inbox-detail"));
   const input = el("textarea", { name: "text", maxlength: 4000, required: true, "aria-label": "Answer the customer" });
+  input.value = draft;
+  inbox.input = input;
   const reply = el("form", { class: "write" }, input, el("p", { class: "row" },
     el("button", { type: "submit", class: "primary" }, "Send to customer"),
     el("button", { type: "button", onclick: () => closeCase(id) }, "Close case")));
@@ -275,7 +294,7 @@ async function openInbox(id) {
     const r = await socket.emitWithAck("message", { case_id: id, text, client_id: uid() });
     if (!r.ok) return error(new Error(r.error.message));
     input.value = "";
-    if (!$(`li[data-seq="${r.message.seq}"]`, inbox.log)) inbox.log.append(messageItem(r.message));
+    addInboxMessage(r.message);
   });
   box.append(el("h2", {}, "Case #" + id + " ", el("span", { class: "pill " + c.status }, c.status)),
     el("p", { class: "muted" }, "Escalated: " + (c.escalation_reason || "no reason given")), inbox.log,
