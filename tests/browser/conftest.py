@@ -4,11 +4,12 @@ Without a browser the tests skip locally, but fail under CI (`CI` set): CI must 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,39 @@ def host_site() -> Iterator[HostSite]:
     site = HostSite()
     yield site
     site.close()
+
+
+def ack_body(frame: str, namespace: str) -> dict[str, Any] | None:
+    """The payload of a Socket.IO ack frame on `namespace` (`43/ns,<id>[{...}]`), else None."""
+    if not frame.startswith(f"43{namespace},"):
+        return None
+    body = json.loads(frame[frame.index("["):])[0]
+    return body if isinstance(body, dict) else None
+
+
+class HeldFrame:
+    """Routes a page's Socket.IO websocket through the test to reorder one frame: the first frame
+    from the server that `hold` accepts is held back, and delivered right after the first later
+    frame that `release_after` accepts. Acks and events travel separately, so this is an order
+    the network may produce; here it is produced on purpose."""
+
+    def __init__(self, page: Any, hold: Callable[[str], bool], release_after: Callable[[str], bool]):
+        self.hold, self.release_after = hold, release_after
+        self.held: list[str] = []
+        self.holding, self.released = threading.Event(), threading.Event()
+        page.route_web_socket(re.compile(r".*/socket\.io/.*"), self._route)
+
+    def _route(self, ws: Any) -> None:
+        upstream = ws.connect_to_server()
+
+        def from_server(frame: str | bytes) -> None:
+            if isinstance(frame, str) and not self.holding.is_set() and self.hold(frame):
+                self.held.append(frame)
+                self.holding.set()
+                return
+            ws.send(frame)
+            if self.held and isinstance(frame, str) and self.release_after(frame):
+                ws.send(self.held.pop())
+                self.released.set()
+
+        upstream.on_message(from_server)

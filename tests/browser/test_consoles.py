@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import DEVICES, SCREENSHOTS
+from tests.browser.conftest import DEVICES, SCREENSHOTS, HeldFrame, ack_body
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
@@ -223,26 +223,12 @@ def test_a_message_that_overtakes_the_accepts_ack_is_shown(server: Server, peers
     console = Console(contexts().new_page(), device, "expert-order")
     e = console.page
     e.add_init_script(f"sessionStorage.setItem('gigcx.expert', {json.dumps(json.dumps({'token': token, 'expert_id': expert_id}))})")
-    held: list[str] = []
-    released = threading.Event()
 
-    def route(ws: Any) -> None:
-        upstream = ws.connect_to_server()
+    def accept_ack(frame: str) -> bool:
+        body = ack_body(frame, "/expert")
+        return body is not None and "messages" in body and body["case"]["status"] == "active"
 
-        def from_server(frame: str | bytes) -> None:
-            if isinstance(frame, str) and frame.startswith("43/expert,") and not released.is_set():
-                body = json.loads(frame[frame.index("["):])[0]
-                if "messages" in body and body.get("case", {}).get("status") == "active":  # the accept's ack
-                    held.append(frame)
-                    return
-            ws.send(frame)
-            if held and isinstance(frame, str) and frame.startswith('42/expert,["message"') and "Are you there" in frame:
-                released.set()
-                ws.send(held.pop())
-
-        upstream.on_message(from_server)
-
-    e.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
+    held = HeldFrame(e, accept_ack, release_after=lambda f: f.startswith('42/expert,["message"') and "Are you there" in f)
     e.goto(server.url + "/expert/")
     e.get_by_role("button", name="Go online").click()
     expect(e.locator("#presence")).to_contain_text("You are online")
@@ -259,7 +245,7 @@ def test_a_message_that_overtakes_the_accepts_ack_is_shown(server: Server, peers
     chat = e.locator(f".chat[data-case-id='{case_id}']")
     expect(chat.locator(".pill")).to_have_text("active", timeout=30_000)
     writer.join(5)
-    assert released.is_set(), "the accept's ack was not held until the message was through"
+    assert held.released.is_set(), "the accept's ack was not held until the message was through"
     expect(chat.locator("li.msg.customer .text")).to_have_text(["where is my card", "Are you there?"])
     console.check()
 

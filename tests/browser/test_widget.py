@@ -6,9 +6,7 @@ state under artifacts/screenshots/<device>-<state>.png.
 from __future__ import annotations
 
 import html
-import json
 import os
-import re
 import threading
 import time
 from typing import Any
@@ -24,7 +22,7 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import HostSite, Widget, online_expert
+from tests.browser.conftest import HeldFrame, HostSite, Widget, ack_body, online_expert
 from tests.servers import Peer, Server
 
 pytestmark = pytest.mark.browser
@@ -267,31 +265,19 @@ def test_an_ack_that_arrives_after_a_newer_event_does_not_turn_the_case_back(
     the event is through, and the expert accepts only once it is held."""
     slug, _ = brand
     expert = online_expert(server, peers, brand, name="Ana")
-    held: list[str] = []
-    holding = threading.Event()
 
-    def route(ws: Any) -> None:
-        upstream = ws.connect_to_server()
+    def sync_ack_before_the_accept(frame: str) -> bool:
+        body = ack_body(frame, "/customer")
+        return body is not None and "messages" in body and body["case"]["status"] == "matching"
 
-        def from_server(frame: str | bytes) -> None:
-            if isinstance(frame, str) and frame.startswith("43/customer,") and not holding.is_set():
-                body = json.loads(frame[frame.index("["):])[0]
-                if "messages" in body and body["case"]["status"] == "matching":  # the sync's ack
-                    held.append(frame)
-                    holding.set()
-                    return
-            ws.send(frame)
-            if held and frame.startswith('42/customer,["case"') and '"active"' in frame:  # type: ignore[arg-type]
-                ws.send(held.pop())  # the older snapshot after the newer one
-
-        upstream.on_message(from_server)
+    held = HeldFrame(widget.page, sync_ack_before_the_accept,
+                     release_after=lambda f: f.startswith('42/customer,["case"') and '"active"' in f)
 
     def accept_once_held() -> None:
         case_id = expert.wait_for("offer")["case_id"]
-        assert holding.wait(20)
+        assert held.holding.wait(20)
         assert expert.call("accept", {"case_id": case_id})["ok"]
 
-    widget.page.route_web_socket(re.compile(r".*/socket\.io/.*"), route)
     widget.page.goto(f"{server.url}/demo/{slug}")
     widget.open()
     accepting = threading.Thread(target=accept_once_held, daemon=True)
@@ -299,7 +285,7 @@ def test_an_ack_that_arrives_after_a_newer_event_does_not_turn_the_case_back(
     widget.send("My card has not arrived yet")
     widget.wait_message("Ana is here to help.", "system", timeout=30_000)
     accepting.join(5)
-    assert holding.is_set() and not held, "the stale ack was not held and released"
+    assert held.released.is_set(), "the stale ack was not held and released"
     widget.page.wait_for_timeout(300)  # the late ack has been handled by now
     expect(widget.subtitle).to_contain_text("Ana is helping you")
     expect(widget.status).to_be_hidden()
