@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import click
@@ -38,13 +39,20 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
-    from gigcx.observability import tune_gc_for_serving
+    from gigcx.extensions import socketio
+    from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
 
+    try:
+        freezer = GcFreezer.from_env(os.environ)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     app = _app()
     _warm_up()
     tune_gc_for_serving()
     start_background(app)
+    if freezer is not None:
+        socketio.start_background_task(freezer.run, socketio.sleep)
     # TCP_NODELAY (inherited by accepted sockets): an event followed by its ack are two small
     # frames, and Nagle plus the client's delayed ACK would hold the second one for 40 ms.
     listener = green_socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

@@ -5,7 +5,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -38,6 +38,10 @@ WAL_CHECKPOINTS = Histogram("gigcx_sqlite_checkpoint_seconds", "Background check
 GC_PAUSES = Histogram("gigcx_gc_pause_seconds", "Garbage-collector pauses of this process (they stop every "
                       "connection of a gevent server)", ["generation"], registry=REGISTRY,
                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
+GC_FREEZES = Counter("gigcx_gc_freezes_total", "Periodic gc.freeze() (`freeze`) and unfreeze + full collection "
+                     "+ freeze (`reclaim`) of a serving process (GIGCX_GC_FREEZE_S)", ["kind"], registry=REGISTRY)
+GC_FROZEN = Gauge("gigcx_gc_frozen_objects", "Objects in the collector's permanent generation (gc.get_freeze_count)",
+                  registry=REGISTRY)
 
 bp = Blueprint("ops", __name__)
 
@@ -142,6 +146,79 @@ def tune_gc_for_serving() -> None:
     # Young collections 10x rarer than the default 700 allocations: each one promotes whatever
     # in-flight events hold at that instant, and promotions are what trigger full collections.
     gc.set_threshold(*gc_thresholds(os.environ.get("GIGCX_GC_THRESHOLDS")))
+
+
+class GcFreezer:
+    """Keeps long-lived serving objects out of full collections (GIGCX_GC_FREEZE_S,
+    GIGCX_GC_RECLAIM_S; architecture.md, "Tuned for many connections").
+
+    A full collection walks every tracked object: while serving that is mostly the ~150 objects
+    each open connection holds for its whole life (gevent, h11/wsproto, engine.io), and the walk
+    stopped every connection for 120-180 ms. Every `freeze_s` this collects the young
+    generations (cheap: only what was made since) and freezes what survived, so full collections
+    only walk what is younger than `freeze_s`. Garbage frozen meanwhile (a closed connection's
+    cycles, say) is not collected until the next reclaim: every `reclaim_s` everything is
+    unfrozen, fully collected once and frozen again, so memory frozen as garbage is bounded by
+    what one `reclaim_s` of traffic leaves."""
+
+    def __init__(self, freeze_s: float, reclaim_s: float, clock: Callable[[], float] = time.monotonic):
+        self.freeze_s, self.reclaim_s, self.clock = freeze_s, reclaim_s, clock
+        now = clock()
+        self.last_freeze = self.last_reclaim = now
+
+    def tick(self) -> str | None:
+        """Do what is due now: "reclaim", "freeze" or nothing (None)."""
+        import gc
+
+        now = self.clock()
+        if self.reclaim_s and now - self.last_reclaim >= self.reclaim_s:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            self.last_reclaim = self.last_freeze = now
+            GC_FREEZES.labels("reclaim").inc()
+            done = "reclaim"
+        elif now - self.last_freeze >= self.freeze_s:
+            gc.collect(1)
+            gc.freeze()
+            self.last_freeze = now
+            GC_FREEZES.labels("freeze").inc()
+            done = "freeze"
+        else:
+            return None
+        GC_FROZEN.set(gc.get_freeze_count())
+        return done
+
+    def run(self, sleep: Callable[[float], Any]) -> None:
+        """Forever, in a background greenlet of a serving process."""
+        step = min(self.freeze_s, self.reclaim_s or self.freeze_s) / 4
+        while True:
+            sleep(step)
+            try:
+                self.tick()
+            except Exception:  # pragma: no cover - gc calls do not fail; never kill the loop
+                logging.getLogger(__name__).exception("gc freezer tick failed")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GcFreezer | None:
+        """None when GIGCX_GC_FREEZE_S is 0 (off); a clear error for a bad value."""
+        values = []
+        for name, default in (("GIGCX_GC_FREEZE_S", "60"), ("GIGCX_GC_RECLAIM_S", "3600")):
+            raw = env.get(name) or default
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not 0 <= value < float("inf"):  # also refuses nan and inf
+                raise ValueError(f"{name} must be a number of seconds >= 0; got {raw!r}")
+            values.append(value)
+        freeze_s, reclaim_s = values
+        if not freeze_s:
+            return None
+        if reclaim_s and reclaim_s < freeze_s:
+            raise ValueError(f"GIGCX_GC_RECLAIM_S ({reclaim_s:g}) must be 0 (never) or at least "
+                             f"GIGCX_GC_FREEZE_S ({freeze_s:g})")
+        return cls(freeze_s, reclaim_s)
 
 
 def gc_thresholds(spec: str | None) -> tuple[int, int, int]:

@@ -86,3 +86,14 @@ def test_trained_model_is_served_after_background_load(api: Any, app: Any) -> No
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert topic == "cards" and 0 < confidence <= 1
+
+
+def test_serve_refuses_a_bad_gc_setting_before_starting(env: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "gigcx", "serve", "--port", "1"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "GIGCX_GC_FREEZE_S": "soon"})
+    assert out.returncode != 0
+    assert "GIGCX_GC_FREEZE_S must be a number of seconds >= 0; got 'soon'" in out.stderr

@@ -90,3 +90,55 @@ def test_gc_thresholds_come_from_the_environment_or_the_defaults() -> None:
     for bad in ("3000,10", "a,b,c", "0,10,10", "700,-1,10"):
         with pytest.raises(ValueError, match="GIGCX_GC_THRESHOLDS"):
             gc_thresholds(bad)
+
+
+def test_periodic_freeze_keeps_serving_objects_out_of_full_collections_and_reclaim_frees_garbage() -> None:
+    """GcFreezer on a fake clock, in a child process (it changes the collector for good): a
+    freeze takes the survivors out of full collections; garbage frozen meanwhile survives full
+    collections until the next reclaim, which frees it and freezes the rest again."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, weakref\n"
+        "from gigcx.observability import GcFreezer, REGISTRY\n"
+        "now = [0.0]\n"
+        "f = GcFreezer(60, 3600, clock=lambda: now[0])\n"
+        "class Conn:\n"
+        "    pass\n"
+        "live = [Conn() for _ in range(1000)]\n"
+        "for c in live: c.me = c\n"  # cycles, like a connection's objects
+        "dead = Conn(); dead.me = dead; gone = weakref.ref(dead)\n"
+        "now[0] = 59; assert f.tick() is None\n"
+        "now[0] = 60; assert f.tick() == 'freeze'\n"
+        "frozen = gc.get_freeze_count(); assert frozen >= 1001, frozen\n"
+        "assert all(gc.is_tracked(c) for c in live)\n"
+        "del dead; gc.collect()\n"
+        "assert gone() is not None\n"  # frozen garbage: not collected by a full collection
+        "now[0] = 119; assert f.tick() is None\n"
+        "now[0] = 120; assert f.tick() == 'freeze'\n"
+        "now[0] = 3600; assert f.tick() == 'reclaim'\n"
+        "assert gone() is None\n"  # the reclaim collected it
+        "assert gc.get_freeze_count() >= 1000\n"  # the live ones are frozen again
+        "print(REGISTRY.get_sample_value('gigcx_gc_freezes_total', {'kind': 'freeze'}),"
+        " REGISTRY.get_sample_value('gigcx_gc_freezes_total', {'kind': 'reclaim'}),"
+        " REGISTRY.get_sample_value('gigcx_gc_frozen_objects'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    freezes, reclaims, frozen = (float(v) for v in out.stdout.split())
+    assert (freezes, reclaims) == (2, 1) and frozen >= 1000
+
+
+def test_gc_freezer_settings_come_from_the_environment() -> None:
+    from gigcx.observability import GcFreezer
+
+    default = GcFreezer.from_env({})
+    assert default is not None and (default.freeze_s, default.reclaim_s) == (60, 3600)
+    assert GcFreezer.from_env({"GIGCX_GC_FREEZE_S": "0"}) is None
+    never = GcFreezer.from_env({"GIGCX_GC_FREEZE_S": "30", "GIGCX_GC_RECLAIM_S": "0"})
+    assert never is not None and never.reclaim_s == 0
+    for bad in ({"GIGCX_GC_FREEZE_S": "soon"}, {"GIGCX_GC_FREEZE_S": "-1"}, {"GIGCX_GC_FREEZE_S": "nan"},
+                {"GIGCX_GC_FREEZE_S": "60", "GIGCX_GC_RECLAIM_S": "30"}):
+        with pytest.raises(ValueError, match="GIGCX_GC_"):
+            GcFreezer.from_env(bad)
