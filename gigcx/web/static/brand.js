@@ -272,13 +272,16 @@ async function loadInbox() {
 
 async function openInbox(id) {
   const same = inbox.caseId === id; // redrawn after a `case` event: keep the reply being typed
+  const early = [];
   inbox.caseId = id;
-  inbox.early = [];
+  inbox.early = early;
   const c = await api("GET", "/cases/" + id, { token: me.token });
-  if (inbox.caseId !== id) return; // another case was opened meanwhile
+  // Superseded by a later open (another case, or this one again after a newer event): that call
+  // read the transcript after these messages were stored, and draws it.
+  if (inbox.early !== early) return;
   const draft = same && inbox.input ? inbox.input.value : "";
   inbox.log = transcript(c);
-  for (const m of inbox.early) addInboxMessage(m);
+  for (const m of early) addInboxMessage(m);
   inbox.early = null;
   const box = clear($("#inbox-detail"));
   const input = el("textarea", { name: "text", maxlength: 4000, required: true, "aria-label": "Answer the customer" });
