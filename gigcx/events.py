@@ -98,9 +98,10 @@ class Outbox:
         """Tell the customer, the assigned expert and the brand that a case changed.
 
         The case's `rev` goes up by one first (folded into the transaction's UPDATE of the case);
-        `rev_set` when the caller's own statement did it (an insert, or a guarded UPDATE). Every
-        writer of a case holds its row (PostgreSQL: FOR UPDATE or the UPDATE itself; SQLite: the
-        database's write lock), so two changes never share a rev."""
+        `rev_set` when the caller's own statement did it (an insert, or a guarded UPDATE). Writers
+        of a case are serialised (SQLite: the database's write lock; PostgreSQL: FOR UPDATE, the
+        guarded UPDATE, or for timer handlers the timer row an accept also cancels), so two
+        changes never share a rev."""
         if not rev_set:
             case.rev += 1
             session.add(case)
