@@ -9,11 +9,25 @@ import click
 
 from gigcx import create_app
 
+#: Loggers whose INFO lines (alembic's plugins and each migration step, "demo brand seeded") are
+#: noise on a one-off command, which prints its own result; `gigcx serve` keeps GigCX's own.
+#: Warnings and errors always show.
+QUIET_LOGGERS = ("alembic", "gigcx")
 
-def _app(test_config: dict[str, Any] | None = None) -> Any:
+
+def _app(test_config: dict[str, Any] | None = None, quiet: bool = True) -> Any:
     """The app for one command; its database connections close when the command ends."""
-    app = create_app(test_config)
     ctx = click.get_current_context(silent=True)
+    loggers = [logging.getLogger(name) for name in (QUIET_LOGGERS if quiet else QUIET_LOGGERS[:1])]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    if ctx is not None:
+        def restore() -> None:
+            for lg, level in zip(loggers, before):
+                lg.setLevel(level)
+        ctx.call_on_close(restore)
+    app = create_app(test_config)
     if ctx is not None:
         ctx.call_on_close(app.extensions["gigcx_engine"].dispose)
     return app
@@ -34,8 +48,10 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     if not monkey.is_module_patched("socket"):
         raise click.ClickException("run `gigcx serve` through the gigcx command (it patches for gevent)")
+    import signal
     import socket
 
+    import gevent
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
@@ -47,7 +63,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
         freezer = GcFreezer.from_env(os.environ)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    app = _app()
+    app = _app(quiet=False)
     _warm_up()
     tune_gc_for_serving()
     start_background(app)
@@ -62,8 +78,13 @@ def serve(host: str, port: int, access_log: bool) -> None:
     listener.listen(1024)
     log = logging.getLogger("gigcx.access") if access_log else None
     server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
-    click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]})")
+    server.start()
+    # Ctrl-C stops serving and ends the command normally (no traceback, exit status 0).
+    gevent.signal_handler(signal.SIGINT, server.stop, 5)
+    click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]}); "
+               "Ctrl-C stops it")
     server.serve_forever()
+    click.echo("GigCX stopped")
 
 
 def _warm_up() -> None:
