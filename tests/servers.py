@@ -54,7 +54,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = instance / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 30) -> Server:
+    def start(self, timeout: float = 60) -> Server:
         """Start and wait until the API answers."""
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
