@@ -55,7 +55,9 @@ def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[st
         if summary is not None:
             out["expert"] = dict(summary)
     if full:
+        brand = session.get(Brand, case.brand_id)
         out.update(
+            brand=brand.slug if brand else None,
             question=case.question, language=case.language, last_seq=case.last_seq,
             topic_confidence=case.topic_confidence,
             created_at=iso(case.created_at), assigned_at=iso(case.assigned_at),

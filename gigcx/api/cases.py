@@ -84,7 +84,9 @@ def get_case(path: schemas.CasePath) -> dict[str, Any]:
     msgs = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.seq)).all()  # type: ignore[arg-type]
     out["messages"] = [message_payload(m) for m in msgs]
     offers = session.exec(select(Offer).where(Offer.case_id == case.id).order_by(Offer.id)).all()  # type: ignore[arg-type]
-    out["offers"] = [dispatch.describe(o) for o in offers]
+    names = {e.id: e.display_name for e in session.exec(select(Expert).where(
+        Expert.id.in_({o.expert_id for o in offers})))} if offers else {}  # type: ignore[union-attr]
+    out["offers"] = [{**dispatch.describe(o), "display_name": names.get(o.expert_id)} for o in offers]
     out["routing"] = case.routing
     out["suggestions"] = case.suggestions
     return out

@@ -108,7 +108,10 @@ function renderOnline(on) {
   const b = $("#online");
   b.textContent = on ? "Go offline" : "Go online";
   b.setAttribute("aria-pressed", on ? "true" : "false");
-  $("#presence").textContent = on ? "You are online: offers arrive here." : "You are offline. Go online to receive offers.";
+  const presence = $("#presence");
+  presence.textContent = on ? "You are online: offers arrive here." : "You are offline. Go online to receive offers.";
+  presence.className = "presence " + (on ? "on" : "off");
+  b.className = on ? "" : "primary";
 }
 async function setOnline(on) {
   try {
@@ -119,6 +122,29 @@ async function setOnline(on) {
   } catch (e) { error(e); }
 }
 $("#online").addEventListener("click", () => setOnline($("#online").getAttribute("aria-pressed") !== "true"));
+
+// --- names ------------------------------------------------------------------------------------
+// Offers and cases name the brand and topic by slug; the brand's public program page has their
+// names. Fetched once per brand; until then (or if it fails) the slug stands in.
+const programs = new Map(); // brand slug -> Promise<{name, topics: {slug: name}}>
+function brandNames(slug) {
+  if (!slug) return Promise.resolve(null);
+  if (!programs.has(slug)) {
+    programs.set(slug, api("GET", "/brands/" + encodeURIComponent(slug) + "/program").then(
+      (p) => ({ name: p.name, topics: Object.fromEntries(p.topics.map((t) => [t.slug, t.name])) }),
+      () => null));
+  }
+  return programs.get(slug);
+}
+function humanize(slug) { return slug ? (slug.charAt(0).toUpperCase() + slug.slice(1)).replace(/[_-]+/g, " ") : "General question"; }
+// A heading "Brand · Topic" that shows names as soon as they are known.
+function caseTitle(brand, topic, prefix = "") {
+  const node = el("strong", { class: "case-title" }, prefix + humanize(topic));
+  brandNames(brand).then((n) => {
+    node.textContent = prefix + (n ? (topic ? n.topics[topic] || humanize(topic) : "General question") + " · " + n.name : humanize(topic));
+  });
+  return node;
+}
 
 // --- offers -----------------------------------------------------------------------------------
 function hintList(hints) {
@@ -133,8 +159,8 @@ function addOffer(o) {
   if (offers.has(o.case_id) || chats.has(o.case_id)) return;
   const count = el("span", { class: "countdown" });
   const node = el("div", { class: "card offer", dataset: { caseId: o.case_id } },
-    el("div", { class: "row" }, el("strong", {}, o.brand + " · " + (o.topic || "general")),
-      el("span", { class: "pill" }, money(o.reward_cents)), count),
+    el("div", { class: "row" }, caseTitle(o.brand, o.topic),
+      el("span", { class: "pill reward" }, money(o.reward_cents)), count),
     el("p", { class: "question" }, o.question),
     hintList(o.hints),
     el("p", { class: "row" },
@@ -174,7 +200,7 @@ async function accept(caseId) {
     const r = await call("accept", { case_id: caseId });
     const o = offers.get(caseId);
     dropOffer(caseId);
-    await openChat(caseId, r, o && o.offer.hints);
+    await openChat(caseId, r, o && o.offer.hints, o && o.offer);
     say(msg, "", "info");
   } catch (e) { dropOffer(caseId); error(e); }
 }
@@ -198,7 +224,7 @@ function early(caseId) {
   return e;
 }
 
-async function openChat(caseId, synced, hints) {
+async function openChat(caseId, synced, hints, offerFor) {
   if (chats.has(caseId)) return;
   const r = synced || await call("sync", { case_id: caseId, after_seq: 0 });
   if (chats.has(caseId)) return; // opened meanwhile (an accept and a reconnection's resume)
@@ -230,8 +256,7 @@ async function openChat(caseId, synced, hints) {
   }
   chat.controls = [composer, escalate];
   chat.node = el("article", { class: "card chat", dataset: { caseId } },
-    el("div", { class: "row" }, el("strong", {}, "Case #" + caseId + " · " + (c.topic || "general")), status),
-    el("p", { class: "muted question" }, c.question || ""),
+    el("div", { class: "row" }, caseTitle(c.brand || (offerFor && offerFor.brand), c.topic, "#" + caseId + " · "), status),
     hintBox, log, typing, composer, escalate);
   chats.set(caseId, chat);
   const box = $("#chats");
@@ -247,7 +272,7 @@ async function openChat(caseId, synced, hints) {
 function addMessage(chat, m) {
   if (chat.seen.has(m.seq)) return;
   chat.seen.add(m.seq);
-  const item = messageItem(m);
+  const item = messageItem(m, "expert");
   const later = $$("li[data-seq]", chat.log).find((li) => Number(li.dataset.seq) > m.seq);
   chat.log.insertBefore(item, later || null);
   chat.log.scrollTop = chat.log.scrollHeight;
@@ -262,7 +287,12 @@ function updateChat(chat, c) {
   chat.status.className = "pill " + c.status;
   const open = c.status === "active" || c.status === "pending_confirmation";
   for (const n of chat.controls) n.hidden = !open;
-  $(".resolve", chat.node).disabled = c.status !== "active";
+  // Proposed: the customer decides now; the button would only invite a second, refused proposal.
+  $(".resolve", chat.node).hidden = c.status !== "active";
+  const waiting = $(".waiting", chat.node);
+  if (c.status === "pending_confirmation" && !waiting) {
+    $(".composer", chat.node).append(el("p", { class: "muted waiting" }, "You proposed a resolution: waiting for the customer to confirm."));
+  } else if (c.status !== "pending_confirmation" && waiting) waiting.remove();
 }
 
 async function send(chat) {
@@ -318,8 +348,16 @@ async function loadPrograms() {
     const p = await api("GET", "/experts/me", { token: me.token });
     const body = clear($("#programs"));
     for (const x of p.programs) {
-      body.append(el("tr", {}, el("td", {}, x.brand), el("td", {}, el("span", { class: "pill " + x.status }, x.status)),
-        el("td", {}, x.topics.join(", ") || "–"), el("td", {}, x.requested_topics.join(", "))));
+      const row = el("tr", {}, el("td", {}, x.brand), el("td", {}, el("span", { class: "pill " + x.status }, x.status)),
+        el("td", {}, x.topics.map(humanize).join(", ") || "–"), el("td", {}, x.requested_topics.map(humanize).join(", ")));
+      body.append(row);
+      brandNames(x.brand).then((n) => {
+        if (!n) return;
+        const name = (t) => n.topics[t] || humanize(t);
+        row.cells[0].textContent = n.name;
+        row.cells[2].textContent = x.topics.map(name).join(", ") || "–";
+        row.cells[3].textContent = x.requested_topics.map(name).join(", ");
+      });
     }
     if (!p.programs.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No programs yet: find a brand above.")));
   } catch (e) { error(e); }
