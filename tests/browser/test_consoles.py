@@ -225,6 +225,7 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     brand.tab("live")
     expect(b.locator("#feed")).to_contain_text(XSS)
     expect(b.locator("#feed li time").first).to_have_text(re.compile(r"\d"))  # each line has its time
+    brand.shot("07-live")
     brand.a11y("live")
     brand.tab("cases")
     row = b.locator(f"#cases tr[data-case-id='{case_id}']")
@@ -389,3 +390,39 @@ def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any,
     expect(a.locator("#s-offer")).to_be_disabled()
     analyst.shot("01-settings-read-only")
     analyst.check()
+
+
+def test_brand_console_works_by_keyboard(server: Server, peers: Any, contexts: Any, device: str) -> None:
+    """Log in, change tab, open a case and edit a topic with the keyboard alone."""
+    slug, key = server.brand(offer_timeout_s=60)
+    server.topic(key, "cards", examples=["where is my card"])
+    email = staff(server, key)
+    customer = peers(server.url, "/customer", {"brand": slug})
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "k"})["case"]["id"]
+    console = Console(contexts().new_page(), device, "keyboard")
+    b = console.page
+    b.goto(server.url + "/brand/")
+    expect(b.locator("#login-brand-hint")).to_contain_text("The demo's is demo")
+    b.locator("#login-brand").focus()
+    b.keyboard.type(slug)
+    b.keyboard.press("Tab")
+    b.keyboard.type(email)
+    b.keyboard.press("Tab")
+    b.keyboard.type(PASSWORD)
+    b.keyboard.press("Enter")
+    expect(b.locator("#app")).to_be_visible()
+    b.locator('nav [data-tab="cases"]').focus()
+    b.keyboard.press("Enter")
+    row = b.locator(f"#cases tr[data-case-id='{case_id}']")
+    expect(row).to_be_visible()
+    row.focus()
+    b.keyboard.press("Enter")
+    expect(b.locator("#case-detail")).to_contain_text(f"Case #{case_id}")
+    b.locator('nav [data-tab="topics"]').focus()
+    b.keyboard.press("Enter")
+    topic = b.locator("#topics tr[data-slug=cards]")
+    topic.focus()
+    b.keyboard.press("Enter")
+    expect(b.locator("#t-name")).to_be_focused()
+    expect(b.locator("#t-slug")).to_have_value("cards")
+    console.check()

@@ -216,10 +216,10 @@ async function loadDashboard() {
     { label: "CSAT (1–5, left)", data: s.map((b) => b.csat_avg ?? null), borderColor: "#2453d6", yAxisID: "y" },
     { label: "NPS (−100 to 100, right)", data: s.map((b) => b.nps ?? null), borderColor: "#9a5b00", yAxisID: "y1" }], "line",
     { y: { beginAtZero: false, min: 1, max: 5, ticks: { stepSize: 1 }, title: { display: true, text: "CSAT" } },
-      y1: { position: "right", min: -100, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "NPS" } } });
+      y1: { position: "right", min: -100, max: 100, ticks: { stepSize: 50 }, grid: { drawOnChartArea: false }, title: { display: true, text: "NPS" } } });
   const topics = clear($("#by-topic"));
   for (const [t, v] of Object.entries(m.by_topic)) {
-    topics.append(el("tr", {}, el("td", {}, t), el("td", {}, String(v.cases)), el("td", {}, pct(v.resolution_rate)),
+    topics.append(el("tr", {}, el("td", {}, topicName(t)), el("td", {}, String(v.cases)), el("td", {}, pct(v.resolution_rate)),
       el("td", {}, pct(v.escalation_rate)), el("td", {}, dur(v.first_response_p50_s)), el("td", {}, num(v.csat_avg))));
   }
   const experts = clear($("#by-expert"));
@@ -408,16 +408,19 @@ async function loadTopics() {
   const r = await api("GET", "/topics", { token: me.token });
   const body = clear($("#topics"));
   for (const t of r.topics) {
-    const row = el("tr", { class: "clickable", dataset: { slug: t.slug } },
+    const row = el("tr", { class: "clickable", tabindex: 0, "aria-label": "Edit topic " + t.name, dataset: { slug: t.slug } },
       el("td", {}, el("strong", {}, t.name), el("br"), el("span", { class: "muted" }, t.slug + (t.description ? " · " + t.description : ""))),
       el("td", {}, money(t.reward_cents, settings.currency)),
       el("td", {}, el("ul", { class: "hints" }, t.examples.slice(0, 5).map((x) => el("li", {}, x)))),
       el("td", {}, t.active ? "yes" : "no"));
-    row.addEventListener("click", () => {
+    const edit = () => {
       const f = $("#topic-form");
       f.slug.value = t.slug; f.name.value = t.name; f.reward.value = (t.reward_cents / 100).toFixed(2);
       f.description.value = t.description; f.examples.value = t.examples.join("\n"); f.active.checked = t.active;
-    });
+      if (canWrite()) f.name.focus();
+    };
+    row.addEventListener("click", edit);
+    row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); edit(); } });
     body.append(row);
   }
   if (!r.topics.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No topics yet: add the first one.")));
