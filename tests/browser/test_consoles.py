@@ -50,6 +50,7 @@ class Console:
 
     def shot(self, state: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.evaluate("window.scrollTo(0, 0)")  # else the sticky tab bar lands mid-page
         self.page.screenshot(path=str(SCREENSHOTS / f"console-{self.device}-{self.name}-{state}.png"), full_page=True)
 
     def tab(self, name: str) -> None:

@@ -54,6 +54,7 @@ def test_landing_page_leads_to_the_demo(server: Server, browser_context: Any, de
     assert r.status_code in (201, 409), r.text  # the module's server is shared by both sizes
     page = browser_context.new_page()
     page.goto(server.url + "/")
+    shot(page, device, "home-with-demo")
     tab_to(page, "Open the demo page")
     page.keyboard.press("Enter")
     expect(page).to_have_url(server.url + "/demo/demo")

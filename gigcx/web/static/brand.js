@@ -87,8 +87,9 @@ function connect() {
     if (inbox.caseId === c.id) openInbox(c.id).catch(error);
   });
   socket.on("message", (m) => {
-    feed(el("li", {}, el("time", { datetime: m.sent_at }, clock(m.sent_at)), " ",
-      el("strong", {}, "#" + m.case_id + " " + senderLabel(m.sender, "staff") + ": "), m.text));
+    const who = senderLabel(m.sender, "staff");
+    feed(el("li", { class: m.sender === "system" ? "system" : null }, el("time", { datetime: m.sent_at }, clock(m.sent_at)), " ",
+      el("strong", {}, "#" + m.case_id + (who ? " " + who + ":" : " ·") + " "), m.text));
     if (inbox.caseId !== m.case_id) return;
     if (inbox.early) inbox.early.push(m);
     else addInboxMessage(m);
@@ -405,7 +406,7 @@ async function closeCase(id) {
 
 // --- topics -----------------------------------------------------------------------------------
 async function loadTopics() {
-  const r = await api("GET", "/topics", { token: me.token });
+  const r = await loadTopicNames();
   const body = clear($("#topics"));
   for (const t of r.topics) {
     const row = el("tr", { class: "clickable", tabindex: 0, "aria-label": "Edit topic " + t.name, dataset: { slug: t.slug } },
