@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from gigcx import __version__
 from gigcx.db import session_scope
 from gigcx.services import brands
 from gigcx.web.headers import strict_page
@@ -53,8 +53,14 @@ def home() -> Response:
     if demo is not None:
         links["demo"] = f"/demo/{demo['slug']}"
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
-        return jsonify({"name": "GigCX", "version": __version__, "links": links})
-    return _page(render_template("home.html", demo=demo, version=__version__))
+        return jsonify({"name": "GigCX", "version": _version(), "links": links})
+    return _page(render_template("home.html", demo=demo, version=_version()))
+
+
+def _version() -> str:
+    """The package's version (read from the loaded package: importing `gigcx` here would make the
+    pages layer depend on the app factory)."""
+    return str(getattr(sys.modules.get("gigcx"), "__version__", "unknown"))
 
 
 @bp.get("/expert/")

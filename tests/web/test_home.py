@@ -29,5 +29,8 @@ def test_home_answers_json_to_api_clients(client: Any) -> None:
     r = client.get("/", headers={"Accept": "application/json"})
     assert r.status_code == 200
     body = r.get_json()
-    assert body["name"] == "GigCX" and body["links"]["api"] == "/api/v1/openapi.json"
+    import gigcx
+
+    assert body["name"] == "GigCX" and body["version"] == gigcx.__version__
+    assert body["links"]["api"] == "/api/v1/openapi.json"
     assert "demo" not in body["links"]
