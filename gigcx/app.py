@@ -50,6 +50,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(widget_bp)
     app.register_blueprint(consoles_bp)
+    if settings.trusted_proxies > 0:  # outermost, so Socket.IO's handshake sees the client's address too
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
 
 

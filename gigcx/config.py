@@ -45,6 +45,9 @@ class Settings:
     shed_lag_ms: float = 250.0
     model_check_s: float = 1.0
     roster_cache_s: float = 1.0
+    # reverse proxies in front of GigCX whose X-Forwarded-For is believed (client addresses feed
+    # rate limits and fraud signals); 0 = clients connect directly
+    trusted_proxies: int = 0
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod

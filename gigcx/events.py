@@ -27,8 +27,10 @@ def brand_room(brand_id: int) -> str:
 
 
 def expert_rating(session: Session, expert_id: int) -> float | None:
-    """The expert's mean CSAT, rounded for display (None before any rating)."""
-    avg = session.exec(select(func.avg(Rating.csat)).where(Rating.expert_id == expert_id)).one()
+    """The expert's mean CSAT, rounded for display (None before any rating); ratings of escalated
+    cases are left out (the brand's staff finished those)."""
+    avg = session.exec(select(func.avg(Rating.csat)).join(Case, Case.id == Rating.case_id)  # type: ignore[arg-type]
+                       .where(Rating.expert_id == expert_id, Case.escalated_at.is_(None))).one()  # type: ignore[union-attr]
     return None if avg is None else round(float(avg), 2)
 
 

@@ -74,6 +74,30 @@ class BonusRules(Strict):
     fast_response_s: int = Field(60, ge=1, le=86400)
 
 
+SignalCode = Literal["own_account", "same_device", "shared_payout_account", "silent_no_answer", "low_quality",
+                     "same_network", "fast_cycle", "repeat_pair", "rating_ring"]
+
+
+class TrustSettingsPatch(Strict):
+    """Fraud and quality controls (docs/trust.md); fields left out keep their value."""
+
+    enabled: bool | None = None
+    hold_threshold: float | None = Field(None, gt=0.0, le=100.0)
+    weights: dict[SignalCode, Annotated[float, Field(ge=0.0, le=100.0)]] | None = None
+    fast_cycle_s: float | None = Field(None, ge=0.0, le=86400.0)
+    repeat_pair_min: int | None = Field(None, ge=1, le=10_000)
+    repeat_window_days: int | None = Field(None, ge=1, le=3650)
+    substantive_min_chars: int | None = Field(None, ge=0, le=4000)
+    substantive_min_words: int | None = Field(None, ge=0, le=1000)
+    ring_repeat_min: int | None = Field(None, ge=1, le=10_000)
+    ring_max_customers: int | None = Field(None, ge=1, le=10_000)
+    ring_min_ratings: int | None = Field(None, ge=1, le=10_000)
+    ring_gap: float | None = Field(None, ge=0.0, le=1.0)
+    qa_sample_rate: float | None = Field(None, ge=0.0, le=1.0)
+    quality_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    quality_prior_strength: float | None = Field(None, ge=0.0, le=1000.0)
+
+
 class BrandSettings(BaseModel):
     slug: str
     name: str
@@ -87,6 +111,7 @@ class BrandSettings(BaseModel):
     min_topic_confidence: float
     bonus_rules: dict[str, Any]
     allowed_origins: list[str]
+    trust: dict[str, Any] = Field(default_factory=dict)
 
 
 class BrandUpdate(Strict):
@@ -102,6 +127,7 @@ class BrandUpdate(Strict):
     bonus_rules: BonusRules | None = None
     allowed_origins: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
         None, max_length=50)
+    trust: TrustSettingsPatch | None = None
 
 
 class TopicPath(BaseModel):
@@ -171,6 +197,8 @@ class ExpertPath(BaseModel):
 
 class ApproveRequest(Strict):
     topics: list[Slug] = Field(min_length=1, max_length=200)
+    # the expert's own user id on the brand's site: their questions as a customer are theirs
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 def _aware(value: Any) -> Any:

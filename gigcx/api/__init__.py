@@ -23,6 +23,6 @@ def _authenticate() -> None:
 
 def register(app: object) -> None:
     """Import the view modules (they add routes to `api`) and register the blueprint."""
-    from gigcx.api import brands, cases, console, experts, payouts, staff  # noqa: F401
+    from gigcx.api import brands, cases, console, experts, payouts, staff, trust  # noqa: F401
 
     app.register_api(api)  # type: ignore[attr-defined]

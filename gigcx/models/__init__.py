@@ -22,9 +22,11 @@ from gigcx.models.cases import (
     Timer,
 )
 from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
+from gigcx.models.trust import ClientSeen, ExpertQuality, TrustDecision, TrustFlag
 
 __all__ = [
-    "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "Customer", "Expert",
+    "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "ClientSeen", "Customer", "Expert",
+    "ExpertQuality", "TrustDecision", "TrustFlag",
     "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
     "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
     "WebhookEvent", "utcnow",

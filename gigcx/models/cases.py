@@ -22,13 +22,16 @@ class CaseStatus(str, Enum):
 
 
 class Customer(SQLModel, table=True):
-    """An end customer of a brand, known by the token kept in their browser."""
+    """An end customer of a brand, known by the token kept in their browser, and by the brand's
+    user id when the brand signs it (one verified identity across devices)."""
 
+    __table_args__ = (UniqueConstraint("brand_id", "external_id", name="uq_customer_brand_external_id"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id", index=True)
     token_hash: str = Field(unique=True, index=True, max_length=64)
     language: Optional[str] = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
+    external_id: Optional[str] = Field(default=None, max_length=200)
 
 
 class Case(SQLModel, table=True):
@@ -64,6 +67,7 @@ class Case(SQLModel, table=True):
     first_response_at: Optional[datetime] = None
     proposed_at: Optional[datetime] = None
     resolved_at: Optional[datetime] = None
+    resolved_by: Optional[str] = Field(default=None, max_length=16)  # customer, silence
     escalated_at: Optional[datetime] = None
     closed_at: Optional[datetime] = None
     reward_cents: int = 0

@@ -15,7 +15,7 @@ from gigcx.extensions import socketio
 from gigcx.models import Case, Offer
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
-from gigcx.services import cases, dispatch, presence
+from gigcx.services import cases, dispatch, presence, trust
 from gigcx.services.cases import Actor
 
 
@@ -33,6 +33,8 @@ class ExpertNamespace(RoleNamespace):
                 raise ConnectionRefusedError("invalid expert token")
             presence.connect(session, who.expert_id, request.sid,  # type: ignore[arg-type, attr-defined]
                              current_app.config["GIGCX"].process_id)
+            trust.record_client(session, "expert", who.expert_id, request.remote_addr,  # type: ignore[arg-type]
+                                request.headers.get("User-Agent"))
             session.commit()
         self.actors[request.sid] = Actor("expert", who.expert_id)  # type: ignore[attr-defined, arg-type]
         join_room(expert_room(who.expert_id))  # type: ignore[arg-type]

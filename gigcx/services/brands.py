@@ -59,7 +59,11 @@ def brand_by_slug(session: Session, slug: str) -> Brand | None:
 
 def settings_view(brand: Brand) -> dict[str, Any]:
     """The brand's settings as the API shows them."""
-    return schemas.BrandSettings.model_validate(brand, from_attributes=True).model_dump()
+    from gigcx.services import trust
+
+    out = schemas.BrandSettings.model_validate(brand, from_attributes=True).model_dump()
+    out["trust"] = trust.settings_for(brand).to_dict()
+    return out
 
 
 def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdate) -> Brand:
@@ -68,6 +72,9 @@ def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdat
     for name, value in data.model_dump(exclude_unset=True).items():
         if value is None:
             raise ApiError("invalid", f"{name}: may not be null")
+        if name == "trust":
+            brand.trust_settings = _merged_trust(brand, data.trust.model_dump(exclude_unset=True))  # type: ignore[union-attr]
+            continue
         setattr(brand, name, value)
     session.add(brand)
     session.commit()
@@ -101,3 +108,21 @@ def list_topics(session: Session, brand_id: int, active_only: bool = False) -> l
 def topic_view(topic: Topic) -> dict[str, Any]:
     """A topic as the API shows it."""
     return schemas.TopicPublic.model_validate(topic, from_attributes=True).model_dump()
+
+
+def _merged_trust(brand: Brand, patch: dict[str, Any]) -> dict[str, Any]:
+    """The brand's stored trust overrides with a PATCH applied (weights merge signal by signal)."""
+    from payouts.trust import SettingsError, TrustSettings
+
+    for name, value in patch.items():
+        if value is None:
+            raise ApiError("invalid", f"trust.{name}: may not be null")
+    merged = {**(brand.trust_settings or {}), **patch}
+    merged["weights"] = {**(brand.trust_settings or {}).get("weights", {}), **patch.get("weights", {})}
+    if not merged["weights"]:
+        merged.pop("weights")
+    try:
+        TrustSettings.from_dict(merged)
+    except (SettingsError, TypeError, ValueError) as exc:
+        raise ApiError("invalid", f"trust: {exc}") from None
+    return merged

@@ -206,7 +206,7 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
     if case.status != CaseStatus.pending_confirmation.value:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
-        mark_resolved(session, outbox, case)
+        mark_resolved(session, outbox, case, by="customer")
     else:
         case.status, case.proposed_at = CaseStatus.active.value, None
         session.add(case)
@@ -215,11 +215,12 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
     return case
 
 
-def mark_resolved(session: Session, outbox: Outbox, case: Case) -> None:
-    """Resolve the case and credit the expert's pending reward."""
+def mark_resolved(session: Session, outbox: Outbox, case: Case, by: str | None = None) -> None:
+    """Resolve the case and credit the expert's pending reward; `by` says who confirmed it
+    (`customer`, or `silence` when the confirmation window passed)."""
     from gigcx.services import earnings
 
-    case.status, case.resolved_at = CaseStatus.resolved.value, utcnow()
+    case.status, case.resolved_at, case.resolved_by = CaseStatus.resolved.value, utcnow(), by
     session.add(case)
     earnings.credit_resolved_case(session, case)
     outbox.case_changed(session, case)
@@ -281,6 +282,9 @@ def rate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, csat: 
         from gigcx.services import earnings
 
         earnings.apply_rating_bonus(session, case, csat)
+    from gigcx.services import trust
+
+    trust.on_rating(session, case)  # quality score; rating rings raise a signal
     outbox.case_changed(session, case)
     return rating
 

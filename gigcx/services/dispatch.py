@@ -207,7 +207,7 @@ def _confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is not None and case.status == CaseStatus.pending_confirmation.value:
         cases.system_message(session, outbox, case, "Marked as solved: no reply within the confirmation window.")
-        cases.mark_resolved(session, outbox, case)
+        cases.mark_resolved(session, outbox, case, by="silence")
 
 
 def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None = None) -> list[Case]:

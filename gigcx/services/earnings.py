@@ -25,7 +25,7 @@ from gigcx.errors import ApiError
 from gigcx.events import Outbox
 from gigcx.models import Brand, Case, CaseStatus, Offer, Payout, Topic, utcnow
 from gigcx.models.base import iso
-from gigcx.services import ledger, timers
+from gigcx.services import ledger, timers, trust
 
 REVIEW_TIMER = "review_window"
 CREDIT_KINDS = ("reward", "bonus")
@@ -135,6 +135,7 @@ def credit_resolved_case(session: Session, case: Case) -> None:
                 "lines": ";".join(f"{line.label}={line.amount.cents}" for line in lines)}
         ledger.post(session, dataclasses.replace(tx, metadata=meta))
     timers.schedule(session, REVIEW_TIMER, case.id, available_at)  # type: ignore[arg-type]
+    trust.on_credit(session, case)  # may hold the reward for the brand's review (docs/trust.md)
 
 
 def apply_rating_bonus(session: Session, case: Case, csat: int) -> None:
@@ -175,7 +176,7 @@ def release_case(session: Session, case_id: int) -> bool:
     if case is None or case.expert_id is None:
         return False
     ledger.lock(session, ["acct:" + payouts.expert_pending(case.expert_id)])
-    if _posted(session, payouts.reverse_key(case_id)):
+    if _posted(session, payouts.reverse_key(case_id)) or trust.is_held(session, case_id):
         return False
     amount = credited(session, case_id)
     if amount is None or amount.cents <= 0:
@@ -323,8 +324,11 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
             reversed_.add(row.case_id)
     # Released rewards are paid out oldest first: allocate paid, then in-transit money to them.
     pools = {cur: [b.get("paid", 0), b.get("in_transit", 0)] for cur, b in bal.items()}
+    held = trust.holds_of(session, list(cases))
     for case_id, entry in cases.items():
-        entry["status"] = "reversed" if case_id in reversed_ else "pending"
+        entry["status"] = "reversed" if case_id in reversed_ else "held" if case_id in held else "pending"
+        if case_id in held:
+            entry["hold_reasons"] = held[case_id]
     for case_id in released:
         if case_id not in cases:
             continue

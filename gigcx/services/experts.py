@@ -107,6 +107,8 @@ def approve(*, session: Session, brand_id: int, expert_id: int, data: schemas.Ap
         # Only experts who applied are visible to a brand; others are none of its business.
         raise ApiError("not_found", "this expert has not applied to your program")
     program.topics = topics
+    if data.user_id is not None:
+        program.external_user_id = data.user_id
     program.status = "approved"
     program.decided_at = utcnow()
     session.add(program)
