@@ -18,7 +18,7 @@ Note = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 
 
 class FlagPath(BaseModel):
-    case_id: int = Field(ge=1, le=MAX_ID)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class FlagQuery(Strict):
@@ -82,26 +82,26 @@ def list_flagged(query: FlagQuery) -> dict[str, Any]:
                               sampled=query.sampled, limit=query.limit, before_id=query.before_id)
 
 
-@api.get("/trust/flagged/<int:case_id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/trust/flagged/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
 @requires("brand")
 def get_flagged(path: FlagPath) -> dict[str, Any]:
-    """One flagged case: signals, transcript, reward and every decision."""
-    return flagged.flag_detail(db.request_session(), principal().brand_id, path.case_id)  # type: ignore[arg-type]
+    """One case as trust sees it: signals (none if never flagged), transcript, reward, decisions."""
+    return flagged.flag_detail(db.request_session(), principal().brand_id, path.id)  # type: ignore[arg-type]
 
 
-@api.post("/trust/flagged/<int:case_id>/decision", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/trust/flagged/<int:id>/decision", tags=[TAGS["cases"]], security=SECURITY)
 @requires("brand_admin")
 def decide_flagged(path: FlagPath, body: DecisionBody) -> dict[str, Any]:
     """Release or reject a held case's reward; audited with who, when and the note."""
-    return flagged.decide(db.request_session(), brand_id=principal().brand_id, case_id=path.case_id,  # type: ignore[arg-type]
+    return flagged.decide(db.request_session(), brand_id=principal().brand_id, case_id=path.id,  # type: ignore[arg-type]
                           action=body.action, note=body.note, actor=actor())
 
 
-@api.post("/trust/qa/<int:case_id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/trust/qa/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
 @requires("brand_admin")
 def qa_verdict(path: FlagPath, body: QaBody) -> dict[str, Any]:
     """Pass or fail a case of the QA sample; it counts in the expert's quality score."""
-    return flagged.qa_verdict(db.request_session(), brand_id=principal().brand_id, case_id=path.case_id,  # type: ignore[arg-type]
+    return flagged.qa_verdict(db.request_session(), brand_id=principal().brand_id, case_id=path.id,  # type: ignore[arg-type]
                               verdict=body.verdict, note=body.note, actor=actor())
 
 

@@ -26,12 +26,11 @@ from gigcx.services import earnings, ledger, timers, trust
 STATES = ("held", "released", "rejected")
 
 
-def _load(session: Session, brand_id: int, case_id: int) -> tuple[TrustFlag, Case]:
-    flag = trust._flag(session, case_id, lock=True)
+def _load(session: Session, brand_id: int, case_id: int) -> tuple[TrustFlag | None, Case]:
     case = session.get(Case, case_id)
-    if flag is None or case is None or flag.brand_id != brand_id:
-        raise ApiError("not_found", "no flagged case with this id")
-    return flag, case
+    if case is None or case.brand_id != brand_id:
+        raise ApiError("not_found", "no such case")
+    return trust._flag(session, case_id, lock=True), case
 
 
 def decide(session: Session, *, brand_id: int, case_id: int, action: str, note: str, actor: str) -> dict[str, Any]:
@@ -40,6 +39,8 @@ def decide(session: Session, *, brand_id: int, case_id: int, action: str, note: 
     Repeating the same decision is a no-op; the other one is a conflict."""
     flag, case = _load(session, brand_id, case_id)
     target = {"release": "released", "reject": "rejected"}[action]
+    if flag is None:
+        raise ApiError("conflict", "this case's reward is not held")
     if flag.hold_state == target:
         return flag_view(session, flag, case, detail=True)
     if flag.hold_state != "held":
@@ -77,8 +78,8 @@ def _take_back(session: Session, case: Case) -> None:
 def qa_verdict(session: Session, *, brand_id: int, case_id: int, verdict: str, note: str, actor: str) -> dict[str, Any]:
     """Record the brand's QA verdict on a sampled case (it feeds the expert's quality); commits."""
     flag, case = _load(session, brand_id, case_id)
-    if not flag.sampled:
-        raise ApiError("not_found", "this case is not in the QA sample")
+    if flag is None or not flag.sampled:
+        raise ApiError("conflict", "this case is not in the QA sample")
     if flag.qa_verdict == verdict:
         return flag_view(session, flag, case, detail=True)
     if flag.qa_verdict is not None:
@@ -101,13 +102,13 @@ def flag_view(session: Session, flag: TrustFlag, case: Case, *, detail: bool = F
     """A flagged case: signals, hold state, QA state and the reward; `detail` adds the question,
     the customer, the full transcript and the decisions."""
     name = (names or {}).get(flag.expert_id)
-    if name is None:
+    if name is None and flag.expert_id:
         expert = session.get(Expert, flag.expert_id)
         name = expert.display_name if expert else None
     credited = earnings.credited(session, case.id)  # type: ignore[arg-type]
     out: dict[str, Any] = {
         "case_id": case.id, "topic": case.topic, "status": case.status,
-        "expert": {"id": flag.expert_id, "display_name": name},
+        "expert": {"id": flag.expert_id, "display_name": name} if flag.expert_id else None,
         "hold_state": flag.hold_state, "held": flag.hold_state == "held",
         "sampled": flag.sampled, "qa_verdict": flag.qa_verdict,
         "score": flag.score, "signals": flag.signals, "reasons": [s["reason"] for s in flag.signals],
@@ -115,7 +116,7 @@ def flag_view(session: Session, flag: TrustFlag, case: Case, *, detail: bool = F
         "currency": credited.currency if credited else None,
         "reward_status": earnings.reward_status(session, case.id),  # type: ignore[arg-type]
         "resolved_at": iso(case.resolved_at), "resolved_by": case.resolved_by,
-        "flagged_at": iso(flag.created_at), "decided_at": iso(flag.decided_at),
+        "flagged_at": iso(flag.created_at) if flag.id is not None else None, "decided_at": iso(flag.decided_at),
     }
     if detail:
         customer = session.get(Customer, case.customer_id)
@@ -155,11 +156,10 @@ def list_flags(session: Session, brand_id: int, *, state: str | None, sampled: b
 
 
 def flag_detail(session: Session, brand_id: int, case_id: int) -> dict[str, Any]:
-    """One flagged case with transcript and decisions."""
-    flag = trust._flag(session, case_id)
-    case = session.get(Case, case_id)
-    if flag is None or case is None or flag.brand_id != brand_id:
-        raise ApiError("not_found", "no flagged case with this id")
+    """One case with its flag (an empty one when it was never flagged), transcript and decisions."""
+    flag, case = _load(session, brand_id, case_id)
+    if flag is None:
+        flag = TrustFlag(case_id=case_id, brand_id=brand_id, expert_id=case.expert_id or 0, topic=case.topic)
     return flag_view(session, flag, case, detail=True)
 
 

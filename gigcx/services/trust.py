@@ -19,7 +19,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 import payouts
-from gigcx.errors import ApiError
 from gigcx.models import (
     Brand,
     Case,
@@ -34,7 +33,6 @@ from gigcx.models import (
     TrustFlag,
     utcnow,
 )
-from gigcx.models.base import iso
 from payouts import trust as scoring
 
 DEFAULT_NORM = 0.75  # a topic without ratings yet: as if its experts averaged 4 stars

@@ -2,6 +2,7 @@
 // expert programs, settings. Analysts get the same pages without the write controls (the API
 // refuses their writes anyway).
 import { $, $$, api, ApiError, clear, download, dur, el, form, messageItem, money, num, pct, say, senderLabel, tabs, tokenStore, uid, when } from "./common.js";
+import { loadFlagged } from "./flagged.js";
 
 const store = tokenStore("gigcx.staff");
 let me = null;       // {token, brand, role, name}
@@ -47,6 +48,7 @@ $("#logout").addEventListener("click", async () => {
 const show = tabs((name) => {
   say(msg, "");  // a notice belongs to the page it was shown on
   const load = { dashboard: loadDashboard, cases: () => loadCases(false), inbox: loadInbox, topics: loadTopics,
+    flagged: () => loadFlagged({ me, error, ok, canWrite }),
     experts: loadPrograms, settings: loadSettings }[name];
   if (load) load().catch(error);
 });
@@ -535,5 +537,7 @@ $("#rotate-key").addEventListener("click", async (ev) => {
     ok("New API key issued. Copy it now: it is not shown again.");
   } catch (e) { error(e); }
 });
+
+$("#flag-status").addEventListener("change", () => loadFlagged({ me, error, ok, canWrite }).catch(error));
 
 start().catch(error);

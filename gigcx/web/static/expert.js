@@ -383,11 +383,21 @@ async function loadEarnings() {
         el("td", {}, (x.lines || []).map((l) => (l.kind || l.memo || "") + " " + money(l.amount_cents, x.currency)).join(", "))));
     }
     if (!e.entries.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No earnings yet.")));
+    loadQuality().catch(error);
     $("#payout-status").textContent = acct.mode === "manual"
       ? "Payouts are made manually by the operator (statement per payout); no account to set up."
       : acct.account_id ? (acct.payouts_enabled ? "Payout account ready." : "Onboarding not finished yet.") : "No payout account yet.";
     $("#payout-onboard").hidden = acct.mode === "manual" || acct.payouts_enabled;
   } catch (err) { error(err); }
+}
+
+// Why rewards are held or offers fewer (docs/trust.md): quality under a brand's threshold, signals.
+async function loadQuality() {
+  const q = await api("GET", "/experts/me/quality", { token: me.token });
+  const notes = clear($("#quality-notes"));
+  for (const s of q.scores.filter((x) => x.below_threshold)) notes.append(el("li", {}, s.brand + ": " + s.reason));
+  for (const h of q.held) notes.append(el("li", {}, "Case #" + h.case_id + " (" + h.brand + "): reward held for review: " + h.reasons.join("; ")));
+  $("#quality-card").hidden = !notes.children.length;
 }
 
 $("#payout-onboard").addEventListener("click", async () => {

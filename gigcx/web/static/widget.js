@@ -22,6 +22,10 @@
   var PREFIX = SRC.pathname.replace(/\/widget\.js$/, "");
   var POSITION = script.getAttribute("data-position") === "left" ? "left" : "right";
   var PATIENCE_S = positiveNumber(script.getAttribute("data-patience"), 30);
+  // A known customer: the brand's user id and its HMAC-SHA256 with the brand's identity secret,
+  // made by the brand's server (docs/widget.md). One customer across devices.
+  var USER_ID = script.getAttribute("data-user-id") || "";
+  var USER_HASH = script.getAttribute("data-user-hash") || "";
   var OPEN_SET = { matching: 1, active: 1, pending_confirmation: 1, escalated: 1 };
   var CALL_TIMEOUT_MS = 10000;
 
@@ -435,7 +439,9 @@
       autoConnect: navigator.onLine !== false,
       auth: function (cb) {
         var token = load().token;
-        cb(token ? { brand: BRAND, token: token } : { brand: BRAND });
+        var auth = token ? { brand: BRAND, token: token } : { brand: BRAND };
+        if (USER_ID && USER_HASH) { auth.user_id = USER_ID; auth.user_hash = USER_HASH; }
+        cb(auth);
       }
     });
     socket.on("session", onSession);
@@ -1031,6 +1037,8 @@
 
   function mount() {
     document.body.appendChild(host);
+    // Another signed-in user (or none after a sign-out) must not resume the previous one's chat.
+    if ((load().uid || "") !== USER_ID) save(function (s) { for (var k in s) delete s[k]; s.uid = USER_ID; });
     var state = load();
     render();
     // A returning customer (or one with queued messages) reconnects at once to catch up;
