@@ -22,8 +22,9 @@ def create_brand(body: schemas.BrandCreate) -> tuple[dict[str, Any], int]:
          responses={200: schemas.BrandSettings})
 @requires("brand")
 def get_brand() -> dict[str, Any]:
-    """The calling brand's settings."""
-    return svc.settings_view(svc.get_brand(db.request_session(), principal().brand_id))  # type: ignore[arg-type]
+    """The calling brand's settings (admins also see the identity secret that signs customers' ids)."""
+    return svc.settings_view(svc.get_brand(db.request_session(), principal().brand_id),  # type: ignore[arg-type]
+                             admin=principal().can_write)
 
 
 @api.patch("/brand", tags=[TAGS["brands"]], security=SECURITY,
@@ -33,7 +34,7 @@ def patch_brand(body: schemas.BrandUpdate) -> dict[str, Any]:
     """Change some of the brand's settings (timers, currency, bonuses)."""
     brand = svc.update_settings(session=db.request_session(), brand_id=principal().brand_id,  # type: ignore[arg-type]
                                 data=body)
-    return svc.settings_view(brand)
+    return svc.settings_view(brand, admin=True)
 
 
 @api.post("/brand/api-key", tags=[TAGS["brands"]], security=SECURITY,

@@ -13,7 +13,9 @@ from gigcx.models import Brand, BrandApiKey, Topic, utcnow
 
 def create_brand(*, session: Session, data: schemas.BrandCreate) -> tuple[Brand, str]:
     """Create a brand and its first API key; the key is returned once, only its hash is kept."""
-    brand = Brand(slug=data.slug, name=data.name)
+    import secrets
+
+    brand = Brand(slug=data.slug, name=data.name, identity_secret="gcxi_" + secrets.token_hex(24))
     session.add(brand)
     try:
         session.flush()
@@ -57,12 +59,14 @@ def brand_by_slug(session: Session, slug: str) -> Brand | None:
     return session.exec(select(Brand).where(Brand.slug == slug)).first()
 
 
-def settings_view(brand: Brand) -> dict[str, Any]:
-    """The brand's settings as the API shows them."""
+def settings_view(brand: Brand, *, admin: bool = False) -> dict[str, Any]:
+    """The brand's settings as the API shows them (with the identity secret for admins)."""
     from gigcx.services import trust
 
     out = schemas.BrandSettings.model_validate(brand, from_attributes=True).model_dump()
     out["trust"] = trust.settings_for(brand).to_dict()
+    if admin and brand.identity_secret:
+        out["identity_secret"] = brand.identity_secret
     return out
 
 

@@ -242,7 +242,15 @@ def test_trust_settings_and_identity_secret(app: Any, api: Any) -> None:
         assert_error(api.patch("/brand", key, json=bad), 422, "invalid")
     assert api.get("/brand", key).json["trust"] == t
     s1 = api.get("/brand/identity-secret", key).json["identity_secret"]
+    assert s1.startswith("gcxi_") and api.get("/brand", key).json["identity_secret"] == s1
     assert s1 == api.get("/brand/identity-secret", key).json["identity_secret"]
+    staff = {"email": "an@example.com", "password": "password-123", "display_name": "An", "role": "analyst"}
+    assert api.post("/staff", key, json=staff).status_code == 201
+    analyst = api.post("/staff/token", json={"brand": "acme", "email": staff["email"],
+                                             "password": staff["password"]}).json["token"]
+    seen = api.get("/brand", analyst).json
+    assert "identity_secret" not in seen and seen["trust"] == api.get("/brand", key).json["trust"]
+    assert_error(api.get("/brand/identity-secret", analyst), 403, "forbidden")
     rotated = api.post("/brand/identity-secret", key)
     assert rotated.status_code == 201 and rotated.json["identity_secret"] != s1
     assert_error(api.get("/brand/identity-secret"), 401, "unauthorized")
