@@ -64,6 +64,7 @@ def run(world: dict[str, Any], seed: int, controls: bool, sim: Any) -> dict[str,
     held_q = np.zeros(E)        # held for low quality only
     ratings: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (expert, topic) -> (customer, csat)
     reviews: dict[tuple[int, int], list[bool]] = {}
+    raters: dict[int, dict[int, int]] = {}  # expert -> customer -> ratings given (any topic)
     pairs: dict[tuple[int, int], int] = {}
     strata: dict[tuple[int, int], int] = {}
     events: list[tuple[float, int, str, int, int]] = []
@@ -86,7 +87,7 @@ def run(world: dict[str, Any], seed: int, controls: bool, sim: Any) -> dict[str,
         if not rs and not rv:
             return None
         nm = norm(topic)
-        ring = T.ring_suspected(rs, nm, settings) if controls else False
+        ring = T.ring_suspected(rs, nm, settings, raters.get(e)) if controls else False
         w = T.rating_weights([c for c, _ in rs], ring) if controls else [1.0] * len(rs)
         return T.quality_score([(T.csat_value(c), wi) for (_, c), wi in zip(rs, w)], rv, nm,
                                settings.quality_prior_strength)
@@ -100,13 +101,15 @@ def run(world: dict[str, Any], seed: int, controls: bool, sim: Any) -> dict[str,
         pairs[(customer, e)] = pairs.get((customer, e), 0) + 1
         if stars is not None:
             ratings.setdefault((e, topic), []).append((customer, stars))
+            mine = raters.setdefault(e, {})
+            mine[customer] = mine.get(customer, 0) + 1
             acc = norms.setdefault(topic, [0.0, 0])
             acc[0] += T.csat_value(stars)
             acc[1] += 1
         strata[(e, topic)] = strata.get((e, topic), 0) + 1
         if T.sampled(settings.qa_sample_rate, strata[(e, topic)], T.stratum_offset("sim", e, topic)):
             reviews.setdefault((e, topic), []).append(solved)
-        ring = stars is not None and T.ring_suspected(ratings[(e, topic)], norm(topic), settings)
+        ring = stars is not None and T.ring_suspected(ratings[(e, topic)], norm(topic), settings, raters.get(e))
         f = T.CaseFacts(pair_count=pairs[(customer, e)], rating_ring=ring, quality=quality(e, topic), **facts)
         earned[e] += 1
         fraud_earned[e] += fraud
@@ -161,7 +164,7 @@ def run(world: dict[str, Any], seed: int, controls: bool, sim: Any) -> dict[str,
             settle(e, topic, puppet, facts, 5, True, fraud=True)
             history.append(ResolvedCase(f"t{topic}w0 fake", [str(topic)], e, True,
                                         None if controls and (e, topic) in ratings and T.ring_suspected(
-                                            ratings[(e, topic)], norm(topic), settings) else 5))
+                                            ratings[(e, topic)], norm(topic), settings, raters.get(e)) else 5))
             continue
         topic = int(world["topics"][c])
         if len(offered[c]) >= sim.MAX_OFFERS or t - world["arrivals"][c] > sim.ESCALATE_S:

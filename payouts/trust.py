@@ -223,16 +223,19 @@ def rating_weights(raters: Sequence[Any], ring: bool = False) -> list[float]:
     return [(1.0 / counts[r]) * (0.25 if ring and counts[r] > 1 else 1.0) for r in raters]
 
 
-def ring_suspected(ratings: Sequence[tuple[Any, int]], topic_norm: float, settings: TrustSettings) -> bool:
+def ring_suspected(ratings: Sequence[tuple[Any, int]], topic_norm: float, settings: TrustSettings,
+                   repeats: Mapping[Any, int] | None = None) -> bool:
     """An expert's (customer, csat) ratings in one topic look like a ring: some customer rated
-    them `ring_repeat_min` times or more, or at least `ring_min_ratings` ratings come from at
+    them `ring_repeat_min` times or more (in any topic, when `repeats` counts each customer's
+    ratings of the expert across the brand), or at least `ring_min_ratings` ratings come from at
     most `ring_max_customers` customers and average `ring_gap` above the topic norm (0..1 scale)."""
     if not ratings:
         return False
     counts: dict[Any, int] = {}
     for who, _ in ratings:
         counts[who] = counts.get(who, 0) + 1
-    if max(counts.values()) >= settings.ring_repeat_min:
+    most = max(max(counts.values()), max((repeats or {}).values(), default=0))
+    if most >= settings.ring_repeat_min:
         return True
     if len(ratings) < settings.ring_min_ratings or len(counts) > settings.ring_max_customers:
         return False

@@ -242,7 +242,11 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     rated = session.exec(select(Case.customer_id, Rating.csat).join(Rating, Rating.case_id == Case.id).where(  # type: ignore[arg-type]
         Case.brand_id == brand.id, Case.topic == topic, Case.escalated_at.is_(None),  # type: ignore[union-attr]
         Rating.expert_id == expert_id).order_by(Rating.id)).all()  # type: ignore[arg-type]
-    ring = scoring.ring_suspected(list(rated), norm, settings)
+    # how often each customer rated this expert in any of the brand's topics (rings spread out)
+    repeats = dict(session.exec(select(Case.customer_id, func.count()).join(Rating, Rating.case_id == Case.id).where(  # type: ignore[arg-type]
+        Case.brand_id == brand.id, Case.escalated_at.is_(None), Rating.expert_id == expert_id)  # type: ignore[union-attr]
+        .group_by(Case.customer_id)).all())  # type: ignore[arg-type]
+    ring = scoring.ring_suspected(list(rated), norm, settings, repeats)
     weights = scoring.rating_weights([who for who, _ in rated], ring)
     verdicts = session.exec(select(TrustFlag.qa_verdict, TrustFlag.hold_state).where(
         TrustFlag.brand_id == brand.id, TrustFlag.expert_id == expert_id, TrustFlag.topic == topic)).all()

@@ -58,6 +58,7 @@ def test_ring_suspected() -> None:
     assert not t.ring_suspected([("a", 3), ("b", 3), ("a", 3), ("b", 3)], norm, s)  # at the norm
     honest = [(c, 5) for c in "abcdefgh"]
     assert not t.ring_suspected(honest, norm, s)  # many customers: a good expert, not a ring
+    assert t.ring_suspected([("a", 5)], norm, s, repeats={"a": 3})  # one friend spread over topics
 
 
 def test_quality_is_shrunk_toward_the_topic_mean() -> None:
