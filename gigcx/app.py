@@ -37,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     from gigcx import db, errors, loadshed, observability, ratelimit, realtime
     from gigcx.api import register, webhooks
     from gigcx.services import payouts as payments
-    from gigcx.web import consoles_bp, widget_bp
+    from gigcx.web import consoles_bp, unsubscribe_bp, widget_bp
 
     errors.init_app(app)
     db.init_app(app)
@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(widget_bp)
     app.register_blueprint(consoles_bp)
+    app.register_blueprint(unsubscribe_bp)
     if settings.trusted_proxies > 0:  # outermost, so Socket.IO's handshake sees the client's address too
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -64,6 +64,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     app = _app(quiet=False)
+    if not app.config["GIGCX"].public_url:  # links in e-mails and webhooks point here by default
+        app.config["GIGCX"].public_url = f"http://{host}:{port}"
     _warm_up()
     tune_gc_for_serving()
     start_background(app)
@@ -207,3 +209,32 @@ def payouts_retry() -> None:
         for p in done:
             click.echo(f"payout {p.id}: {payout_view(p)['status']}")
         click.echo(f"{len(done)} payout(s) reconciled")
+
+
+@cli.group()
+def notify() -> None:
+    """Outbound webhooks and e-mail (`gigcx serve` sends them in the background)."""
+
+
+@notify.command("send")
+def notify_send() -> None:
+    """Send every due webhook delivery and e-mail now, from this process."""
+    from gigcx.services import mail, webhooks
+
+    app = _app()
+    with app.app_context():
+        hooks = webhooks.send_due(limit=10_000)
+        emails = mail.send_due(limit=10_000)
+    click.echo(f"{hooks} webhook attempt(s), {emails} e-mail(s) sent")
+
+
+@notify.command("digest")
+def notify_digest() -> None:
+    """Queue today's earnings digests now, whatever GIGCX_DIGEST_HOUR_UTC says (once a day each)."""
+    from gigcx.db import session_scope
+    from gigcx.services import mail
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        queued = mail.send_digests(session, force=True)
+    click.echo(f"{queued} digest(s) queued")

@@ -22,6 +22,13 @@ from gigcx.models.cases import (
     Timer,
 )
 from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
+from gigcx.models.notify import (
+    NotificationSettings,
+    OutboundEmail,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from gigcx.models.trust import ClientSeen, ExpertQuality, TrustDecision, TrustFlag
 
 __all__ = [
@@ -30,4 +37,5 @@ __all__ = [
     "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
     "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
+    "NotificationSettings", "OutboundEmail", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

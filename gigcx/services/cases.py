@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from gigcx.errors import ApiError
 from gigcx.events import Outbox, case_payload, message_payload
 from gigcx.models import Brand, Case, CaseStatus, Message, Rating, utcnow
-from gigcx.services import timers
+from gigcx.services import timers, webhooks
 
 log = logging.getLogger(__name__)
 OPEN = (CaseStatus.matching.value, CaseStatus.active.value, CaseStatus.pending_confirmation.value)
@@ -79,6 +79,7 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     timers.start(session, "case_escalate", case.id,  # type: ignore[arg-type]
                  case.created_at + timedelta(seconds=brand.escalate_after_s))
     outbox.case_changed(session, case, rev_set=True)  # inserted with rev 1
+    webhooks.case_event(session, "case.created", case)
     log.info("case opened", extra={"case_id": case.id, "brand_id": brand.id, "topic": topic,
                                    "topic_confidence": confidence})
     return case, True
@@ -224,6 +225,7 @@ def mark_resolved(session: Session, outbox: Outbox, case: Case, by: str | None =
     session.add(case)
     earnings.credit_resolved_case(session, case)
     outbox.case_changed(session, case)
+    webhooks.case_event(session, "case.resolved", case)
     log.info("case resolved", extra={"case_id": case.id, "expert_id": case.expert_id})
 
 
@@ -252,6 +254,7 @@ def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
     system_message(session, outbox, case, "This question was handed to the brand's support team. "
                                           "They will answer here.")
     outbox.case_changed(session, case)
+    webhooks.case_event(session, "case.escalated", case)
 
 
 def expert_escalate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, reason: str) -> Case:
@@ -286,6 +289,7 @@ def rate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, csat: 
 
     trust.on_rating(session, case)  # quality score; rating rings raise a signal
     outbox.case_changed(session, case)
+    webhooks.case_event(session, "case.rated", case)
     return rating
 
 

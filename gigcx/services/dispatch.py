@@ -13,8 +13,9 @@ from sqlmodel import Session, select
 from gigcx.errors import ApiError
 from gigcx.events import EXPERT, Outbox, expert_room, expert_summary, offer_payload
 from gigcx.models import Brand, Case, CaseStatus, Offer, Topic, utcnow
+from gigcx.models.base import iso
 from gigcx.observability import OFFERS, ROUTING, timed
-from gigcx.services import cases, presence, timers
+from gigcx.services import cases, presence, timers, webhooks
 
 log = logging.getLogger(__name__)
 BUSY = (CaseStatus.active.value, CaseStatus.pending_confirmation.value)
@@ -104,6 +105,8 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
     timers.start_many(session, "offer_expiry", [(o.id, expires) for o in offers])  # type: ignore[misc]
     case.offer_round, case.routing = bumped, {**decision, "round": bumped}
     session.add(case)
+    webhooks.case_event(session, "case.offered", case, offers=[
+        {"expert_id": o.expert_id, "round": o.round, "expires_at": iso(o.expires_at)} for o in offers])
     return offers
 
 
@@ -162,6 +165,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     expert = expert_summary(session, expert_id) or {"display_name": "An expert"}
     cases.system_message(session, outbox, won, f"{expert['display_name']} is here to help.")
     outbox.case_changed(session, won, rev_set=True)
+    webhooks.case_event(session, "case.accepted", won)
     return won
 
 

@@ -243,6 +243,9 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     timers.cancel(session, REVIEW_TIMER, case.id)  # type: ignore[arg-type]
     case.review_verdict, case.review_note, case.reviewed_at = verdict, note, utcnow()
     session.add(case)
+    from gigcx.services import webhooks
+
+    webhooks.case_event(session, "case.reviewed", case)
     session.commit()
     return review_view(session, case, clawback=clawback)
 

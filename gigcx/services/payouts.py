@@ -25,7 +25,7 @@ import payouts
 from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
 from gigcx.models import Brand, Expert, Payout, PayoutBatch, WebhookEvent, utcnow
-from gigcx.services import ledger
+from gigcx.services import ledger, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def _settle_manual(session: Session, payout: Payout) -> None:
     ledger.post(session, payouts.ManualGateway().confirm_paid(_planned(payout), f"manual-batch-{payout.batch_id}"))
     payout.status, payout.updated_at = "paid", utcnow()
     session.add(payout)
+    webhooks.payout_event(session, payout)
     session.commit()
 
 
@@ -163,6 +164,7 @@ def send(session: Session, gw: sg.StripeGateway, payout: Payout) -> str:
     payout.status, payout.transfer_id, payout.error = "paid", result.transfer_id, None
     payout.updated_at = utcnow()
     session.add(payout)
+    webhooks.payout_event(session, payout)
     session.commit()
     return payout.status
 
@@ -178,6 +180,7 @@ def _fail(session: Session, payout: Payout, reason: str) -> str:
         return payout.status
     payout.status, payout.error, payout.updated_at = "failed", reason[:500], utcnow()
     session.add(payout)
+    webhooks.payout_event(session, payout)
     session.commit()
     log.error("payout %s failed: %s", payout.id, reason)
     return payout.status
