@@ -75,6 +75,22 @@ OPERATIONS: list[tuple[str, str, Any, set[str], set[str]]] = [
     ("GET", "/trust/decisions", None, READERS, set()),
     ("GET", "/trust/quality", None, READERS, set()),
     ("GET", "/experts/me/quality", None, EXPERTS, set()),
+    ("GET", "/webhooks/events", None, READERS, set()),
+    ("POST", "/webhooks/endpoints", {"url": "https://example.com/m"}, BRANDS, set()),
+    ("GET", "/webhooks/endpoints", None, READERS, set()),
+    ("GET", "/webhooks/endpoints/{endpoint_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("PATCH", "/webhooks/endpoints/{endpoint_a}", {"description": "m"}, {"brand_a"}, {"brand_b"}),
+    ("POST", "/webhooks/endpoints/{endpoint_a}/rotate-secret", {}, {"brand_a"}, {"brand_b"}),
+    ("DELETE", "/webhooks/endpoints/{endpoint_spare}", None, {"brand_a"}, {"brand_b"}),
+    ("GET", "/webhooks/deliveries", None, READERS, set()),
+    ("GET", "/webhooks/deliveries/{delivery_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("POST", "/webhooks/deliveries/{delivery_a}/replay", None, {"brand_a"}, {"brand_b"}),
+    ("GET", "/experts/me/notifications", None, EXPERTS, set()),
+    ("PUT", "/experts/me/notifications", {"digest": False}, EXPERTS, set()),
+    ("GET", "/staff/me/notifications", None, ANALYSTS, set()),  # people only: a brand key has no inbox
+    ("PUT", "/staff/me/notifications", {"escalations": True}, ANALYSTS, set()),
+    ("GET", "/brand/notifications", None, READERS, set()),
+    ("PUT", "/brand/notifications", {"language": "en"}, BRANDS, set()),
     # Credential-destroying calls: their own test below (they would break the shared callers).
     ("POST", "/brand/api-key", None, BRANDS, set()),
     ("DELETE", "/auth/token", None, EXPERTS | ANALYSTS, set()),
@@ -102,6 +118,10 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
                                                        "display_name": "An", "role": "analyst"}).ok
     analyst = server.rest("POST", "/staff/token", json={"brand": slug_a, "email": analyst_email,
                                                         "password": "password-123"}).json()["token"]
+    # Webhook endpoints of brand A (deliveries to them hold case A's text).
+    endpoint_a = server.rest("POST", "/webhooks/endpoints", key_a, json={"url": "https://example.com/a"}).json()["id"]
+    ids["endpoint_spare"] = server.rest("POST", "/webhooks/endpoints", key_a,
+                                        json={"url": "https://example.com/spare"}).json()["id"]
     # Case A: customer A asks, expert A takes it, answers, resolves, the customer confirms; a payout.
     customer_a = Peer(server.url, "/customer", {"brand": slug_a})
     customer_token = customer_a.wait_for("session")["token"]
@@ -126,7 +146,8 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
     case_a = customer_a.call("ask", {"text": f"my card is lost {MARKER}", "client_id": "open"})["case"]["id"]
     expert_a.wait_for("offer", lambda d: d["case_id"] == case_a)
     assert expert_a.call("accept", {"case_id": case_a})["ok"]
-    ids.update(case_a=case_a, payout_a=payout_a, victim=victim)
+    delivery_a = server.rest("GET", f"/webhooks/deliveries?endpoint_id={endpoint_a}", key_a).json()["deliveries"][0]["id"]
+    ids.update(case_a=case_a, payout_a=payout_a, victim=victim, endpoint_a=endpoint_a, delivery_a=delivery_a)
     tokens = {"anon": None, "operator": ADMIN_TOKEN, "brand_a": key_a, "analyst_a": analyst,
               "expert_a": token_a["token"], "customer_a": customer_token, "brand_b": key_b, "expert_b": token_b}
     peers = {
@@ -163,7 +184,8 @@ def _expected(role: str, allowed: set[str], foreign: set[str]) -> str:
                          ids=[f"{op[0]} {op[1]}" for op in OPERATIONS if (op[0], op[1]) not in DESTRUCTIVE])
 def test_rest(server: Server, world: dict[str, Any], method: str, path: str, body: Any, allowed: set[str],
               foreign: set[str], role: str) -> None:
-    url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic")})
+    url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic", "endpoint_a",
+                                               "endpoint_spare", "delivery_a")})
     payload = body(world) if callable(body) else body
     r = server.rest(method, url, world["tokens"][role], json=payload)
     expected = _expected(role, allowed, foreign)
@@ -211,7 +233,8 @@ def test_every_operation_is_in_the_matrix(server: Server) -> None:
     doc = requests.get(server.url + "/api/v1/openapi.json", timeout=10).json()
     documented = {(m.upper(), p.removeprefix("/api/v1")) for p, ops in doc["paths"].items() for m in ops}
     covered = {(m, p.replace("{slug_a}", "{slug}").replace("{case_a}", "{id}").replace("{victim}", "{id}")
-                .replace("{payout_a}", "{id}").replace("{topic}", "{slug}")) for m, p, *_ in OPERATIONS}
+                .replace("{payout_a}", "{id}").replace("{topic}", "{slug}").replace("{endpoint_a}", "{id}")
+                .replace("{endpoint_spare}", "{id}").replace("{delivery_a}", "{id}")) for m, p, *_ in OPERATIONS}
     assert documented == covered, (documented - covered, covered - documented)
 
 

@@ -3,8 +3,8 @@
 Outbound webhooks and e-mails are written in the transaction of the change they announce and
 sent after the commit by the serving processes (docs/webhooks.md).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-29 00:12:20
 """
 from typing import Sequence, Union
