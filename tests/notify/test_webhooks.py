@@ -229,3 +229,23 @@ def test_chat_endpoints_get_escalations_as_slack_text(app: Any, api: Api, receiv
     assert f"Case #{case_id}" in body["text"] and "escalated" in body["text"] and "Reason: fraud" in body["text"]
     assert "&lt;was&gt;" in body["text"]  # customers' text cannot inject chat markup
     assert f"<https://support.example.com/brand/?case={case_id}#cases|" in body["text"]
+
+
+def test_the_documented_verification_snippet_accepts_real_deliveries(app: Any, api: Api, receiver: Receiver) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    block = next(b for b in doc.split("```python\n")[1:] if "def verify_gigcx_signature" in b).split("```")[0]
+    scope: dict[str, Any] = {}
+    exec(compile(block, "docs/webhooks.md", "exec"), scope)  # noqa: S102 - our own documentation
+    verify = scope["verify_gigcx_signature"]
+    key = api.brand("acme")
+    ep = _endpoint(api, key, receiver.url)
+    rotated = api.post(f"/webhooks/endpoints/{ep['id']}/rotate-secret", key, json={}).json
+    ask(app, "acme")
+    send(app)
+    [got] = receiver.wait(1)
+    header = got.headers["GigCX-Signature"]
+    assert verify(got.body, header, rotated["secret"]) and verify(got.body, header, ep["secret"])
+    assert not verify(got.body.replace(b"acme", b"acmf"), header, rotated["secret"])
+    assert not verify(got.body, header, "whsec_wrong")
