@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.notify.receivers import Mailbox, Receiver
+from tests.notify.receivers import Mailbox
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow

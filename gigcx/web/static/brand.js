@@ -3,6 +3,7 @@
 // refuses their writes anyway).
 import { $, $$, api, ApiError, clear, download, dur, el, form, messageItem, money, num, pct, say, senderLabel, tabs, tokenStore, uid, when } from "./common.js";
 import { loadFlagged } from "./flagged.js";
+import { loadIntegrations } from "./notify.js";
 
 const store = tokenStore("gigcx.staff");
 let me = null;       // {token, brand, role, name}
@@ -49,7 +50,8 @@ const show = tabs((name) => {
   say(msg, "");  // a notice belongs to the page it was shown on
   const load = { dashboard: loadDashboard, cases: () => loadCases(false), inbox: loadInbox, topics: loadTopics,
     flagged: () => loadFlagged({ me, error, ok, canWrite }),
-    experts: loadPrograms, settings: loadSettings }[name];
+    experts: loadPrograms, settings: loadSettings,
+    integrations: () => loadIntegrations($("#tab-integrations"), me, { ok, error }) }[name];
   if (load) load().catch(error);
 });
 
@@ -62,7 +64,7 @@ async function start() {
     if (e.status !== 401) say($("#auth-msg"), e.message, "error");
     return;
   }
-  me = { token: saved.token, brand: who.brand, role: who.role, name: who.brand_name };
+  me = { token: saved.token, brand: who.brand, role: who.role, name: who.brand_name, staff: who.staff };
   document.body.classList.toggle("ro", !canWrite());
   $("#auth").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   $("#brand-title").textContent = who.brand_name + " · GigCX";
@@ -72,6 +74,9 @@ async function start() {
   connect();
   refreshInboxCount();
   show(location.hash.slice(1) || "dashboard");
+  // links in e-mails and chat messages: /brand/?case=ID#inbox (or #cases) open that case
+  const linked = Number(new URLSearchParams(location.search).get("case"));
+  if (linked > 0) (location.hash === "#inbox" ? openInbox(linked) : openCase(linked)).catch(error);
 }
 
 // --- live -------------------------------------------------------------------------------------

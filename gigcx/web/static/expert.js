@@ -1,5 +1,6 @@
 // The expert console: log in, apply to programs, take offers, chat, resolve/escalate, earnings.
 import { $, $$, api, ApiError, clear, dur, el, form, messageItem, money, num, pct, say, tabs, tokenStore, uid, when } from "./common.js";
+import { expertPreferences } from "./notify.js";
 
 const store = tokenStore("gigcx.expert");
 const wantOnline = tokenStore("gigcx.expert.online");
@@ -47,7 +48,10 @@ const show = tabs((name) => {
   say(msg, "");  // a notice belongs to the page it was shown on
   if (name === "programs") loadPrograms();
   else if (name === "earnings") loadEarnings();
-  else if (name === "profile") loadProfile();
+  else if (name === "profile") {
+    loadProfile();
+    expertPreferences($("#notify-prefs"), me.token, { ok: (t) => say(msg, t, "ok"), error }).catch(error);
+  }
 });
 
 async function start() {
@@ -63,6 +67,12 @@ async function start() {
   $("#who").textContent = profile.display_name;
   connect();
   show(location.hash.slice(1) || "work");
+  // the link of an "a question is waiting" e-mail: /expert/?case=ID#work
+  const linked = Number(new URLSearchParams(location.search).get("case"));
+  if (linked > 0 && !chats.has(linked)) {
+    say(msg, `A question is waiting for you (case #${linked}). ` +
+      (wantOnline.get() ? "Its offer appears here if it is still open." : "Go online to receive its offer."), "info");
+  }
 }
 
 function connect() {
