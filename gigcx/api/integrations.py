@@ -96,7 +96,8 @@ def create_webhook_endpoint(body: EndpointCreate) -> tuple[dict[str, Any], int]:
     """Register an endpoint (`webhook`: signed JSON events; `chat`: a team chat's incoming-webhook
     URL, sent `{"text": …}`); the answer holds its signing secret."""
     ep = svc.create_endpoint(db.request_session(), _brand(), url=body.url, kind=body.kind,
-                             events=body.events, description=body.description)
+                             events=None if body.events is None else [str(e) for e in body.events],
+                             description=body.description)
     return svc.endpoint_view(ep, reveal=True), 201
 
 

@@ -79,7 +79,7 @@ class WebhookAttempt(SQLModel, table=True):
 
 class NotificationSettings(SQLModel, table=True):
     """What one person (`expert:ID`, `staff:ID`) or a brand's contact (`brand:ID`) is e-mailed
-    about, and in which language. No row means the defaults (experts: nothing; staff: escalations)."""
+    about, and in which language. No row means the defaults (experts: nothing; staff: escalations and alerts)."""
 
     __tablename__ = "notification_settings"
     id: Optional[int] = Field(default=None, primary_key=True)

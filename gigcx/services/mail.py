@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 LISTS = ("offers", "digest", "payouts", "escalations", "alerts")
 #: what each kind of owner may subscribe to, and what they get before choosing
 OWNER_LISTS = {"expert": ("offers", "digest", "payouts"), "staff": ("escalations", "alerts"), "brand": ("alerts",)}
-DEFAULT_ON = {"expert": (), "staff": ("escalations",), "brand": ("alerts",)}
+DEFAULT_ON = {"expert": (), "staff": ("escalations", "alerts"), "brand": ("alerts",)}
 _OE = OutboundEmail.__table__  # type: ignore[attr-defined]
 
 
@@ -52,7 +52,9 @@ def prefs(session: Session, owner: str) -> NotificationSettings:
     row = session.exec(select(NotificationSettings).where(NotificationSettings.owner == owner)).first()
     if row is None:
         kind = owner.split(":")[0]
-        row = NotificationSettings(owner=owner, **{name: True for name in DEFAULT_ON.get(kind, ())})
+        row = NotificationSettings(owner=owner)
+        for name in DEFAULT_ON.get(kind, ()):
+            setattr(row, name, True)
     return row
 
 
@@ -196,8 +198,7 @@ def endpoint_disabled(session: Session, ep: WebhookEndpoint) -> None:
     admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == "admin")).all()
     for person in admins:
         p = prefs(session, f"staff:{person.id}")
-        if p.alerts or session.exec(select(NotificationSettings.id).where(
-                NotificationSettings.owner == p.owner)).first() is None:
+        if p.alerts:
             enqueue(session, owner=p.owner, list_name="alerts", to=person.email, template="endpoint_disabled",
                     lang=p.language, values=values, link=link, dedupe_key=f"{key}:{person.id}")
 
@@ -267,10 +268,10 @@ def scan_waiting(session: Session) -> int:
                 OutboundEmail.owner == owner, OutboundEmail.list == "offers",
                 OutboundEmail.created_at >= gap)).first() is not None:
             continue
-        case, expert = session.get(Case, case_id), session.get(Expert, expert_id)
-        if case is None or expert is None or not _speaks(expert, case.language):
+        waiting, expert = session.get(Case, case_id), session.get(Expert, expert_id)
+        if waiting is None or expert is None or not _speaks(expert, waiting.language):
             continue
-        queued += _offer_email(session, opted[expert_id], expert, case)
+        queued += _offer_email(session, opted[expert_id], expert, waiting)
     session.commit()
     return queued
 
