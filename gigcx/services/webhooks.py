@@ -385,32 +385,44 @@ def replay(session: Session, brand_id: int, delivery_id: int) -> WebhookDelivery
 
 # ---- sending (serving processes) ------------------------------------------------------------------
 
-def claim(session: Session, process_id: str, limit: int, lease_s: float,
-          due_by: datetime | None = None) -> list[int]:
+PER_ENDPOINT = 2  # requests in flight to one endpoint per process: a dead one cannot fill every slot
+
+
+def claim(session: Session, process_id: str, limit: int, lease_s: float, due_by: datetime | None = None,
+          busy: dict[int, int] | None = None) -> list[tuple[int, int]]:
     """Lease up to `limit` deliveries due by `due_by` (now) to this process (a conditional UPDATE
     decides, so two processes never send the same one); a case's later delivery waits for its
-    earlier ones."""
+    earlier ones, and no endpoint gets more than PER_ENDPOINT in flight (`busy`: this process's
+    requests in flight per endpoint). Returns (delivery id, endpoint id) pairs."""
+    busy = dict(busy or {})
     now = utcnow()
     due_by = due_by or now
     earlier = _D.alias("earlier")
     free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
-    q = (select(_D.c.id).join(_E, _E.c.id == _D.c.endpoint_id)
+    q = (select(_D.c.id, _D.c.endpoint_id).join(_E, _E.c.id == _D.c.endpoint_id)
          .where(_D.c.status == "pending", _D.c.next_attempt_at <= due_by, free, _E.c.status == "active",
                 ~exists().where(earlier.c.endpoint_id == _D.c.endpoint_id, earlier.c.order_key == _D.c.order_key,
                                 earlier.c.status == "pending", earlier.c.id < _D.c.id))
-         .order_by(_D.c.id).limit(limit))
+         .order_by(_D.c.id).limit(limit * 4))
+    full = [e for e, n in busy.items() if n >= PER_ENDPOINT]
+    if full:
+        q = q.where(_D.c.endpoint_id.notin_(full))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(of=_D, skip_locked=True)
-    ids = list(session.connection().execute(q).scalars())
-    if not ids:
+    chosen: dict[int, int] = {}
+    for delivery_id, endpoint_id in session.connection().execute(q).all():
+        if len(chosen) < limit and busy.get(endpoint_id, 0) < PER_ENDPOINT:
+            chosen[delivery_id] = endpoint_id
+            busy[endpoint_id] = busy.get(endpoint_id, 0) + 1
+    if not chosen:
         session.rollback()
         return []
     got = list(session.connection().execute(
-        update(_D).where(_D.c.id.in_(ids), _D.c.status == "pending", free)
+        update(_D).where(_D.c.id.in_(list(chosen)), _D.c.status == "pending", free)
         .values(claimed_until=now + timedelta(seconds=lease_s), claimed_by=process_id)
         .returning(_D.c.id)).scalars())
     session.commit()
-    return sorted(got)
+    return sorted((i, chosen[i]) for i in got)
 
 
 def prepare(session: Session, delivery_id: int) -> tuple[str, bytes, dict[str, str]] | None:
@@ -486,6 +498,7 @@ class Sender:
         self.app = app
         self.settings = app.config["GIGCX"]
         self.busy = 0
+        self.per_endpoint: dict[int, int] = {}
         self.lock = threading.Lock()
 
     def step(self, _app: Flask | None = None) -> int:
@@ -497,14 +510,18 @@ class Sender:
         if free <= 0:
             return 0
         with session_scope() as session:
-            ids = claim(session, self.settings.process_id, free, self.settings.webhook_timeout_s * 3 + 30)
-        for delivery_id in ids:
+            with self.lock:
+                busy = dict(self.per_endpoint)
+            claimed = claim(session, self.settings.process_id, free, self.settings.webhook_timeout_s * 3 + 30,
+                            busy=busy)
+        for delivery_id, endpoint_id in claimed:
             with self.lock:
                 self.busy += 1
-            spawn(self._one, delivery_id)
-        return len(ids)
+                self.per_endpoint[endpoint_id] = self.per_endpoint.get(endpoint_id, 0) + 1
+            spawn(self._one, delivery_id, endpoint_id)
+        return len(claimed)
 
-    def _one(self, delivery_id: int) -> None:
+    def _one(self, delivery_id: int, endpoint_id: int) -> None:
         try:
             with self.app.app_context():
                 send_one(delivery_id)
@@ -513,6 +530,11 @@ class Sender:
         finally:
             with self.lock:
                 self.busy -= 1
+                left = self.per_endpoint.get(endpoint_id, 1) - 1
+                if left > 0:
+                    self.per_endpoint[endpoint_id] = left
+                else:
+                    self.per_endpoint.pop(endpoint_id, None)
 
 
 def send_one(delivery_id: int) -> outbound.Result | None:
@@ -541,11 +563,11 @@ def send_due(limit: int = 100) -> int:
     sent, start = 0, utcnow()
     while sent < limit:
         with session_scope() as session:
-            ids = claim(session, settings.process_id, min(10, limit - sent), settings.webhook_timeout_s * 3 + 30,
-                        due_by=start)
-        if not ids:
+            claimed = claim(session, settings.process_id, min(10, limit - sent), settings.webhook_timeout_s * 3 + 30,
+                            due_by=start)
+        if not claimed:
             return sent
-        for delivery_id in ids:
+        for delivery_id, _ in claimed:
             send_one(delivery_id)
             sent += 1
     return sent

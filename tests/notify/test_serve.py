@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,18 +18,31 @@ pytestmark = pytest.mark.slow
 
 
 def _env(mailbox: Mailbox) -> dict[str, str]:
-    return {"GIGCX_WEBHOOK_ALLOW_PRIVATE": "1", "GIGCX_WEBHOOK_POLL_S": "0.2", "GIGCX_WEBHOOK_TIMEOUT_S": "3",
+    return {"GIGCX_WEBHOOK_ALLOW_PRIVATE": "1", "GIGCX_WEBHOOK_POLL_S": "0.2", "GIGCX_WEBHOOK_TIMEOUT_S": "20",
             "GIGCX_WEBHOOK_RETRY_BASE_S": "0.2", "GIGCX_SMTP_HOST": "127.0.0.1",
             "GIGCX_SMTP_PORT": str(mailbox.port), "GIGCX_PUBLIC_URL": "https://support.example.com"}
 
 
+@pytest.fixture
+def pair(database_url: str, tmp_path: Path, mailbox: Mailbox) -> Iterator[tuple[Server, Server]]:
+    """Two serving processes on the test's database (given time to start on a busy machine)."""
+    a = Server(database_url, tmp_path / "a", env=_env(mailbox))
+    b = Server(database_url, tmp_path / "b", env=_env(mailbox))
+    try:
+        a.start(timeout=120)
+        b.start(timeout=120)
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_two_processes_deliver_each_event_once_and_a_hanging_endpoint_slows_nobody(
-        servers: Any, peers: Any, receivers: Any, mailbox: Mailbox) -> None:
-    a: Server = servers(env=_env(mailbox))
-    b: Server = servers(env=_env(mailbox))
+        pair: tuple[Server, Server], peers: Any, receivers: Any, mailbox: Mailbox) -> None:
+    a, b = pair
     slug, key = a.brand(escalate_after_s=1)
     fast, hanging, chat = receivers(), receivers(), receivers()
-    hanging.default = (200, 5.0, None)  # answers after the sender's 3 s timeout
+    hanging.default = (200, 60.0, None)  # answers long after the sender's 20 s timeout
     for r, body in ((fast, {"events": ["case.created", "case.escalated"]}), (hanging, {}), (chat, {"kind": "chat"})):
         resp = a.rest("POST", "/webhooks/endpoints", key, json={"url": r.url, **body})
         assert resp.status_code == 201, resp.text
@@ -43,7 +58,8 @@ def test_two_processes_deliver_each_event_once_and_a_hanging_endpoint_slows_nobo
         ack = customer.call("ask", {"text": f"question {i} about my card", "client_id": uuid.uuid4().hex})
         slowest = max(slowest, time.monotonic() - start)
         assert ack["ok"], ack
-    assert slowest < 2.5, slowest  # the hanging endpoint holds only its own deliveries
+    # an ask does not wait for any endpoint (it would take 20 s here): it only inserts rows
+    assert slowest < 10, slowest
     # six creations and six escalations (nobody answers within 1 s), each delivered exactly once
     got = fast.wait(12, timeout=30)
     counts = Counter(r.json["id"] for r in got)
@@ -58,7 +74,11 @@ def test_two_processes_deliver_each_event_once_and_a_hanging_endpoint_slows_nobo
     assert len(fast.received) == 12 and len(mailbox.messages) == 6
     log = a.rest("GET", "/webhooks/deliveries?limit=200", key).json()["deliveries"]
     assert {d["status"] for d in log if d["endpoint_id"] == 1} == {"delivered"}
-    assert any(d["error"] and "timed out" in d["error"] for d in log if d["endpoint_id"] == 2)
+    # the hanging endpoint got its requests but answered none: nothing of it counts as delivered,
+    # and it never held more than two requests per process
+    assert hanging.received and {d["status"] for d in log if d["endpoint_id"] == 2} == {"pending"}
+    first = hanging.received[0].at
+    assert len([r for r in hanging.received if r.at - first < 15]) <= 4
 
 
 def _by_case(got: list[Any]) -> dict[int, list[str]]:
