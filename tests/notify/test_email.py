@@ -193,3 +193,30 @@ def test_a_failing_endpoint_is_disabled_and_the_brand_told(app: Any, api: Api, m
     time.sleep(0.3)
     send(app)
     assert receiver.events()[-1]["type"] == "case.created"
+
+
+def test_an_expert_who_left_with_an_offer_open_is_emailed_about_it(app: Any, api: Api, mailbox: Mailbox) -> None:
+    from sqlalchemy import delete
+
+    from gigcx.models import ExpertPresence, Offer
+
+    key = api.brand("acme")
+    api.topic(key, "cards", examples=["where is my card"])
+    expert_id, token = _approved_expert(api, key)
+    api.put("/experts/me/notifications", token, json={"offers": True})
+    app.config["GIGCX"].offer_email_after_s = 3600  # only being away counts here, not waiting long
+    with app.app_context(), session_scope() as s:
+        s.add(ExpertPresence(expert_id=expert_id, online=True))
+        s.add(ExpertConnection(sid="sid-1", expert_id=expert_id, process_id="p"))
+        s.commit()
+    case_id = ask(app, "acme", "where is my card")
+    with app.app_context(), session_scope() as s:
+        assert s.exec(select(Offer).where(Offer.case_id == case_id)).one().status == "open"
+        assert mail.scan_waiting(s) == 0  # at the console
+        s.execute(delete(ExpertConnection))
+        s.commit()
+        assert mail.scan_waiting(s) == 1  # the console was closed with the offer open
+    send_mail(app)
+    [msg] = mailbox.wait(1)
+    assert msg["Subject"] == "A question is waiting for you at Acme"
+    assert f"/expert/?case={case_id}#work" in parts(msg)[0]
