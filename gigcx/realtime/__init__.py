@@ -52,7 +52,7 @@ def start_background(app: Flask) -> None:
     socketio.start_background_task(_loop, app, "timers", settings.timer_poll_s, _run_due_timers)
     socketio.start_background_task(_loop, app, "heartbeat", max(settings.presence_ttl_s / 3, 1), _heartbeat)
     socketio.start_background_task(_loop, app, "sweep", 2.0, _sweep)
-    from gigcx import notifier
+    from gigcx.realtime import notifier
 
     notifier.start(app)
     engine = app.extensions["gigcx_engine"]
