@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
-from gigcx import __version__, outbound
+from gigcx import outbound
 from gigcx.errors import ApiError
 from gigcx.events import expert_summary
 from gigcx.models import Brand, Case, Rating, utcnow
@@ -41,6 +41,7 @@ CASE_EVENTS = ("case.created", "case.offered", "case.accepted", "case.resolved",
 PAYOUT_EVENTS = ("payout.sent", "payout.failed")
 EVENTS = CASE_EVENTS + PAYOUT_EVENTS
 SIGNATURE_HEADER = "GigCX-Signature"
+USER_AGENT = "GigCX-Webhooks/1"  # the version of the payload format
 _D = WebhookDelivery.__table__  # type: ignore[attr-defined]
 _E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
 _A = WebhookAttempt.__table__  # type: ignore[attr-defined]
@@ -433,7 +434,7 @@ def prepare(session: Session, delivery_id: int) -> tuple[str, bytes, dict[str, s
         return None
     body = json.dumps(d.payload, separators=(",", ":"), ensure_ascii=False).encode()
     now = utcnow()
-    headers = {"Content-Type": "application/json", "User-Agent": f"GigCX-Webhooks/{__version__}",
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                SIGNATURE_HEADER: signature_header(ep, int(now.timestamp()), body, now),
                "GigCX-Event-Id": d.event_id, "GigCX-Event-Type": d.event_type,
                "GigCX-Delivery-Id": str(d.id)}
