@@ -131,6 +131,42 @@ def bench_ranker() -> list[dict[str, Any]]:
     return rows
 
 
+def bench_ranker_no_times() -> list[dict[str, Any]]:
+    """P@1/MRR per site and setting for ExpertRanker fitted and queried without any time
+    (``ResolvedCase.at`` and ``rank(at=)`` left out), against tag-count in the same run."""
+    rows = []
+    for site in CQA_SITES:
+        cases, _, all_test = load_cqa(site, case_time="none")
+        test = published_questions(all_test, {c.expert_id for c in cases})
+        t0 = time.perf_counter()
+        ours = ExpertRanker().fit(cases)
+        fit_s = time.perf_counter() - t0
+        base = TagCountRanker().fit(cases)
+        row: dict[str, Any] = {"site": site, "fit_s": fit_s}
+        for s, setting in (("a", "all"), ("b", "answerers")):
+            row[f"{s}_ours"] = evaluate_routing(ours, test, setting, use_time=False)
+            row[f"{s}_tag"] = evaluate_routing(base, test, setting, use_time=False)
+        rows.append(row)
+        print(row, file=sys.stderr, flush=True)
+    return rows
+
+
+def report_no_times(rows: list[dict[str, Any]]) -> str:
+    """Markdown table of the no-times ranker against tag-count."""
+    out = ["### Expert ranker without times (published test split)", "",
+           "`ExpertRanker` fitted on cases without `at` and queried without `at` "
+           "(`load_cqa(case_time=\"none\")`); tag-count in the same run.", "",
+           "| site | setting | ExpertRanker P@1 | tag-count P@1 | ExpertRanker MRR | "
+           "tag-count MRR | ours / tag-count (MRR) | fit s |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for s, label in (("a", "(a) all"), ("b", "(b) own answerers")):
+            o, t = r[f"{s}_ours"], r[f"{s}_tag"]
+            out.append(f"| {r['site']} | {label} | {o['p@1']:.3f} | {t['p@1']:.3f} | "
+                       f"{o['mrr']:.3f} | {t['mrr']:.3f} | {o['mrr'] / t['mrr']:.2f}x | "
+                       f"{r['fit_s']:.1f} |")
+    return "\n".join(out) + "\n"
+
+
 def machine() -> str:
     """One line of machine facts."""
     try:
@@ -220,7 +256,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="also write the Markdown report here")
     ap.add_argument("--skip-ranker", action="store_true")
     ap.add_argument("--ranker-only", action="store_true", help="skip the classifier")
+    ap.add_argument("--ranker-no-times", action="store_true",
+                    help="only the ranker fitted and queried without times, vs tag-count")
     args = ap.parse_args()
+    if args.ranker_no_times:
+        skip_if_missing("cqa")
+        text = report_no_times(bench_ranker_no_times())
+        print(text)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        return
     needed = ([] if args.ranker_only else ["banking77"]) + ([] if args.skip_ranker else ["cqa"])
     skip_if_missing(*needed)
     models: list[tuple[str, Any]] = [

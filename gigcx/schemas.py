@@ -215,6 +215,7 @@ UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 class CaseListQuery(Strict):
     status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
     topic: Slug | None = None
+    no_topic: bool | None = Field(None, description="true: only cases without a topic (none fitted)")
     expert_id: int | None = Field(None, ge=1, le=MAX_ID)
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None

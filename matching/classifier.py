@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -34,6 +35,10 @@ COLD_START_TEMPERATURE = 1.0
 # the cold-start temperature is kept (few examples -> humble probabilities).
 MIN_PER_CLASS_FOR_CALIBRATION = 5
 _EMBEDDING_MODES = ("auto", "none", "required")
+# Out-of-fold mistakes (and hits) needed to learn the confidence model; with fewer, the best
+# topic's raw score is used through a fixed logistic of this slope.
+MIN_CONFIDENCE_EXAMPLES = 20
+RAW_CONFIDENCE_SLOPE = 4.0
 
 
 def _as_texts(texts: Iterable[Any], what: str = "texts") -> list[str]:
@@ -71,6 +76,50 @@ def _fit_temperature(scores: FloatArray, y: npt.NDArray[np.intp]) -> float:
     return float(math.exp(res.x))
 
 
+def abstain_threshold(confidence: FloatArray, correct: npt.NDArray[np.bool_],
+                      budget: float) -> float:
+    """Highest threshold on ``confidence`` that turns away at most ``budget`` (a share of all
+    questions) of the correctly classified ones: in-scope accuracy drops by at most budget."""
+    good = np.sort(confidence[correct])
+    k = int(math.floor(budget * len(confidence) + 1e-9))  # correct answers we may lose
+    if len(good) == 0:
+        return 0.0
+    if k <= 0:
+        return float(np.nextafter(good[0], -np.inf))
+    if k >= len(good):
+        return 1.0
+    # abstain strictly below the threshold: the k lowest correct ones (ties stay in)
+    return float(good[k]) if good[k] > good[k - 1] else float(good[k - 1])
+
+
+def _confidence_features(scores: FloatArray, proba: FloatArray) -> FloatArray:
+    """What says whether the best topic is right: its raw one-vs-rest score (low when every
+    topic says "not me", which the softmax cannot see) and its softmax probability."""
+    return np.column_stack([scores.max(axis=1), np.log(np.maximum(proba.max(axis=1), 1e-12))])
+
+
+def _fit_confidence(scores: FloatArray, proba: FloatArray,
+                    y: npt.NDArray[np.intp]) -> FloatArray | None:
+    """Logistic regression of "the best topic is right" on out-of-fold scores, as
+    [intercept, weights...]; None when the folds made fewer than ``MIN_CONFIDENCE_EXAMPLES``
+    mistakes (or hits) to learn it from."""
+    correct = np.argmax(proba, axis=1) == y
+    if min(int(correct.sum()), int((~correct).sum())) < MIN_CONFIDENCE_EXAMPLES:
+        return None
+    lr = LogisticRegression(C=1.0).fit(_confidence_features(scores, proba), correct)
+    return np.r_[lr.intercept_, lr.coef_.ravel()].astype(np.float64)
+
+
+def _confidence(model: FloatArray | None, scores: FloatArray, proba: FloatArray) -> FloatArray:
+    """P(best topic is right) from the confidence model; without one, the best topic's raw
+    one-vs-rest score through a fixed logistic (0 = the SVM's boundary -> 0.5)."""
+    if model is None:
+        z = RAW_CONFIDENCE_SLOPE * scores.max(axis=1)
+    else:
+        z = model[0] + _confidence_features(scores, proba) @ model[1:]
+    return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
+
 def _folds(y: npt.NDArray[np.intp], n_folds: int, seed: int) -> npt.NDArray[np.intp]:
     """Stratified fold id per sample: each class is dealt round-robin after a seeded shuffle."""
     rng = np.random.RandomState(seed)
@@ -94,6 +143,12 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     calibration_folds : folds for the out-of-fold temperature fit (needs >= 2 per class).
     embedding_model : directory of a local sentence-transformers model; None = bundled one.
     random_state : seed for the SVM solver and the calibration folds.
+    unknown_label : what ``predict`` answers when no topic is likely enough ("none of our
+        topics"); None (default) never abstains.
+    abstain_threshold : "auto" picks the threshold on out-of-fold probabilities so that at most
+        ``abstain_budget`` of the training questions that would be classified correctly are
+        turned away; a number fixes it. Fitted as ``threshold_`` (0.0: never abstain).
+    abstain_budget : in-scope accuracy that "auto" may give up (0.01: one point).
     """
 
     def __init__(
@@ -104,6 +159,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         calibration_folds: int = 3,
         embedding_model: str | None = None,
         random_state: int = 0,
+        unknown_label: Label | None = None,
+        abstain_threshold: float | str = "auto",
+        abstain_budget: float = 0.01,
     ) -> None:
         self.embeddings = embeddings
         self.embedding_weight = embedding_weight
@@ -111,6 +169,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.calibration_folds = calibration_folds
         self.embedding_model = embedding_model
         self.random_state = random_state
+        self.unknown_label = unknown_label
+        self.abstain_threshold = abstain_threshold
+        self.abstain_budget = abstain_budget
 
     # ------------------------------------------------------------------ features
     def _use_embeddings(self) -> bool:
@@ -180,6 +241,10 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self._fit_vectorizers(X_text)
         X = self._features(X_text)
         self.temperature_ = COLD_START_TEMPERATURE
+        self.threshold_ = self._fixed_threshold()
+        self.confidence_model_: FloatArray | None = None
+        if self.unknown_label is not None and self.unknown_label in set(classes.tolist()):
+            raise ValueError(f"unknown_label {self.unknown_label!r} is also a training label")
         if len(classes) == 1:
             self.model_: LinearSVC | None = None
             return self
@@ -193,7 +258,26 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 train, test = fold != k, fold == k
                 oof[test] = self._scores(self._svm().fit(X[train], y[train]), X[test])
             self.temperature_ = _fit_temperature(oof, y)
+            proba = _softmax(oof, self.temperature_)
+            self.confidence_model_ = _fit_confidence(oof, proba, y)
+            if self.abstain_threshold == "auto":
+                conf = _confidence(self.confidence_model_, oof, proba)
+                self.threshold_ = abstain_threshold(conf, np.argmax(proba, axis=1) == y,
+                                                    self.abstain_budget)
         return self
+
+    def _fixed_threshold(self) -> float:
+        """``abstain_threshold`` as a number (0.0 for "auto" until calibration sets it)."""
+        t = self.abstain_threshold
+        if isinstance(t, str):
+            if t != "auto":
+                raise ValueError(f"abstain_threshold must be 'auto' or a number; got {t!r}")
+            return 0.0
+        if not 0.0 <= float(t) <= 1.0:
+            raise ValueError(f"abstain_threshold must be in [0, 1]; got {t!r}")
+        if not 0.0 <= float(self.abstain_budget) < 1.0:
+            raise ValueError(f"abstain_budget must be in [0, 1); got {self.abstain_budget!r}")
+        return float(t)
 
     def decision_function(self, texts: Sequence[str]) -> FloatArray:
         """Raw per-class SVM scores, columns in ``classes_`` order."""
@@ -211,16 +295,45 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return _softmax(scores, self.temperature_)
 
     def predict(self, texts: Sequence[str]) -> list[Label]:
-        """Most likely topic label for each text."""
-        idx = np.argmax(self.predict_proba(texts), axis=1)
-        return list(self.classes_[idx].tolist())
+        """Most likely topic label for each text; ``unknown_label`` (when set) for a text whose
+        best topic's probability is under ``threshold_``."""
+        return [lab for lab, _ in self.predict_with_confidence(texts)]
 
     def predict_with_confidence(self, texts: Sequence[str]) -> list[tuple[Label, float]]:
-        """(most likely topic, its probability) for each text."""
-        proba = self.predict_proba(texts)
+        """(most likely topic, its probability) for each text; the label is ``unknown_label``
+        (when set) if the topic's ``confidence`` is under ``threshold_``."""
+        return [(lab, p) for lab, p, _ in self.predict_with_scope(texts)]
+
+    def predict_with_scope(self, texts: Sequence[str]) -> list[tuple[Label, float, float]]:
+        """(topic or ``unknown_label``, the best topic's softmax probability, its confidence)."""
+        proba, conf = self.proba_and_confidence(texts)
         idx = np.argmax(proba, axis=1)
         labels = self.classes_[idx].tolist()
-        return [(lab, float(proba[i, j])) for i, (lab, j) in enumerate(zip(labels, idx))]
+        out = []
+        for i, (lab, j) in enumerate(zip(labels, idx)):
+            name = self.unknown_label if self.abstains(float(conf[i])) else lab
+            out.append((name, float(proba[i, j]), float(conf[i])))
+        return out
+
+    def confidence(self, texts: Sequence[str]) -> FloatArray:
+        """Calibrated probability that each text's best topic is right (out-of-fold logistic
+        regression on its raw score and softmax probability; the softmax probability when the
+        training set was too small to fit one). A question that fits no topic scores low."""
+        return self.proba_and_confidence(texts)[1]
+
+    def proba_and_confidence(self, texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        """``predict_proba`` and ``confidence`` from one pass over the texts."""
+        scores = self.decision_function(texts)
+        proba = np.ones_like(scores) if scores.shape[1] == 1 else _softmax(scores, self.temperature_)
+        return proba, self._confidence(scores, proba)
+
+    def _confidence(self, scores: FloatArray, proba: FloatArray) -> FloatArray:
+        return _confidence(getattr(self, "confidence_model_", None), scores, proba)
+
+    def abstains(self, confidence: float) -> bool:
+        """Whether a best-topic confidence is too low to name a topic ("none of our topics")."""
+        check_is_fitted(self, "classes_")
+        return self.unknown_label is not None and confidence < self.threshold_
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -44,7 +44,10 @@ from sklearn.linear_model import LogisticRegression
 
 from matching.expert_profiles import DEFAULT_WEIGHTS, FEATURES, FloatArray, IntArray, Profiles
 
-__all__ = ["DEFAULT_WEIGHTS", "FEATURES", "ExpertRanker", "ResolvedCase"]
+__all__ = ["DEFAULT_WEIGHTS", "FEATURES", "TIME_FREE", "ExpertRanker", "ResolvedCase"]
+
+# the features learned on when the history has no times (``ResolvedCase.at`` left out)
+TIME_FREE: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("t_"))
 
 CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
@@ -133,10 +136,18 @@ class ExpertRanker:
         self.coef_: FloatArray = np.array([base.get(f, 0.0) for f in FEATURES])
         self.coef_candidates_: FloatArray = self.coef_.copy()
         self.weights_learned_ = False
+        # without times the t_* columns only say who was active at the end of the list, which
+        # is not when a past question was asked: learn on the time-free features alone
+        self.features_used_: tuple[str, ...] = FEATURES if times is not None else TIME_FREE
         if self.learn_weights and self.weights is None:
             lists = self._oof_lists(case_list, times)
             if lists is not None:
-                self.coef_, self.coef_candidates_ = self._learn(*lists)
+                used = np.array([FEATURES.index(f) for f in self.features_used_], dtype=np.intp)
+                sub = [[(x[:, used], p, own) for x, p, own in part] for part in lists]
+                w_all, w_cand = self._learn(sub[0], sub[1])
+                self.coef_ = np.zeros(len(FEATURES))
+                self.coef_candidates_ = np.zeros(len(FEATURES))
+                self.coef_[used], self.coef_candidates_[used] = w_all, w_cand
                 self.weights_learned_ = True
         self._p = self._profiles(case_list, times)
         self.experts_: list[ExpertId] = self._p.experts

@@ -54,6 +54,8 @@ def _query(brand_id: int, q: schemas.CaseListQuery | schemas.ExportQuery) -> Any
         for field in ("status", "topic", "expert_id"):
             if getattr(q, field) is not None:
                 stmt = stmt.where(getattr(Case, field) == getattr(q, field))
+        if q.no_topic is not None:
+            stmt = stmt.where(Case.topic.is_(None) if q.no_topic else Case.topic.is_not(None))  # type: ignore[union-attr]
         if q.before_id is not None:
             stmt = stmt.where(Case.id < q.before_id)  # type: ignore[operator]
     return stmt.order_by(Case.id.desc())  # type: ignore[union-attr]

@@ -72,6 +72,13 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
 
     offered_before = set() if first else set(session.exec(select(Offer.expert_id).where(Offer.case_id == case.id)))
     pool = presence.available_experts(session, brand.id, routing.topic_pool(brand, case), case.language)  # type: ignore[arg-type]
+    if routing.no_topic(case):  # none of the brand's topics: its generalists, else its staff
+        allowed = routing.generalists(session, brand)
+        if not allowed:
+            cases.escalate(session, outbox, case, "the question fits none of the brand's topics "
+                                                  "and the brand has no generalists")
+            return []
+        pool = [c for c in pool if c.expert_id in allowed]
     pool = [c for c in pool if c.expert_id not in offered_before]
     chosen, decision = routing.choose(session, brand, case, pool)
     if not chosen:

@@ -11,6 +11,10 @@ from sqlmodel import Session, select
 
 from gigcx.models import Case, Expert, Rating
 
+# by_topic key of cases without a topic (none of the brand's topics fitted, or it had none);
+# not a valid slug, so never a topic's own key
+NO_TOPIC_BUCKET = "_no_topic"
+
 
 def _pct(values: list[float], q: float) -> float | None:
     return None if not values else round(float(np.percentile(values, q)), 3)
@@ -73,7 +77,7 @@ def metrics(session: Session, brand_id: int, since: datetime | None = None, unti
     by_topic: dict[str, list[tuple[Case, Rating | None]]] = defaultdict(list)
     by_expert: dict[int, list[tuple[Case, Rating | None]]] = defaultdict(list)
     for case, rating in rows:
-        by_topic[case.topic or "unclassified"].append((case, rating))
+        by_topic[case.topic or NO_TOPIC_BUCKET].append((case, rating))
         if case.expert_id is not None:  # an escalated case's rating is not the expert's
             by_expert[case.expert_id].append((case, None if case.escalated_at is not None else rating))
     names = dict(session.exec(select(Expert.id, Expert.display_name).where(

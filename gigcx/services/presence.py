@@ -102,6 +102,11 @@ def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int
     return by_id
 
 
+def brand_roster(session: Session, brand_id: int) -> dict[int, list[str]]:
+    """Every approved expert of the brand with their approved topics (from the roster cache)."""
+    return {eid: list(p[3]) for eid, p in _brand_profiles(session, brand_id, set()).items()}
+
+
 def available_experts(session: Session, brand_id: int, topic: str | None, language: str) -> list[Available]:
     """Approved experts of the brand for the topic (any topic when None), online with a live
     connection, under their case cap, speaking the customer's language.

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from gigcx.models import Case, Rating
-from gigcx.services.metrics import summarise
+from gigcx.services.metrics import NO_TOPIC_BUCKET, summarise
 
 
 def expert_stats(session: Session, expert_id: int, brand_id: int | None = None) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def expert_stats(session: Session, expert_id: int, brand_id: int | None = None) 
     rows = [(c, None if c.escalated_at is not None else r) for c, r in session.exec(q).all()]
     by_topic: dict[str, list[Any]] = defaultdict(list)
     for case, rating in rows:
-        by_topic[case.topic or "unclassified"].append((case, rating))
+        by_topic[case.topic or NO_TOPIC_BUCKET].append((case, rating))
     keep = ("cases", "resolved", "resolution_rate", "csat_avg", "csat_count", "first_response_p50_s")
     overall = summarise(rows)
     return {**{k: overall[k] for k in keep},

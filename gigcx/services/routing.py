@@ -21,6 +21,8 @@ from matching import TopicClassifier
 from matching.suggestions import AnsweredCase, SuggestionIndex
 
 log = logging.getLogger(__name__)
+# the classifier's label for "none of our topics": not a valid slug, so never a brand's topic
+NO_TOPIC = "_no_topic"
 _lock = threading.Lock()
 
 
@@ -67,7 +69,8 @@ def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> Bra
             if text.strip():
                 texts.append(text)
                 labels.append(t.slug)
-    clf = TopicClassifier(embeddings="none").fit(texts, labels) if len({*labels}) >= 2 else None
+    clf = TopicClassifier(embeddings="none", unknown_label=NO_TOPIC).fit(texts, labels) \
+        if len({*labels}) >= 2 else None
     return BrandModels(version, [t.slug for t in topics], clf, rewards={t.slug: t.reward_cents for t in topics})
 
 
@@ -128,18 +131,47 @@ def brand_models(session: Session, brand: Brand) -> BrandModels:
 
 
 def classify(session: Session, brand: Brand, text: str) -> tuple[str | None, float | None]:
-    """The most likely active topic and its probability (None when the brand has no topics)."""
+    """The most likely active topic and its probability; (None, None) when the brand has no
+    topics, and (None, probability of the best topic) when the model abstains: no topic is
+    likely enough ("none of our topics", see `no_topic`)."""
     models = brand_models(session, brand)
     if not models.topics:
         return None, None
     if models.classifier is None:
         return models.topics[0], 1.0
     clf = models.classifier
-    probs = call_blocking(clf.predict_proba, [text])[0] if getattr(clf, "embeddings_used_", False) \
-        else clf.predict_proba([text])[0]
+    probs, conf = call_blocking(clf.proba_and_confidence, [text]) \
+        if getattr(clf, "embeddings_used_", False) else clf.proba_and_confidence([text])
     active = set(models.topics)
-    best = max((p, str(c)) for c, p in zip(clf.classes_, probs) if str(c) in active)
+    best = max((p, str(c)) for c, p in zip(clf.classes_, probs[0]) if str(c) in active)
+    if abstains(clf, float(conf[0])):
+        return None, round(float(best[0]), 4)
     return best[1], round(float(best[0]), 4)
+
+
+def abstains(clf: TopicClassifier, confidence: float) -> bool:
+    """Whether the model finds no topic likely enough (calibrated confidence under its
+    threshold); models stored before abstention existed never abstain."""
+    if getattr(clf, "unknown_label", None) is None:
+        return False
+    return confidence < float(getattr(clf, "threshold_", 0.0))
+
+
+def no_topic(case: Case) -> bool:
+    """The brand has topics but the question fits none of them (classified, no topic named)."""
+    return case.topic is None and case.topic_confidence is not None
+
+
+def generalists(session: Session, brand: Brand) -> set[int]:
+    """The brand's generalists: approved experts whose approved topics cover every active topic
+    (they are asked the questions that fit no topic)."""
+    from gigcx.services import presence
+
+    active = set(brand_models(session, brand).topics)
+    if not active:
+        return set()
+    roster = presence.brand_roster(session, brand.id)  # type: ignore[arg-type]
+    return {eid for eid, topics in roster.items() if active <= set(topics)}
 
 
 def _answered_version(session: Session, brand_id: int) -> tuple[Any, ...]:

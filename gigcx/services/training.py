@@ -55,7 +55,9 @@ def train_brand(session: Session, brand: Brand, embeddings: str = "auto",
     if len(classes) < 2:
         return TrainingResult(brand.slug, None, len(texts), classes, False, "fewer than two topics")
     say(f"{brand.slug}: fitting on {len(texts)} examples over {len(classes)} topics")
-    clf = TopicClassifier(embeddings=embeddings).fit(texts, labels)
+    from gigcx.services.routing import NO_TOPIC
+
+    clf = TopicClassifier(embeddings=embeddings, unknown_label=NO_TOPIC).fit(texts, labels)
     last = session.exec(select(func.max(TopicModel.version)).where(TopicModel.brand_id == brand.id)).one()
     row = TopicModel(brand_id=brand.id, version=(last or 0) + 1, n_examples=len(texts), classes=classes,  # type: ignore[arg-type]
                      embeddings=bool(clf.embeddings_used_), blob=pickle.dumps(clf, protocol=5))

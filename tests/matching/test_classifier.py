@@ -123,3 +123,72 @@ def test_banking77_slice_accuracy() -> None:
     pred = clf.predict([t for t, _ in te])
     acc = float(np.mean([p == y for p, (_, y) in zip(pred, te)]))
     assert acc >= 0.85, acc
+
+
+# ------------------------------------------------------------------ "none of our topics"
+def topical_set(per_topic: int = 30) -> tuple[list[str], list[str]]:
+    """Four topics with their own vocabulary, phrased in varied ways (seeded)."""
+    import random
+
+    rnd = random.Random(5)
+    words = {
+        "card": ["card", "delivery", "arrived", "post", "mail", "envelope", "courier", "shipped"],
+        "login": ["password", "login", "sign in", "account locked", "two factor", "username"],
+        "refund": ["refund", "charged twice", "money back", "duplicate payment", "reimburse"],
+        "loan": ["loan", "borrow", "interest rate", "mortgage", "repayment", "credit line"],
+    }
+    frames = ["my {} {} problem", "help with {} and {}", "question about {} {}", "{} {} again",
+              "why is my {} not working {}", "{} issue, also {}"]
+    texts, labels = [], []
+    for topic, vocab in words.items():
+        for _ in range(per_topic):
+            texts.append(rnd.choice(frames).format(*rnd.sample(vocab, 2)))
+            labels.append(topic)
+    return texts, labels
+
+
+def test_abstains_on_questions_that_fit_no_topic() -> None:
+    texts, labels = topical_set()
+    clf = TopicClassifier(embeddings="none", unknown_label="none-of-these").fit(texts, labels)
+    assert 0.0 < clf.threshold_ < 1.0
+    # in scope: named; far out of scope (nothing in common with any topic): the unknown label
+    assert clf.predict(["my card delivery never arrived", "refund the duplicate payment"]) == \
+        ["card", "refund"]
+    off = ["quel temps fera-t-il demain à Lyon ?", "zebra xylophone quartz"]
+    assert clf.predict(off) == ["none-of-these"] * 2
+    scoped = clf.predict_with_scope(off)
+    assert all(lab == "none-of-these" and c < clf.threshold_ for lab, _, c in scoped)
+    # predict_proba is unchanged: rows over the topics still sum to 1
+    np.testing.assert_allclose(clf.predict_proba(off).sum(axis=1), 1.0)
+    # without unknown_label it never abstains
+    plain = TopicClassifier(embeddings="none").fit(texts, labels)
+    assert set(plain.predict(off)) <= set(labels)
+
+
+def test_auto_threshold_costs_at_most_the_budget_out_of_fold() -> None:
+    from matching.classifier import abstain_threshold
+
+    conf = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    correct = np.array([False, True, True, True, True, True, True, True, True, True])
+    assert abstain_threshold(conf, correct, 0.0) < 0.2  # nothing correct may be lost
+    t = abstain_threshold(conf, correct, 0.2)  # 2 of 10 may be lost: 0.2 and 0.3
+    assert ((conf < t) & correct).sum() == 2 and t == 0.4
+    assert abstain_threshold(conf, np.zeros(10, dtype=bool), 0.1) == 0.0
+
+
+def test_abstention_parameters_are_validated() -> None:
+    texts, labels = topical_set(10)
+    with pytest.raises(ValueError):
+        TopicClassifier(embeddings="none", unknown_label="card").fit(texts, labels)
+    with pytest.raises(ValueError):
+        TopicClassifier(embeddings="none", abstain_threshold="high").fit(texts, labels)
+    with pytest.raises(ValueError):
+        TopicClassifier(embeddings="none", abstain_threshold=1.5).fit(texts, labels)
+    fixed = TopicClassifier(embeddings="none", unknown_label="?", abstain_threshold=0.999)
+    assert set(fixed.fit(texts, labels).predict(texts[:5])) == {"?"}
+
+
+def test_cold_start_abstention_uses_the_raw_score() -> None:
+    clf = fitted(unknown_label="?")  # 3 examples per topic: no calibration, no learned model
+    assert clf.confidence_model_ is None and clf.threshold_ == 0.0
+    assert "?" not in clf.predict(["zebra quantum umbrella"])  # nothing learned: never abstains

@@ -316,3 +316,33 @@ def test_timed_ranker_pickles() -> None:
     for at in (None, -1.0, 20.5, 150.0):
         assert c.rank("printer jam", ["printer"], ["ann", "bob", "x"], at=at) == \
             r.rank("printer jam", ["printer"], ["ann", "bob", "x"], at=at)
+
+
+# ------------------------------------------------------------------ no times at all
+def test_history_without_times_learns_time_free_weights() -> None:
+    data = [ResolvedCase(c.text, c.topics, c.expert_id, c.resolved, c.rating)
+            for _, c in shift_workers()]
+    r = ExpertRanker(min_learn_questions=50, max_learn_questions=300).fit(data)
+    assert r.weights_learned_ and not r.has_times_
+    assert all(w == 0.0 for f, w in r.weights_.items() if f.startswith("t_"))
+    assert all(w == 0.0 for f, w in r.candidate_weights_.items() if f.startswith("t_"))
+    assert r.features_used_ == tuple(f for f in FEATURES if not f.startswith("t_"))
+    timed = ExpertRanker(min_learn_questions=50, max_learn_questions=300).fit(
+        [c for _, c in shift_workers()])
+    assert timed.features_used_ == FEATURES
+
+
+def _no_time_vs_tag_count(site: str) -> dict[str, tuple[float, float]]:
+    cases, _, test = load_cqa(site, case_time="none")
+    test = published_questions(test, {c.expert_id for c in cases})
+    ours, tag = ExpertRanker().fit(cases), TagCountRanker().fit(cases)
+    return {s: (evaluate_routing(ours, test, s, use_time=False)[m],
+                evaluate_routing(tag, test, s, use_time=False)[m])
+            for s, m in (("all", "mrr"), ("answerers", "p@1"))}
+
+
+@pytest.mark.skipif(not (data_dir() / "cqa").is_dir(), reason="shared data not present")
+def test_without_times_level_with_tag_count_on_real_data() -> None:
+    # history: the smallest site (a few seconds); all sites are in bench/bench_matching.py
+    for setting, (ours, tag) in _no_time_vs_tag_count("history").items():
+        assert ours >= tag - 0.005, (setting, ours, tag)

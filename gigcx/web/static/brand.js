@@ -20,7 +20,7 @@ const plural = (n, one, many = one + "s") => n + " " + (n === 1 ? one : many);
 const statusOf = (c) => (c.deflected ? "deflected" : c.status);
 const statusPill = (c) => el("span", { class: "pill " + statusOf(c) }, statusOf(c).replace("_", " "));
 const topicNames = new Map();
-const topicName = (slug) => (slug ? topicNames.get(slug) || slug.replace(/_/g, " ") : "unclassified");
+const topicName = (slug) => (slug ? topicNames.get(slug) || slug.replace(/_/g, " ") : "no topic");
 async function loadTopicNames() {
   const t = await api("GET", "/topics", { token: me.token });
   for (const x of t.topics) topicNames.set(x.slug, x.name);
