@@ -107,7 +107,8 @@ def _fit_confidence(scores: FloatArray, proba: FloatArray,
     if min(int(correct.sum()), int((~correct).sum())) < MIN_CONFIDENCE_EXAMPLES:
         return None
     lr = LogisticRegression(C=1.0).fit(_confidence_features(scores, proba), correct)
-    return np.r_[lr.intercept_, lr.coef_.ravel()].astype(np.float64)
+    out: FloatArray = np.r_[lr.intercept_, lr.coef_.ravel()].astype(np.float64)
+    return out
 
 
 def _confidence(model: FloatArray | None, scores: FloatArray, proba: FloatArray) -> FloatArray:

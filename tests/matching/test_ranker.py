@@ -341,6 +341,8 @@ def _no_time_vs_tag_count(site: str) -> dict[str, tuple[float, float]]:
             for s, m in (("all", "mrr"), ("answerers", "p@1"))}
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # seconds on an idle machine; a shared one can be far slower
 @pytest.mark.skipif(not (data_dir() / "cqa").is_dir(), reason="shared data not present")
 def test_without_times_level_with_tag_count_on_real_data() -> None:
     # history: the smallest site (a few seconds); all sites are in bench/bench_matching.py
