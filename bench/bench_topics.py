@@ -3,7 +3,8 @@
     python bench/bench_topics.py [--no-embeddings] [--draws 3] [--leave-out 10] [--out FILE]
                                  [--skip-abstain] [--skip-fewshot]
 
-Needs the shared BANKING77 data (docs/matching.md, "Evaluation helpers").
+Needs the shared BANKING77 data (docs/matching.md, "Evaluation helpers"); without it, says so
+and exits 0 (skipped).
 
 Abstention, leave-k-topics-out: for each draw, ``--leave-out`` of the 77 intents are removed
 from training; the classifier (``unknown_label`` set, threshold chosen out-of-fold on the
@@ -34,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_matching import baseline_model, machine  # noqa: E402
+from bench.bench_matching import baseline_model, machine, skip_if_missing  # noqa: E402
 from matching import TopicClassifier  # noqa: E402
 from matching import embeddings as emb  # noqa: E402
 from matching.datasets import load_banking77  # noqa: E402
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--vectors", type=Path, help="folder of precomputed emb_{train,test}.npy")
     args = ap.parse_args()
+    skip_if_missing("banking77")
     with_emb = not args.no_embeddings and emb.embeddings_available()
     if with_emb:
         memoise_encoder(args.vectors)

@@ -343,7 +343,7 @@ def _no_time_vs_tag_count(site: str) -> dict[str, tuple[float, float]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # seconds on an idle machine; a shared one can be far slower
-@pytest.mark.skipif(not (data_dir() / "cqa").is_dir(), reason="shared data not present")
+@pytest.mark.skipif(missing_data("cqa") is not None, reason=str(missing_data("cqa")))
 def test_without_times_level_with_tag_count_on_real_data() -> None:
     # history: the smallest site (a few seconds); all sites are in bench/bench_matching.py
     for setting, (ours, tag) in _no_time_vs_tag_count("history").items():
