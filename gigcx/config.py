@@ -32,6 +32,12 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
+    # Platform and Connect endpoints sign with different secrets (STRIPE_WEBHOOK_SECRETS, comma-separated).
+    stripe_webhook_secrets: list[str] = field(default_factory=list)
+    # Minimum payout per currency (GIGCX_PAYOUT_MINIMUMS="usd=100,jpy=100,kwd=1000"); others use
+    # payout_minimum_cents. Statements of every run go to statements_dir (default: instance/statements).
+    payout_minimums: dict[str, int] = field(default_factory=dict)
+    statements_dir: str = ""
     # Extensions beyond the contract (documented in docs/configuration.md).
     timer_poll_s: float = 0.5
     presence_ttl_s: float = 30.0
@@ -63,6 +69,10 @@ class Settings:
         s.stripe_api_key = env.get("STRIPE_API_KEY") or None
         s.stripe_api_base = env.get("STRIPE_API_BASE") or None
         s.stripe_webhook_secret = env.get("STRIPE_WEBHOOK_SECRET") or None
+        s.stripe_webhook_secrets = [x.strip() for x in (env.get("STRIPE_WEBHOOK_SECRETS") or "").split(",")
+                                    if x.strip()]
+        s.payout_minimums = parse_minimums(env.get("GIGCX_PAYOUT_MINIMUMS") or "")
+        s.statements_dir = env.get("GIGCX_STATEMENTS_DIR") or ""
         for f in fields(cls):
             key = "GIGCX_" + f.name.upper()
             if f.type in ("float", "int") and key in env:
@@ -76,7 +86,31 @@ class Settings:
             self.database_url = "sqlite:///" + str(Path(self.instance_path) / "gigcx.sqlite3")
         if not self.secret_key:
             self.secret_key = _instance_secret(Path(self.instance_path) / "secret_key")
+        if not self.statements_dir:
+            self.statements_dir = str(Path(self.instance_path) / "statements")
         return self
+
+    def webhook_secrets(self) -> list[str]:
+        """Every webhook signing secret: STRIPE_WEBHOOK_SECRET and the STRIPE_WEBHOOK_SECRETS list."""
+        out = [s for s in [self.stripe_webhook_secret, *self.stripe_webhook_secrets] if s]
+        return list(dict.fromkeys(out))
+
+    def minimum_for(self, currency: str) -> int:
+        """The minimum payout in this currency's minor units."""
+        return self.payout_minimums.get(currency.lower(), self.payout_minimum_cents)
+
+
+def parse_minimums(text: str) -> dict[str, int]:
+    """`usd=100,jpy=100` -> {"usd": 100, "jpy": 100}; a malformed item is a clear error."""
+    out: dict[str, int] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        cur, sep, amount = item.partition("=")
+        if not sep or len(cur.strip()) != 3 or not cur.strip().isalpha() or not amount.strip().isdigit():
+            raise ValueError(f"GIGCX_PAYOUT_MINIMUMS: expected currency=minor_units, got {item!r}")
+        out[cur.strip().lower()] = int(amount)
+    return out
 
 
 def _instance_secret(path: Path) -> str:

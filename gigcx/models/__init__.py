@@ -21,11 +21,19 @@ from gigcx.models.cases import (
     Rating,
     Timer,
 )
-from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
+from gigcx.models.ledger import (
+    Funding,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    PayoutBatch,
+    PayoutReversal,
+    WebhookEvent,
+)
 
 __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "Customer", "Expert",
-    "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
-    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
+    "ExpertConnection", "ExpertPresence", "ExpertProgram", "Funding", "LedgerEntry", "LedgerTransaction",
+    "Message", "Offer", "Payout", "PayoutBatch", "PayoutReversal", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
 ]

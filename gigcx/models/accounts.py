@@ -23,6 +23,7 @@ class Brand(SQLModel, table=True):
     confirm_window_s: int = 86400
     review_window_s: int = 259200
     currency: str = Field(default="usd", max_length=3)
+    platform_fee_cents: int = 0  # the platform's fee per rewarded case, on top of the reward
     offer_fanout: int = 1
     min_topic_confidence: float = 0.35
     bonus_rules: dict[str, Any] = json_field(dict)

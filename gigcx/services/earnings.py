@@ -373,9 +373,9 @@ def _main_currency(bal: dict[str, dict[str, int]], cases: dict[int, dict[str, An
 
 def payout_view(p: Payout) -> dict[str, Any]:
     """A payout row as the API shows it."""
-    return {"id": p.id, "batch_id": p.batch_id, "expert_id": p.expert_id,
-            "amount_cents": p.amount_cents, "currency": p.currency, "status": p.status,
-            "transfer_id": p.transfer_id, "error": p.error, "created_at": iso(p.created_at)}
+    from gigcx.services.payouts import payout_view as view
+
+    return view(p)
 
 
 def brand_statement(session: Session, brand: Brand) -> dict[str, Any]:
