@@ -140,8 +140,9 @@ class LocalStripe:
                          method: str = "GET", count: int = 1, skip: int = 0) -> None:
         """The next `count` matching requests answer `status` (401/403 as authentication errors).
 
-        A 401/403 happens before Stripe looks at the idempotency key, so it is never replayed;
-        any other status is the key's first outcome and is replayed like Stripe does.
+        401/403 (authentication) and 502/503/504 (Stripe's edge) happen before the API runs, so
+        Stripe keeps nothing under the idempotency key; any other status is the key's first
+        outcome and is replayed like Stripe does. `skip` lets that many matching requests pass first.
         """
         self._call("POST", "/_test/faults", {"mode": "status", "status": status, "code": code,
                                              "path": path, "method": method, "count": count,
@@ -218,6 +219,17 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
         return original_pi_create(cls, **data)
 
     ls_resources.PaymentIntent._api_create = classmethod(pi_create)
+
+    # Stripe reports what it captured in amount_received; localstripe leaves it out.
+    original_pi_export = ls_resources.PaymentIntent._export
+
+    def pi_export(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original_pi_export(self, *args, **kwargs)
+        if isinstance(out, dict):
+            out["amount_received"] = out.get("amount", 0) if out.get("status") == "succeeded" else 0
+        return out
+
+    ls_resources.PaymentIntent._export = pi_export
 
     def stripe_error(status: int, message: str, err_type: str = "invalid_request_error",
                      **extra: Any) -> web.Response:
@@ -497,6 +509,8 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
         return response  # written to an aborted transport: the client sees a reset
 
     idempotency: dict[tuple[str, str], tuple[str, int, bytes]] = {}
+    # Answers given before an API endpoint runs: Stripe keeps no outcome under the key for them.
+    EDGE_STATUSES = (401, 403, 409, 429, 502, 503, 504)  # noqa: N806 - a constant of the app
     in_flight: set[tuple[str, str]] = set()
 
     @web.middleware
@@ -535,7 +549,7 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
                 response = exc.to_response()
         finally:
             in_flight.discard(scope)
-        if isinstance(response, web.Response) and response.status not in (401, 403, 409, 429) \
+        if isinstance(response, web.Response) and response.status not in EDGE_STATUSES \
                 and isinstance(response.body, bytes):
             idempotency[scope] = (fingerprint, response.status, response.body)
         return response

@@ -356,7 +356,8 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
         "available_cents": main.get("available", 0),
         "in_transit_cents": main.get("in_transit", 0),
         "paid_cents": main.get("paid", 0),
-        "balances": {cur: {k: b.get(k, 0) for k in ("pending", "available", "in_transit", "paid")}
+        "held_cents": main.get("held", 0),
+        "balances": {cur: {k: b.get(k, 0) for k in ("pending", "available", "in_transit", "paid", "held")}
                      for cur, b in sorted(bal.items())},
         "entries": sorted(cases.values(), key=lambda e: e["case_id"], reverse=True),
         "payouts": [payout_view(p) for p in payouts_rows],
