@@ -468,8 +468,11 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
     # ---- middlewares ----------------------------------------------------------------------
 
-    def take_fault(request: web.Request) -> Optional[dict[str, Any]]:
+    def take_fault(request: web.Request, transport: bool = False) -> Optional[dict[str, Any]]:
+        """The next fault for this request: transport faults (dropped answers) or API ones."""
         for fault in faults:
+            if (fault["mode"] == "drop_after_commit") != transport:
+                continue
             if fault["method"] == request.method and fault["path"] == request.path:
                 if fault["skip"] > 0:  # let this many matching requests through first
                     fault["skip"] -= 1
@@ -502,11 +505,7 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
                                 decline_code="generic_decline",
                                 payment_intent={"id": created.get("id"), "object": "payment_intent",
                                                 "status": "requires_payment_method"})
-        # drop_after_commit: the request takes effect, the answer never arrives.
-        response = await handler(request)
-        if request.transport is not None:
-            request.transport.abort()
-        return response  # written to an aborted transport: the client sees a reset
+        return await handler(request)
 
     idempotency: dict[tuple[str, str], tuple[str, int, bytes]] = {}
     # Answers given before an API endpoint runs: Stripe keeps no outcome under the key for them.
@@ -522,6 +521,14 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
         """
         if not request.path.startswith("/_"):
             request_counts[f"{request.method} {request.path}"] += 1
+        drop = take_fault(request, transport=True) if request.path.startswith("/v1/") else None
+        response = await idempotent(request, handler)
+        if drop is not None and request.transport is not None:
+            # drop_after_commit: the request took effect (or was replayed); the answer is lost.
+            request.transport.abort()
+        return response  # written to an aborted transport: the client sees a reset
+
+    async def idempotent(request: web.Request, handler: Any) -> web.StreamResponse:
         key = request.headers.get("Idempotency-Key")
         if request.method != "POST" or not key or not request.path.startswith("/v1/"):
             return await handler(request)

@@ -14,7 +14,6 @@ from gigcx.stripe_gateway import (
     PayoutUpdate,
     PermanentGatewayError,
     StripeGateway,
-    TemporaryGatewayError,
     TransferReversed,
     UnhandledEvent,
     WebhookVerificationError,
