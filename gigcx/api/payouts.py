@@ -51,6 +51,10 @@ class RecordFundingRequest(Strict):
     reference: Reference = Field(description="the invoice or bank reference of this top-up")
 
 
+class PlatformFeeBody(Strict):
+    platform_fee_cents: int = Field(ge=0, le=100_000_000)
+
+
 class PayoutListQuery(BaseModel):
     attention: bool = False
     status: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
@@ -258,6 +262,20 @@ def put_budget_policy(path: BrandSlugPath, body: BudgetPolicyBody) -> dict[str, 
     session.add(brand)
     session.commit()
     return earnings.brand_statement(session, brand)
+
+
+@api.put("/brands/<slug>/platform-fee", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def put_platform_fee(path: BrandSlugPath, body: PlatformFeeBody) -> dict[str, Any]:
+    """The platform's fee per rewarded case of this brand, in its currency's minor units."""
+    session = db.request_session()
+    brand = brand_svc.brand_by_slug(session, path.slug)
+    if brand is None:
+        raise ApiError("not_found", "no such brand")
+    brand.platform_fee_cents = body.platform_fee_cents
+    session.add(brand)
+    session.commit()
+    return {"slug": brand.slug, "platform_fee_cents": brand.platform_fee_cents, "currency": brand.currency}
 
 
 @api.delete("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY)

@@ -65,7 +65,12 @@ def settings_view(brand: Brand) -> dict[str, Any]:
 def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdate) -> Brand:
     """Apply the fields present in a PATCH."""
     brand = get_brand(session, brand_id)
-    for name, value in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("currency"):
+        from gigcx.services.budget import check_currency_change
+
+        check_currency_change(session, brand, changes["currency"])
+    for name, value in changes.items():
         if value is None:
             raise ApiError("invalid", f"{name}: may not be null")
         setattr(brand, name, value)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from money_helpers import ADMIN, assert_conserved, expert, fire_due_timers, resolved_case, setup_brand
+from money_helpers import ADMIN, assert_conserved, fire_due_timers, resolved_case, setup_brand
 from stripe_fixture import WEBHOOK_SECRET
 from test_stripe_app import earnings, onboarded_expert
 
@@ -154,12 +154,12 @@ def test_many_faults_many_runs_never_pay_more_than_earned(app: Any, api: Any, lo
     localstripe.add_fault("error_500", skip=1)
     for _ in range(4):
         api.post("/payouts/run", ADMIN)
-        for ex_id, token, account in experts:
+        for _ex, token, account in experts:
             sent = sum(t["amount"] - t["amount_reversed"] for t in localstripe.transfers()
                        if t["destination"] == account)
             body = earnings(api, token)
             assert sent <= 300 and body["paid_cents"] <= sent
-    for ex_id, token, account in experts:
+    for _ex, token, account in experts:
         assert earnings(api, token)["paid_cents"] == 300
         assert [t["amount"] for t in localstripe.transfers() if t["destination"] == account] == [300]
     assert_conserved(app)

@@ -345,11 +345,31 @@ async function loadEarnings() {
         el("td", {}, (x.lines || []).map((l) => (l.kind || l.memo || "") + " " + money(l.amount_cents, x.currency)).join(", "))));
     }
     if (!e.entries.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No earnings yet.")));
+    const pays = clear($("#earn-payouts"));
+    for (const p of e.payouts || []) {
+      const link = el("a", { href: "#", class: "statement-link", "data-payout": String(p.id) }, "Statement (CSV)");
+      link.addEventListener("click", (ev) => { ev.preventDefault(); downloadStatement(p); });
+      pays.append(el("tr", {}, el("td", {}, "#" + p.id), el("td", {}, money(p.amount_cents, p.currency)),
+        el("td", {}, el("span", { class: "pill " + p.status }, p.status.replace(/_/g, " "))), el("td", {}, link)));
+    }
+    if (!(e.payouts || []).length) pays.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No payouts yet.")));
     $("#payout-status").textContent = acct.mode === "manual"
       ? "Payouts are made manually by the operator (statement per payout); no account to set up."
       : acct.account_id ? (acct.payouts_enabled ? "Payout account ready." : "Onboarding not finished yet.") : "No payout account yet.";
     $("#payout-onboard").hidden = acct.mode === "manual" || acct.payouts_enabled;
   } catch (err) { error(err); }
+}
+
+// The statement needs the bearer token, so it is fetched and handed to the browser as a file.
+async function downloadStatement(p) {
+  try {
+    const url = URL.createObjectURL(await api("GET", "/payouts/" + p.id + "/statement.csv", { token: me.token, raw: true }));
+    const a = el("a", { href: url, download: "gigcx-payout-" + p.id + ".csv" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) { error(e); }
 }
 
 $("#payout-onboard").addEventListener("click", async () => {
