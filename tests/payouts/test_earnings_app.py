@@ -32,7 +32,7 @@ def test_resolved_case_credits_reward_as_pending(app: Any, api: Any) -> None:
     _, brand_id = setup_brand(api, reward=300)
     ex_id, token = expert(api)
     assert earnings(api, token) == {"currency": "usd", "pending_cents": 0, "available_cents": 0,
-                                    "in_transit_cents": 0, "paid_cents": 0, "balances": {},
+                                    "in_transit_cents": 0, "paid_cents": 0, "held_cents": 0, "balances": {},
                                     "entries": [], "payouts": []}
     case_id, _ = resolved_case(app, brand_id, ex_id)
     body = earnings(api, token)
