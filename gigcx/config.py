@@ -68,6 +68,13 @@ class Settings:
     offer_email_after_s: float = 30.0
     offer_email_gap_s: float = 600.0
     digest_hour_utc: int = 18
+    credential_cache_s: float = 1.0
+    session_sweep_s: float = 5.0
+    rate_limit_customers_per_min: int = 60
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    metrics_token: str | None = None
+    metrics_address: str | None = None
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod
@@ -95,6 +102,8 @@ class Settings:
             raise ValueError("GIGCX_SMTP_SECURITY must be none, starttls or ssl")
         s.mail_from = env.get("GIGCX_MAIL_FROM") or s.mail_from
         s.webhook_allow_private = (env.get("GIGCX_WEBHOOK_ALLOW_PRIVATE") or "").lower() in ("1", "true", "yes")
+        s.metrics_token = env.get("GIGCX_METRICS_TOKEN") or None
+        s.metrics_address = env.get("GIGCX_METRICS_ADDRESS") or None
         for f in fields(cls):
             key = "GIGCX_" + f.name.upper()
             if f.type in ("float", "int") and key in env:

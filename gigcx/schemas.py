@@ -251,6 +251,10 @@ class StaffPublic(BaseModel):
     role: str
 
 
+class StaffPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
 class StaffTokenRequest(Strict):
     brand: Slug
     email: Email

@@ -41,7 +41,7 @@ class Server:
                     "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1",
                     # Tests sign many experts up from one address; the limits get their own test.
                     "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "100000", "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "100000",
-                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000",
+                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000", "GIGCX_RATE_LIMIT_CUSTOMERS_PER_MIN": "100000",
                     # CI shares 2 cores between these servers, Chromium and pytest: a server starved
                     # for a moment must not shed a test's ask. Shedding has its own tests.
                     "GIGCX_SHED_LAG_MS": "5000",

@@ -60,6 +60,7 @@ OPERATIONS: list[tuple[str, str, Any, set[str], set[str]]] = [
     ("GET", "/payouts/{payout_a}/statement.csv", None, {"operator", "expert_a"}, {"expert_b"}),
     ("GET", "/programs", None, READERS, set()),
     ("GET", "/staff", None, READERS, set()),
+    ("DELETE", "/staff/{staff_victim}", None, {"brand_a"}, {"brand_b"}),
     ("POST", "/staff", lambda w: {"email": f"{uuid.uuid4().hex[:8]}@m.example", "password": "password-123",
                                   "display_name": "M", "role": "analyst"}, BRANDS, set()),
     ("POST", "/staff/token", lambda w: {"brand": w["slug_a"], "email": w["analyst_email"],
@@ -122,6 +123,8 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
     endpoint_a = server.rest("POST", "/webhooks/endpoints", key_a, json={"url": "https://example.com/a"}).json()["id"]
     ids["endpoint_spare"] = server.rest("POST", "/webhooks/endpoints", key_a,
                                         json={"url": "https://example.com/spare"}).json()["id"]
+    staff_victim = server.rest("POST", "/staff", key_a, json={
+        "email": f"v{uuid.uuid4().hex[:8]}@m.example", "password": "password-123", "display_name": "V"}).json()["id"]
     # Case A: customer A asks, expert A takes it, answers, resolves, the customer confirms; a payout.
     customer_a = Peer(server.url, "/customer", {"brand": slug_a})
     customer_token = customer_a.wait_for("session")["token"]
@@ -147,7 +150,8 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
     expert_a.wait_for("offer", lambda d: d["case_id"] == case_a)
     assert expert_a.call("accept", {"case_id": case_a})["ok"]
     delivery_a = server.rest("GET", f"/webhooks/deliveries?endpoint_id={endpoint_a}", key_a).json()["deliveries"][0]["id"]
-    ids.update(case_a=case_a, payout_a=payout_a, victim=victim, endpoint_a=endpoint_a, delivery_a=delivery_a)
+    ids.update(case_a=case_a, payout_a=payout_a, victim=victim, endpoint_a=endpoint_a, delivery_a=delivery_a,
+               staff_victim=staff_victim)
     tokens = {"anon": None, "operator": ADMIN_TOKEN, "brand_a": key_a, "analyst_a": analyst,
               "expert_a": token_a["token"], "customer_a": customer_token, "brand_b": key_b, "expert_b": token_b}
     peers = {
@@ -186,6 +190,7 @@ def test_rest(server: Server, world: dict[str, Any], method: str, path: str, bod
               foreign: set[str], role: str) -> None:
     url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic", "endpoint_a",
                                                "endpoint_spare", "delivery_a")})
+    url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic", "staff_victim")})
     payload = body(world) if callable(body) else body
     r = server.rest(method, url, world["tokens"][role], json=payload)
     expected = _expected(role, allowed, foreign)
@@ -235,6 +240,7 @@ def test_every_operation_is_in_the_matrix(server: Server) -> None:
     covered = {(m, p.replace("{slug_a}", "{slug}").replace("{case_a}", "{id}").replace("{victim}", "{id}")
                 .replace("{payout_a}", "{id}").replace("{topic}", "{slug}").replace("{endpoint_a}", "{id}")
                 .replace("{endpoint_spare}", "{id}").replace("{delivery_a}", "{id}")) for m, p, *_ in OPERATIONS}
+                .replace("{payout_a}", "{id}").replace("{topic}", "{slug}").replace("{staff_victim}", "{id}")) for m, p, *_ in OPERATIONS}
     assert documented == covered, (documented - covered, covered - documented)
 
 

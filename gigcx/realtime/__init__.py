@@ -46,9 +46,13 @@ def _async_mode() -> str:
 def start_background(app: Flask) -> None:
     """Start the loops a serving process runs: timers, presence heartbeat, queue sweep."""
     from gigcx import loadshed
+    from gigcx.realtime import sessions
 
     settings = app.config["GIGCX"]
     loadshed.start(app)
+    if settings.redis_url:
+        socketio.start_background_task(sessions.listen, app)
+    socketio.start_background_task(_loop, app, "session sweep", settings.session_sweep_s, sessions.sweep)
     socketio.start_background_task(_loop, app, "timers", settings.timer_poll_s, _run_due_timers)
     socketio.start_background_task(_loop, app, "heartbeat", max(settings.presence_ttl_s / 3, 1), _heartbeat)
     socketio.start_background_task(_loop, app, "sweep", 2.0, _sweep)
