@@ -674,7 +674,7 @@ def gc_pauses(base: str) -> dict[str, Any]:
     """The server's garbage-collector pauses over the whole run, from its /metrics histogram:
     per generation the count, total ms and how many took over 10 and 50 ms."""
     out: dict[str, Any] = {}
-    for line in requests.get(f"{base}/metrics", timeout=30).text.splitlines():
+    for line in requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30).text.splitlines():
         if not line.startswith("gigcx_gc_pause_seconds"):
             continue
         name, value = line.rsplit(" ", 1)

@@ -58,6 +58,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
+    from gigcx.wsgi import hardened_handler
 
     try:
         freezer = GcFreezer.from_env(os.environ)
@@ -79,7 +80,15 @@ def serve(host: str, port: int, access_log: bool) -> None:
     listener.bind((host, port))
     listener.listen(1024)
     log = logging.getLogger("gigcx.access") if access_log else None
-    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
+    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"),
+                        handler_class=hardened_handler(app.config["GIGCX"]))
+    metrics_address = app.config["GIGCX"].metrics_address
+    if metrics_address:  # Prometheus without a token, on an address of its own
+        from gigcx.observability import metrics_app
+
+        mhost, _, mport = metrics_address.rpartition(":")
+        WSGIServer((mhost.strip("[]") or "127.0.0.1", int(mport)), metrics_app(app), log=None,
+                   error_log=logging.getLogger("gigcx.wsgi")).start()
     server.start()
     # Ctrl-C stops serving and ends the command normally (no traceback, exit status 0).
     gevent.signal_handler(signal.SIGINT, server.stop, 5)

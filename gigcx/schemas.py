@@ -37,7 +37,16 @@ def refuse_nul(data: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Bodies refuse unknown fields, so typos are errors rather than silently ignored."""
+    """Bodies refuse unknown fields, so typos are errors rather than silently ignored, and take
+    JSON's types as they are: `"250"` is not an integer, `1` is not `true`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    _no_nul = model_validator(mode="before")(refuse_nul)
+
+
+class StrictQuery(BaseModel):
+    """Query strings refuse unknown parameters; their values are text, converted to the field's type."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -212,7 +221,7 @@ def _aware(value: Any) -> Any:
 UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
-class CaseListQuery(Strict):
+class CaseListQuery(StrictQuery):
     status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
     topic: Slug | None = None
     expert_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -226,13 +235,13 @@ class CasePath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID)
 
 
-class MetricsQuery(Strict):
+class MetricsQuery(StrictQuery):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
     bucket: Literal["hour", "day", "week"] | None = None
 
 
-class ExportQuery(Strict):
+class ExportQuery(StrictQuery):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
 
@@ -267,5 +276,5 @@ class StaffTokenResponse(BaseModel):
     brand: str
 
 
-class ProgramListQuery(Strict):
+class ProgramListQuery(StrictQuery):
     status: Literal["pending", "approved", "rejected", "suspended"] | None = None

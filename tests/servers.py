@@ -54,8 +54,8 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = instance / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 60) -> Server:
-        """Start and wait until the API answers."""
+    def start(self, timeout: float = 90) -> Server:
+        """Start and wait until the API answers (imports alone take many seconds on a busy CI host)."""
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1",

@@ -117,9 +117,10 @@ def payout_statement(path: PayoutPath) -> Response:
 @requires("expert")
 def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
     """Create the expert's Stripe Express account if needed and return an onboarding link."""
-    from flask import request
+    from flask import current_app, request
 
-    base = request.host_url.rstrip("/")
+    # the configured public URL, not the Host header (which a client chooses)
+    base = current_app.config["GIGCX"].public_url or request.host_url.rstrip("/")
     return svc.payout_account(db.request_session(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
                               body.refresh_url or f"{base}/expert?payouts=refresh",
                               body.return_url or f"{base}/expert?payouts=done")

@@ -81,7 +81,8 @@ class Message(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("case_id", "seq"),
-        UniqueConstraint("case_id", "sender", "client_id"),
+        # a resent client_id is recognised per sender (two staff members may pick the same one)
+        UniqueConstraint("case_id", "sender", "sender_id", "client_id", name="uq_message_sender_client"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="support_case.id", index=True)

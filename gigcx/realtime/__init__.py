@@ -9,6 +9,7 @@ from flask import Flask
 from gigcx.extensions import socketio
 
 log = logging.getLogger(__name__)
+MAX_FRAME = 64 * 1024  # bytes of one Socket.IO frame (or long-polling POST) from a client
 
 
 def init_app(app: Flask) -> None:
@@ -23,15 +24,21 @@ def init_app(app: Flask) -> None:
     for ns in (customer.namespace, expert.namespace, brand.namespace):
         if ns not in socketio.namespace_handlers:
             socketio.on_namespace(ns)
+    from gigcx.jsonlimits import SocketJSON
+    from gigcx.wsgi import PollingBodyLimit
+
     socketio.init_app(
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
         cors_allowed_origins="*",  # the widget runs on brands' own sites; auth is in the payload
-        max_http_buffer_size=64 * 1024,
+        max_http_buffer_size=MAX_FRAME,
+        json=SocketJSON,
         ping_interval=20,
         ping_timeout=20,
         **kwargs,
     )
+    # outside Socket.IO's middleware: long-polling POSTs over a frame's size answer 413 at once
+    app.wsgi_app = PollingBodyLimit(app.wsgi_app, MAX_FRAME)  # type: ignore[method-assign]
 
 
 def _async_mode() -> str:

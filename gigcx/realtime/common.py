@@ -15,6 +15,7 @@ from gigcx import loadshed, ratelimit
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
 from gigcx.events import Outbox, message_payload
+from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
 from gigcx.observability import EVENTS, SOCKETS
 from gigcx.realtime import sessions
 from gigcx.realtime.payloads import SendMessage, Sync
@@ -115,6 +116,8 @@ class RoleNamespace(Namespace):
         `connect` and `disconnect` are the server's own: sent by a client as events (the socket is
         then fully connected, which it never is while the server runs those handlers) they are
         refused like unknown events, instead of re-running authentication."""
+        if event == TOO_DEEP_EVENT:
+            return ApiError("invalid", f"the payload nests deeper than {MAX_DEPTH} levels").ack()
         handler = "on_" + event.replace("-", "_")
         if event in ("connect", "disconnect") and args and self._connected(args[0]):
             return ApiError("invalid", f"{event!r} is reserved; it cannot be sent as an event").ack()

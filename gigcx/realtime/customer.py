@@ -137,7 +137,7 @@ class CustomerNamespace(RoleNamespace):
             case = cases.load_case(session, self.actor(), body.case_id)
         if expert_in_conversation(case):
             socketio.emit("typing", {"case_id": case.id, "sender": "customer"}, namespace=EXPERT,
-                          to=expert_room(case.expert_id))
+                          to=expert_room(case.expert_id))  # type: ignore[arg-type]
         return {}
 
 

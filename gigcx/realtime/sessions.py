@@ -64,10 +64,14 @@ def _read(credentials: Iterable[str]) -> dict[str, bool]:
     from gigcx.db import session_scope
     from gigcx.models import AuthToken, BrandApiKey, StaffUser
 
-    tokens, keys = set(), set()
+    tokens: set[int] = set()
+    keys: set[int] = set()
     for cred in credentials:
         kind, _, raw = cred.partition(":")
-        (tokens if kind == "token" else keys if kind == "key" else set()).add(int(raw))
+        if kind == "token":
+            tokens.add(int(raw))
+        elif kind == "key":
+            keys.add(int(raw))
     out: dict[str, bool] = {}
     with session_scope() as session:
         if tokens:
@@ -75,11 +79,12 @@ def _read(credentials: Iterable[str]) -> dict[str, bool]:
                                 .join(StaffUser, StaffUser.id == AuthToken.subject_id, isouter=True)  # type: ignore[arg-type]
                                 .where(AuthToken.id.in_(tokens))).all()  # type: ignore[union-attr]
             for token_id, revoked_at, kind, staff_id in rows:
-                out[token_credential(token_id)] = revoked_at is None and (kind != "staff" or staff_id is not None)
+                valid = revoked_at is None and (kind != "staff" or staff_id is not None)
+                out[token_credential(token_id)] = valid  # type: ignore[arg-type]
         if keys:
             for key_id, revoked_at in session.exec(select(BrandApiKey.id, BrandApiKey.revoked_at)
                                                    .where(BrandApiKey.id.in_(keys))).all():  # type: ignore[union-attr]
-                out[key_credential(key_id)] = revoked_at is None
+                out[key_credential(key_id)] = revoked_at is None  # type: ignore[arg-type]
     return out
 
 
@@ -154,7 +159,11 @@ def listen(app: Flask) -> None:
     settings = app.config["GIGCX"]
     while True:
         try:
-            pubsub = _redis(settings.redis_url).pubsub(ignore_subscribe_messages=True)
+            import redis
+
+            # no read timeout: a quiet channel is normal; health checks notice a dead connection
+            client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(channel(settings.redis_channel))
             for message in pubsub.listen():
                 try:

@@ -101,7 +101,7 @@ _CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _C
                           _CASE.c.status, _CASE.c.escalated_at).where(_CASE.c.id == bindparam("b_case"))
 _CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update()
 _PRIOR_MSG = select(_MSG).where(_MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
-                                _MSG.c.client_id == bindparam("b_client"))
+                                _MSG.c.sender_id == bindparam("b_sender_id"), _MSG.c.client_id == bindparam("b_client"))
 
 
 def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,
@@ -141,7 +141,8 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
     case = conn.execute(q, {"b_case": case_id}).first()
     if case is None or not can_see(session, actor, case):  # a Row has the columns can_see reads
         raise ApiError("not_found", "no such case")
-    prior = conn.execute(_PRIOR_MSG, {"b_case": case_id, "b_sender": sender, "b_client": client_id}).first()
+    prior = conn.execute(_PRIOR_MSG, {"b_case": case_id, "b_sender": sender, "b_sender_id": actor.id,
+                                      "b_client": client_id}).first()
     if prior is not None:
         return prior
     if actor.role == "expert" and case.expert_id != actor.id:

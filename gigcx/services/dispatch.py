@@ -188,7 +188,7 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
     for _, case_id in offered:
         outbox.add("offer_withdrawn", {"case_id": case_id, "reason": "program_left"}, EXPERT, expert_room(expert_id))
     q = select(Case).where(Case.expert_id == expert_id, Case.brand_id == brand_id,
-                           Case.status.in_(BUSY)).order_by(Case.id)  # type: ignore[attr-defined]
+                           Case.status.in_(BUSY)).order_by(Case.id)  # type: ignore[attr-defined, arg-type]
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     held = list(session.exec(q))
@@ -204,13 +204,14 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
                                                     "we are finding someone else to help.")
         outbox.case_changed(session, case)
         session.flush()
-    for case_id in sorted({case_id for _, case_id in offered} | {c.id for c in held}):  # type: ignore[misc]
-        case = session.get(Case, case_id)
-        if case is not None and case.status == CaseStatus.matching.value:
-            dispatch(session, outbox, case)
+    released: set[int] = {int(case_id) for _, case_id in offered} | {int(c.id) for c in held}  # type: ignore[arg-type]
+    for case_id in sorted(released):
+        waiting = session.get(Case, case_id)
+        if waiting is not None and waiting.status == CaseStatus.matching.value:
+            dispatch(session, outbox, waiting)
     log.info("expert released", extra={"expert_id": expert_id, "brand_id": brand_id,
                                        "cases": [c.id for c in held], "offers": len(offered)})
-    return [c.id for c in held]  # type: ignore[misc]
+    return [int(c.id) for c in held]  # type: ignore[arg-type]
 
 
 def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> None:

@@ -12,6 +12,8 @@ from gigcx.events import Outbox, expert_room
 from gigcx.models import AuthToken, Brand, Expert, ExpertProgram, StaffUser, Topic, utcnow
 from gigcx.realtime.sessions import token_credential
 
+NO_SUCH_EXPERT = "no such expert in your program"  # unknown ids and other brands' experts alike
+
 
 def sign_up(*, session: Session, data: schemas.ExpertCreate) -> Expert:
     """Create an expert account."""
@@ -117,14 +119,13 @@ def apply(*, session: Session, expert_id: int, data: schemas.ProgramApply) -> Ex
 
 def approve(*, session: Session, brand_id: int, expert_id: int, data: schemas.ApproveRequest) -> ExpertProgram:
     """Admit an expert to the brand's program for the given topics."""
-    if session.get(Expert, expert_id) is None:
-        raise ApiError("not_found", "no such expert")
-    topics = _check_topics(session, brand_id, data.topics)
     program = session.exec(select(ExpertProgram).where(
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand_id)).first()
     if program is None:
-        # Only experts who applied are visible to a brand; others are none of its business.
-        raise ApiError("not_found", "this expert has not applied to your program")
+        # Only experts who applied are visible to a brand; others are none of its business, and
+        # an unknown id answers exactly like them (ids cannot be enumerated).
+        raise ApiError("not_found", NO_SUCH_EXPERT)
+    topics = _check_topics(session, brand_id, data.topics)
     program.topics = topics
     if data.user_id is not None:
         program.external_user_id = data.user_id
@@ -145,7 +146,7 @@ def set_program_status(*, session: Session, outbox: Outbox, brand_id: int, exper
     program = session.exec(select(ExpertProgram).where(
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand_id)).first()
     if program is None:
-        raise ApiError("not_found", "this expert has not applied to your program")
+        raise ApiError("not_found", NO_SUCH_EXPERT)
     was_working = program.status == "approved"
     program.status = status
     program.decided_at = utcnow()
