@@ -13,8 +13,9 @@ from typing import Any
 from flask.json.provider import DefaultJSONProvider
 
 MAX_DEPTH = 32
-#: what a Socket.IO packet decodes to when its JSON is too deep: an event the namespaces refuse
-TOO_DEEP_EVENT = "\x00too_deep"
+#: what a Socket.IO packet decodes to when its JSON is too deep (or not JSON): an event the
+#: namespaces refuse with `invalid`
+TOO_DEEP_EVENT = "\x00unreadable"
 
 
 class TooDeep(ValueError):
@@ -63,8 +64,9 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
 
 class SocketJSON:
-    """The JSON module of Socket.IO packets: an over-deep payload becomes an event that every
-    namespace answers with `invalid` (the connection stays up, as for any bad payload)."""
+    """The JSON module of Socket.IO packets: an over-deep or malformed payload becomes an event that
+    every namespace answers with `invalid` (the connection stays up, as for any bad payload),
+    instead of an exception in the packet decoder (logged with a traceback, and no ack)."""
 
     @staticmethod
     def dumps(*args: Any, **kwargs: Any) -> str:
@@ -74,5 +76,5 @@ class SocketJSON:
     def loads(text: str | bytes, **kwargs: Any) -> Any:
         try:
             return loads(text, **kwargs)
-        except TooDeep:
+        except ValueError:  # TooDeep, or not JSON at all
             return [TOO_DEEP_EVENT]

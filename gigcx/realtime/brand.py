@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 
 from gigcx import auth as bearer
 from gigcx.db import session_scope

@@ -117,7 +117,7 @@ class RoleNamespace(Namespace):
         then fully connected, which it never is while the server runs those handlers) they are
         refused like unknown events, instead of re-running authentication."""
         if event == TOO_DEEP_EVENT:
-            return ApiError("invalid", f"the payload nests deeper than {MAX_DEPTH} levels").ack()
+            return ApiError("invalid", f"the payload is not JSON or nests deeper than {MAX_DEPTH} levels").ack()
         handler = "on_" + event.replace("-", "_")
         if event in ("connect", "disconnect") and args and self._connected(args[0]):
             return ApiError("invalid", f"{event!r} is reserved; it cannot be sent as an event").ack()

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import request
 from flask_socketio import emit
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 from sqlmodel import Session, select
 
 from gigcx import loadshed, ratelimit, security

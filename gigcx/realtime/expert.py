@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 from sqlmodel import Session, select
 
 from gigcx import auth as bearer

@@ -118,7 +118,8 @@ def test_header_body_and_polling_limits_of_a_live_server(servers: Any) -> None:
         ack = client.call("ask", json.loads('{"text": "hi", "client_id": "q", "x": ' + "[" * 30 + "]" * 30 + "}"),
                           namespace="/customer", timeout=10)
         assert ack["ok"] is False and ack["error"]["code"] == "invalid"
-        client.eio.send('42/customer,7["ask",' + '{"a":' * 2000 + "1" + "}" * 2000 + "]")
+        client.eio.send('2/customer,7["ask",' + '{"a":' * 2000 + "1" + "}" * 2000 + "]")  # a raw EVENT packet
+        client.eio.send('2/customer,8["ask", {nope')
         time.sleep(0.5)
         assert client.call("sync", {"case_id": 1}, namespace="/customer", timeout=10)["error"]["code"] == "not_found"
     finally:
@@ -151,8 +152,11 @@ def test_new_customers_are_rate_limited_per_address(servers: Any) -> None:
         tokens.append(got[0]["token"])
         client.disconnect()
     refused = socketio.Client(reconnection=False)
-    with pytest.raises(socketio.exceptions.ConnectionError, match="rate_limited"):
+    errors: list[Any] = []
+    refused.on("connect_error", errors.append, namespace="/customer")
+    with pytest.raises(socketio.exceptions.ConnectionError):
         refused.connect(server.url, namespaces=["/customer"], auth={"brand": slug}, transports=["websocket"])
+    assert "rate_limited" in json.dumps(errors), errors
     resumed = socketio.Client(reconnection=False)  # a known customer resumes whatever the limit
     resumed.connect(server.url, namespaces=["/customer"], auth={"brand": slug, "token": tokens[0]},
                     transports=["websocket"])
