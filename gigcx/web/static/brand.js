@@ -86,8 +86,10 @@ function connect() {
     $("#live-state").textContent = "Live: new cases and messages appear here as they happen.";
     loadFeedHistory().catch(error);
   });
-  socket.on("disconnect", () => { $("#live-state").textContent = "Disconnected; reconnecting…"; });
+  socket.on("disconnect", () => { if (!socket.ended) $("#live-state").textContent = "Disconnected; reconnecting…"; });
   socket.on("connect_error", (e) => { $("#live-state").textContent = "Connection problem: " + e.message; });
+  // the token was revoked or the staff member removed: the server disconnects right after this
+  socket.on("session_ended", (d) => { socket.ended = true; $("#live-state").textContent = "Your session ended (" + d.reason.replace("_", " ") + "). Log in again to continue."; });
   socket.on("case", (c) => {
     feed(caseLine(c));
     if (c.status === "escalated" || c.status === "closed") refreshInboxCount();

@@ -86,6 +86,8 @@ function connect() {
     for (const c of r.cases) await openChat(c.id);
   });
   socket.on("connect_error", (e) => say(msg, "Connection problem: " + e.message, "error"));
+  // the token was revoked, or the expert suspended: the server disconnects right after this
+  socket.on("session_ended", (d) => say(msg, "Your session ended (" + d.reason.replace("_", " ") + "). Log in again to continue.", "error"));
   socket.on("offer", addOffer);
   socket.on("offer_withdrawn", (d) => dropOffer(d.case_id, "This offer was withdrawn."));
   socket.on("case", (c) => {
