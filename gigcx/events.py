@@ -150,7 +150,7 @@ class Outbox:
             socketio.emit(event, payload, namespace=namespace, to=room)
         ended, self.ended = self.ended, []
         if ended:
-            from gigcx.realtime import sessions
+            from gigcx import sessions
 
             for rooms, reason in ended:
                 sessions.end(rooms, reason)

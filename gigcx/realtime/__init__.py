@@ -52,8 +52,7 @@ def _async_mode() -> str:
 
 def start_background(app: Flask) -> None:
     """Start the loops a serving process runs: timers, presence heartbeat, queue sweep."""
-    from gigcx import loadshed
-    from gigcx.realtime import sessions
+    from gigcx import loadshed, sessions
 
     settings = app.config["GIGCX"]
     loadshed.start(app)

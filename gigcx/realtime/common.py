@@ -11,13 +11,12 @@ from flask import request
 from flask_socketio import Namespace, join_room
 from pydantic import BaseModel, ValidationError
 
-from gigcx import loadshed, ratelimit
+from gigcx import loadshed, ratelimit, sessions
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
 from gigcx.events import Outbox, message_payload
 from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
 from gigcx.observability import EVENTS, SOCKETS
-from gigcx.realtime import sessions
 from gigcx.realtime.payloads import SendMessage, Sync
 from gigcx.services import cases
 from gigcx.services.cases import Actor
@@ -78,6 +77,7 @@ class RoleNamespace(Namespace):
         self.actors: dict[str, Actor] = {}
         #: sid -> the credential the connection authenticated with (`token:<id>`, `key:<id>`)
         self.credentials: dict[str, str] = {}
+        sessions.register(self)
 
     def actor(self) -> Actor:
         """The actor of the connection sending the current event, if its credential still stands."""

@@ -10,7 +10,7 @@ from gigcx import schemas, security
 from gigcx.errors import ApiError
 from gigcx.events import Outbox
 from gigcx.models import Brand, BrandApiKey, Topic, utcnow
-from gigcx.realtime.sessions import key_credential
+from gigcx.sessions import key_credential
 
 
 def create_brand(*, session: Session, data: schemas.BrandCreate) -> tuple[Brand, str]:

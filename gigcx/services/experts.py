@@ -10,7 +10,7 @@ from gigcx import schemas, security
 from gigcx.errors import ApiError
 from gigcx.events import Outbox, expert_room
 from gigcx.models import AuthToken, Brand, Expert, ExpertProgram, StaffUser, Topic, utcnow
-from gigcx.realtime.sessions import token_credential
+from gigcx.sessions import token_credential
 
 NO_SUCH_EXPERT = "no such expert in your program"  # unknown ids and other brands' experts alike
 

@@ -192,3 +192,23 @@ def test_client_sent_connect_and_disconnect_events_are_refused(server: Server, p
             assert ack["ok"] is False and ack["error"]["code"] == "invalid", ack
         assert peer.call("sync", {"case_id": 1})["error"]["code"] == "not_found"  # still connected and working
     assert server.log_path.read_text(errors="replace").count("Traceback") == before
+
+
+def test_an_accept_racing_a_suspension_cannot_win(server: Server, peers: Any) -> None:
+    """The accept itself requires an approved program: an offer still open when the suspension
+    commits (its withdrawal not yet seen) cannot be taken."""
+    slug, key = server.brand(offer_timeout_s=60)
+    server.topic(key, "cards", examples=["where is my card"])
+    expert_id, token = server.expert(slug, key, ["cards"])
+    expert = peers(server.url, "/expert", {"token": token})
+    expert.call("availability", {"online": True})
+    customer = peers(server.url, "/customer", {"brand": slug})
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
+    engine = sa.create_engine(server.env["GIGCX_DATABASE_URL"], poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:  # the suspension as the accept sees it: program changed, offer still open
+        conn.execute(sa.text("UPDATE expertprogram SET status = 'suspended' WHERE expert_id = :e"), {"e": expert_id})
+    engine.dispose()
+    ack = expert.call("accept", {"case_id": case_id})
+    assert ack["ok"] is False and ack["error"]["code"] == "already_taken", ack
+    assert customer.call("sync", {"case_id": case_id})["case"]["status"] == "matching"

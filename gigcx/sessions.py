@@ -22,13 +22,12 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 HOST_ID = uuid.uuid4().hex  # tells this process's own signals apart on the shared channel
-NAMESPACES = ("/customer", "/expert", "/brand")
 
 #: credential -> (still valid, monotonic time it was read); replaced whole, never mutated in place
 _cache: dict[str, tuple[bool, float]] = {}
@@ -134,7 +133,7 @@ def end_local(rooms: list[str], reason: str) -> None:
     server = socketio.server
     if server is None:  # Socket.IO not bound (a CLI command): no sockets here
         return
-    for namespace in NAMESPACES:
+    for namespace in {ns.namespace for ns in NAMESPACES}:
         sids = {sid for sid, _ in server.manager.get_participants(namespace, rooms)}
         for sid in sids:
             forget(namespace, sid)
@@ -145,11 +144,27 @@ def end_local(rooms: list[str], reason: str) -> None:
                 log.debug("socket %s already gone", sid)
 
 
+class Connections(Protocol):
+    """What a Socket.IO namespace of the app keeps about its connections (gigcx.realtime)."""
+
+    namespace: str
+    actors: dict[str, Any]  # sid -> who acts
+    credentials: dict[str, str]  # sid -> credential
+
+
+#: the app's namespaces, registered by themselves (this module sits below the Socket.IO edge)
+NAMESPACES: list[Connections] = []
+
+
+def register(connections: Connections) -> None:
+    """Let session ends reach a namespace's connections."""
+    if connections not in NAMESPACES:
+        NAMESPACES.append(connections)
+
+
 def forget(namespace: str, sid: str) -> None:
     """Stop acting for this connection at once (its disconnect may still be on its way)."""
-    from gigcx.realtime import brand, customer, expert
-
-    for ns in (customer.namespace, expert.namespace, brand.namespace):
+    for ns in NAMESPACES:
         if ns.namespace == namespace:
             ns.actors.pop(sid, None)
 
@@ -185,15 +200,13 @@ def listen(app: Flask) -> None:
 
 def sweep(app: Flask) -> None:
     """End this process's sockets whose credential died without a signal; prune the cache."""
-    from gigcx.realtime import brand, expert
-
     now = time.monotonic()
     ttl = float(app.config["GIGCX"].credential_cache_s)
     for cred, (_, at) in list(_cache.items()):
         if now - at > max(ttl, 1.0) * 10:
             _cache.pop(cred, None)
     held: dict[str, list[tuple[str, str]]] = {}
-    for ns in (expert.namespace, brand.namespace):
+    for ns in NAMESPACES:
         for sid, cred in list(ns.credentials.items()):
             if sid in ns.actors:
                 held.setdefault(cred, []).append((ns.namespace, sid))
