@@ -29,8 +29,11 @@ from flask import Flask, current_app
 log = logging.getLogger(__name__)
 HOST_ID = uuid.uuid4().hex  # tells this process's own signals apart on the shared channel
 
-#: credential -> (still valid, monotonic time it was read); replaced whole, never mutated in place
-_cache: dict[str, tuple[bool, float]] = {}
+
+
+def _cache(app: Flask | None = None) -> dict[str, tuple[bool, float]]:
+    """credential -> (still valid, monotonic time it was read), per app (ids are per database)."""
+    return (app or current_app).extensions.setdefault("gigcx_credentials", {})  # type: ignore[no-any-return]
 
 
 def token_credential(token_id: int) -> str:
@@ -47,12 +50,12 @@ def _ttl() -> float:
 
 def credential_ok(credential: str) -> bool:
     """Whether the credential still stands (read from the database at most every cache interval)."""
-    now = time.monotonic()
-    entry = _cache.get(credential)
+    now, cache = time.monotonic(), _cache()
+    entry = cache.get(credential)
     if entry is not None and now - entry[1] < _ttl():
         return entry[0]
     valid = _read([credential]).get(credential, False)
-    _cache[credential] = (valid, now)
+    cache[credential] = (valid, now)
     return valid
 
 
@@ -91,10 +94,10 @@ def end(rooms: list[str], reason: str) -> None:
     """Disconnect every socket in these rooms on every process (call after the commit)."""
     if not rooms:
         return
-    now = time.monotonic()
+    now, cache = time.monotonic(), _cache()
     for room in rooms:
         if room.startswith(("token:", "key:")):
-            _cache[room] = (False, now)
+            cache[room] = (False, now)
     from gigcx.extensions import socketio
 
     # in a task of its own: the disconnect handlers use the database, which the caller's request
@@ -186,10 +189,10 @@ def listen(app: Flask) -> None:
                     if data.get("host") == HOST_ID:
                         continue
                     with app.app_context():
-                        now = time.monotonic()
+                        now, cache = time.monotonic(), _cache(app)
                         for room in data["rooms"]:
                             if room.startswith(("token:", "key:")):
-                                _cache[room] = (False, now)
+                                cache[room] = (False, now)
                         end_local(list(data["rooms"]), str(data.get("reason", "")))
                 except Exception:  # noqa: BLE001 - one bad signal must not stop the listener
                     log.exception("bad session signal %r", message)
@@ -200,11 +203,11 @@ def listen(app: Flask) -> None:
 
 def sweep(app: Flask) -> None:
     """End this process's sockets whose credential died without a signal; prune the cache."""
-    now = time.monotonic()
+    now, cache = time.monotonic(), _cache(app)
     ttl = float(app.config["GIGCX"].credential_cache_s)
-    for cred, (_, at) in list(_cache.items()):
+    for cred, (_, at) in list(cache.items()):
         if now - at > max(ttl, 1.0) * 10:
-            _cache.pop(cred, None)
+            cache.pop(cred, None)
     held: dict[str, list[tuple[str, str]]] = {}
     for ns in NAMESPACES:
         for sid, cred in list(ns.credentials.items()):
@@ -215,7 +218,7 @@ def sweep(app: Flask) -> None:
     valid = _read(held)
     dead = [cred for cred in held if not valid.get(cred, False)]
     for cred in held:
-        _cache[cred] = (valid.get(cred, False), now)
+        cache[cred] = (valid.get(cred, False), now)
     if dead:
         log.info("ending sessions of %d revoked credentials", len(dead))
         end_local(dead, "revoked")
