@@ -93,6 +93,13 @@ def hardened_handler(settings: Any) -> type:
                 self._header_timer.cancel()
                 return ""  # ends the connection quietly
 
+        def handle_one_request(self) -> Any:
+            try:
+                return super().handle_one_request()
+            finally:  # a request line refused before its headers were read leaves the timer running
+                if self._header_timer is not None:
+                    self._header_timer.cancel()
+
         def read_request(self, raw_requestline: str) -> Any:
             try:
                 return super().read_request(raw_requestline)  # a HeaderTimeout is answered 400
