@@ -5,8 +5,8 @@ kind, client_id): two staff members (or an expert who took over a released case 
 before) using the same `client_id` in a case had the second message swallowed, answered with the
 first one. The key now includes who sent it.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29 00:30:00
 """
 from typing import Sequence, Union
@@ -14,8 +14,8 @@ from typing import Sequence, Union
 from alembic import op
 
 
-revision: str = '0006'
-down_revision: Union[str, None] = '0005'
+revision: str = '0008'
+down_revision: Union[str, None] = '0007'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
