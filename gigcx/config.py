@@ -75,6 +75,7 @@ class Settings:
     body_timeout_s: float = 30.0
     metrics_token: str | None = None
     metrics_address: str | None = None
+    retention_check_s: float = 3600.0  # how often a serving process applies brands' retention periods
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod

@@ -73,7 +73,7 @@ def case_payload(session: Session, case: Case, *, full: bool = False, internal: 
             created_at=iso(case.created_at), assigned_at=iso(case.assigned_at),
             first_response_at=iso(case.first_response_at), proposed_at=iso(case.proposed_at),
             resolved_at=iso(case.resolved_at), escalated_at=iso(case.escalated_at),
-            closed_at=iso(case.closed_at), suggestions=case.suggestions,
+            closed_at=iso(case.closed_at), suggestions=public_suggestions(case.suggestions),
         )
         if internal:
             out["escalation_reason"] = case.escalation_reason
@@ -81,6 +81,15 @@ def case_payload(session: Session, case: Case, *, full: bool = False, internal: 
 
 
 MASKED_SENDERS = ("customer", "staff")  # whose personal data experts never see (staff quote customers)
+
+SUGGESTION_FIELDS = ("id", "answer", "topic", "score")
+
+
+def public_suggestions(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suggested answers as anyone may see them: the reusable answer, never whose case it was
+    (rows stored before answers were scrubbed carry a `question`: such entries are dropped)."""
+    return [{k: s.get(k) for k in SUGGESTION_FIELDS} for s in stored or []
+            if isinstance(s, dict) and "question" not in s and "id" in s]
 
 
 def message_payload(msg: Message, *, masked: bool = False) -> dict[str, Any]:
@@ -96,8 +105,7 @@ def offer_payload(session: Session, offer: Offer, case: Case, reward_cents: int)
     return {"case_id": case.id, "brand": brand.slug if brand else None, "topic": case.topic,
             "question": mask(case.question), "reward_cents": reward_cents,
             "expires_at": iso(offer.expires_at), "offer_id": offer.id, "round": offer.round,
-            "hints": [{"question": mask(s.get("question", "")), "answer": s.get("answer", "")}
-                      for s in case.suggestions]}
+            "hints": [{"id": s["id"], "answer": s["answer"]} for s in public_suggestions(case.suggestions)]}
 
 
 @dataclass

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -121,6 +121,8 @@ class BrandSettings(BaseModel):
     bonus_rules: dict[str, Any]
     allowed_origins: list[str]
     trust: dict[str, Any] = Field(default_factory=dict)
+    answer_reuse: Literal["auto", "curated", "off"]
+    retention_days: int | None
 
 
 class BrandUpdate(Strict):
@@ -137,6 +139,12 @@ class BrandUpdate(Strict):
     allowed_origins: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
         None, max_length=50)
     trust: TrustSettingsPatch | None = None
+    answer_reuse: Literal["auto", "curated", "off"] | None = None
+    # null: conversations keep their text (no retention period)
+    retention_days: int | None = Field(None, ge=1, le=36500)
+
+    #: settings whose `null` is a value, not a mistake
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"retention_days"})
 
 
 class TopicPath(BaseModel):
@@ -278,3 +286,28 @@ class StaffTokenResponse(BaseModel):
 
 class ProgramListQuery(StrictQuery):
     status: Literal["pending", "approved", "rejected", "suspended"] | None = None
+
+
+class AnswerListQuery(StrictQuery):
+    status: Literal["pending", "approved", "rejected"] | None = None
+    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="cursor: answers with a smaller id")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class AnswerPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
+class AnswerDecision(Strict):
+    """Approve or reject an answer for reuse, and/or replace its text."""
+
+    status: Literal["pending", "approved", "rejected"] | None = None
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+
+
+class AnswerEdit(Strict):
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+
+
+class CustomerPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)

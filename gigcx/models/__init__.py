@@ -19,6 +19,7 @@ from gigcx.models.cases import (
     Message,
     Offer,
     Rating,
+    ReusableAnswer,
     Timer,
 )
 from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
@@ -35,7 +36,7 @@ __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "ClientSeen", "Customer", "Expert",
     "ExpertQuality", "TrustDecision", "TrustFlag",
     "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
-    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
+    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "ReusableAnswer", "StaffUser", "Timer", "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
     "NotificationSettings", "OutboundEmail", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -33,6 +33,10 @@ class Brand(SQLModel, table=True):
     identity_secret: Optional[str] = Field(default=None, max_length=64)
     # payouts.trust.TrustSettings overrides (docs/trust.md); {} = the defaults
     trust_settings: dict[str, Any] = json_field(dict)
+    # how resolved cases' answers are reused as suggestions: "auto", "curated" or "off"
+    answer_reuse: str = Field(default="auto", max_length=16, sa_column_kwargs={"server_default": "auto"})
+    # conversations older than this lose their text and customers are anonymised; None = kept
+    retention_days: Optional[int] = None
 
 
 class BrandApiKey(SQLModel, table=True):

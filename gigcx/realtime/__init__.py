@@ -65,6 +65,8 @@ def start_background(app: Flask) -> None:
     from gigcx.realtime import notifier
 
     notifier.start(app)
+    if settings.retention_check_s > 0:
+        socketio.start_background_task(_loop, app, "retention", settings.retention_check_s, _retention)
     engine = app.extensions["gigcx_engine"]
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         from gigcx.db import WalCheckpointer
@@ -107,6 +109,14 @@ def _heartbeat(app: Flask) -> None:
 
     with session_scope() as session:
         presence.heartbeat(session, app.config["GIGCX"].process_id)
+
+
+def _retention(app: Flask) -> None:
+    from gigcx.db import session_scope
+    from gigcx.services import privacy
+
+    with session_scope() as session:
+        privacy.retention_sweep(session)
 
 
 def _sweep(app: Flask) -> None:

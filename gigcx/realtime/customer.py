@@ -11,7 +11,15 @@ from sqlmodel import Session, select
 from gigcx import loadshed, ratelimit, security
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
-from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_in_conversation, expert_room
+from gigcx.events import (
+    CUSTOMER,
+    EXPERT,
+    case_payload,
+    customer_room,
+    expert_in_conversation,
+    expert_room,
+    public_suggestions,
+)
 from gigcx.extensions import socketio
 from gigcx.models import AuthToken, Case, Customer
 from gigcx.realtime import payloads as p
@@ -91,7 +99,7 @@ class CustomerNamespace(RoleNamespace):
             if created:
                 dispatch.dispatch(session, outbox, case, fresh=True)
             out = case_payload(session, case, full=True)
-            out["suggestions"] = case.suggestions
+            out["suggestions"] = public_suggestions(case.suggestions)
             return {"case": out}
 
         return transact(work)  # type: ignore[no-any-return]

@@ -80,7 +80,7 @@ def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdat
     """Apply the fields present in a PATCH."""
     brand = get_brand(session, brand_id)
     for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
+        if value is None and name not in schemas.BrandUpdate.NULLABLE:
             raise ApiError("invalid", f"{name}: may not be null")
         if name == "trust":
             brand.trust_settings = _merged_trust(brand, data.trust.model_dump(exclude_unset=True))  # type: ignore[union-attr]

@@ -209,6 +209,9 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
         mark_resolved(session, outbox, case, by="customer")
+        from gigcx.services import answers
+
+        answers.record(session, case)  # confirmed by the customer: the answer may help others
     else:
         case.status, case.proposed_at = CaseStatus.active.value, None
         session.add(case)
@@ -250,7 +253,7 @@ def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
 
     dispatch.withdraw_open_offers(session, outbox, case)
     case.status, case.escalated_at, case.escalation_reason = CaseStatus.escalated.value, utcnow(), reason
-    log.info("case escalated", extra={"case_id": case.id, "reason": reason})
+    log.info("case escalated", extra={"case_id": case.id})  # the reason is free text: never logged
     session.add(case)
     system_message(session, outbox, case, "This question was handed to the brand's support team. "
                                           "They will answer here.")

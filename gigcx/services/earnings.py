@@ -246,6 +246,10 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     from gigcx.services import webhooks
 
     webhooks.case_event(session, "case.reviewed", case)
+    if verdict == "reject":
+        from gigcx.services import answers
+
+        answers.reject_for_case(session, case.id)  # type: ignore[arg-type]
     session.commit()
     return review_view(session, case, clawback=clawback)
 

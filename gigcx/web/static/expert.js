@@ -163,8 +163,7 @@ function hintList(hints) {
   if (!hints || !hints.length) return null;
   return el("details", { class: "hints-box", open: true },
     el("summary", {}, "Suggested answers"),
-    el("ol", { class: "hints" }, hints.map((h) => el("li", {},
-      el("span", { class: "q" }, h.question), el("span", { class: "a" }, h.answer)))));
+    el("ol", { class: "hints" }, hints.map((h) => el("li", {}, el("span", { class: "a" }, h.answer)))));
 }
 
 function addOffer(o) {
@@ -246,7 +245,7 @@ async function openChat(caseId, synced, hints, offerFor) {
   const typing = el("p", { class: "muted typing", hidden: true }, "The customer is typing…");
   const input = el("textarea", { name: "text", rows: 2, maxlength: 4000, required: true, "aria-label": "Your answer" });
   const reason = el("input", { name: "reason", maxlength: 4000, placeholder: "Why does staff need to take over?", "aria-label": "Escalation reason" });
-  const suggestions = hints || (c.suggestions || []).map((s) => ({ question: s.question, answer: s.answer }));
+  const suggestions = hints || (c.suggestions || []).map((s) => ({ id: s.id, answer: s.answer }));
   const chat = { case: c, log, status, typing, input, lastSeq: 0, seen: new Set() };
   const composer = el("form", { class: "composer" },
     input,
