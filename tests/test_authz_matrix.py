@@ -40,6 +40,14 @@ OPERATIONS: list[tuple[str, str, Any, set[str], set[str]]] = [
     ("GET", "/cases/export.csv", None, READERS, set()),
     ("GET", "/cases/{case_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
     ("POST", "/cases/{case_a}/review", {"verdict": "approve"}, {"brand_a"}, {"brand_b"}),
+    ("GET", "/answers", None, READERS, set()),
+    ("GET", "/answers/{answer_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("PATCH", "/answers/{answer_a}", {"status": "approved"}, {"brand_a"}, {"brand_b"}),
+    ("POST", "/answers/{answer_a}/approve", None, {"brand_a"}, {"brand_b"}),
+    ("POST", "/answers/{answer_a}/reject", None, {"brand_a"}, {"brand_b"}),
+    ("GET", "/customers/{customer_a}/export", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    # erasing is idempotent; a customer of A's with nothing else to lose is the victim
+    ("DELETE", "/customers/{customer_victim}", None, {"brand_a"}, {"brand_b"}),
     ("POST", "/experts", lambda w: {"email": f"{uuid.uuid4().hex[:8]}@m.example", "password": "password-123",
                                     "display_name": "M"}, EVERYONE, set()),
     ("POST", "/auth/token", lambda w: {"email": w["expert_a_email"], "password": "password-123"}, EVERYONE, set()),
@@ -127,7 +135,12 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
         "email": f"v{uuid.uuid4().hex[:8]}@m.example", "password": "password-123", "display_name": "V"}).json()["id"]
     # Case A: customer A asks, expert A takes it, answers, resolves, the customer confirms; a payout.
     customer_a = Peer(server.url, "/customer", {"brand": slug_a})
-    customer_token = customer_a.wait_for("session")["token"]
+    session_a = customer_a.wait_for("session")
+    customer_token = session_a["token"]
+    customer_victim = Peer(server.url, "/customer", {"brand": slug_a})
+    ids["customer_victim"] = customer_victim.wait_for("session")["customer_id"]
+    customer_victim.close()
+    ids["customer_a"] = session_a["customer_id"]
     expert_a = Peer(server.url, "/expert", {"token": token_a["token"]})
     expert_a.call("availability", {"online": True, "max_cases": 20})
     paid = customer_a.call("ask", {"text": f"where is my card {MARKER}", "client_id": "paid"})["case"]["id"]
@@ -146,6 +159,7 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
                          if p["expert_id"] == token_a["expert_id"]), None)
         time.sleep(0.3)
     assert payout_a, "no payout for expert A"
+    ids["answer_a"] = server.rest("GET", "/answers", key_a).json()["answers"][0]["id"]  # from the paid case
     case_a = customer_a.call("ask", {"text": f"my card is lost {MARKER}", "client_id": "open"})["case"]["id"]
     expert_a.wait_for("offer", lambda d: d["case_id"] == case_a)
     assert expert_a.call("accept", {"case_id": case_a})["ok"]
@@ -189,8 +203,8 @@ def _expected(role: str, allowed: set[str], foreign: set[str]) -> str:
 def test_rest(server: Server, world: dict[str, Any], method: str, path: str, body: Any, allowed: set[str],
               foreign: set[str], role: str) -> None:
     url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic", "endpoint_a",
-                                               "endpoint_spare", "delivery_a")})
-    url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic", "staff_victim")})
+                                               "endpoint_spare", "delivery_a", "staff_victim", "answer_a",
+                                               "customer_a", "customer_victim")})
     payload = body(world) if callable(body) else body
     r = server.rest(method, url, world["tokens"][role], json=payload)
     expected = _expected(role, allowed, foreign)
@@ -240,7 +254,8 @@ def test_every_operation_is_in_the_matrix(server: Server) -> None:
     covered = {(m, p.replace("{slug_a}", "{slug}").replace("{case_a}", "{id}").replace("{victim}", "{id}")
                 .replace("{payout_a}", "{id}").replace("{topic}", "{slug}").replace("{endpoint_a}", "{id}")
                 .replace("{endpoint_spare}", "{id}").replace("{delivery_a}", "{id}")
-                .replace("{staff_victim}", "{id}")) for m, p, *_ in OPERATIONS}
+                .replace("{staff_victim}", "{id}").replace("{answer_a}", "{id}")
+                .replace("{customer_a}", "{id}").replace("{customer_victim}", "{id}")) for m, p, *_ in OPERATIONS}
     assert documented == covered, (documented - covered, covered - documented)
 
 
