@@ -46,7 +46,7 @@ def redact_case(session: Session, case: Case) -> int:
     """Replace every text of the case with `[redacted]`; returns how many messages changed."""
     changed = session.connection().execute(
         update(Message).where(Message.case_id == case.id, Message.sender != "system",  # type: ignore[arg-type]
-                              Message.text != REDACTED).values(text=REDACTED)).rowcount  # type: ignore[attr-defined]
+                              Message.text != REDACTED).values(text=REDACTED)).rowcount  # type: ignore[arg-type, attr-defined]
     case.question = REDACTED
     if case.escalation_reason is not None:
         case.escalation_reason = REDACTED
@@ -83,7 +83,7 @@ def retention_sweep(session: Session, now: datetime | None = None, batch: int = 
     brands = session.exec(select(Brand.id, Brand.retention_days).where(
         Brand.retention_days.is_not(None))).all()  # type: ignore[union-attr]
     for brand_id, days in brands:
-        cutoff = now - timedelta(days=days)
+        cutoff = now - timedelta(days=days or 0)
         while True:
             rows = session.exec(select(Case).where(
                 Case.brand_id == brand_id, Case.redacted_at.is_(None),  # type: ignore[union-attr]

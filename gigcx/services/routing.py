@@ -175,7 +175,7 @@ def answered_cases(session: Session, brand_id: int, limit: int = 5000) -> list[A
     rows = session.exec(select(ReusableAnswer.id, ReusableAnswer.question, ReusableAnswer.answer).where(
         ReusableAnswer.brand_id == brand_id, ReusableAnswer.status.in_(statuses))  # type: ignore[attr-defined]
         .order_by(ReusableAnswer.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
-    return [AnsweredCase(aid, q, a) for aid, q, a in rows]
+    return [AnsweredCase(aid, q, a) for aid, q, a in rows]  # type: ignore[arg-type]
 
 
 def topic_pool(brand: Brand, case: Case) -> str | None:
