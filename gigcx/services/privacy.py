@@ -166,10 +166,18 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
         if was_open:
             outbox.case_changed(session, case)
     ids = [c.id for c in cases]
+    gone: set[int] = set()
     if ids:
         for row in session.exec(select(ReusableAnswer).where(ReusableAnswer.case_id.in_(ids))).all():  # type: ignore[attr-defined]
+            gone.add(row.id)  # type: ignore[arg-type]
             session.delete(row)
             removed["reusable_answers_deleted"] += 1
+    if gone:  # open cases showing one of them as a suggestion stop showing it
+        for other in session.exec(select(Case).where(Case.brand_id == brand_id, Case.status.in_(OPEN))).all():  # type: ignore[attr-defined]
+            kept = [s for s in other.suggestions if not (isinstance(s, dict) and s.get("id") in gone)]
+            if len(kept) != len(other.suggestions):
+                other.suggestions = kept
+                session.add(other)
     already = customer.anonymised_at is not None
     anonymise(session, customer)
     session.commit()

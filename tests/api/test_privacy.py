@@ -134,6 +134,14 @@ def test_export_then_erase_one_customer(api: Api, app: Any, brand: tuple[str, in
     key, brand_id = brand
     ids = seed_customer(app, brand_id, age_days=2, token="maria", open_case=True)
     other = seed_customer(app, brand_id, age_days=2, token="someone")
+    with Session(app.extensions["gigcx_engine"]) as s:  # someone else is being shown Maria's answer
+        reused = s.exec(select(ReusableAnswer.id).where(ReusableAnswer.case_id == ids["case"])).one()
+        waiting = Case(brand_id=brand_id, customer_id=other["customer"], client_id="w", question="card?",
+                       status="matching", suggestions=[{"id": reused, "answer": "We blocked it for you.",
+                                                        "topic": "cards", "score": 0.9}])
+        s.add(waiting)
+        s.commit()
+        waiting_id = waiting.id
     ledger_before = money(app)
 
     exported = api.get(f"/customers/{ids['customer']}/export", key)
@@ -154,6 +162,7 @@ def test_export_then_erase_one_customer(api: Api, app: Any, brand: tuple[str, in
         assert SECRET not in texts(app, case_id) and "Maria" not in texts(app, case_id)
     assert api.get(f"/cases/{ids['open']}", key).json["status"] == "closed"
     assert SECRET in texts(app, other["case"])  # nobody else's data is touched
+    assert api.get(f"/cases/{waiting_id}", key).json["suggestions"] == []  # nor shown to anyone
     assert money(app) == ledger_before
     with Session(app.extensions["gigcx_engine"]) as s:
         assert s.exec(select(ReusableAnswer).where(ReusableAnswer.case_id == ids["case"])).first() is None
