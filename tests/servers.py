@@ -55,7 +55,8 @@ class Server:
         self.log_path = instance / f"server-{self.port}.log"
 
     def start(self, timeout: float = 90) -> Server:
-        """Start and wait until the API answers (imports alone take many seconds on a busy CI host)."""
+        """Start and wait until the API answers (a loaded 2-core machine can take 30 s and more:
+        migrations, then the matching stack's imports)."""
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1",

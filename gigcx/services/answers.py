@@ -22,7 +22,6 @@ from sqlmodel import Session, select
 from gigcx.errors import ApiError
 from gigcx.models import Brand, Case, Message, ReusableAnswer, Topic, utcnow
 from gigcx.models.base import iso
-from gigcx.scrub import reusable_answer
 
 log = logging.getLogger(__name__)
 MODES = ("auto", "curated", "off")
@@ -45,6 +44,7 @@ def vocabulary(session: Session, brand: Brand) -> list[str]:
 
 def record(session: Session, case: Case) -> ReusableAnswer | None:
     """Store the scrubbed answer of a case its customer just confirmed resolved (once)."""
+    from gigcx.scrub import reusable_answer  # phonenumbers and python-stdnum: loaded on first use
     if session.exec(select(ReusableAnswer.id).where(ReusableAnswer.case_id == case.id)).first() is not None:
         return None
     msgs = session.exec(select(Message.sender, Message.text).where(Message.case_id == case.id)

@@ -3,6 +3,7 @@ model caches that rebuild when the brand's topics or resolved cases change."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -175,7 +176,11 @@ def answered_cases(session: Session, brand_id: int, limit: int = 5000) -> list[A
     rows = session.exec(select(ReusableAnswer.id, ReusableAnswer.question, ReusableAnswer.answer).where(
         ReusableAnswer.brand_id == brand_id, ReusableAnswer.status.in_(statuses))  # type: ignore[attr-defined]
         .order_by(ReusableAnswer.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
-    return [AnsweredCase(aid, q, a) for aid, q, a in rows]  # type: ignore[arg-type]
+    # placeholders ("[name]", "[card number]") are not what the question was about
+    return [AnsweredCase(aid, _PLACEHOLDER.sub(" ", q), a) for aid, q, a in rows]  # type: ignore[arg-type]
+
+
+_PLACEHOLDER = re.compile(r"\[[a-z ]+\]")
 
 
 def topic_pool(brand: Brand, case: Case) -> str | None:
