@@ -58,12 +58,17 @@ _INTRO = re.compile(
     r"(?i:\bmy name is|\bmy name's|\bname:|\bi am|\bi'm|\bi’m|\bthis is|\bcall me|\bje m'appelle|"
     r"\bje m’appelle|\bje suis|\bmoi c'est|\bme llamo|\bmi nombre es|\bsoy|\bich bin|\bich heiße|"
     r"\bich heisse|\bmein name ist|\bmi chiamo|\bsono|\bsigned|\bit's|\bit is)\s+(" + _NAME + r")")
+# after these, a name is likely even written in lower case ("my name is maria lopez")
+_INTRO_STRONG = re.compile(
+    r"(?i:\bmy name is|\bmy name's|\bname:|\bcall me|\bje m'appelle|\bje m’appelle|\bme llamo|"
+    r"\bmi nombre es|\bich heiße|\bich heisse|\bmein name ist|\bmi chiamo)\s+"
+    r"((?i:[a-zà-ÿ'’-]{2,})(?:\s+(?i:[a-zà-ÿ'’-]{2,}))?)")
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Mme|Mlle|Sr|Sra|Srta|Herr|Frau|Sig|Sig\.ra)\.?\s+(" + _NAME + r")")
 _HERE = re.compile(r"(?:^|[.!?\n]\s*)(" + _NAME + r")\s+here\b")
 _SIGN_OFF = re.compile(
     r"(?i:\bthanks|\bthank you|\bthx|\bregards|\bbest|\bcheers|\bsincerely|\byours|\bmerci|\bcordialement|"
     r"\bgracias|\bsaludos|\bdanke|\bgrüße|\bgruß|\bgrazie|\bsalut)[,!.]?\s*\n?\s*(" + _NAME + r")\s*[.!]?\s*$")
-_LONE_LAST_LINE = re.compile(r"\n\s*[-—–]*\s*(" + _NAME + r")\s*$")
+_LONE_LAST_LINE = re.compile(r"(?:^|\n)\s*[-—–]*\s*(" + _NAME + r")\s*$")
 _SALUTATION = re.compile(
     r"\b(?i:(hi|hello|hey|dear|good morning|good afternoon|good evening|thanks|thank you|cheers|bonjour|salut|"
     r"hola|buenos días|buenas tardes|hallo|guten tag|liebe|lieber|ciao|buongiorno|olá|oi))([ ,]+)"
@@ -218,7 +223,7 @@ def asker_details(texts: Iterable[str], vocabulary: Iterable[str] = ()) -> set[s
     common = _stop_words() | _COMMON
     details: set[str] = set()
     for text in texts:
-        for pattern in (_INTRO, _HONORIFIC, _HERE, _SIGN_OFF, _LONE_LAST_LINE):
+        for pattern in (_INTRO, _INTRO_STRONG, _HONORIFIC, _HERE, _SIGN_OFF, _LONE_LAST_LINE):
             for m in pattern.finditer(text):
                 details.update(w for w in _WORD.findall(m.group(1)) if w.lower() not in common)
         for email in _EMAIL.findall(text):

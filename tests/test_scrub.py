@@ -110,3 +110,12 @@ def test_common_and_brand_words_are_not_taken_for_names() -> None:
     out = reusable_answer("Open Acme Wallet, then Settings, and enable it there.",
                           ["I use the Acme Wallet."], ["Acme Wallet"])
     assert out == "Open Acme Wallet, then Settings, and enable it there."
+
+
+def test_names_written_in_lower_case_or_alone_on_a_line_are_found() -> None:
+    asker = ["hello, my name is maria lopez and my card is gone", "Oliver Bennett"]
+    details = asker_details(asker)
+    assert {"maria", "lopez", "Oliver", "Bennett"} <= details
+    out = reusable_answer("Hi Maria! maria, Oliver, Bennett: we sent a new card.", asker)
+    assert "aria" not in out and "Oliver" not in out and "Bennett" not in out, out
+    assert "we sent a new card" in out
