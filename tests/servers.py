@@ -72,6 +72,7 @@ class Server:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        self.kill()  # a module-scoped fixture whose start failed would never stop it
         raise RuntimeError(f"server did not start: {self.log()}")
 
     def log(self) -> str:
