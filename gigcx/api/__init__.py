@@ -25,7 +25,16 @@ def _authenticate() -> None:
 def register(app: object) -> None:
     """Import the view modules (they add routes to `api`) and register the blueprint."""
     from gigcx.api import (  # noqa: F401
-        answers, brands, cases, console, customers, experts, integrations, payouts, staff, trust,
+        answers,
+        brands,
+        cases,
+        console,
+        customers,
+        experts,
+        integrations,
+        payouts,
+        staff,
+        trust,
     )
 
     app.register_api(api)  # type: ignore[attr-defined]
