@@ -32,7 +32,7 @@ from sklearn.pipeline import make_pipeline, make_union  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
 from matching import ExpertRanker, TopicClassifier  # noqa: E402
-from matching.datasets import CQA_SITES, load_banking77, load_cqa  # noqa: E402
+from matching.datasets import CQA_SITES, load_banking77, load_cqa, missing_data  # noqa: E402
 from matching.embeddings import embeddings_available  # noqa: E402
 from matching.evaluation import (  # noqa: E402
     TagCountRanker,
@@ -203,6 +203,14 @@ def report(clf_rows: list[dict[str, Any]], rank_rows: list[dict[str, Any]], args
     return "\n".join(out) + "\n"
 
 
+def skip_if_missing(*sets: str) -> None:
+    """Say which data is missing and stop (exit status 0: a skipped benchmark, not a failure)."""
+    why = missing_data(*sets)
+    if why:
+        print(f"skipped: {why}", file=sys.stderr)
+        raise SystemExit(0)
+
+
 def main() -> None:
     """Parse options, run the benchmarks, print and optionally write the report."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -213,6 +221,8 @@ def main() -> None:
     ap.add_argument("--skip-ranker", action="store_true")
     ap.add_argument("--ranker-only", action="store_true", help="skip the classifier")
     args = ap.parse_args()
+    needed = ([] if args.ranker_only else ["banking77"]) + ([] if args.skip_ranker else ["cqa"])
+    skip_if_missing(*needed)
     models: list[tuple[str, Any]] = [
         ("TF-IDF + LinearSVC baseline", baseline_model),
         ("TopicClassifier(embeddings='none')", lambda: TopicClassifier(embeddings="none")),

@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gigcx.app import create_app  # noqa: E402
 from gigcx.config import Settings  # noqa: E402
 from gigcx.db import session_scope  # noqa: E402
-from gigcx.models import Brand, Case, Customer, Expert, Message  # noqa: E402
+from gigcx.models import Brand, Case, Customer, Expert, Message, ReusableAnswer  # noqa: E402
 from gigcx.services import ranking, routing  # noqa: E402
 from gigcx.services.modelcache import INTERIM, RefreshingCache  # noqa: E402
-from matching.datasets import load_cqa  # noqa: E402
+from matching.datasets import load_cqa, missing_data  # noqa: E402
 
 CACHES: tuple[RefreshingCache[Any, Any], ...] = (ranking._rankers, routing._suggesters)
 
@@ -65,7 +65,7 @@ def seed(app: Any, n_cases: int) -> tuple[int, str]:
                 s.flush()
                 ids[c.expert_id] = expert.id  # type: ignore[assignment]
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        rows, messages = [], []
+        rows, messages, answers = [], [], []
         for i, c in enumerate(cases, start=1):
             when = start + timedelta(minutes=i)
             rows.append({"id": i, "brand_id": brand.id, "customer_id": customer.id, "client_id": f"c{i}",
@@ -75,8 +75,13 @@ def seed(app: Any, n_cases: int) -> tuple[int, str]:
                          "routing": {}, "suggestions": []})
             messages.append({"case_id": i, "seq": 1, "sender": "expert", "sender_id": ids[c.expert_id],
                              "text": f"answer to: {c.text[:200]}", "sent_at": when})
+            # what the customer's confirmation would have stored (suggestions come from these)
+            answers.append({"brand_id": brand.id, "case_id": i, "topic": rows[-1]["topic"], "question": c.text[:4000],
+                            "answer": f"answer to: {c.text[:200]}", "scrubbed": f"answer to: {c.text[:200]}",
+                            "status": "pending", "created_at": when})
         s.execute(sa.insert(Case), rows)
         s.execute(sa.insert(Message), messages)
+        s.execute(sa.insert(ReusableAnswer), answers)
         s.commit()
         return int(brand.id), test[0].text  # type: ignore[arg-type]
 
@@ -120,11 +125,20 @@ def first_ask(app: Any, brand_id: int, question: str) -> tuple[float, float, flo
     return t1 - t0, t2 - t1, time.perf_counter() - t0
 
 
+def skip_if_missing(*sets: str) -> None:
+    """Say which data is missing and stop (exit status 0: a skipped benchmark, not a failure)."""
+    why = missing_data(*sets)
+    if why:
+        print(f"skipped: {why}", file=sys.stderr)
+        raise SystemExit(0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=20_000, help="finished cases (at most physics' 11,307)")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    skip_if_missing("cqa")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(instance_path=f"{tmp}/instance", database_url=f"sqlite:///{tmp}/bench.db",
                             admin_token="bench", secret_key="bench", model_check_s=0).finish()  # noqa: S106

@@ -26,8 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from matching import ExpertRanker  # noqa: E402
-from matching.datasets import CQA_SITES, CQAQuestion, load_cqa  # noqa: E402
+from matching.datasets import CQA_SITES, CQAQuestion, load_cqa, missing_data  # noqa: E402
 from matching.evaluation import TagCountRanker, evaluate_routing, published_questions  # noqa: E402
+
+
+def skip_if_missing(*sets: str) -> None:
+    """Say which data is missing and stop (exit status 0: a skipped benchmark, not a failure)."""
+    why = missing_data(*sets)
+    if why:
+        print(f"skipped: {why}", file=sys.stderr)
+        raise SystemExit(0)
 
 
 def main() -> None:
@@ -41,6 +49,7 @@ def main() -> None:
     ap.add_argument("--case-time", default="answer", choices=("answer", "question", "none"),
                     help="what load_cqa dates cases by (none: no times at all)")
     args = ap.parse_args()
+    skip_if_missing("cqa")
     for site in args.sites:
         cases, train, _ = load_cqa(site, ratings=args.ratings, case_time=args.case_time)
         # cases are grouped per train question, in question order (see load_cqa)

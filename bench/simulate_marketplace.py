@@ -16,6 +16,10 @@ the case escalates. Policies:
 Reported per policy (median over seeds): first-response p50/p90 (s, from question to the
 expert's first message), resolution rate, mean rating, escalation rate, Gini of earnings
 (one unit per resolved case) and new experts' share of handled cases / how many got none.
+
+With `--adversaries`, 12 of the experts are dishonest (self-dealers, silent resolvers, rating
+rings) and the trust controls of payouts.trust decide pay and routing: see
+bench/trust_adversaries.py for the adversaries' behaviour and what is reported.
 """
 
 from __future__ import annotations
@@ -187,8 +191,22 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--questions", type=int, default=2000)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--adversaries", action="store_true",
+                    help="self-dealers, silent resolvers and rating rings vs the trust controls "
+                         "(bench/trust_adversaries.py)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    if args.adversaries:
+        import trust_adversaries
+
+        table = trust_adversaries.report(sys.modules[__name__], args.seeds, args.questions)
+        text = (f"Command: `python bench/simulate_marketplace.py --adversaries --seeds {args.seeds} --questions "
+                f"{args.questions}` ({time.perf_counter() - t0:.0f} s); means over seeds 0..{args.seeds - 1} "
+                "(range in brackets).\n\n" + table)
+        print(text)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        return
     policies = ("ours (ranker + matching.dispatch)", "round robin", "least busy")
     results: dict[str, list[dict[str, float]]] = {p: [] for p in policies}
     for seed in range(args.seeds):

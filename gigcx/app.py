@@ -22,6 +22,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         validation_error_status=422,
         validation_error_callback=_validation_error,
     )
+    from gigcx.jsonlimits import BoundedJSONProvider
+    from gigcx.wsgi import MaxBodyRequest
+
+    app.json = BoundedJSONProvider(app)
+    app.request_class = MaxBodyRequest
     test_config = dict(test_config or {})
     settings = test_config.pop("GIGCX", None) or Settings.from_env(app.instance_path)
     settings.finish()
@@ -37,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     from gigcx import db, errors, loadshed, observability, ratelimit, realtime
     from gigcx.api import register, webhooks
     from gigcx.services import payouts as payments
-    from gigcx.web import consoles_bp, widget_bp
+    from gigcx.web import consoles_bp, unsubscribe_bp, widget_bp
 
     errors.init_app(app)
     db.init_app(app)
@@ -50,6 +55,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(widget_bp)
     app.register_blueprint(consoles_bp)
+    app.register_blueprint(unsubscribe_bp)
+    if settings.trusted_proxies > 0:  # outermost, so Socket.IO's handshake sees the client's address too
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
 
 

@@ -1,4 +1,4 @@
-"""The `gigcx` command: serve, db upgrade, demo, matching train, payouts run and retry."""
+"""The `gigcx` command: serve, db upgrade, demo, matching train, payouts run and retry, privacy."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +9,25 @@ import click
 
 from gigcx import create_app
 
+#: Loggers whose INFO lines (alembic's plugins and each migration step, "demo brand seeded") are
+#: noise on a one-off command, which prints its own result; `gigcx serve` keeps GigCX's own.
+#: Warnings and errors always show.
+QUIET_LOGGERS = ("alembic", "gigcx")
 
-def _app(test_config: dict[str, Any] | None = None) -> Any:
+
+def _app(test_config: dict[str, Any] | None = None, quiet: bool = True) -> Any:
     """The app for one command; its database connections close when the command ends."""
-    app = create_app(test_config)
     ctx = click.get_current_context(silent=True)
+    loggers = [logging.getLogger(name) for name in (QUIET_LOGGERS if quiet else QUIET_LOGGERS[:1])]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    if ctx is not None:
+        def restore() -> None:
+            for lg, level in zip(loggers, before):
+                lg.setLevel(level)
+        ctx.call_on_close(restore)
+    app = create_app(test_config)
     if ctx is not None:
         ctx.call_on_close(app.extensions["gigcx_engine"].dispose)
     return app
@@ -34,20 +48,25 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     if not monkey.is_module_patched("socket"):
         raise click.ClickException("run `gigcx serve` through the gigcx command (it patches for gevent)")
+    import signal
     import socket
 
+    import gevent
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
+    from gigcx.wsgi import hardened_handler
 
     try:
         freezer = GcFreezer.from_env(os.environ)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    app = _app()
+    app = _app(quiet=False)
+    if not app.config["GIGCX"].public_url:  # links in e-mails and webhooks point here by default
+        app.config["GIGCX"].public_url = f"http://{host}:{port}"
     _warm_up()
     tune_gc_for_serving()
     start_background(app)
@@ -61,9 +80,22 @@ def serve(host: str, port: int, access_log: bool) -> None:
     listener.bind((host, port))
     listener.listen(1024)
     log = logging.getLogger("gigcx.access") if access_log else None
-    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
-    click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]})")
+    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"),
+                        handler_class=hardened_handler(app.config["GIGCX"]))
+    metrics_address = app.config["GIGCX"].metrics_address
+    if metrics_address:  # Prometheus without a token, on an address of its own
+        from gigcx.observability import metrics_app
+
+        mhost, _, mport = metrics_address.rpartition(":")
+        WSGIServer((mhost.strip("[]") or "127.0.0.1", int(mport)), metrics_app(app), log=None,
+                   error_log=logging.getLogger("gigcx.wsgi")).start()
+    server.start()
+    # Ctrl-C stops serving and ends the command normally (no traceback, exit status 0).
+    gevent.signal_handler(signal.SIGINT, server.stop, 5)
+    click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]}); "
+               "Ctrl-C stops it")
     server.serve_forever()
+    click.echo("GigCX stopped")
 
 
 def _warm_up() -> None:
@@ -310,3 +342,83 @@ def payouts_reconcile() -> None:
             click.echo(f"DIFFERENCE: {diff}")
         raise SystemExit(1)
     click.echo("ledger and Stripe agree")
+
+
+@cli.group()
+def notify() -> None:
+    """Outbound webhooks and e-mail (`gigcx serve` sends them in the background)."""
+
+
+@notify.command("send")
+def notify_send() -> None:
+    """Send every due webhook delivery and e-mail now, from this process."""
+    from gigcx.services import mail, webhooks
+
+    app = _app()
+    with app.app_context():
+        hooks = webhooks.send_due(limit=10_000)
+        emails = mail.send_due(limit=10_000)
+    click.echo(f"{hooks} webhook attempt(s), {emails} e-mail(s) sent")
+
+
+@notify.command("digest")
+def notify_digest() -> None:
+    """Queue today's earnings digests now, whatever GIGCX_DIGEST_HOUR_UTC says (once a day each)."""
+    from gigcx.db import session_scope
+    from gigcx.services import mail
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        queued = mail.send_digests(session, force=True)
+    click.echo(f"{queued} digest(s) queued")
+
+
+@cli.group()
+def privacy() -> None:
+    """Customers' personal data: retention and erasure."""
+
+
+@privacy.command("retention")
+def privacy_retention() -> None:
+    """Apply every brand's retention period now (serving processes also do it every
+    GIGCX_RETENTION_CHECK_S): redact old conversations and anonymise their customers."""
+    import json
+
+    from gigcx.db import session_scope
+    from gigcx.services.privacy import retention_sweep
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        click.echo(json.dumps(retention_sweep(session)))
+
+
+@privacy.command("erase")
+@click.option("--brand", "slug", required=True, help="The brand's slug.")
+@click.option("--customer", "customer_id", required=True, type=int, help="The customer's id.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the customer's data (before erasure) to this JSON file.")
+def privacy_erase(slug: str, customer_id: int, export_path: str | None) -> None:
+    """Erase one customer's personal data on their request; prints what was removed and kept."""
+    import json
+    from pathlib import Path
+
+    from gigcx.db import session_scope
+    from gigcx.errors import ApiError
+    from gigcx.events import Outbox
+    from gigcx.services import brands, privacy
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        brand = brands.brand_by_slug(session, slug)
+        if brand is None:
+            raise click.ClickException(f"unknown brand: {slug}")
+        outbox = Outbox()
+        try:
+            report = privacy.erase(session, outbox, brand.id, customer_id)  # type: ignore[arg-type]
+        except ApiError as exc:
+            raise click.ClickException(exc.message) from None
+        outbox.flush()
+    data = report.pop("export")
+    if export_path:
+        Path(export_path).write_text(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(report, indent=2))

@@ -51,6 +51,37 @@ class Settings:
     shed_lag_ms: float = 250.0
     model_check_s: float = 1.0
     roster_cache_s: float = 1.0
+    # reverse proxies in front of GigCX whose X-Forwarded-For is believed (client addresses feed
+    # rate limits and fraud signals); 0 = clients connect directly
+    trusted_proxies: int = 0
+    # Notifications (docs/webhooks.md, docs/configuration.md#e-mail-and-webhooks).
+    public_url: str = ""
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = "none"
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "GigCX <noreply@localhost>"
+    webhook_poll_s: float = 1.0
+    webhook_timeout_s: float = 10.0
+    webhook_concurrency: int = 8
+    webhook_retry_base_s: float = 30.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_retry_window_s: float = 259200.0
+    webhook_disable_after_s: float = 259200.0
+    webhook_allow_private: bool = False
+    offer_email_after_s: float = 30.0
+    offer_email_gap_s: float = 600.0
+    digest_hour_utc: int = 18
+    credential_cache_s: float = 1.0
+    session_sweep_s: float = 5.0
+    rate_limit_customers_per_min: int = 60
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    metrics_token: str | None = None
+    metrics_address: str | None = None
+    retention_check_s: float = 3600.0  # how often a serving process applies brands' retention periods
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod
@@ -73,6 +104,17 @@ class Settings:
                                     if x.strip()]
         s.payout_minimums = parse_minimums(env.get("GIGCX_PAYOUT_MINIMUMS") or "")
         s.statements_dir = env.get("GIGCX_STATEMENTS_DIR") or ""
+        s.public_url = (env.get("GIGCX_PUBLIC_URL") or "").rstrip("/")
+        s.smtp_host = env.get("GIGCX_SMTP_HOST") or None
+        s.smtp_username = env.get("GIGCX_SMTP_USERNAME") or None
+        s.smtp_password = env.get("GIGCX_SMTP_PASSWORD") or None
+        s.smtp_security = (env.get("GIGCX_SMTP_SECURITY") or s.smtp_security).lower()
+        if s.smtp_security not in ("none", "starttls", "ssl"):
+            raise ValueError("GIGCX_SMTP_SECURITY must be none, starttls or ssl")
+        s.mail_from = env.get("GIGCX_MAIL_FROM") or s.mail_from
+        s.webhook_allow_private = (env.get("GIGCX_WEBHOOK_ALLOW_PRIVATE") or "").lower() in ("1", "true", "yes")
+        s.metrics_token = env.get("GIGCX_METRICS_TOKEN") or None
+        s.metrics_address = env.get("GIGCX_METRICS_ADDRESS") or None
         for f in fields(cls):
             key = "GIGCX_" + f.name.upper()
             if f.type in ("float", "int") and key in env:

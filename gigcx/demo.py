@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import csv
-import json
-import os
 import secrets
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,40 +10,44 @@ from flask import current_app
 from sqlmodel import select
 
 from gigcx import db, schemas, security
+from gigcx.events import Outbox
 from gigcx.models import Expert, ExpertProgram, StaffUser
 from gigcx.services import brands, experts
 
-#: Used when BANKING77 (../shared/data) is not beside the checkout.
-FALLBACK_TOPICS = {
-    "card_arrival": ["I am still waiting on my card?", "When will my new card arrive?"],
-    "lost_or_stolen_card": ["I lost my card, what should I do?", "My card was stolen"],
-    "exchange_rate": ["What exchange rate do you use?", "How are currency rates calculated?"],
-    "top_up_failed": ["My top up did not work", "Why was my top-up declined?"],
-}
+#: The BANKING77 questions shipped for the demo (CC BY 4.0; source and licence in its README.md).
+DEMO_DATA = Path(__file__).resolve().parent / "data" / "banking77" / "demo.csv"
 DEMO_EXPERTS = [("ana@demo.gigcx.test", "Ana", ["en", "es"]),
                 ("ben@demo.gigcx.test", "Ben", ["en"]),
                 ("chloe@demo.gigcx.test", "Chloé", ["en", "fr"])]
 
 
-def shared_data_dir() -> Path:
-    """Where the third-party data lives: $GIGCX_SHARED_DATA or ../shared/data beside the repo."""
-    env = os.environ.get("GIGCX_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+class DemoDataMissing(RuntimeError):
+    """The shipped demo questions are not where the package puts them (a broken install)."""
 
 
-def banking77_topics(n: int, per_topic: int = 8) -> dict[str, list[str]]:
-    """The first `n` BANKING77 categories with a few training questions each."""
-    base = shared_data_dir() / "banking77"
+def banking77_topics(n: int, per_topic: int = 40, path: Path = DEMO_DATA) -> dict[str, list[str]]:
+    """The first `n` topics of the shipped BANKING77 subset with up to `per_topic` questions each."""
+    examples: dict[str, list[str]] = {}
     try:
-        names = json.loads((base / "categories.json").read_text())[:n]
-        examples: dict[str, list[str]] = defaultdict(list)
-        with open(base / "train.csv", newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
-                if row["label"] in names and len(examples[row["label"]]) < per_topic:
-                    examples[row["label"]].append(row["text"])
-        return {name: examples[name] for name in names}
+                label = row["label"]
+                if label not in examples:
+                    if len(examples) >= n:
+                        continue
+                    examples[label] = []
+                if len(examples[label]) < per_topic:
+                    examples[label].append(row["text"])
     except FileNotFoundError:
-        return dict(list(FALLBACK_TOPICS.items())[:n])
+        raise DemoDataMissing(f"the demo's questions are missing ({path}): reinstall GigCX") from None
+    if not examples:
+        raise DemoDataMissing(f"{path} holds no questions: reinstall GigCX")
+    return examples
+
+
+def topic_name(slug: str) -> str:
+    """A BANKING77 intent as a topic name: `lost_or_stolen_card` -> "Lost or stolen card"."""
+    return slug.replace("_", " ").strip(" ?").capitalize()
 
 
 @dataclass
@@ -62,13 +63,16 @@ class DemoInfo:
 
     def render(self, base_url: str) -> str:
         """Human-readable instructions."""
+        more = "..." if len(self.topics) > 6 else ""
         lines = [
-            f"Demo brand '{self.slug}' with {len(self.topics)} topics: {', '.join(self.topics[:6])}...",
-            f"  brand API key:   {self.api_key}",
+            f"Demo brand '{self.slug}' with {len(self.topics)} topics: {', '.join(self.topics[:6])}{more}",
+            f"  start here:      {base_url}/",
             f"  widget demo:     {base_url}/demo/{self.slug}",
-            f"  brand console:   {base_url}/brand/  (staff {self.staff_email} / {self.staff_password})",
+            f"  brand console:   {base_url}/brand/",
+            f"    log in with brand '{self.slug}', {self.staff_email} / {self.staff_password}",
             f"  expert console:  {base_url}/expert/",
             f"  API document:    {base_url}/api/v1/openapi.json",
+            f"  brand API key:   {self.api_key}",
             "  experts (e-mail / password):",
         ]
         lines += [f"    {email} / {pw}" for email, pw in self.experts]
@@ -83,11 +87,13 @@ def seed(n_topics: int = 12, slug: str = "demo") -> DemoInfo:
             brand, key = brands.create_brand(
                 session=session, data=schemas.BrandCreate(slug=slug, name="Demo Bank"))
         else:
-            key = brands.rotate_key(session=session, brand_id=brand.id)  # type: ignore[arg-type]
+            outbox = Outbox()
+            key = brands.rotate_key(session=session, outbox=outbox, brand_id=brand.id)  # type: ignore[arg-type]
+            outbox.flush()  # running servers disconnect the old key's sockets
         topics = banking77_topics(n_topics)
         for i, (name, examples) in enumerate(topics.items()):
             brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(  # type: ignore[arg-type]
-                name=name.replace("_", " ").capitalize(), reward_cents=200 + 50 * (i % 4),
+                name=topic_name(name), reward_cents=200 + 50 * (i % 4),
                 examples=examples))
         staff_pw = secrets.token_urlsafe(9)
         staff = session.exec(select(StaffUser).where(StaffUser.brand_id == brand.id)).first()

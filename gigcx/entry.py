@@ -12,6 +12,10 @@ def main() -> None:
         # full garbage collection walks (docs/benchmarks.md, "Garbage collection"); nothing uses them.
         gevent.config.track_greenlet_tree = False
         monkey.patch_all()
-    from gigcx.cli import cli
+    try:
+        from gigcx.cli import cli
 
-    cli(prog_name="gigcx")
+        cli(prog_name="gigcx")
+    except KeyboardInterrupt:  # Ctrl-C: a normal way to stop, not a crash worth a traceback
+        sys.stderr.write("\nstopped\n")
+        sys.exit(0)

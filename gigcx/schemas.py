@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -37,7 +37,16 @@ def refuse_nul(data: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Bodies refuse unknown fields, so typos are errors rather than silently ignored."""
+    """Bodies refuse unknown fields, so typos are errors rather than silently ignored, and take
+    JSON's types as they are: `"250"` is not an integer, `1` is not `true`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    _no_nul = model_validator(mode="before")(refuse_nul)
+
+
+class StrictQuery(BaseModel):
+    """Query strings refuse unknown parameters; their values are text, converted to the field's type."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +83,30 @@ class BonusRules(Strict):
     fast_response_s: int = Field(60, ge=1, le=86400)
 
 
+SignalCode = Literal["own_account", "same_device", "shared_payout_account", "silent_no_answer", "low_quality",
+                     "same_network", "fast_cycle", "repeat_pair", "rating_ring"]
+
+
+class TrustSettingsPatch(Strict):
+    """Fraud and quality controls (docs/trust.md); fields left out keep their value."""
+
+    enabled: bool | None = None
+    hold_threshold: float | None = Field(None, gt=0.0, le=100.0)
+    weights: dict[SignalCode, Annotated[float, Field(ge=0.0, le=100.0)]] | None = None
+    fast_cycle_s: float | None = Field(None, ge=0.0, le=86400.0)
+    repeat_pair_min: int | None = Field(None, ge=1, le=10_000)
+    repeat_window_days: int | None = Field(None, ge=1, le=3650)
+    substantive_min_chars: int | None = Field(None, ge=0, le=4000)
+    substantive_min_words: int | None = Field(None, ge=0, le=1000)
+    ring_repeat_min: int | None = Field(None, ge=1, le=10_000)
+    ring_max_customers: int | None = Field(None, ge=1, le=10_000)
+    ring_min_ratings: int | None = Field(None, ge=1, le=10_000)
+    ring_gap: float | None = Field(None, ge=0.0, le=1.0)
+    qa_sample_rate: float | None = Field(None, ge=0.0, le=1.0)
+    quality_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    quality_prior_strength: float | None = Field(None, ge=0.0, le=1000.0)
+
+
 class BrandSettings(BaseModel):
     slug: str
     name: str
@@ -87,6 +120,9 @@ class BrandSettings(BaseModel):
     min_topic_confidence: float
     bonus_rules: dict[str, Any]
     allowed_origins: list[str]
+    trust: dict[str, Any] = Field(default_factory=dict)
+    answer_reuse: Literal["auto", "curated", "off"]
+    retention_days: int | None
 
 
 class BrandUpdate(Strict):
@@ -102,6 +138,13 @@ class BrandUpdate(Strict):
     bonus_rules: BonusRules | None = None
     allowed_origins: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
         None, max_length=50)
+    trust: TrustSettingsPatch | None = None
+    answer_reuse: Literal["auto", "curated", "off"] | None = None
+    # null: conversations keep their text (no retention period)
+    retention_days: int | None = Field(None, ge=1, le=36500)
+
+    #: settings whose `null` is a value, not a mistake
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"retention_days"})
 
 
 class TopicPath(BaseModel):
@@ -171,6 +214,8 @@ class ExpertPath(BaseModel):
 
 class ApproveRequest(Strict):
     topics: list[Slug] = Field(min_length=1, max_length=200)
+    # the expert's own user id on the brand's site: their questions as a customer are theirs
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 def _aware(value: Any) -> Any:
@@ -184,7 +229,7 @@ def _aware(value: Any) -> Any:
 UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
-class CaseListQuery(Strict):
+class CaseListQuery(StrictQuery):
     status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
     topic: Slug | None = None
     expert_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -198,13 +243,13 @@ class CasePath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID)
 
 
-class MetricsQuery(Strict):
+class MetricsQuery(StrictQuery):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
     bucket: Literal["hour", "day", "week"] | None = None
 
 
-class ExportQuery(Strict):
+class ExportQuery(StrictQuery):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
 
@@ -223,6 +268,10 @@ class StaffPublic(BaseModel):
     role: str
 
 
+class StaffPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
 class StaffTokenRequest(Strict):
     brand: Slug
     email: Email
@@ -235,5 +284,30 @@ class StaffTokenResponse(BaseModel):
     brand: str
 
 
-class ProgramListQuery(Strict):
+class ProgramListQuery(StrictQuery):
     status: Literal["pending", "approved", "rejected", "suspended"] | None = None
+
+
+class AnswerListQuery(StrictQuery):
+    status: Literal["pending", "approved", "rejected"] | None = None
+    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="cursor: answers with a smaller id")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class AnswerPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
+class AnswerDecision(Strict):
+    """Approve or reject an answer for reuse, and/or replace its text."""
+
+    status: Literal["pending", "approved", "rejected"] | None = None
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+
+
+class AnswerEdit(Strict):
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+
+
+class CustomerPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)

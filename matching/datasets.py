@@ -1,7 +1,9 @@
 """Loaders for the shared evaluation data (BANKING77, Stack Exchange CQA) as plain values.
 
-The data lives outside the repository at ``<repo>/../shared/data``; set the environment
-variable ``GIGCX_SHARED_DATA`` to point elsewhere.
+The full data sets are not shipped (only the demo's small BANKING77 subset is, in
+``gigcx/data/banking77``): they are looked for at ``<repo>/../shared/data``, or where the
+environment variable ``GIGCX_SHARED_DATA`` points. ``missing_data`` says what is absent, so
+benchmarks and tests that need them can say so and skip.
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ def data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+#: The files each data set needs, relative to ``data_dir()``.
+DATA_FILES = {
+    "banking77": ("banking77/train.csv", "banking77/test.csv"),
+    "cqa": ("cqa/questions.csv", "cqa/answers.csv"),
+}
+
+
+def missing_data(*sets: str, root: Path | None = None) -> str | None:
+    """None when the data ``sets`` (keys of ``DATA_FILES``) are present; else what is missing
+    and how to provide it, in one sentence."""
+    base = root or data_dir()
+    absent = [str(base / f) for name in sets for f in DATA_FILES[name] if not (base / f).is_file()]
+    if not absent:
+        return None
+    return (f"the full {' and '.join(sets)} data is not here (missing {', '.join(absent)}): "
+            "set GIGCX_SHARED_DATA to the folder holding banking77/ and cqa/ "
+            "(their sources and licences: docs/benchmarks.md)")
 
 
 def load_banking77(split: str, root: Path | None = None) -> tuple[list[str], list[str]]:

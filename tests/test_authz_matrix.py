@@ -40,6 +40,14 @@ OPERATIONS: list[tuple[str, str, Any, set[str], set[str]]] = [
     ("GET", "/cases/export.csv", None, READERS, set()),
     ("GET", "/cases/{case_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
     ("POST", "/cases/{case_a}/review", {"verdict": "approve"}, {"brand_a"}, {"brand_b"}),
+    ("GET", "/answers", None, READERS, set()),
+    ("GET", "/answers/{answer_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("PATCH", "/answers/{answer_a}", {"status": "approved"}, {"brand_a"}, {"brand_b"}),
+    ("POST", "/answers/{answer_a}/approve", None, {"brand_a"}, {"brand_b"}),
+    ("POST", "/answers/{answer_a}/reject", None, {"brand_a"}, {"brand_b"}),
+    ("GET", "/customers/{customer_a}/export", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    # erasing is idempotent; a customer of A's with nothing else to lose is the victim
+    ("DELETE", "/customers/{customer_victim}", None, {"brand_a"}, {"brand_b"}),
     ("POST", "/experts", lambda w: {"email": f"{uuid.uuid4().hex[:8]}@m.example", "password": "password-123",
                                     "display_name": "M"}, EVERYONE, set()),
     ("POST", "/auth/token", lambda w: {"email": w["expert_a_email"], "password": "password-123"}, EVERYONE, set()),
@@ -60,12 +68,38 @@ OPERATIONS: list[tuple[str, str, Any, set[str], set[str]]] = [
     ("GET", "/payouts/{payout_a}/statement.csv", None, {"operator", "expert_a"}, {"expert_b"}),
     ("GET", "/programs", None, READERS, set()),
     ("GET", "/staff", None, READERS, set()),
+    ("DELETE", "/staff/{staff_victim}", None, {"brand_a"}, {"brand_b"}),
     ("POST", "/staff", lambda w: {"email": f"{uuid.uuid4().hex[:8]}@m.example", "password": "password-123",
                                   "display_name": "M", "role": "analyst"}, BRANDS, set()),
     ("POST", "/staff/token", lambda w: {"brand": w["slug_a"], "email": w["analyst_email"],
                                         "password": "password-123"}, EVERYONE, set()),
     ("GET", "/topics", None, READERS, set()),
     ("PUT", "/topics/{topic}", {"name": "M", "reward_cents": 300}, BRANDS, set()),
+    ("GET", "/brand/identity-secret", None, BRANDS, set()),
+    ("POST", "/brand/identity-secret", None, BRANDS, set()),
+    ("GET", "/trust/flagged", None, READERS, set()),
+    ("GET", "/trust/flagged/{case_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("POST", "/trust/flagged/{case_a}/decision", {"action": "release"}, {"brand_a"}, {"brand_b"}),
+    ("POST", "/trust/qa/{case_a}", {"verdict": "pass"}, {"brand_a"}, {"brand_b"}),
+    ("GET", "/trust/decisions", None, READERS, set()),
+    ("GET", "/trust/quality", None, READERS, set()),
+    ("GET", "/experts/me/quality", None, EXPERTS, set()),
+    ("GET", "/webhooks/events", None, READERS, set()),
+    ("POST", "/webhooks/endpoints", {"url": "https://example.com/m"}, BRANDS, set()),
+    ("GET", "/webhooks/endpoints", None, READERS, set()),
+    ("GET", "/webhooks/endpoints/{endpoint_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("PATCH", "/webhooks/endpoints/{endpoint_a}", {"description": "m"}, {"brand_a"}, {"brand_b"}),
+    ("POST", "/webhooks/endpoints/{endpoint_a}/rotate-secret", {}, {"brand_a"}, {"brand_b"}),
+    ("DELETE", "/webhooks/endpoints/{endpoint_spare}", None, {"brand_a"}, {"brand_b"}),
+    ("GET", "/webhooks/deliveries", None, READERS, set()),
+    ("GET", "/webhooks/deliveries/{delivery_a}", None, {"brand_a", "analyst_a"}, {"brand_b"}),
+    ("POST", "/webhooks/deliveries/{delivery_a}/replay", None, {"brand_a"}, {"brand_b"}),
+    ("GET", "/experts/me/notifications", None, EXPERTS, set()),
+    ("PUT", "/experts/me/notifications", {"digest": False}, EXPERTS, set()),
+    ("GET", "/staff/me/notifications", None, ANALYSTS, set()),  # people only: a brand key has no inbox
+    ("PUT", "/staff/me/notifications", {"escalations": True}, ANALYSTS, set()),
+    ("GET", "/brand/notifications", None, READERS, set()),
+    ("PUT", "/brand/notifications", {"language": "en"}, BRANDS, set()),
     # Credential-destroying calls: their own test below (they would break the shared callers).
     ("POST", "/brand/api-key", None, BRANDS, set()),
     ("DELETE", "/auth/token", None, EXPERTS | ANALYSTS, set()),
@@ -93,9 +127,20 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
                                                        "display_name": "An", "role": "analyst"}).ok
     analyst = server.rest("POST", "/staff/token", json={"brand": slug_a, "email": analyst_email,
                                                         "password": "password-123"}).json()["token"]
+    # Webhook endpoints of brand A (deliveries to them hold case A's text).
+    endpoint_a = server.rest("POST", "/webhooks/endpoints", key_a, json={"url": "https://example.com/a"}).json()["id"]
+    ids["endpoint_spare"] = server.rest("POST", "/webhooks/endpoints", key_a,
+                                        json={"url": "https://example.com/spare"}).json()["id"]
+    staff_victim = server.rest("POST", "/staff", key_a, json={
+        "email": f"v{uuid.uuid4().hex[:8]}@m.example", "password": "password-123", "display_name": "V"}).json()["id"]
     # Case A: customer A asks, expert A takes it, answers, resolves, the customer confirms; a payout.
     customer_a = Peer(server.url, "/customer", {"brand": slug_a})
-    customer_token = customer_a.wait_for("session")["token"]
+    session_a = customer_a.wait_for("session")
+    customer_token = session_a["token"]
+    customer_victim = Peer(server.url, "/customer", {"brand": slug_a})
+    ids["customer_victim"] = customer_victim.wait_for("session")["customer_id"]
+    customer_victim.close()
+    ids["customer_a"] = session_a["customer_id"]
     expert_a = Peer(server.url, "/expert", {"token": token_a["token"]})
     expert_a.call("availability", {"online": True, "max_cases": 20})
     paid = customer_a.call("ask", {"text": f"where is my card {MARKER}", "client_id": "paid"})["case"]["id"]
@@ -114,10 +159,13 @@ def world(server: Server) -> Iterator[dict[str, Any]]:
                          if p["expert_id"] == token_a["expert_id"]), None)
         time.sleep(0.3)
     assert payout_a, "no payout for expert A"
+    ids["answer_a"] = server.rest("GET", "/answers", key_a).json()["answers"][0]["id"]  # from the paid case
     case_a = customer_a.call("ask", {"text": f"my card is lost {MARKER}", "client_id": "open"})["case"]["id"]
     expert_a.wait_for("offer", lambda d: d["case_id"] == case_a)
     assert expert_a.call("accept", {"case_id": case_a})["ok"]
-    ids.update(case_a=case_a, payout_a=payout_a, victim=victim)
+    delivery_a = server.rest("GET", f"/webhooks/deliveries?endpoint_id={endpoint_a}", key_a).json()["deliveries"][0]["id"]
+    ids.update(case_a=case_a, payout_a=payout_a, victim=victim, endpoint_a=endpoint_a, delivery_a=delivery_a,
+               staff_victim=staff_victim)
     tokens = {"anon": None, "operator": ADMIN_TOKEN, "brand_a": key_a, "analyst_a": analyst,
               "expert_a": token_a["token"], "customer_a": customer_token, "brand_b": key_b, "expert_b": token_b}
     peers = {
@@ -154,7 +202,9 @@ def _expected(role: str, allowed: set[str], foreign: set[str]) -> str:
                          ids=[f"{op[0]} {op[1]}" for op in OPERATIONS if (op[0], op[1]) not in DESTRUCTIVE])
 def test_rest(server: Server, world: dict[str, Any], method: str, path: str, body: Any, allowed: set[str],
               foreign: set[str], role: str) -> None:
-    url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic")})
+    url = path.format(**{k: world[k] for k in ("slug_a", "case_a", "payout_a", "victim", "topic", "endpoint_a",
+                                               "endpoint_spare", "delivery_a", "staff_victim", "answer_a",
+                                               "customer_a", "customer_victim")})
     payload = body(world) if callable(body) else body
     r = server.rest(method, url, world["tokens"][role], json=payload)
     expected = _expected(role, allowed, foreign)
@@ -202,7 +252,10 @@ def test_every_operation_is_in_the_matrix(server: Server) -> None:
     doc = requests.get(server.url + "/api/v1/openapi.json", timeout=10).json()
     documented = {(m.upper(), p.removeprefix("/api/v1")) for p, ops in doc["paths"].items() for m in ops}
     covered = {(m, p.replace("{slug_a}", "{slug}").replace("{case_a}", "{id}").replace("{victim}", "{id}")
-                .replace("{payout_a}", "{id}").replace("{topic}", "{slug}")) for m, p, *_ in OPERATIONS}
+                .replace("{payout_a}", "{id}").replace("{topic}", "{slug}").replace("{endpoint_a}", "{id}")
+                .replace("{endpoint_spare}", "{id}").replace("{delivery_a}", "{id}")
+                .replace("{staff_victim}", "{id}").replace("{answer_a}", "{id}")
+                .replace("{customer_a}", "{id}").replace("{customer_victim}", "{id}")) for m, p, *_ in OPERATIONS}
     assert documented == covered, (documented - covered, covered - documented)
 
 

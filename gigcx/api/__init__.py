@@ -12,7 +12,8 @@ ERRORS = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: E
 api = APIBlueprint("api", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
 
 TAGS = {name: Tag(name=name) for name in
-        ("brands", "topics", "experts", "cases", "metrics", "payouts", "health")}
+        ("brands", "topics", "experts", "cases", "metrics", "payouts", "health", "webhooks",
+                  "notifications")}
 
 
 @api.before_request
@@ -23,6 +24,17 @@ def _authenticate() -> None:
 
 def register(app: object) -> None:
     """Import the view modules (they add routes to `api`) and register the blueprint."""
-    from gigcx.api import brands, cases, console, experts, payouts, staff  # noqa: F401
+    from gigcx.api import (  # noqa: F401
+        answers,
+        brands,
+        cases,
+        console,
+        customers,
+        experts,
+        integrations,
+        payouts,
+        staff,
+        trust,
+    )
 
     app.register_api(api)  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ from typing import Any
 from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
+from gigcx.events import Outbox
 from gigcx.services import brands as svc
 
 
@@ -22,8 +23,9 @@ def create_brand(body: schemas.BrandCreate) -> tuple[dict[str, Any], int]:
          responses={200: schemas.BrandSettings})
 @requires("brand")
 def get_brand() -> dict[str, Any]:
-    """The calling brand's settings."""
-    return svc.settings_view(svc.get_brand(db.request_session(), principal().brand_id))  # type: ignore[arg-type]
+    """The calling brand's settings (admins also see the identity secret that signs customers' ids)."""
+    return svc.settings_view(svc.get_brand(db.request_session(), principal().brand_id),  # type: ignore[arg-type]
+                             admin=principal().can_write)
 
 
 @api.patch("/brand", tags=[TAGS["brands"]], security=SECURITY,
@@ -33,7 +35,7 @@ def patch_brand(body: schemas.BrandUpdate) -> dict[str, Any]:
     """Change some of the brand's settings (timers, currency, bonuses)."""
     brand = svc.update_settings(session=db.request_session(), brand_id=principal().brand_id,  # type: ignore[arg-type]
                                 data=body)
-    return svc.settings_view(brand)
+    return svc.settings_view(brand, admin=True)
 
 
 @api.post("/brand/api-key", tags=[TAGS["brands"]], security=SECURITY,
@@ -42,7 +44,9 @@ def patch_brand(body: schemas.BrandUpdate) -> dict[str, Any]:
 def rotate_api_key() -> tuple[dict[str, Any], int]:
     """Revoke the brand's API keys and issue a new one."""
     session = db.request_session()
-    key = svc.rotate_key(session=session, brand_id=principal().brand_id)  # type: ignore[arg-type]
+    outbox = Outbox()
+    key = svc.rotate_key(session=session, outbox=outbox, brand_id=principal().brand_id)  # type: ignore[arg-type]
+    outbox.flush()  # sockets of the old keys are disconnected, on every process
     brand = svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
     return {"slug": brand.slug, "name": brand.name, "api_key": key}, 201
 

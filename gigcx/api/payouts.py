@@ -94,7 +94,18 @@ class BudgetPolicyBody(Strict):
 @api.post("/cases/<int:id>/review", tags=[TAGS["cases"]], security=SECURITY)
 @requires("brand_admin")
 def review_case_verdict(path: CasePath, body: ReviewRequest) -> dict[str, Any]:
-    """Approve (releases the reward now) or reject (inside the review window: takes it back)."""
+    """Approve (releases the reward now) or reject (inside the review window: takes it back).
+    A held reward (docs/trust.md) is decided as in the Flagged queue: reject takes it back
+    whenever it happens, and the decision is audited."""
+    from gigcx.services import flagged, trust
+
+    session = db.request_session()
+    if trust.is_held(session, path.id):
+        from gigcx.api.trust import actor
+
+        flagged.decide(session, brand_id=principal().brand_id, case_id=path.id,  # type: ignore[arg-type]
+                       action="release" if body.verdict == "approve" else "reject", note=body.note or "",
+                       actor=actor())
     return earnings.review(db.request_session(), brand_id=principal().brand_id,  # type: ignore[arg-type]
                            case_id=path.id, verdict=body.verdict, note=body.note)
 
@@ -193,9 +204,10 @@ def payout_statement(path: PayoutPath) -> Response:
 @requires("expert")
 def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
     """Create the expert's Stripe Express account if needed and return an onboarding link."""
-    from flask import request
+    from flask import current_app, request
 
-    base = request.host_url.rstrip("/")
+    # the configured public URL, not the Host header (which a client chooses)
+    base = current_app.config["GIGCX"].public_url or request.host_url.rstrip("/")
     return connect.payout_account(db.request_session(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
                               body.refresh_url or f"{base}/expert?payouts=refresh",
                               body.return_url or f"{base}/expert?payouts=done")

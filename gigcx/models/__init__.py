@@ -19,6 +19,7 @@ from gigcx.models.cases import (
     Message,
     Offer,
     Rating,
+    ReusableAnswer,
     Timer,
 )
 from gigcx.models.ledger import (
@@ -30,10 +31,21 @@ from gigcx.models.ledger import (
     PayoutReversal,
     WebhookEvent,
 )
+from gigcx.models.notify import (
+    NotificationSettings,
+    OutboundEmail,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from gigcx.models.trust import ClientSeen, ExpertQuality, TrustDecision, TrustFlag
 
 __all__ = [
-    "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "Customer", "Expert",
+    "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "ClientSeen", "Customer", "Expert",
+    "ExpertQuality", "TrustDecision", "TrustFlag",
     "ExpertConnection", "ExpertPresence", "ExpertProgram", "Funding", "LedgerEntry", "LedgerTransaction",
-    "Message", "Offer", "Payout", "PayoutBatch", "PayoutReversal", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
+    "Message", "Offer", "Payout", "PayoutBatch", "PayoutReversal", "Rating", "ReusableAnswer", "StaffUser", "Timer",
+    "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
+    "NotificationSettings", "OutboundEmail", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

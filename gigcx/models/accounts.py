@@ -30,6 +30,14 @@ class Brand(SQLModel, table=True):
     allowed_origins: list[str] = json_field(list)
     # payouts.BudgetPolicy.to_dict(), set by the operator; None = postpaid, routing never held.
     budget_policy: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # signs customers' identities (HMAC-SHA256 of the brand's user id); made on first request
+    identity_secret: Optional[str] = Field(default=None, max_length=64)
+    # payouts.trust.TrustSettings overrides (docs/trust.md); {} = the defaults
+    trust_settings: dict[str, Any] = json_field(dict)
+    # how resolved cases' answers are reused as suggestions: "auto", "curated" or "off"
+    answer_reuse: str = Field(default="auto", max_length=16, sa_column_kwargs={"server_default": "auto"})
+    # conversations older than this lose their text and customers are anonymised; None = kept
+    retention_days: Optional[int] = None
 
 
 class BrandApiKey(SQLModel, table=True):
@@ -100,6 +108,8 @@ class ExpertProgram(SQLModel, table=True):
     topics: list[str] = json_field(list)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: Optional[datetime] = None
+    # the expert's own user id on the brand's site (set at approval): their own questions are theirs
+    external_user_id: Optional[str] = Field(default=None, max_length=200)
 
 
 class AuthToken(SQLModel, table=True):

@@ -4,18 +4,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_socketio import emit, join_room
+from flask_socketio import emit
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 from sqlmodel import Session, select
 
 from gigcx import loadshed, ratelimit, security
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
-from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
+from gigcx.events import (
+    CUSTOMER,
+    EXPERT,
+    case_payload,
+    customer_room,
+    expert_in_conversation,
+    expert_room,
+    public_suggestions,
+)
 from gigcx.extensions import socketio
-from gigcx.models import Case, Customer
+from gigcx.models import AuthToken, Case, Customer
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
-from gigcx.services import brands, cases, dispatch
+from gigcx.services import brands, cases, dispatch, trust
 from gigcx.services.cases import Actor
 
 
@@ -23,27 +32,57 @@ class CustomerNamespace(RoleNamespace):
     """Customers, identified by the token their browser keeps."""
 
     def on_connect(self, auth: Any = None) -> None:
-        """Refuse unknown brands; resume a customer by token or create one."""
+        """Refuse unknown brands and wrongly signed identities; resume a customer by verified id or
+        token, or create one. Where the connection comes from is recorded for fraud signals."""
         auth = auth if isinstance(auth, dict) else {}
         slug, token = auth.get("brand"), auth.get("token")
+        user_id, user_hash = auth.get("user_id"), auth.get("user_hash")
         if not isinstance(slug, str) or not (isinstance(token, str) or token is None):
             raise ConnectionRefusedError("auth must be {brand: <slug>, token?: <customer token>}")
+        if user_id is not None or user_hash is not None:
+            if not (isinstance(user_id, str) and isinstance(user_hash, str) and 0 < len(user_id) <= 200):
+                raise ConnectionRefusedError("a known customer needs user_id (1-200 characters) and user_hash")
         with session_scope() as session:
             brand = brands.brand_by_slug(session, slug)
             if brand is None:
                 raise ConnectionRefusedError("unknown brand")
             customer = _resume(session, brand.id, token) if token else None  # type: ignore[arg-type]
+            if isinstance(user_id, str):
+                if not trust.verify_identity(brand, user_id, user_hash):  # type: ignore[arg-type]
+                    raise ConnectionRefusedError("identity verification failed")
+                known = trust.known_customer(session, brand.id, user_id, customer)  # type: ignore[arg-type]
+                if known is not customer:  # another device (or a new customer): a token for this one
+                    token = security.new_token(security.CUSTOMER_TOKEN)
+                    if known.id is None:
+                        known.token_hash = security.token_hash(token)
+                        session.add(known)
+                        session.flush()
+                    else:
+                        session.add(AuthToken(token_hash=security.token_hash(token), kind="customer",
+                                              subject_id=known.id))
+                    customer = known
             if customer is None:
+                try:  # new customers per address: one browser resumes with its token instead
+                    ratelimit.check("customer", request.remote_addr)
+                except ApiError:
+                    raise ConnectionRefusedError("rate_limited: too many new customers from this "
+                                                 "address; retry in a minute") from None
                 token = security.new_token(security.CUSTOMER_TOKEN)
                 customer = Customer(brand_id=brand.id, token_hash=security.token_hash(token))  # type: ignore[arg-type]
                 session.add(customer)
-                session.commit()
-        self.actors[request.sid] = Actor("customer", customer.id, brand.id)  # type: ignore[attr-defined, arg-type]
-        join_room(customer_room(customer.id))  # type: ignore[arg-type]
-        emit("session", {"customer_id": customer.id, "token": token, "brand": slug})
+                session.flush()
+            trust.record_client(session, "customer", customer.id, request.remote_addr,  # type: ignore[arg-type]
+                                request.headers.get("User-Agent"))
+            session.commit()
+        self.authenticated(Actor("customer", customer.id, brand.id), None,  # type: ignore[arg-type]
+                           customer_room(customer.id))  # type: ignore[arg-type]
+        out = {"customer_id": customer.id, "token": token, "brand": slug}
+        if customer.external_id is not None:
+            out["user_id"] = customer.external_id
+        emit("session", out)
 
     def on_disconnect(self, *args: Any) -> None:
-        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.forget()
 
     @acked
     def on_ask(self, data: Any) -> dict[str, Any]:
@@ -60,7 +99,7 @@ class CustomerNamespace(RoleNamespace):
             if created:
                 dispatch.dispatch(session, outbox, case, fresh=True)
             out = case_payload(session, case, full=True)
-            out["suggestions"] = case.suggestions
+            out["suggestions"] = public_suggestions(case.suggestions)
             return {"case": out}
 
         return transact(work)  # type: ignore[no-any-return]
@@ -105,15 +144,21 @@ class CustomerNamespace(RoleNamespace):
         body = parse(p.CaseRef, data)
         with session_scope() as session:
             case = cases.load_case(session, self.actor(), body.case_id)
-        if case.expert_id is not None:
+        if expert_in_conversation(case):
             socketio.emit("typing", {"case_id": case.id, "sender": "customer"}, namespace=EXPERT,
-                          to=expert_room(case.expert_id))
+                          to=expert_room(case.expert_id))  # type: ignore[arg-type]
         return {}
 
 
 def _resume(session: Session, brand_id: int, token: str) -> Customer | None:
-    customer = session.exec(select(Customer).where(
-        Customer.token_hash == security.token_hash(token))).first()
+    """The brand's customer holding this token (their first device's, or another device's of a
+    verified customer)."""
+    digest = security.token_hash(token)
+    customer = session.exec(select(Customer).where(Customer.token_hash == digest)).first()
+    if customer is None:
+        extra = session.exec(select(AuthToken.subject_id).where(
+            AuthToken.token_hash == digest, AuthToken.kind == "customer", AuthToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+        customer = session.get(Customer, extra) if extra is not None else None
     if customer is None or customer.brand_id != brand_id:
         return None
     return customer

@@ -8,12 +8,16 @@ from sqlmodel import Session, select
 
 from gigcx import schemas, security
 from gigcx.errors import ApiError
+from gigcx.events import Outbox
 from gigcx.models import Brand, BrandApiKey, Topic, utcnow
+from gigcx.sessions import key_credential
 
 
 def create_brand(*, session: Session, data: schemas.BrandCreate) -> tuple[Brand, str]:
     """Create a brand and its first API key; the key is returned once, only its hash is kept."""
-    brand = Brand(slug=data.slug, name=data.name)
+    import secrets
+
+    brand = Brand(slug=data.slug, name=data.name, identity_secret="gcxi_" + secrets.token_hex(24))
     session.add(brand)
     try:
         session.flush()
@@ -31,16 +35,20 @@ def _add_key(session: Session, brand: Brand) -> str:
     return key
 
 
-def rotate_key(*, session: Session, brand_id: int) -> str:
-    """Revoke every current key of the brand and issue a new one."""
+def rotate_key(*, session: Session, outbox: Outbox, brand_id: int) -> str:
+    """Revoke every current key of the brand and issue a new one; the old keys' live sockets are
+    disconnected after the commit."""
     brand = session.get(Brand, brand_id)
     assert brand is not None
+    revoked = []
     for old in session.exec(select(BrandApiKey).where(
             BrandApiKey.brand_id == brand_id, BrandApiKey.revoked_at.is_(None))):  # type: ignore[union-attr]
         old.revoked_at = utcnow()
         session.add(old)
+        revoked.append(old.id)
     key = _add_key(session, brand)
     session.commit()
+    outbox.end_sessions([key_credential(key_id) for key_id in revoked], "key_rotated")  # type: ignore[arg-type]
     return key
 
 
@@ -57,9 +65,15 @@ def brand_by_slug(session: Session, slug: str) -> Brand | None:
     return session.exec(select(Brand).where(Brand.slug == slug)).first()
 
 
-def settings_view(brand: Brand) -> dict[str, Any]:
-    """The brand's settings as the API shows them."""
-    return schemas.BrandSettings.model_validate(brand, from_attributes=True).model_dump()
+def settings_view(brand: Brand, *, admin: bool = False) -> dict[str, Any]:
+    """The brand's settings as the API shows them (with the identity secret for admins)."""
+    from gigcx.services import trust
+
+    out = schemas.BrandSettings.model_validate(brand, from_attributes=True).model_dump()
+    out["trust"] = trust.settings_for(brand).to_dict()
+    if admin and brand.identity_secret:
+        out["identity_secret"] = brand.identity_secret
+    return out
 
 
 def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdate) -> Brand:
@@ -71,8 +85,11 @@ def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdat
 
         check_currency_change(session, brand, changes["currency"])
     for name, value in changes.items():
-        if value is None:
+        if value is None and name not in schemas.BrandUpdate.NULLABLE:
             raise ApiError("invalid", f"{name}: may not be null")
+        if name == "trust":
+            brand.trust_settings = _merged_trust(brand, data.trust.model_dump(exclude_unset=True))  # type: ignore[union-attr]
+            continue
         setattr(brand, name, value)
     session.add(brand)
     session.commit()
@@ -106,3 +123,21 @@ def list_topics(session: Session, brand_id: int, active_only: bool = False) -> l
 def topic_view(topic: Topic) -> dict[str, Any]:
     """A topic as the API shows it."""
     return schemas.TopicPublic.model_validate(topic, from_attributes=True).model_dump()
+
+
+def _merged_trust(brand: Brand, patch: dict[str, Any]) -> dict[str, Any]:
+    """The brand's stored trust overrides with a PATCH applied (weights merge signal by signal)."""
+    from payouts.trust import SettingsError, TrustSettings
+
+    for name, value in patch.items():
+        if value is None:
+            raise ApiError("invalid", f"trust.{name}: may not be null")
+    merged = {**(brand.trust_settings or {}), **patch}
+    merged["weights"] = {**(brand.trust_settings or {}).get("weights", {}), **patch.get("weights", {})}
+    if not merged["weights"]:
+        merged.pop("weights")
+    try:
+        TrustSettings.from_dict(merged)
+    except (SettingsError, TypeError, ValueError) as exc:
+        raise ApiError("invalid", f"trust: {exc}") from None
+    return merged

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 import payouts
 from gigcx.models import Brand, Case, Payout
 from gigcx.models.base import iso
-from gigcx.services import ledger
+from gigcx.services import ledger, trust
 from gigcx.services.budget import budget_cents, exposure_cents, policy_for
 from gigcx.services.rewards import CREDIT_KINDS, KIND_BONUS
 
@@ -41,8 +41,11 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
             reversed_.add(row.case_id)
     # Released rewards are paid out oldest first: allocate paid, then in-transit money to them.
     pools = {cur: [b.get("paid", 0), b.get("in_transit", 0)] for cur, b in bal.items()}
+    held = trust.holds_of(session, list(cases))
     for case_id, entry in cases.items():
-        entry["status"] = "reversed" if case_id in reversed_ else "pending"
+        entry["status"] = "reversed" if case_id in reversed_ else "held" if case_id in held else "pending"
+        if case_id in held:
+            entry["hold_reasons"] = held[case_id]
     for case_id in released:
         if case_id not in cases:
             continue

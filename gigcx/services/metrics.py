@@ -74,8 +74,8 @@ def metrics(session: Session, brand_id: int, since: datetime | None = None, unti
     by_expert: dict[int, list[tuple[Case, Rating | None]]] = defaultdict(list)
     for case, rating in rows:
         by_topic[case.topic or "unclassified"].append((case, rating))
-        if case.expert_id is not None:
-            by_expert[case.expert_id].append((case, rating))
+        if case.expert_id is not None:  # an escalated case's rating is not the expert's
+            by_expert[case.expert_id].append((case, None if case.escalated_at is not None else rating))
     names = dict(session.exec(select(Expert.id, Expert.display_name).where(
         Expert.id.in_(list(by_expert)))).all()) if by_expert else {}  # type: ignore[union-attr]
     out["by_topic"] = {topic: summarise(r) for topic, r in sorted(by_topic.items())}

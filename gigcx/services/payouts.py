@@ -31,7 +31,7 @@ from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
 from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, utcnow
 from gigcx.models.base import iso
-from gigcx.services import ledger
+from gigcx.services import ledger, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,7 @@ def settle_outcome(session: Session, payout: Payout, outcome: payouts.Outcome) -
         log.error("payout %s needs attention: %s", payout.id, outcome.reason)
     payout.updated_at = utcnow()
     session.add(payout)
+    webhooks.payout_event(session, payout)
     session.commit()
     return payout.status
 
@@ -209,6 +210,7 @@ def _paid(session: Session, payout: Payout, reference: str) -> str:
     payout.status, payout.transfer_id, payout.error, payout.attention = PAID, reference, None, None
     payout.updated_at = utcnow()
     session.add(payout)
+    webhooks.payout_event(session, payout)
     session.commit()
     return payout.status
 
@@ -224,6 +226,7 @@ def _fail(session: Session, payout: Payout, reason: str) -> str:
     payout.status, payout.error, payout.attention = FAILED, reason[:500], None
     payout.updated_at = utcnow()
     session.add(payout)
+    webhooks.payout_event(session, payout)
     session.commit()
     log.error("payout %s failed: %s", payout.id, reason)
     return payout.status

@@ -16,7 +16,8 @@ def expert_stats(session: Session, expert_id: int, brand_id: int | None = None) 
         Case.expert_id == expert_id)
     if brand_id is not None:
         q = q.where(Case.brand_id == brand_id)
-    rows = list(session.exec(q).all())
+    # an escalated case's rating is about the brand's staff, not the expert
+    rows = [(c, None if c.escalated_at is not None else r) for c, r in session.exec(q).all()]
     by_topic: dict[str, list[Any]] = defaultdict(list)
     for case, rating in rows:
         by_topic[case.topic or "unclassified"].append((case, rating))

@@ -51,7 +51,8 @@ def history(session: Session, brand_id: int, limit: int = 20000) -> list[Resolve
         ok = status == "resolved" and verdict != "reject"
         finished = resolved_at or escalated_at or closed_at or assigned_at or created_at
         out.append(ResolvedCase(text=question, topics=[topic] if topic else [],
-                                expert_id=expert_id, resolved=ok, rating=csat,
+                                expert_id=expert_id, resolved=ok,
+                                rating=None if escalated_at is not None else csat,  # staff's, not theirs
                                 at=_epoch(finished)))  # every case has one: the ranker's time features
     out.reverse()  # newest `limit` cases, oldest first: ExpertRanker.fit expects time order
     return out
@@ -127,7 +128,12 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
                                                       candidates=[a.expert_id for a in pool],
                                                       at=_epoch(case.created_at)))
     stats = expert_stats(session, [a.expert_id for a in pool])
-    candidates = [Candidate(a.expert_id, expertise=ranked.get(a.expert_id, 0.0), load=a.load,
+    # experts under the brand's quality threshold in this topic get fewer offers (docs/trust.md)
+    factors = quality_factors(session, brand, case.topic, [a.expert_id for a in pool])
+    if factors:
+        decision["quality_penalty"] = {str(k): round(v, 4) for k, v in factors.items()}
+    candidates = [Candidate(a.expert_id, expertise=_demote(ranked.get(a.expert_id, 0.0), factors.get(a.expert_id)),
+                            load=a.load,
                             max_cases=a.max_cases, languages=a.languages, topics=a.topics,
                             median_response_s=stats[a.expert_id][0], resolved_count=stats[a.expert_id][1])
                   for a in pool]
@@ -136,3 +142,22 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
     decision.update({"ranked": result.ranked, "filtered": {str(k): v for k, v in result.filtered.items()},
                      "explored": result.explored, "eligible": result.eligible})
     return result.chosen, decision
+
+
+def quality_factors(session: Session, brand: Brand, topic: str | None, expert_ids: list[int]) -> dict[int, float]:
+    """Expertise multipliers (< 1) of the experts whose quality in the topic is under the brand's threshold."""
+    from gigcx.services import trust
+    from payouts.trust import dispatch_factor
+
+    threshold = trust.settings_for(brand).quality_threshold
+    if threshold <= 0:
+        return {}
+    scores = trust.quality_scores(session, brand.id, topic, expert_ids)  # type: ignore[arg-type]
+    return {e: dispatch_factor(q, threshold) for e, q in scores.items() if q < threshold}
+
+
+def _demote(expertise: float, factor: float | None) -> float:
+    """Scale a ranker score down by a quality factor (scores may be negative: move them further down)."""
+    if factor is None:
+        return expertise
+    return expertise * factor if expertise >= 0 else expertise / factor

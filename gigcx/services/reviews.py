@@ -69,6 +69,13 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     timers.cancel(session, REVIEW_TIMER, case.id)  # type: ignore[arg-type]
     case.review_verdict, case.review_note, case.reviewed_at = verdict, note, utcnow()
     session.add(case)
+    from gigcx.services import webhooks
+
+    webhooks.case_event(session, "case.reviewed", case)
+    if verdict == "reject":
+        from gigcx.services import answers
+
+        answers.reject_for_case(session, case.id)  # type: ignore[arg-type]
     session.commit()
     return review_view(session, case, clawback=clawback)
 

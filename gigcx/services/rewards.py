@@ -26,7 +26,7 @@ import payouts
 from gigcx.events import Outbox
 from gigcx.models import Brand, Case, CaseStatus, Topic, utcnow
 from gigcx.models.base import iso
-from gigcx.services import ledger, timers
+from gigcx.services import ledger, timers, trust
 
 REVIEW_TIMER = "review_window"
 CREDIT_KINDS = ("reward", "bonus")
@@ -138,6 +138,7 @@ def credit_resolved_case(session: Session, case: Case) -> None:
             ledger.post(session, payouts.platform_fee(case.id, brand.id,
                                                       payouts.Money(brand.platform_fee_cents, brand.currency)))
     timers.schedule(session, REVIEW_TIMER, case.id, available_at)  # type: ignore[arg-type]
+    trust.on_credit(session, case)  # may hold the reward for the brand's review (docs/trust.md)
 
 
 def apply_rating_bonus(session: Session, case: Case, csat: int) -> None:
@@ -178,7 +179,7 @@ def release_case(session: Session, case_id: int) -> bool:
     if case is None or case.expert_id is None:
         return False
     ledger.lock(session, ["acct:" + payouts.expert_pending(case.expert_id)])
-    if _posted(session, payouts.reverse_key(case_id)):
+    if _posted(session, payouts.reverse_key(case_id)) or trust.is_held(session, case_id):
         return False
     amount = credited(session, case_id)
     if amount is None or amount.cents <= 0:

@@ -1,4 +1,4 @@
-"""The expert console (`/expert/`) and the brand console (`/brand/`): one HTML shell each.
+"""The landing page (`/`), the expert console (`/expert/`) and the brand console (`/brand/`).
 
 The pages are static shells; `static/expert.js` and `static/brand.js` (ES modules, no build step)
 talk to the REST API and Socket.IO with a bearer token kept in `sessionStorage`. No cookie is ever
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sys
 import threading
 from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from gigcx.db import session_scope
+from gigcx.services import brands
 from gigcx.web.headers import strict_page
 from gigcx.web.widget import node_modules
 
@@ -29,11 +32,35 @@ VENDOR = {
 #: Vendor files keep their URL across upgrades: revalidate (cheaply, by ETag) after an hour.
 VENDOR_CACHE = "public, max-age=3600, stale-while-revalidate=86400"
 
+#: The brand `gigcx demo` creates; the landing page links to its demo page when it exists.
+DEMO_SLUG = "demo"
+
 bp = Blueprint("consoles", __name__, static_folder="static", static_url_path="/console/static",
                template_folder="templates")
 
 _vendor_cache: dict[tuple[str, int, int], tuple[bytes, str]] = {}
 _lock = threading.Lock()
+
+
+@bp.get("/")
+def home() -> Response:
+    """The landing page: what this server is, and links to the demo, the consoles and the API."""
+    links = {"expert_console": "/expert/", "brand_console": "/brand/", "api": "/api/v1/openapi.json",
+             "widget": "/widget.js", "health": "/healthz", "metrics": "/metrics"}
+    with session_scope() as session:
+        brand = brands.brand_by_slug(session, DEMO_SLUG)
+        demo = {"slug": brand.slug, "name": brand.name} if brand is not None else None
+    if demo is not None:
+        links["demo"] = f"/demo/{demo['slug']}"
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        return jsonify({"name": "GigCX", "version": _version(), "links": links})
+    return _page(render_template("home.html", demo=demo, version=_version()))
+
+
+def _version() -> str:
+    """The package's version (read from the loaded package: importing `gigcx` here would make the
+    pages layer depend on the app factory)."""
+    return str(getattr(sys.modules.get("gigcx"), "__version__", "unknown"))
 
 
 @bp.get("/expert/")

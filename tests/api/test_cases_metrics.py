@@ -122,3 +122,19 @@ def test_csv_export_is_spreadsheet_safe(api: Api, brand: tuple[str, dict[str, in
     assert {row["status"] for row in rows} == {"resolved", "escalated", "closed"}
     tricky = api.get("/cases/export.csv", key, query_string={"since": "2030-01-01T00:00:00Z"})
     assert tricky.get_data(as_text=True).strip().count("\n") == 0
+
+
+def test_case_routing_names_the_experts_offered(api: Api, app: Any, brand: tuple[str, dict[str, int]]) -> None:
+    """The brand's routing table reads names, not expert ids."""
+    from gigcx.models import Offer
+
+    key, ids = brand
+    with Session(app.extensions["gigcx_engine"]) as s:
+        for expert, status in (("ana", "declined"), ("ben", "accepted")):
+            s.add(Offer(case_id=ids["cards1"], expert_id=ids[expert], status=status, score=0.5,
+                        reasons={"why": "top score", "expertise_scaled": 0.5}, expires_at=T0))
+        s.commit()
+    offers = api.get(f"/cases/{ids['cards1']}", key).json["offers"]
+    assert [(o["display_name"], o["expert_id"], o["status"]) for o in offers] == [
+        ("Ana", ids["ana"], "declined"), ("Ben", ids["ben"], "accepted")]
+    assert offers[0]["reasons"]["why"] == "top score"

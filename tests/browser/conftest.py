@@ -38,6 +38,40 @@ DEVICES: dict[str, dict[str, Any]] = {
 }
 
 
+#: axe-core (npm, package.json's devDependencies) checks each screen's accessibility; AXE_PATH
+#: points at another copy of axe.min.js.
+AXE_JS = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+A11Y_REPORTS = REPO_ROOT / "artifacts" / "a11y"
+_axe_source: list[str] = []
+
+
+def axe_source() -> str:
+    """The text of axe.min.js (read once)."""
+    if not _axe_source:
+        path = AXE_JS if AXE_JS.is_file() else Path(os.environ.get("AXE_PATH", "") or AXE_JS)
+        if not path.is_file():
+            _unavailable(f"axe-core is not installed ({AXE_JS}): run `npm install` (or set AXE_PATH)")
+        _axe_source.append(path.read_text("utf-8"))
+    return _axe_source[0]
+
+
+def assert_accessible(page: Any, name: str) -> None:
+    """No serious or critical axe-core violation on the page as it is now (the widget's open
+    shadow root included). The full report goes to artifacts/a11y/<name>.json."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source())  # through the DevTools protocol: the page's CSP does not apply
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => ({ target: n.target, html: n.html, summary: n.failureSummary })) }));
+    }""")
+    A11Y_REPORTS.mkdir(parents=True, exist_ok=True)
+    (A11Y_REPORTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    bad = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not bad, "accessibility violations on " + name + ":\n" + "\n".join(
+        f"- {v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:5]}" for v in bad)
+
+
 def _unavailable(why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"browser tests must run in CI: {why}")
@@ -154,10 +188,55 @@ class Widget:
         assert seqs == sorted(seqs), seqs
 
 
+class PageWatch:
+    """Records, on every page of the contexts it watches, what a user would never want to see
+    happen: a console error, an uncaught exception, a failed request or an error response.
+    The test fails at teardown if any happened that it did not `allow` (by regular expression)."""
+
+    #: A request cut short because its page navigated, reloaded or closed is not a failure.
+    BENIGN = (re.compile(r"net::ERR_ABORTED"),)
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.allowed: list[re.Pattern[str]] = list(self.BENIGN)
+
+    def allow(self, pattern: str) -> None:
+        """A problem the test causes on purpose (a wrong password, a server taken down...)."""
+        self.allowed.append(re.compile(pattern))
+
+    def attach(self, context: Any) -> Any:
+        context.on("page", self._watch)
+        for page in context.pages:
+            self._watch(page)
+        return context
+
+    def _watch(self, page: Any) -> None:
+        where = lambda: page.url  # noqa: E731
+        page.on("console", lambda msg: msg.type == "error" and self.problems.append(
+            f"console error on {where()}: {msg.text} ({msg.location.get('url', '')})"))
+        page.on("pageerror", lambda exc: self.problems.append(f"uncaught exception on {where()}: {exc}"))
+        page.on("requestfailed", lambda req: self.problems.append(
+            f"request failed on {where()}: {req.method} {req.url}: {req.failure}"))
+        page.on("response", lambda resp: resp.status >= 400 and self.problems.append(
+            f"error response on {where()}: {resp.request.method} {resp.url}: {resp.status}"))
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.problems if not any(a.search(p) for a in self.allowed)]
+
+
 @pytest.fixture
-def browser_context(chromium: Any, device: str) -> Iterator[Any]:
+def page_watch() -> Iterator[PageWatch]:
+    """Every browser test fails on a console error, an uncaught exception or a failed request
+    on any of its pages, unless it allowed that one."""
+    watch = PageWatch()
+    yield watch
+    assert not watch.unexpected(), "\n".join(watch.unexpected())
+
+
+@pytest.fixture
+def browser_context(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
     """A fresh browser profile (own localStorage) at the device's size."""
-    context = chromium.new_context(locale="en-US", **DEVICES[device])
+    context = page_watch.attach(chromium.new_context(locale="en-US", **DEVICES[device]))
     context.set_default_timeout(10_000)
     yield context
     context.close()
@@ -239,6 +318,10 @@ class HostSite:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path == "/favicon.ico":  # a brand's site has one; a 404 would be logged
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 body = pages.get(self.path)
                 data = (body or "not found").encode()
                 self.send_response(200 if body is not None else 404)

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import DEVICES, SCREENSHOTS, HeldFrame, ack_body
+from tests.browser.conftest import DEVICES, SCREENSHOTS, HeldFrame, PageWatch, ack_body, assert_accessible
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
@@ -50,6 +50,7 @@ class Console:
 
     def shot(self, state: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.evaluate("window.scrollTo(0, 0)")  # else the sticky tab bar lands mid-page
         self.page.screenshot(path=str(SCREENSHOTS / f"console-{self.device}-{self.name}-{state}.png"), full_page=True)
 
     def tab(self, name: str) -> None:
@@ -58,6 +59,14 @@ class Console:
 
     def kpi(self, key: str) -> Any:
         return self.page.locator(f'[data-kpi="{key}"] .v')
+
+    def a11y(self, state: str) -> None:
+        """No serious or critical axe-core violation on this screen."""
+        assert_accessible(self.page, f"console-{self.device}-{self.name}-{state}")
+
+    def nav_positions(self) -> list[float]:
+        return [b["x"] for b in self.page.locator("nav [data-tab]").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().toJSON())")]
 
     def check(self) -> None:
         assert not self.errors, self.errors
@@ -68,11 +77,11 @@ class Console:
 
 
 @pytest.fixture
-def contexts(chromium: Any, device: str) -> Iterator[Any]:
+def contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
     made: list[Any] = []
 
     def make() -> Any:
-        ctx = chromium.new_context(locale="en-US", **DEVICES[device])
+        ctx = page_watch.attach(chromium.new_context(locale="en-US", **DEVICES[device]))
         ctx.set_default_timeout(10_000)
         made.append(ctx)
         return ctx
@@ -110,6 +119,7 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     brand_login(b, server, slug, admin_email)
     expect(brand.kpi("cases")).to_have_text("0")
     brand.shot("01-dashboard-empty")
+    brand.a11y("dashboard-empty")
     brand.tab("topics")
     b.fill("#t-slug", "cards")
     b.fill("#t-name", "Card delivery")
@@ -119,6 +129,7 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     expect(b.locator("#topics tr[data-slug=cards]")).to_contain_text("Card delivery")
     expect(b.locator("#topics tr[data-slug=cards]")).to_contain_text("$3.50")
     brand.shot("02-topics")
+    brand.a11y("topics")
 
     # An expert signs up in the expert console and applies to the brand's program.
     e.goto(server.url + "/expert/")
@@ -132,31 +143,51 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     e.get_by_label(re.compile("Card delivery")).check()
     e.get_by_role("button", name="Apply").click()
     expect(e.locator("#programs")).to_contain_text("pending")
+    # Names, not slugs: the brand's name and the topic's.
+    expect(e.locator("#programs tr").first).to_contain_text(slug.title())
+    expect(e.locator("#programs tr").first).to_contain_text("Card delivery")
     expert.shot("01-applied")
+    expert.a11y("programs")
 
     # The brand approves the application.
     brand.tab("experts")
     row = b.locator("#programs tr", has_text="Ana")
     expect(row).to_contain_text("pending")
     brand.shot("03-application")
+    brand.a11y("experts")
     row.get_by_role("button", name="Approve").click()
-    expect(b.locator("#programs tr", has_text="Ana")).to_contain_text("approved")
+    row = b.locator("#programs tr", has_text="Ana")
+    expect(row).to_contain_text("approved")
+    # Approved already: the action changes topics, it does not approve again.
+    expect(row.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(row.get_by_role("button", name="Update topics")).to_be_visible()
 
     # The expert goes online; a customer asks; the offer counts down; the expert accepts.
     expert.tab("work")
+    tabs_before = expert.nav_positions()
     e.get_by_role("button", name="Go online").click()
     expect(e.locator("#presence")).to_contain_text("You are online")
+    expect(e.locator("#presence")).to_have_class(re.compile(r"\bon\b"))  # shown, not a grey line
     customer = peers(server.url, "/customer", {"brand": slug})
     question = f"Where is my card? It has not arrived {XSS}"
     case_id = customer.call("ask", {"text": question, "client_id": "q1"})["case"]["id"]
     offer = e.locator(f".offer[data-case-id='{case_id}']")
     expect(offer).to_contain_text(XSS)  # shown as text, not markup
     expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s left$"))
+    expect(offer.locator(".case-title")).to_have_text(f"Card delivery · {slug.title()}")
+    # The offer's badge does not move the tabs.
+    assert expert.nav_positions()[0] == tabs_before[0]
     expert.shot("02-offer")
+    expert.a11y("offer")
     offer.get_by_role("button", name="Accept").click()
     chat = e.locator(f".chat[data-case-id='{case_id}']")
     expect(chat.locator(".pill")).to_have_text("active")
     expect(chat.locator("li.msg.customer .text")).to_have_text(question)
+    expect(chat.locator(".question")).to_have_count(0)  # the question is the first message, once
+    expect(chat.locator(".case-title")).to_have_text(f"#{case_id} · Card delivery · {slug.title()}")
+    if device == "desktop":  # the chat takes the whole width
+        widths = e.locator("#chats").evaluate("c => [c.clientWidth, c.querySelector('.chat').offsetWidth]")
+        assert widths[1] >= 0.9 * widths[0], widths
 
     # They chat; the expert proposes resolution; the customer confirms and rates 5.
     customer.wait_for("case", lambda d: d["status"] == "active")
@@ -165,9 +196,14 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     customer.wait_for("message", lambda d: d["sender"] == "expert" and "5 working days" in d["text"])
     assert customer.call("message", {"case_id": case_id, "text": "Thanks! <b>great</b>", "client_id": "m2"})["ok"]
     expect(chat.locator("li.msg.customer .text").last).to_have_text("Thanks! <b>great</b>")
+    expect(chat.locator("li.msg.expert .who")).to_have_text("You")
+    expect(chat.locator("li.msg.customer .who").first).to_have_text("Customer")
     expert.shot("03-chat")
+    expert.a11y("chat")
     chat.get_by_role("button", name="Propose resolution").click()
     expect(chat.locator(".pill")).to_have_text("pending confirmation")
+    expect(chat.get_by_role("button", name="Propose resolution")).to_be_hidden()
+    expect(chat.locator(".waiting")).to_contain_text("waiting for the customer")
     customer.wait_for("case", lambda d: d["status"] == "pending_confirmation")
     assert customer.call("resolve", {"case_id": case_id, "resolved": True})["ok"]
     assert customer.call("rate", {"case_id": case_id, "csat": 5, "nps": 10})["ok"]
@@ -179,23 +215,40 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     expect(e.locator("#earn-kpis")).to_contain_text("$3.50")
     expect(e.locator("#earn-entries")).to_contain_text(f"#{case_id}")
     expert.shot("05-earnings")
+    expert.a11y("earnings")
     expert.tab("profile")
     expect(e.locator("#profile-topics tr", has_text="cards")).to_contain_text("5")
     expert.shot("06-profile")
+    expert.a11y("profile")
+    assert expert.nav_positions() == tabs_before
 
     # The brand: live feed, transcript, QA review, and the dashboard numbers changed.
     brand.tab("live")
     expect(b.locator("#feed")).to_contain_text(XSS)
+    expect(b.locator("#feed li time").first).to_have_text(re.compile(r"\d"))  # each line has its time
+    brand.shot("07-live")
+    brand.a11y("live")
     brand.tab("cases")
-    b.locator(f"#cases tr[data-case-id='{case_id}']").click()
+    row = b.locator(f"#cases tr[data-case-id='{case_id}']")
+    expect(row).to_contain_text("Where is my card?")  # the question, and when it was asked
+    expect(row.locator("td.q .muted")).to_have_text(re.compile(r"\d"))
+    expect(row).to_contain_text("Card delivery")
+    row.click()
     detail = b.locator("#case-detail")
     expect(detail.locator("li.msg.customer .text").first).to_have_text(question)
     expect(detail).to_contain_text("CSAT 5")
     expect(detail.locator(".clawback")).to_contain_text("takes the expert's reward back")
+    # Who was offered the case and why, in words: names, no raw field dump.
+    routing = detail.locator("table", has_text="Why")
+    expect(routing.locator("tbody tr").first).to_contain_text("Ana")
+    expect(routing).to_contain_text("Best score")
+    expect(routing).not_to_contain_text("expert_id")
+    expect(routing).not_to_contain_text("expertise_scaled")
     brand.shot("04-case")
+    brand.a11y("case")
     detail.locator("#review-note").fill("Clear and quick.")
     detail.get_by_role("button", name="Save review").click()
-    expect(b.locator("#app-msg")).to_contain_text("Review saved: approve")
+    expect(b.locator("#app-msg")).to_contain_text(f"Case #{case_id} approved")
     expect(b.locator(f"#cases tr[data-case-id='{case_id}']")).to_contain_text("approve")
     brand.tab("dashboard")
     b.get_by_role("button", name="Refresh").click()
@@ -204,10 +257,35 @@ def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any
     expect(brand.kpi("csat_avg")).to_have_text("5")
     expect(brand.kpi("nps")).to_have_text("100")
     expect(b.locator("#by-expert")).to_contain_text("Ana")
+    charts = b.evaluate("""() => Object.fromEntries(['chart-cases', 'chart-rates', 'chart-sat'].map(id => {
+        const c = Chart.getChart(id);
+        return [id, { labels: c.data.labels.length, axes: Object.keys(c.scales),
+                      ticks: c.scales.y.ticks.map(t => t.value), max: c.scales.y.max }]; }))""")
+    assert charts["chart-cases"]["labels"] >= 7, charts  # every day of the week, empty ones too
+    assert all(float(v).is_integer() for v in charts["chart-cases"]["ticks"]), charts  # whole cases
+    assert charts["chart-rates"]["max"] == 100, charts  # percent, like the cards
+    assert "y1" in charts["chart-sat"]["axes"] and charts["chart-sat"]["max"] == 5, charts  # CSAT 1-5, NPS its own axis
+    gap = b.evaluate("() => document.querySelector('#kpis').getBoundingClientRect().top"
+                     " - document.querySelector('#range').getBoundingClientRect().bottom")
+    assert gap >= 8, gap  # the controls do not touch the cards
     brand.shot("05-dashboard")
+    brand.a11y("dashboard")
+    brand.tab("experts")
+    expect(b.locator("#programs tr", has_text="Ana")).to_contain_text("1 case ·")
     brand.tab("settings")
     expect(b.locator("#snippet")).to_have_text(f'<script src="{server.url}/widget.js" data-brand="{slug}" async></script>')
+    # Money in dollars, durations with a readable hint.
+    expect(b.locator("#s-5star")).to_have_value("0.00")
+    expect(b.locator("#h-offer")).to_have_text("= 60 s")
+    b.fill("#s-5star", "1.50")
+    b.fill("#s-review", "172800")
+    expect(b.locator("#h-review")).to_have_text("= 2.0 d")
+    b.get_by_role("button", name="Save settings").click()
+    expect(b.locator("#app-msg")).to_contain_text("Settings saved")
+    saved = server.rest("GET", "/brand", key).json()
+    assert saved["bonus_rules"]["five_star_cents"] == 150 and saved["review_window_s"] == 172800
     brand.shot("06-settings")
+    brand.a11y("settings")
     brand.check()
     expert.check()
 
@@ -278,6 +356,7 @@ def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any,
     assert got["text"] == "I have changed it for you."
     expect(detail.locator("li.msg.staff .text")).to_have_text("I have changed it for you.")
     brand.shot("01-escalated")
+    brand.a11y("inbox")
 
     # A change to the open case (here the customer rates it) redraws it without losing the reply
     # being typed.
@@ -290,6 +369,12 @@ def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any,
     detail.get_by_role("button", name="Close case").click()
     customer.wait_for("case", lambda d: d["status"] == "closed")
     expect(b.locator("#inbox")).to_contain_text("Nothing escalated")
+    # A question a suggested answer solved reads "deflected", not "closed".
+    other = peers(server.url, "/customer", {"brand": slug})
+    deflected = other.call("ask", {"text": "where is my card now", "client_id": "d"})["case"]["id"]
+    assert other.call("deflect", {"case_id": deflected})["ok"]
+    brand.tab("cases")
+    expect(b.locator(f"#cases tr[data-case-id='{deflected}'] .pill").first).to_have_text("deflected")
     brand.check()
 
     # An analyst sees the same data without any write control.
@@ -306,3 +391,88 @@ def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any,
     expect(a.locator("#s-offer")).to_be_disabled()
     analyst.shot("01-settings-read-only")
     analyst.check()
+
+
+def test_brand_console_works_by_keyboard(server: Server, peers: Any, contexts: Any, device: str) -> None:
+    """Log in, change tab, open a case and edit a topic with the keyboard alone."""
+    slug, key = server.brand(offer_timeout_s=60)
+    server.topic(key, "cards", examples=["where is my card"])
+    email = staff(server, key)
+    customer = peers(server.url, "/customer", {"brand": slug})
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "k"})["case"]["id"]
+    console = Console(contexts().new_page(), device, "keyboard")
+    b = console.page
+    b.goto(server.url + "/brand/")
+    expect(b.locator("#login-brand-hint")).to_contain_text("The demo's is demo")
+    b.locator("#login-brand").focus()
+    b.keyboard.type(slug)
+    b.keyboard.press("Tab")
+    b.keyboard.type(email)
+    b.keyboard.press("Tab")
+    b.keyboard.type(PASSWORD)
+    b.keyboard.press("Enter")
+    expect(b.locator("#app")).to_be_visible()
+    b.locator('nav [data-tab="cases"]').focus()
+    b.keyboard.press("Enter")
+    row = b.locator(f"#cases tr[data-case-id='{case_id}']")
+    expect(row).to_be_visible()
+    row.focus()
+    b.keyboard.press("Enter")
+    expect(b.locator("#case-detail")).to_contain_text(f"Case #{case_id}")
+    b.locator('nav [data-tab="topics"]').focus()
+    b.keyboard.press("Enter")
+    topic = b.locator("#topics tr[data-slug=cards]")
+    topic.focus()
+    b.keyboard.press("Enter")
+    expect(b.locator("#t-name")).to_be_focused()
+    expect(b.locator("#t-slug")).to_have_value("cards")
+    console.check()
+
+
+def test_curated_answers_and_erasure_in_the_console(server: Server, peers: Any, contexts: Any, device: str) -> None:
+    """Staff approve an edited answer before it is suggested, then erase the asker's data."""
+    slug, key = server.brand(answer_reuse="curated")
+    server.topic(key, "cards", examples=["where is my card"])
+    admin_email = staff(server, key)
+    _, token = server.expert(slug, key, ["cards"], name="Cleo")
+    ex = peers(server.url, "/expert", {"token": token})
+    assert ex.call("availability", {"online": True})["ok"]
+    asker = peers(server.url, "/customer", {"brand": slug})
+    case_id = asker.call("ask", {"text": "I'm Maria Lopez, my new card has not arrived", "client_id": "q"})["case"]["id"]
+    ex.wait_for("offer", lambda d: d["case_id"] == case_id)
+    assert ex.call("accept", {"case_id": case_id})["ok"]
+    ex.call("message", {"case_id": case_id, "text": "Hi Maria, cards arrive within 5 working days.", "client_id": "a"})
+    ex.call("resolve", {"case_id": case_id})
+    assert asker.call("resolve", {"case_id": case_id, "resolved": True})["ok"]
+
+    brand = Console(contexts().new_page(), device, "answers")
+    b = brand.page
+    brand_login(b, server, slug, admin_email)
+    brand.tab("answers")
+    expect(b.locator("#reuse-mode")).to_have_value("curated")
+    item = b.locator("#answers li.answer").first
+    expect(item).to_contain_text("not reviewed")
+    expect(item.locator("textarea")).to_have_value("Hi, cards arrive within 5 working days.")
+    item.locator("textarea").fill("New cards arrive within 5 working days; track yours in the app.")
+    item.get_by_role("button", name="Save edit and approve").click()
+    expect(b.locator("#answers li.answer").first).to_contain_text("approved")
+    brand.shot("01-approved")
+    other = peers(server.url, "/customer", {"brand": slug})
+    suggestions = other.call("ask", {"text": "my new card has not arrived", "client_id": "q2"})["case"]["suggestions"]
+    assert [s["answer"] for s in suggestions] == ["New cards arrive within 5 working days; track yours in the app."]
+
+    brand.tab("cases")
+    b.locator(f"#cases tr[data-case-id='{case_id}']").click()
+    detail = b.locator("#case-detail")
+    expect(detail).to_contain_text("Maria Lopez")
+    erase = detail.get_by_role("button", name="Erase this customer's data")
+    erase.click()
+    detail.get_by_role("button", name="Click again to erase: this cannot be undone").click()
+    expect(b.locator("#app-msg")).to_contain_text("erased")
+    expect(detail).to_contain_text("[redacted]")
+    expect(detail.locator(".customer-data")).to_contain_text("Kept, and why")
+    expect(detail.locator(".customer-data")).to_contain_text("bookkeeping")
+    expect(detail.locator(".customer-data a[download]")).to_have_count(1)  # the data as it was
+    expect(detail).not_to_contain_text("Maria")
+    brand.shot("02-erased")
+    brand.check()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -22,8 +23,8 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import HeldFrame, HostSite, Widget, ack_body, online_expert
-from tests.servers import Peer, Server
+from tests.browser.conftest import HeldFrame, HostSite, Widget, ack_body, assert_accessible, online_expert
+from tests.servers import ADMIN_TOKEN, Peer, Server
 
 pytestmark = pytest.mark.browser
 
@@ -65,12 +66,17 @@ def test_whole_conversation_with_an_expert(server: Server, peers: Any, brand: tu
     page.goto(f"{server.url}/demo/{slug}")
     expect(widget.launcher).to_be_visible()
     expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+    # What it says is what it is called (a speech-input user says "click Help").
+    expect(widget.launcher).to_have_text("Help")
+    expect(widget.launcher).to_have_accessible_name(re.compile(r"^Help\b"))
     widget.shot("01-launcher")
+    assert_accessible(page, f"widget-launcher-{widget.device}")
 
     widget.open()
     expect(widget.input).to_be_focused()
     expect(widget.launcher).to_have_attribute("aria-expanded", "true")
     widget.shot("02-ask")
+    assert_accessible(page, f"widget-ask-{widget.device}")
 
     # Ask: instant suggestions while an expert is found.
     widget.send("My card has not arrived yet")
@@ -81,6 +87,7 @@ def test_whole_conversation_with_an_expert(server: Server, peers: Any, brand: tu
     expect(widget.button("This solved it")).to_be_visible()
     widget.wait_message("My card has not arrived yet", "customer")
     widget.shot("03-finding-expert")
+    assert_accessible(page, f"widget-finding-{widget.device}")
 
     # The expert joins: name and rating in the header, the suggestions go away.
     assert expert.call("accept", {"case_id": case_id})["ok"]
@@ -90,6 +97,7 @@ def test_whole_conversation_with_an_expert(server: Server, peers: Any, brand: tu
     expect(page.locator("gigcx-widget .suggestions")).to_be_hidden()
     widget.wait_message("Ana is here to help.", "system")
     widget.shot("04-expert-joined")
+    assert_accessible(page, f"widget-chat-{widget.device}")
 
     # Typing indicator, then the chat both ways.
     assert expert.call("typing", {"case_id": case_id})["ok"]
@@ -134,7 +142,10 @@ def test_whole_conversation_with_an_expert(server: Server, peers: Any, brand: tu
     # CSAT, NPS and a comment.
     expect(widget.card).to_contain_text("How did it go?")
     expect(widget.input).to_be_hidden()
+    # Over: the header says who helped, no longer "is helping you" with a rating.
+    expect(widget.subtitle).to_have_text("Ana helped you")
     widget.shot("08-rating")
+    assert_accessible(page, f"widget-rating-{widget.device}")
     widget.button("Send feedback").click()
     expect(widget.card.get_by_role("alert")).to_have_text("Please choose how satisfied you are.")
     widget.card.get_by_label("5 – Very satisfied").check()
@@ -152,8 +163,11 @@ def test_whole_conversation_with_an_expert(server: Server, peers: Any, brand: tu
     widget.send("my card still has not arrived")
     expect(page.locator("gigcx-widget .sugg .a").filter(has_text=ANSWER)).to_be_visible()
     widget.shot("10-suggestions")
+    chosen = page.locator("gigcx-widget .sugg .a").first.text_content()
     widget.button("This solved it").first.click()
     expect(widget.card).to_contain_text("glad that answer helped")
+    # The answer that solved it stays in view.
+    expect(widget.card.locator(".sugg.solved .a")).to_have_text(chosen or "")
     closed = feed.wait_for("case", lambda d: d["status"] == "closed" and d["id"] != case_id)
     assert closed["deflected"] is True
     widget.shot("11-deflected")
@@ -169,7 +183,8 @@ def test_offline_queue_and_missed_messages(server: Server, peers: Any, brand: tu
     widget.send("Can I borrow money for a car?")
     case_id = expert.wait_for("offer")["case_id"]
     assert expert.call("accept", {"case_id": case_id})["ok"]
-    expect(widget.subtitle).to_contain_text("Ben is helping you")
+    # Ben has no rating yet: no "new expert" label to make the customer doubt him.
+    expect(widget.subtitle).to_have_text("Ben is helping you")
 
     page.context.set_offline(True)
     expect(widget.status).to_contain_text("You are offline")
@@ -301,6 +316,9 @@ def test_no_expert_yet_then_escalated_to_staff(server: Server, peers: Any, widge
     widget.open()
     widget.send("Where is my card?")
     expect(widget.status).to_contain_text("Finding an expert")
+    # The brand's first question: nothing answered to suggest yet, and the widget says so.
+    expect(widget.page.locator("gigcx-widget .sugg-empty")).to_have_text(
+        "No answered question like yours yet: an expert will answer you here.")
     expect(widget.status).to_contain_text("No expert is free yet.", timeout=5_000)
     expect(widget.status).to_contain_text("the support team takes over")
     widget.shot("15-no-expert-yet")
@@ -336,7 +354,7 @@ def test_keyboard_focus_aria_and_translation(server: Server, brand: tuple[str, s
     slug, _ = brand
     page = widget.page
     page.goto(f"{server.url}/demo/{slug}?lang=fr")
-    launcher = widget.page.locator("gigcx-widget").get_by_role("button", name="Ouvrir le chat d'assistance")
+    launcher = widget.page.locator("gigcx-widget").get_by_role("button", name="Aide : ouvrir le chat d'assistance")
     expect(launcher).to_be_visible()
     launcher.focus()
     page.keyboard.press("Enter")
@@ -364,6 +382,7 @@ def test_keyboard_focus_aria_and_translation(server: Server, brand: tuple[str, s
         ".msg.customer .when, .intro, .composer textarea").evaluate_all(contrast_script())
     assert ratios and all(r >= 4.5 for _, r in ratios), ratios
     widget.shot("17-french-keyboard")
+    assert_accessible(page, f"widget-french-{widget.device}")
     page.keyboard.press("Escape")
     expect(widget.panel).to_be_hidden()
     expect(launcher).to_be_focused()
@@ -390,6 +409,37 @@ def test_a_shedding_server_keeps_the_question_sending_and_stores_nothing(servers
     widget.shot("30-overloaded-still-sending")
     cases = shedding.rest("GET", "/cases", key)
     assert cases.status_code == 200 and cases.json()["cases"] == []
-    shed = [line for line in requests.get(shedding.url + "/metrics", timeout=10).text.splitlines()
+    shed = [line for line in requests.get(shedding.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text.splitlines()
             if line.startswith('gigcx_shed_events_total{event="ask"}')]
     assert shed and float(shed[0].split()[-1]) >= 2  # refused, resent, refused again
+
+
+def test_skipping_the_rating_keeps_the_conversation(server: Server, peers: Any, brand: tuple[str, str],
+                                                    widget: Widget) -> None:
+    slug, _ = brand
+    expert = online_expert(server, peers, brand, name="Chloé")
+    page = widget.page
+    page.goto(f"{server.url}/demo/{slug}")
+    widget.open()
+    widget.send("Can I borrow money?")
+    case_id = expert.wait_for("offer")["case_id"]
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+    assert expert.call("message", {"case_id": case_id, "text": "Yes, up to 5,000.", "client_id": "e1"})["ok"]
+    widget.wait_message("Yes, up to 5,000.", "expert")
+    assert expert.call("resolve", {"case_id": case_id})["ok"]
+    widget.button("Yes, it's solved").click()
+    expect(widget.card).to_contain_text("How did it go?")
+    before = widget.messages()
+    widget.button("Skip").click()
+    expect(widget.card).to_contain_text("Your question is solved.")
+    expect(widget.card).not_to_contain_text("How did it go?")
+    assert widget.messages() == before  # the transcript stays
+    expect(widget.subtitle).to_have_text("Chloé helped you")
+    widget.shot("18-rating-skipped")
+    # After a reload it is still the finished conversation, not the rating form again.
+    page.reload()
+    widget.wait_message("Yes, up to 5,000.", "expert")
+    expect(widget.card).to_contain_text("Your question is solved.")
+    widget.button("Ask another question").click()
+    assert widget.messages() == []
+    expect(widget.input).to_be_focused()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from matching import TopicClassifier
-from matching.datasets import data_dir, load_banking77
+from matching.datasets import load_banking77, missing_data
 
 TEXTS = [
     "my card has not arrived yet", "where is my new card", "card still not delivered",
@@ -112,7 +112,7 @@ def test_embeddings_path() -> None:
     np.testing.assert_allclose(clone.predict_proba(q), clf.predict_proba(q), atol=1e-6)
 
 
-@pytest.mark.skipif(not (data_dir() / "banking77").is_dir(), reason="shared data not present")
+@pytest.mark.skipif(missing_data("banking77") is not None, reason=str(missing_data("banking77")))
 def test_banking77_slice_accuracy() -> None:
     texts, labels = load_banking77("train")
     test_texts, test_labels = load_banking77("test")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from matching import FEATURES, ExpertRanker, ResolvedCase
-from matching.datasets import cqa_rows, data_dir, load_cqa
+from matching.datasets import cqa_rows, load_cqa, missing_data
 from matching.evaluation import TagCountRanker, evaluate_routing, published_questions
 
 
@@ -107,7 +107,7 @@ def test_cqa_rows_and_load_cqa_on_a_small_copy(tmp_path: Path) -> None:
     assert test[0].at == 20.0
 
 
-@pytest.mark.skipif(not (data_dir() / "cqa").is_dir(), reason="shared data not present")
+@pytest.mark.skipif(missing_data("cqa") is not None, reason=str(missing_data("cqa")))
 def test_history_beats_tag_count_in_all_setting() -> None:
     train_cases, _, test = load_cqa("history")
     test = published_questions(test, {c.expert_id for c in train_cases})

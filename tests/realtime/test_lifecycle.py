@@ -43,6 +43,8 @@ def test_full_conversation(server: Server, peers: Any, brand: tuple[str, str]) -
 
     accepted = expert.call("accept", {"case_id": case_id})
     assert accepted["ok"] and accepted["case"]["status"] == "active"
+    assert accepted["case"]["brand"] == slug  # the expert console names the brand from it
+    assert expert.call("sync", {"case_id": case_id, "after_seq": 0})["case"]["brand"] == slug
     assert [m["seq"] for m in accepted["messages"]] == [1, 2]
     assert "jo@example.com" not in accepted["messages"][0]["text"]
     case_event = customer.wait_for("case", lambda d: d["status"] == "active")

@@ -49,7 +49,7 @@ def test_vendor_scripts_say_how_to_install_them(app: Any, client: Any, tmp_path:
 
 
 def test_console_scripts_never_use_innerhtml(client: Any) -> None:
-    for name in ("common.js", "expert.js", "brand.js"):
+    for name in ("common.js", "expert.js", "brand.js", "flagged.js"):
         with client.get(f"/console/static/{name}") as r:
             assert r.status_code == 200 and "javascript" in r.mimetype
         source = (STATIC / name).read_text()

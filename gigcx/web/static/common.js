@@ -121,10 +121,41 @@ export async function download(path, token, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-// One transcript line.
-export function messageItem(m) {
-  return el("li", { class: "msg " + m.sender, dataset: { seq: m.seq } },
-    el("span", { class: "who" }, m.sender),
+// Who wrote a line, as the reader of the transcript calls them: their own lines say "You".
+const SENDERS = { customer: "Customer", expert: "Expert", staff: "Brand staff", system: "" };
+export function senderLabel(sender, viewer) {
+  return sender === viewer ? "You" : SENDERS[sender] ?? sender;
+}
+
+// One transcript line; `viewer` ("expert" or "staff") is whose console shows it.
+export function messageItem(m, viewer) {
+  const mine = m.sender === viewer;
+  return el("li", { class: "msg " + m.sender + (mine ? " mine" : ""), dataset: { seq: m.seq } },
+    el("span", { class: "who" }, senderLabel(m.sender, viewer)),
     el("span", { class: "text" }, m.text),
     el("time", { datetime: m.sent_at }, m.sent_at ? new Date(m.sent_at).toLocaleTimeString() : ""));
 }
+
+// Regions that scroll on their own (wide tables on a phone, long transcripts and feeds) take
+// keyboard focus, so they can be scrolled without a mouse; each is named after its heading.
+const SCROLLABLE = ".table-wrap, ul.log, ul.feed";
+function focusable(node) {
+  if (node.hasAttribute("tabindex")) return;
+  node.setAttribute("tabindex", "0");
+  if (!node.hasAttribute("aria-label")) {
+    const card = node.closest(".card, section");
+    const heading = card && card.querySelector("h2, h3");
+    if (heading) {
+      if (node.tagName !== "UL") node.setAttribute("role", "region"); // a list stays a list
+      node.setAttribute("aria-label", heading.textContent.trim());
+    }
+  }
+}
+function scan(root) {
+  if (root.matches && root.matches(SCROLLABLE)) focusable(root);
+  if (root.querySelectorAll) for (const n of root.querySelectorAll(SCROLLABLE)) focusable(n);
+}
+scan(document);
+new MutationObserver((records) => {
+  for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) scan(n);
+}).observe(document.documentElement, { childList: true, subtree: true });

@@ -1,5 +1,6 @@
 // The expert console: log in, apply to programs, take offers, chat, resolve/escalate, earnings.
 import { $, $$, api, ApiError, clear, dur, el, form, messageItem, money, num, pct, say, tabs, tokenStore, uid, when } from "./common.js";
+import { expertPreferences } from "./notify.js";
 
 const store = tokenStore("gigcx.expert");
 const wantOnline = tokenStore("gigcx.expert.online");
@@ -47,7 +48,10 @@ const show = tabs((name) => {
   say(msg, "");  // a notice belongs to the page it was shown on
   if (name === "programs") loadPrograms();
   else if (name === "earnings") loadEarnings();
-  else if (name === "profile") loadProfile();
+  else if (name === "profile") {
+    loadProfile();
+    expertPreferences($("#notify-prefs"), me.token, { ok: (t) => say(msg, t, "ok"), error }).catch(error);
+  }
 });
 
 async function start() {
@@ -63,6 +67,12 @@ async function start() {
   $("#who").textContent = profile.display_name;
   connect();
   show(location.hash.slice(1) || "work");
+  // the link of an "a question is waiting" e-mail: /expert/?case=ID#work
+  const linked = Number(new URLSearchParams(location.search).get("case"));
+  if (linked > 0 && !chats.has(linked)) {
+    say(msg, `A question is waiting for you (case #${linked}). ` +
+      (wantOnline.get() ? "Its offer appears here if it is still open." : "Go online to receive its offer."), "info");
+  }
 }
 
 function connect() {
@@ -76,6 +86,8 @@ function connect() {
     for (const c of r.cases) await openChat(c.id);
   });
   socket.on("connect_error", (e) => say(msg, "Connection problem: " + e.message, "error"));
+  // the token was revoked, or the expert suspended: the server disconnects right after this
+  socket.on("session_ended", (d) => say(msg, "Your session ended (" + d.reason.replace("_", " ") + "). Log in again to continue.", "error"));
   socket.on("offer", addOffer);
   socket.on("offer_withdrawn", (d) => dropOffer(d.case_id, "This offer was withdrawn."));
   socket.on("case", (c) => {
@@ -108,7 +120,10 @@ function renderOnline(on) {
   const b = $("#online");
   b.textContent = on ? "Go offline" : "Go online";
   b.setAttribute("aria-pressed", on ? "true" : "false");
-  $("#presence").textContent = on ? "You are online: offers arrive here." : "You are offline. Go online to receive offers.";
+  const presence = $("#presence");
+  presence.textContent = on ? "You are online: offers arrive here." : "You are offline. Go online to receive offers.";
+  presence.className = "presence " + (on ? "on" : "off");
+  b.className = on ? "" : "primary";
 }
 async function setOnline(on) {
   try {
@@ -120,21 +135,43 @@ async function setOnline(on) {
 }
 $("#online").addEventListener("click", () => setOnline($("#online").getAttribute("aria-pressed") !== "true"));
 
+// --- names ------------------------------------------------------------------------------------
+// Offers and cases name the brand and topic by slug; the brand's public program page has their
+// names. Fetched once per brand; until then (or if it fails) the slug stands in.
+const programs = new Map(); // brand slug -> Promise<{name, topics: {slug: name}}>
+function brandNames(slug) {
+  if (!slug) return Promise.resolve(null);
+  if (!programs.has(slug)) {
+    programs.set(slug, api("GET", "/brands/" + encodeURIComponent(slug) + "/program").then(
+      (p) => ({ name: p.name, topics: Object.fromEntries(p.topics.map((t) => [t.slug, t.name])) }),
+      () => null));
+  }
+  return programs.get(slug);
+}
+function humanize(slug) { return slug ? (slug.charAt(0).toUpperCase() + slug.slice(1)).replace(/[_-]+/g, " ") : "General question"; }
+// A heading "Brand · Topic" that shows names as soon as they are known.
+function caseTitle(brand, topic, prefix = "") {
+  const node = el("strong", { class: "case-title" }, prefix + humanize(topic));
+  brandNames(brand).then((n) => {
+    node.textContent = prefix + (n ? (topic ? n.topics[topic] || humanize(topic) : "General question") + " · " + n.name : humanize(topic));
+  });
+  return node;
+}
+
 // --- offers -----------------------------------------------------------------------------------
 function hintList(hints) {
   if (!hints || !hints.length) return null;
   return el("details", { class: "hints-box", open: true },
     el("summary", {}, "Suggested answers"),
-    el("ol", { class: "hints" }, hints.map((h) => el("li", {},
-      el("span", { class: "q" }, h.question), el("span", { class: "a" }, h.answer)))));
+    el("ol", { class: "hints" }, hints.map((h) => el("li", {}, el("span", { class: "a" }, h.answer)))));
 }
 
 function addOffer(o) {
   if (offers.has(o.case_id) || chats.has(o.case_id)) return;
   const count = el("span", { class: "countdown" });
   const node = el("div", { class: "card offer", dataset: { caseId: o.case_id } },
-    el("div", { class: "row" }, el("strong", {}, o.brand + " · " + (o.topic || "general")),
-      el("span", { class: "pill" }, money(o.reward_cents)), count),
+    el("div", { class: "row" }, caseTitle(o.brand, o.topic),
+      el("span", { class: "pill reward" }, money(o.reward_cents)), count),
     el("p", { class: "question" }, o.question),
     hintList(o.hints),
     el("p", { class: "row" },
@@ -174,7 +211,7 @@ async function accept(caseId) {
     const r = await call("accept", { case_id: caseId });
     const o = offers.get(caseId);
     dropOffer(caseId);
-    await openChat(caseId, r, o && o.offer.hints);
+    await openChat(caseId, r, o && o.offer.hints, o && o.offer);
     say(msg, "", "info");
   } catch (e) { dropOffer(caseId); error(e); }
 }
@@ -198,7 +235,7 @@ function early(caseId) {
   return e;
 }
 
-async function openChat(caseId, synced, hints) {
+async function openChat(caseId, synced, hints, offerFor) {
   if (chats.has(caseId)) return;
   const r = synced || await call("sync", { case_id: caseId, after_seq: 0 });
   if (chats.has(caseId)) return; // opened meanwhile (an accept and a reconnection's resume)
@@ -208,7 +245,7 @@ async function openChat(caseId, synced, hints) {
   const typing = el("p", { class: "muted typing", hidden: true }, "The customer is typing…");
   const input = el("textarea", { name: "text", rows: 2, maxlength: 4000, required: true, "aria-label": "Your answer" });
   const reason = el("input", { name: "reason", maxlength: 4000, placeholder: "Why does staff need to take over?", "aria-label": "Escalation reason" });
-  const suggestions = hints || (c.suggestions || []).map((s) => ({ question: s.question, answer: s.answer }));
+  const suggestions = hints || (c.suggestions || []).map((s) => ({ id: s.id, answer: s.answer }));
   const chat = { case: c, log, status, typing, input, lastSeq: 0, seen: new Set() };
   const composer = el("form", { class: "composer" },
     input,
@@ -230,8 +267,7 @@ async function openChat(caseId, synced, hints) {
   }
   chat.controls = [composer, escalate];
   chat.node = el("article", { class: "card chat", dataset: { caseId } },
-    el("div", { class: "row" }, el("strong", {}, "Case #" + caseId + " · " + (c.topic || "general")), status),
-    el("p", { class: "muted question" }, c.question || ""),
+    el("div", { class: "row" }, caseTitle(c.brand || (offerFor && offerFor.brand), c.topic, "#" + caseId + " · "), status),
     hintBox, log, typing, composer, escalate);
   chats.set(caseId, chat);
   const box = $("#chats");
@@ -247,7 +283,7 @@ async function openChat(caseId, synced, hints) {
 function addMessage(chat, m) {
   if (chat.seen.has(m.seq)) return;
   chat.seen.add(m.seq);
-  const item = messageItem(m);
+  const item = messageItem(m, "expert");
   const later = $$("li[data-seq]", chat.log).find((li) => Number(li.dataset.seq) > m.seq);
   chat.log.insertBefore(item, later || null);
   chat.log.scrollTop = chat.log.scrollHeight;
@@ -262,7 +298,12 @@ function updateChat(chat, c) {
   chat.status.className = "pill " + c.status;
   const open = c.status === "active" || c.status === "pending_confirmation";
   for (const n of chat.controls) n.hidden = !open;
-  $(".resolve", chat.node).disabled = c.status !== "active";
+  // Proposed: the customer decides now; the button would only invite a second, refused proposal.
+  $(".resolve", chat.node).hidden = c.status !== "active";
+  const waiting = $(".waiting", chat.node);
+  if (c.status === "pending_confirmation" && !waiting) {
+    $(".composer", chat.node).append(el("p", { class: "muted waiting" }, "You proposed a resolution: waiting for the customer to confirm."));
+  } else if (c.status !== "pending_confirmation" && waiting) waiting.remove();
 }
 
 async function send(chat) {
@@ -318,8 +359,16 @@ async function loadPrograms() {
     const p = await api("GET", "/experts/me", { token: me.token });
     const body = clear($("#programs"));
     for (const x of p.programs) {
-      body.append(el("tr", {}, el("td", {}, x.brand), el("td", {}, el("span", { class: "pill " + x.status }, x.status)),
-        el("td", {}, x.topics.join(", ") || "–"), el("td", {}, x.requested_topics.join(", "))));
+      const row = el("tr", {}, el("td", {}, x.brand), el("td", {}, el("span", { class: "pill " + x.status }, x.status)),
+        el("td", {}, x.topics.map(humanize).join(", ") || "–"), el("td", {}, x.requested_topics.map(humanize).join(", ")));
+      body.append(row);
+      brandNames(x.brand).then((n) => {
+        if (!n) return;
+        const name = (t) => n.topics[t] || humanize(t);
+        row.cells[0].textContent = n.name;
+        row.cells[2].textContent = x.topics.map(name).join(", ") || "–";
+        row.cells[3].textContent = x.requested_topics.map(name).join(", ");
+      });
     }
     if (!p.programs.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No programs yet: find a brand above.")));
   } catch (e) { error(e); }
@@ -353,6 +402,7 @@ async function loadEarnings() {
         el("td", {}, el("span", { class: "pill " + p.status }, p.status.replace(/_/g, " "))), el("td", {}, link)));
     }
     if (!(e.payouts || []).length) pays.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No payouts yet.")));
+    loadQuality().catch(error);
     $("#payout-status").textContent = acct.mode === "manual"
       ? "Payouts are made manually by the operator (statement per payout); no account to set up."
       : acct.account_id ? (acct.payouts_enabled ? "Payout account ready." : "Onboarding not finished yet.") : "No payout account yet.";
@@ -370,6 +420,15 @@ async function downloadStatement(p) {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   } catch (e) { error(e); }
+}
+
+// Why rewards are held or offers fewer (docs/trust.md): quality under a brand's threshold, signals.
+async function loadQuality() {
+  const q = await api("GET", "/experts/me/quality", { token: me.token });
+  const notes = clear($("#quality-notes"));
+  for (const s of q.scores.filter((x) => x.below_threshold)) notes.append(el("li", {}, s.brand + ": " + s.reason));
+  for (const h of q.held) notes.append(el("li", {}, "Case #" + h.case_id + " (" + h.brand + "): reward held for review: " + h.reasons.join("; ")));
+  $("#quality-card").hidden = !notes.children.length;
 }
 
 $("#payout-onboard").addEventListener("click", async () => {

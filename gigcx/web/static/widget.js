@@ -22,6 +22,10 @@
   var PREFIX = SRC.pathname.replace(/\/widget\.js$/, "");
   var POSITION = script.getAttribute("data-position") === "left" ? "left" : "right";
   var PATIENCE_S = positiveNumber(script.getAttribute("data-patience"), 30);
+  // A known customer: the brand's user id and its HMAC-SHA256 with the brand's identity secret,
+  // made by the brand's server (docs/widget.md). One customer across devices.
+  var USER_ID = script.getAttribute("data-user-id") || "";
+  var USER_HASH = script.getAttribute("data-user-hash") || "";
   var OPEN_SET = { matching: 1, active: 1, pending_confirmation: 1, escalated: 1 };
   var CALL_TIMEOUT_MS = 10000;
 
@@ -30,13 +34,13 @@
   var STRINGS = {
     en: {
       launcher: "Help",
-      launcherLabel: "Open the support chat",
+      launcherLabel: "Help: open the support chat",
       unread: "{n} new",
       unreadLabel: "{n} unread messages",
       title: "Ask an expert",
       subtitle: "Real people who use this product every day",
       close: "Close chat",
-      intro: "Ask your question. You will see suggested answers at once, and we will find an expert to chat with you.",
+      intro: "Ask your question. We find an expert to chat with you, and show answers to similar questions while you wait.",
       askLabel: "Your question",
       askPlaceholder: "Type your question…",
       ask: "Ask",
@@ -45,8 +49,11 @@
       send: "Send",
       conversation: "Conversation",
       suggestions: "These answers may help while we find an expert",
-      suggestionQuestion: "Similar question: {q}",
       solved: "This solved it",
+      noSuggestions: "No answered question like yours yet: an expert will answer you here.",
+      solvedBy: "The answer that helped",
+      helped: "{name} helped you",
+      done: "This conversation is over.",
       matching: "Finding an expert for you…",
       matchingHelp: "This usually takes a minute. You can stay here or come back later: your conversation is kept on this device.",
       noExpert: "No expert is free yet.",
@@ -54,7 +61,6 @@
       helping: "{name} is helping you",
       rating: "★ {rating}",
       ratingLabel: "rated {rating} out of 5",
-      newExpert: "new expert",
       typing: "{name} is typing…",
       someone: "Your expert",
       pending: "{name} thinks your question is solved. Is it?",
@@ -91,13 +97,13 @@
     },
     fr: {
       launcher: "Aide",
-      launcherLabel: "Ouvrir le chat d'assistance",
+      launcherLabel: "Aide : ouvrir le chat d'assistance",
       unread: "{n} nouveaux",
       unreadLabel: "{n} messages non lus",
       title: "Demandez à un expert",
       subtitle: "De vraies personnes qui utilisent ce produit tous les jours",
       close: "Fermer le chat",
-      intro: "Posez votre question. Des réponses suggérées s'affichent tout de suite, et nous cherchons un expert pour discuter avec vous.",
+      intro: "Posez votre question. Nous cherchons un expert pour discuter avec vous, et vous montrons en attendant les réponses à des questions similaires.",
       askLabel: "Votre question",
       askPlaceholder: "Écrivez votre question…",
       ask: "Envoyer",
@@ -106,8 +112,11 @@
       send: "Envoyer",
       conversation: "Conversation",
       suggestions: "Ces réponses peuvent vous aider pendant que nous cherchons un expert",
-      suggestionQuestion: "Question similaire : {q}",
       solved: "Ça a résolu mon problème",
+      noSuggestions: "Pas encore de question similaire avec sa réponse : un expert vous répondra ici.",
+      solvedBy: "La réponse qui vous a aidé",
+      helped: "{name} vous a aidé",
+      done: "Cette conversation est terminée.",
       matching: "Nous cherchons un expert pour vous…",
       matchingHelp: "Cela prend en général une minute. Restez ici ou revenez plus tard : votre conversation est gardée sur cet appareil.",
       noExpert: "Aucun expert n'est encore disponible.",
@@ -115,7 +124,6 @@
       helping: "{name} vous aide",
       rating: "★ {rating}",
       ratingLabel: "noté {rating} sur 5",
-      newExpert: "nouvel expert",
       typing: "{name} écrit…",
       someone: "Votre expert",
       pending: "{name} pense que votre question est résolue. Est-ce le cas ?",
@@ -263,6 +271,8 @@
     ".sugg{border:1px solid #cfd3dc;border-radius:12px;padding:10px 12px;margin:0 0 8px;background:#fbfbfd}",
     ".sugg .q{margin:0 0 4px;font-size:14px;color:#44444f}",
     ".sugg .a{margin:0 0 8px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".sugg.solved{border-color:#1a7f37;background:#f3faf5;margin:8px 0 12px}",
+    ".sugg-empty{margin:0;padding:10px 12px;border:1px dashed #cfd3dc;border-radius:12px;color:#44444f;font-size:14px}",
     ".btn{min-height:44px;padding:8px 16px;border-radius:22px;border:2px solid #1849b5;background:#fff;color:#1849b5;font-weight:600}",
     ".btn.primary{background:#1849b5;color:#fff}",
     ".btn:disabled{opacity:.6;cursor:default}",
@@ -341,11 +351,13 @@
     onclick: function () { setOpen(false); } });
   ui.status = el("div", { class: "status", role: "status", "aria-live": "polite", hidden: true });
   ui.intro = el("p", { class: "intro", text: t("intro") });
-  ui.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": t("conversation") });
+  // The live region wraps the list: role=log on the <ol> itself would hide that it is a list.
+  ui.log = el("ol", { class: "log" });
+  ui.logRegion = el("div", { role: "log", "aria-live": "polite", "aria-label": t("conversation") }, [ui.log]);
   ui.typing = el("p", { class: "typing", hidden: true });
   ui.suggestions = el("section", { class: "suggestions", hidden: true });
   ui.card = el("section", { class: "card", hidden: true, "aria-live": "polite" });
-  ui.body = el("div", { class: "body" }, [ui.intro, ui.log, ui.typing, ui.suggestions, ui.card]);
+  ui.body = el("div", { class: "body" }, [ui.intro, ui.logRegion, ui.typing, ui.suggestions, ui.card]);
   ui.input = el("textarea", { id: "gigcx-input", rows: "1", maxlength: "4000", enterkeyhint: "send" });
   ui.inputLabel = el("label", { class: "sr", for: "gigcx-input" });
   ui.send = el("button", { type: "submit", class: "btn primary" });
@@ -425,7 +437,9 @@
       autoConnect: navigator.onLine !== false,
       auth: function (cb) {
         var token = load().token;
-        cb(token ? { brand: BRAND, token: token } : { brand: BRAND });
+        var auth = token ? { brand: BRAND, token: token } : { brand: BRAND };
+        if (USER_ID && USER_HASH) { auth.user_id = USER_ID; auth.user_hash = USER_HASH; }
+        cb(auth);
       }
     });
     socket.on("session", onSession);
@@ -778,13 +792,18 @@
 
     // Header: who is helping.
     clear(ui.subtitle);
-    if (name && (status === "active" || status === "pending_confirmation" || status === "resolved")) {
-      ui.subtitle.appendChild(document.createTextNode(t("helping", { name: name }) + " · "));
+    if (name && (status === "active" || status === "pending_confirmation")) {
+      ui.subtitle.appendChild(document.createTextNode(t("helping", { name: name })));
+      // The expert's rating when they have one; an expert without ratings yet gets no label
+      // (a "new" badge would only make the customer doubt the help they are getting).
       var r = current.expert.rating;
-      ui.subtitle.appendChild(typeof r === "number"
-        ? el("span", { class: "rating", "aria-label": t("ratingLabel", { rating: r.toLocaleString(LANG) }),
-            text: t("rating", { rating: r.toLocaleString(LANG) }) })
-        : el("span", { class: "rating", text: t("newExpert") }));
+      if (typeof r === "number") {
+        ui.subtitle.appendChild(document.createTextNode(" · "));
+        ui.subtitle.appendChild(el("span", { class: "rating", "aria-label": t("ratingLabel", { rating: r.toLocaleString(LANG) }),
+          text: t("rating", { rating: r.toLocaleString(LANG) }) }));
+      }
+    } else if (name && (status === "resolved" || (status === "closed" && !current.deflected))) {
+      ui.subtitle.textContent = t("helped", { name: name });
     } else {
       ui.subtitle.textContent = t("subtitle");
     }
@@ -811,7 +830,7 @@
 
     // Intro and suggestions before an expert joins.
     ui.intro.hidden = !!current || Object.keys(pendingEls).length > 0;
-    renderSuggestions(status === "matching" && !hideSuggestions ? (current.suggestions || []) : []);
+    renderSuggestions(status === "matching" && !hideSuggestions ? (current.suggestions || []) : null);
 
     // Finished: rating form or thanks; the composer goes away.
     var finished = status === "resolved" || status === "closed";
@@ -823,19 +842,24 @@
     if (!OPEN_SET[status]) hideTyping();
   }
 
+  // `list` null: no suggestions to show; empty: none found for this question (said so, since the
+  // intro promised them).
   function renderSuggestions(list) {
-    var key = list.map(function (s) { return s.case_id; }).join(",");
+    var key = list === null ? "" : list.length ? list.map(function (s) { return s.id; }).join(",") : "none";
     if (ui.suggestions.getAttribute("data-key") === key) return;
     ui.suggestions.setAttribute("data-key", key);
     clear(ui.suggestions);
-    ui.suggestions.hidden = !list.length;
-    if (!list.length) return;
+    ui.suggestions.hidden = list === null;
+    if (list === null) return;
+    if (!list.length) {
+      ui.suggestions.appendChild(el("p", { class: "sugg-empty", text: t("noSuggestions") }));
+      return;
+    }
     ui.suggestions.appendChild(el("h3", { text: t("suggestions") }));
     list.slice(0, 3).forEach(function (s) {
       ui.suggestions.appendChild(el("article", { class: "sugg" }, [
-        el("p", { class: "q", text: t("suggestionQuestion", { q: s.question || "" }) }),
         el("p", { class: "a", text: s.answer || "" }),
-        el("button", { type: "button", class: "btn", text: t("solved"), onclick: deflect })
+        el("button", { type: "button", class: "btn", text: t("solved"), onclick: function () { deflect(s); } })
       ]));
     });
   }
@@ -845,7 +869,8 @@
     var kind = null;
     if (status) {
       var rated = (s.rated || []).indexOf(current.id) >= 0;
-      kind = current.deflected ? "deflected" : rated ? "thanks" : "rate";
+      var skipped = (s.skipped || []).indexOf(current.id) >= 0;
+      kind = current.deflected ? "deflected" : rated ? "thanks" : skipped ? "done" : "rate";
     }
     if (ui.card.getAttribute("data-kind") === kind) return;
     ui.card.setAttribute("data-kind", kind || "");
@@ -853,7 +878,15 @@
     ui.card.hidden = !kind;
     if (!kind) return;
     if (kind === "rate") return ratingForm(status);
-    ui.card.appendChild(el("h3", { text: kind === "deflected" ? t("deflected") : t("thanks") }));
+    ui.card.appendChild(el("h3", { text: kind === "deflected" ? t("deflected") : kind === "done"
+      ? (status === "resolved" ? t("resolved") : t("done")) : t("thanks") }));
+    // The answer that solved it stays in view: the customer may still be following it.
+    var helped = kind === "deflected" && (s.solvedBy || {})[current.id];
+    if (helped) {
+      ui.card.appendChild(el("article", { class: "sugg solved", "aria-label": t("solvedBy") }, [
+        el("p", { class: "a", text: helped.answer || "" })
+      ]));
+    }
     ui.card.appendChild(el("button", { type: "button", class: "btn primary", text: t("another"), onclick: another }));
     if (isOpen) ui.card.querySelector("button").focus();
   }
@@ -884,7 +917,7 @@
       error,
       el("div", { class: "row" }, [
         el("button", { type: "submit", class: "btn primary", text: t("submit") }),
-        el("button", { type: "button", class: "btn", text: t("skip"), onclick: another })
+        el("button", { type: "button", class: "btn", text: t("skip"), onclick: skipRating })
       ])
     ]);
     form.addEventListener("submit", function (e) {
@@ -924,9 +957,23 @@
     });
   }
 
-  function deflect() {
+  // Skipping the rating keeps the conversation on screen; only "Ask another question" clears it.
+  function skipRating() {
     if (!current) return;
-    call("deflect", { case_id: current.id }).then(function (ack) {
+    var id = current.id;
+    save(function (s) { (s.skipped = s.skipped || []).push(id); });
+    render();
+  }
+
+  function deflect(suggestion) {
+    if (!current) return;
+    var id = current.id;
+    // Kept before asking: the `case` event that says "deflected" may come before the ack.
+    save(function (s) {
+      s.solvedBy = {};  // only the latest case's: the card shows no older one
+      s.solvedBy[id] = { answer: suggestion.answer || "" };
+    });
+    call("deflect", { case_id: id }).then(function (ack) {
       if (ack.ok) {
         ack.case.deflected = true; // the ack's short case payload does not say it
         mergeCase(ack.case);
@@ -986,6 +1033,8 @@
 
   function mount() {
     document.body.appendChild(host);
+    // Another signed-in user (or none after a sign-out) must not resume the previous one's chat.
+    if ((load().uid || "") !== USER_ID) save(function (s) { for (var k in s) delete s[k]; s.uid = USER_ID; });
     var state = load();
     render();
     // A returning customer (or one with queued messages) reconnects at once to catch up;

@@ -4,8 +4,8 @@ A payout's Stripe idempotency key, transfer_group and metadata carry a random ui
 its autoincrement id (a restored database reuses ids). Payouts made before get a uid too; their
 transfers keep the old tags, which the operator settles by hand if one is still in transit.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-29 00:40:00
 """
 import uuid
@@ -16,8 +16,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0006'
-down_revision: Union[str, None] = '0005'
+revision: str = '0010'
+down_revision: Union[str, None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

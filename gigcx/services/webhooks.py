@@ -1,0 +1,574 @@
+"""Outbound webhooks: brands' endpoints, deliveries written with the change they announce, and
+the sender that signs, retries and orders them (docs/webhooks.md).
+
+A delivery row is inserted in the transaction of the change (`emit`), so an event exists if and
+only if its change committed. Serving processes send due deliveries after the commit (`Sender`):
+a delivery is claimed by a conditional UPDATE (a lease), sent with no transaction open, and its
+outcome recorded in a second short transaction. A case's deliveries to one endpoint go in order:
+one waits while an earlier one is pending (being retried), until it succeeds or is given up.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event, exists, insert, or_, select, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+from sqlmodel import select as sm_select
+
+from gigcx import outbound
+from gigcx.errors import ApiError
+from gigcx.events import expert_summary
+from gigcx.models import Brand, Case, Rating, utcnow
+from gigcx.models.base import iso
+from gigcx.models.notify import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+CASE_EVENTS = ("case.created", "case.offered", "case.accepted", "case.resolved", "case.escalated",
+               "case.rated", "case.reviewed")
+PAYOUT_EVENTS = ("payout.sent", "payout.failed")
+EVENTS = CASE_EVENTS + PAYOUT_EVENTS
+SIGNATURE_HEADER = "GigCX-Signature"
+USER_AGENT = "GigCX-Webhooks/1"  # the version of the payload format
+_D = WebhookDelivery.__table__  # type: ignore[attr-defined]
+_E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+_A = WebhookAttempt.__table__  # type: ignore[attr-defined]
+
+
+# ---- signatures ----------------------------------------------------------------------------------
+
+def new_secret() -> str:
+    """A fresh signing secret (256 random bits)."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 of `"{timestamp}.{body}"` in hex (Stripe's scheme)."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(endpoint: WebhookEndpoint, timestamp: int, body: bytes, now: datetime) -> str:
+    """`t=…,v1=…` signed with the current secret, plus the previous one during a rotation."""
+    parts = [f"t={timestamp}", f"v1={sign(endpoint.secret, timestamp, body)}"]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and _aware(expires) > now:
+        parts.append(f"v1={sign(endpoint.previous_secret, timestamp, body)}")
+    return ",".join(parts)
+
+
+def verify(header: str, body: bytes, secret: str, tolerance_s: int = 300, now: float | None = None) -> bool:
+    """Whether the header carries a valid, recent signature of `body` made with `secret`."""
+    items = [p.split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in items if k.strip() == "t"]
+    if len(stamps) != 1 or not stamps[0].isdigit():
+        return False
+    t = int(stamps[0])
+    if abs((time.time() if now is None else now) - t) > tolerance_s:
+        return False
+    want = sign(secret, t, body)
+    return any(hmac.compare_digest(want, v.strip()) for k, v in items if k.strip() == "v1")
+
+
+def _aware(dt: datetime) -> datetime:
+    from datetime import UTC
+
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# ---- endpoints -----------------------------------------------------------------------------------
+
+def _check_events(kind: str, events: list[str]) -> list[str]:
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown:
+        raise ApiError("invalid", f"unknown event(s): {', '.join(unknown)}; known: {', '.join(EVENTS)}")
+    if not events:
+        raise ApiError("invalid", "events: pick at least one")
+    return [e for e in EVENTS if e in events]
+
+
+def _check_url(url: str) -> None:
+    try:
+        outbound.check_url(url, current_app.config["GIGCX"].webhook_allow_private)
+    except outbound.Refused as exc:
+        raise ApiError("invalid", f"url: {exc}", fields=[{"field": "url", "problem": str(exc)}]) from None
+
+
+def create_endpoint(session: Session, brand_id: int, *, url: str, kind: str, events: list[str] | None,
+                    description: str) -> WebhookEndpoint:
+    """Register an endpoint; chat endpoints default to escalations. Commits."""
+    _check_url(url)
+    chosen = _check_events(kind, list(events) if events is not None else (
+        ["case.escalated"] if kind == "chat" else list(EVENTS)))
+    ep = WebhookEndpoint(brand_id=brand_id, kind=kind, url=url, events=chosen, description=description,
+                         secret=new_secret())
+    session.add(ep)
+    session.commit()
+    return ep
+
+
+def get_endpoint(session: Session, brand_id: int, endpoint_id: int) -> WebhookEndpoint:
+    """The brand's endpoint or not_found."""
+    ep = session.get(WebhookEndpoint, endpoint_id)
+    if ep is None or ep.brand_id != brand_id:
+        raise ApiError("not_found", "no such endpoint")
+    return ep
+
+
+def list_endpoints(session: Session, brand_id: int) -> list[WebhookEndpoint]:
+    return list(session.exec(sm_select(WebhookEndpoint).where(WebhookEndpoint.brand_id == brand_id)
+                             .order_by(WebhookEndpoint.id)))  # type: ignore[arg-type]
+
+
+def update_endpoint(session: Session, brand_id: int, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
+    """Change the URL, events, description, or enable/disable. Commits."""
+    ep = get_endpoint(session, brand_id, endpoint_id)
+    for name, value in changes.items():
+        if value is None:
+            raise ApiError("invalid", f"{name}: may not be null")
+    if "url" in changes:
+        _check_url(changes["url"])
+        ep.url = changes["url"]
+    if "events" in changes:
+        ep.events = _check_events(ep.kind, changes["events"])
+    if "description" in changes:
+        ep.description = changes["description"]
+    if "status" in changes and changes["status"] != ep.status:
+        ep.status = changes["status"]
+        if ep.status == "active":  # a fresh start: failures before the re-enable do not count
+            ep.disabled_at, ep.disabled_reason, ep.failing_since = None, None, None
+        else:
+            ep.disabled_at, ep.disabled_reason = utcnow(), "disabled by the brand"
+    ep.updated_at = utcnow()
+    session.add(ep)
+    session.commit()
+    return ep
+
+
+def rotate_secret(session: Session, brand_id: int, endpoint_id: int, overlap_s: int) -> WebhookEndpoint:
+    """A new secret; the old one keeps signing (alongside) for `overlap_s`. Commits."""
+    ep = get_endpoint(session, brand_id, endpoint_id)
+    now = utcnow()
+    ep.previous_secret = ep.secret if overlap_s > 0 else None
+    ep.previous_secret_expires_at = now + timedelta(seconds=overlap_s) if overlap_s > 0 else None
+    ep.secret, ep.updated_at = new_secret(), now
+    session.add(ep)
+    session.commit()
+    return ep
+
+
+def delete_endpoint(session: Session, brand_id: int, endpoint_id: int) -> None:
+    """Remove an endpoint with its delivery log. Commits."""
+    from sqlalchemy import delete
+
+    ep = get_endpoint(session, brand_id, endpoint_id)
+    ids = select(_D.c.id).where(_D.c.endpoint_id == ep.id)
+    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))  # type: ignore[attr-defined]
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id))  # type: ignore[arg-type]
+    session.delete(ep)
+    session.commit()
+
+
+def endpoint_view(ep: WebhookEndpoint, *, reveal: bool) -> dict[str, Any]:
+    """An endpoint as the API shows it; secrets only to those who may change it."""
+    now = utcnow()
+    overlap = ep.previous_secret_expires_at is not None and _aware(ep.previous_secret_expires_at) > now
+    out: dict[str, Any] = {
+        "id": ep.id, "kind": ep.kind, "url": ep.url, "description": ep.description, "events": ep.events,
+        "status": ep.status, "disabled_at": iso(ep.disabled_at), "disabled_reason": ep.disabled_reason,
+        "failing_since": iso(ep.failing_since), "last_success_at": iso(ep.last_success_at),
+        "created_at": iso(ep.created_at),
+        "previous_secret_expires_at": iso(ep.previous_secret_expires_at) if overlap else None}
+    if reveal:
+        out["secret"] = ep.secret
+    return out
+
+
+# ---- events (in the transaction of the change) ---------------------------------------------------
+
+def _subscribers(session: Session, brand_id: int) -> list[tuple[int, str, list[str]]]:
+    """The brand's active endpoints (id, kind, events), read once per transaction."""
+    memo: dict[int, list[tuple[int, str, list[str]]]] = session.info.setdefault("gigcx_endpoints", {})
+    if brand_id not in memo:
+        rows = session.connection().execute(select(_E.c.id, _E.c.kind, _E.c.events).where(
+            _E.c.brand_id == brand_id, _E.c.status == "active")).all()
+        memo[brand_id] = [(r[0], r[1], list(r[2] or [])) for r in rows]
+    return memo[brand_id]
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_subscribers(session: OrmSession) -> None:
+    """The next transaction reads the endpoints again (one may have been added meanwhile)."""
+    session.info.pop("gigcx_endpoints", None)
+
+
+def _console_base() -> str:
+    from gigcx.services.mail import public_url
+
+    return public_url()
+
+
+def emit(session: Session, brand: Brand, event_type: str, data: dict[str, Any], order_key: str,
+         case_id: int | None = None) -> int:
+    """Queue `event_type` for every endpoint of the brand that wants it; returns how many."""
+    wanted = [(eid, kind) for eid, kind, events in _subscribers(session, brand.id) if event_type in events]  # type: ignore[arg-type]
+    if not wanted:
+        return 0
+    now = utcnow()
+    envelope = {"id": "evt_" + uuid.uuid4().hex, "type": event_type, "created_at": iso(now),
+                "brand": brand.slug, "data": data}
+    rows = []
+    for endpoint_id, kind in wanted:
+        payload = {"text": chat_text(envelope)} if kind == "chat" else envelope
+        rows.append({"endpoint_id": endpoint_id, "brand_id": brand.id, "event_id": envelope["id"],
+                     "event_type": event_type, "order_key": order_key, "case_id": case_id,
+                     "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+                     "created_at": now})
+    session.connection().execute(insert(_D), rows)
+    return len(rows)
+
+
+def case_data(session: Session, case: Case) -> dict[str, Any]:
+    """The case as a brand sees it (original text), with a link to the brand console."""
+    expert = None
+    if case.expert_id is not None:
+        summary = expert_summary(session, case.expert_id) or {}
+        expert = {"id": case.expert_id, "display_name": summary.get("display_name")}
+    return {"id": case.id, "rev": case.rev, "status": case.status, "topic": case.topic,
+            "topic_confidence": case.topic_confidence, "language": case.language, "question": case.question,
+            "deflected": case.deflected, "expert": expert, "escalation_reason": case.escalation_reason,
+            "reward_cents": case.reward_cents, "created_at": iso(case.created_at),
+            "assigned_at": iso(case.assigned_at), "first_response_at": iso(case.first_response_at),
+            "resolved_at": iso(case.resolved_at), "escalated_at": iso(case.escalated_at),
+            "closed_at": iso(case.closed_at), "url": f"{_console_base()}/brand/?case={case.id}#cases"}
+
+
+def case_event(session: Session, event_type: str, case: Case, **extra: Any) -> None:
+    """Announce a change of a case to the brand's endpoints (and e-mail staff of escalations).
+    Most brands have no endpoint: then this is one indexed SELECT per transaction, nothing more."""
+    if event_type == "case.escalated":
+        from gigcx.services import mail
+
+        brand = session.get(Brand, case.brand_id)
+        if brand is not None:
+            mail.escalated(session, brand, case)
+    if not any(event_type in events for _, _, events in _subscribers(session, case.brand_id)):
+        return
+    brand = session.get(Brand, case.brand_id)
+    if brand is None:
+        return
+    data: dict[str, Any] = {"case": case_data(session, case)}
+    if event_type == "case.rated":
+        rating = session.exec(sm_select(Rating).where(Rating.case_id == case.id)).first()
+        if rating is not None:
+            data["rating"] = {"csat": rating.csat, "nps": rating.nps, "comment": rating.comment}
+    if event_type == "case.reviewed":
+        data["review"] = {"verdict": case.review_verdict, "note": case.review_note,
+                          "reviewed_at": iso(case.reviewed_at)}
+    data.update(extra)
+    emit(session, brand, event_type, data, f"case:{case.id}", case.id)
+
+
+def payout_event(session: Session, payout: Any) -> None:
+    """Announce a payout's outcome (`paid` -> payout.sent, `failed`) to the brands the expert works
+    for, and e-mail the expert if they asked for payout notices."""
+    from gigcx.models import ExpertProgram
+    from gigcx.services import mail
+
+    if payout.status not in ("paid", "failed"):
+        return
+    event_type = "payout.sent" if payout.status == "paid" else "payout.failed"
+    data = {"payout": {"id": payout.id, "expert_id": payout.expert_id, "amount_cents": payout.amount_cents,
+                       "currency": payout.currency, "status": payout.status, "transfer_id": payout.transfer_id,
+                       "error": payout.error, "updated_at": iso(payout.updated_at)}}
+    brand_ids = session.exec(sm_select(ExpertProgram.brand_id).where(
+        ExpertProgram.expert_id == payout.expert_id,
+        ExpertProgram.status.in_(("approved", "suspended")))).all()  # type: ignore[attr-defined]
+    for brand_id in sorted(set(brand_ids)):
+        brand = session.get(Brand, brand_id)
+        if brand is not None:
+            emit(session, brand, event_type, data, f"payout:{payout.id}")
+    mail.payout_notice(session, payout)
+
+
+def chat_text(envelope: dict[str, Any]) -> str:
+    """One line a team chat shows (Slack `mrkdwn`, which Mattermost and others read too)."""
+    data, kind = envelope["data"], envelope["type"]
+    if "case" in data:
+        c = data["case"]
+        head = f"Case #{c['id']}" + (f" ({c['topic']})" if c.get("topic") else "")
+        what = {"case.created": "was opened", "case.offered": "was offered to experts",
+                "case.accepted": "was accepted by an expert", "case.resolved": "was resolved",
+                "case.escalated": "was escalated to your team", "case.rated": "was rated",
+                "case.reviewed": "was reviewed"}.get(kind, kind)
+        text = f"*{head} {what}*"
+        if kind == "case.escalated" and c.get("escalation_reason"):
+            text += f"\nReason: {_plain(c['escalation_reason'])}"
+        text += f"\n> {_plain(c.get('question') or '')[:300]}"
+        if kind == "case.rated" and data.get("rating"):
+            text += f"\nCSAT {data['rating']['csat']}/5"
+        return text + f"\n<{c['url']}|Open in the brand console>"
+    p = data.get("payout", {})
+    return (f"*Payout {p.get('id')} {'sent' if kind == 'payout.sent' else 'failed'}*: "
+            f"{p.get('amount_cents', 0) / 100:.2f} {str(p.get('currency', '')).upper()}")
+
+
+def _plain(text: str) -> str:
+    """Neutralise Slack's control characters in user text (links, mentions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---- deliveries: the log and replays ------------------------------------------------------------
+
+def delivery_view(d: WebhookDelivery, *, full: bool = False, attempts: list[WebhookAttempt] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": d.id, "endpoint_id": d.endpoint_id, "event_id": d.event_id, "event_type": d.event_type,
+        "case_id": d.case_id, "status": d.status, "attempts": d.attempts,
+        "response_status": d.last_status_code, "error": d.last_error, "created_at": iso(d.created_at),
+        "next_attempt_at": iso(d.next_attempt_at) if d.status == "pending" else None,
+        "delivered_at": iso(d.delivered_at), "replay_of": d.replay_of}
+    if full:
+        out["payload"] = d.payload
+        out["attempt_log"] = [{"at": iso(a.at), "response_status": a.status_code, "error": a.error,
+                               "duration_ms": a.duration_ms} for a in attempts or []]
+    return out
+
+
+def list_deliveries(session: Session, brand_id: int, *, endpoint_id: int | None, status: str | None,
+                    case_id: int | None, before_id: int | None, limit: int) -> list[WebhookDelivery]:
+    q = sm_select(WebhookDelivery).where(WebhookDelivery.brand_id == brand_id)
+    for col, value in ((WebhookDelivery.endpoint_id, endpoint_id), (WebhookDelivery.status, status),
+                       (WebhookDelivery.case_id, case_id)):
+        if value is not None:
+            q = q.where(col == value)
+    if before_id is not None:
+        q = q.where(WebhookDelivery.id < before_id)  # type: ignore[operator]
+    return list(session.exec(q.order_by(WebhookDelivery.id.desc()).limit(limit)))  # type: ignore[union-attr]
+
+
+def get_delivery(session: Session, brand_id: int, delivery_id: int) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
+    d = session.get(WebhookDelivery, delivery_id)
+    if d is None or d.brand_id != brand_id:
+        raise ApiError("not_found", "no such delivery")
+    attempts = list(session.exec(sm_select(WebhookAttempt).where(WebhookAttempt.delivery_id == d.id)
+                                 .order_by(WebhookAttempt.id)))  # type: ignore[arg-type]
+    return d, attempts
+
+
+def replay(session: Session, brand_id: int, delivery_id: int) -> WebhookDelivery:
+    """Send a delivery's event again (same event id: receivers may deduplicate). Commits."""
+    d, _ = get_delivery(session, brand_id, delivery_id)
+    ep = session.get(WebhookEndpoint, d.endpoint_id)
+    if ep is None or ep.status != "active":
+        raise ApiError("conflict", "the endpoint is disabled: enable it before replaying")
+    again = WebhookDelivery(endpoint_id=d.endpoint_id, brand_id=d.brand_id, event_id=d.event_id,
+                            event_type=d.event_type, order_key="replay", case_id=d.case_id,
+                            payload=d.payload, replay_of=d.id)
+    session.add(again)
+    session.flush()
+    again.order_key = f"replay:{again.id}"  # a replay waits for nothing
+    session.add(again)
+    session.commit()
+    return again
+
+
+# ---- sending (serving processes) ------------------------------------------------------------------
+
+PER_ENDPOINT = 2  # requests in flight to one endpoint per process: a dead one cannot fill every slot
+
+
+def claim(session: Session, process_id: str, limit: int, lease_s: float, due_by: datetime | None = None,
+          busy: dict[int, int] | None = None) -> list[tuple[int, int]]:
+    """Lease up to `limit` deliveries due by `due_by` (now) to this process (a conditional UPDATE
+    decides, so two processes never send the same one); a case's later delivery waits for its
+    earlier ones, and no endpoint gets more than PER_ENDPOINT in flight (`busy`: this process's
+    requests in flight per endpoint). Returns (delivery id, endpoint id) pairs."""
+    busy = dict(busy or {})
+    now = utcnow()
+    due_by = due_by or now
+    earlier = _D.alias("earlier")
+    free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
+    q = (select(_D.c.id, _D.c.endpoint_id).join(_E, _E.c.id == _D.c.endpoint_id)
+         .where(_D.c.status == "pending", _D.c.next_attempt_at <= due_by, free, _E.c.status == "active",
+                ~exists().where(earlier.c.endpoint_id == _D.c.endpoint_id, earlier.c.order_key == _D.c.order_key,
+                                earlier.c.status == "pending", earlier.c.id < _D.c.id))
+         .order_by(_D.c.id).limit(limit * 4))
+    full = [e for e, n in busy.items() if n >= PER_ENDPOINT]
+    if full:
+        q = q.where(_D.c.endpoint_id.notin_(full))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(of=_D, skip_locked=True)
+    chosen: dict[int, int] = {}
+    for delivery_id, endpoint_id in session.connection().execute(q).all():
+        if len(chosen) < limit and busy.get(endpoint_id, 0) < PER_ENDPOINT:
+            chosen[delivery_id] = endpoint_id
+            busy[endpoint_id] = busy.get(endpoint_id, 0) + 1
+    if not chosen:
+        session.rollback()
+        return []
+    got = list(session.connection().execute(
+        update(_D).where(_D.c.id.in_(list(chosen)), _D.c.status == "pending", free)
+        .values(claimed_until=now + timedelta(seconds=lease_s), claimed_by=process_id)
+        .returning(_D.c.id)).scalars())
+    session.commit()
+    return sorted((i, chosen[i]) for i in got)
+
+
+def prepare(session: Session, delivery_id: int) -> tuple[str, bytes, dict[str, str]] | None:
+    """The URL, body and signed headers of one claimed delivery (None if it vanished)."""
+    d = session.get(WebhookDelivery, delivery_id)
+    ep = session.get(WebhookEndpoint, d.endpoint_id) if d is not None else None
+    if d is None or ep is None or d.status != "pending":
+        return None
+    body = json.dumps(d.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    now = utcnow()
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+               SIGNATURE_HEADER: signature_header(ep, int(now.timestamp()), body, now),
+               "GigCX-Event-Id": d.event_id, "GigCX-Event-Type": d.event_type,
+               "GigCX-Delivery-Id": str(d.id)}
+    return ep.url, body, headers
+
+
+def backoff_s(attempts: int, base: float, cap: float) -> float:
+    """Seconds before try `attempts + 1`: base, 2x, 4x ... up to `cap`, with 10% jitter."""
+    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    return delay * random.uniform(0.9, 1.1)  # noqa: S311 - jitter spreads retries, it guards nothing
+
+
+def record(session: Session, delivery_id: int, result: outbound.Result) -> None:
+    """Store an attempt's outcome: delivered, retry later, or given up after the retry window;
+    an endpoint failing for `webhook_disable_after_s` is disabled and the brand told. Commits."""
+    settings = current_app.config["GIGCX"]
+    q = sm_select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    d = session.exec(q).first()
+    if d is None or d.status != "pending":
+        session.rollback()
+        return
+    now = utcnow()
+    d.attempts += 1
+    d.last_status_code, d.last_error = result.status, result.error
+    d.claimed_until, d.claimed_by = None, None
+    session.add(WebhookAttempt(delivery_id=d.id, at=now, status_code=result.status, error=result.error,  # type: ignore[arg-type]
+                               duration_ms=result.duration_ms))
+    ep = session.get(WebhookEndpoint, d.endpoint_id)
+    assert ep is not None
+    if result.ok:
+        d.status, d.delivered_at = "delivered", now
+        ep.failing_since, ep.last_success_at = None, now
+    else:
+        ep.failing_since = ep.failing_since or now
+        window_end = _aware(d.created_at) + timedelta(seconds=settings.webhook_retry_window_s)
+        if now >= window_end:
+            d.status = "failed"
+            log.warning("webhook delivery %s given up after %s attempts: %s", d.id, d.attempts, result.error)
+        else:
+            wait = backoff_s(d.attempts, settings.webhook_retry_base_s, settings.webhook_retry_max_s)
+            d.next_attempt_at = min(now + timedelta(seconds=wait), window_end)
+        failing_for = (now - _aware(ep.failing_since)).total_seconds()
+        if ep.status == "active" and failing_for >= settings.webhook_disable_after_s:
+            ep.status, ep.disabled_at = "disabled", now
+            ep.disabled_reason = f"failing since {iso(ep.failing_since)}: {result.error or 'no answer'}"[:500]
+            log.warning("webhook endpoint %s disabled: %s", ep.id, ep.disabled_reason)
+            from gigcx.services import mail
+
+            mail.endpoint_disabled(session, ep)
+    session.add(d)
+    session.add(ep)
+    session.commit()
+
+
+class Sender:
+    """The background sender of one serving process: up to `webhook_concurrency` deliveries in
+    flight (each in its own greenlet), so a slow endpoint holds only its own slot."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.settings = app.config["GIGCX"]
+        self.busy = 0
+        self.per_endpoint: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def step(self, _app: Flask | None = None) -> int:
+        """Claim what fits in the free slots and start sending it; returns how many started."""
+        from gigcx.concurrency import spawn
+        from gigcx.db import session_scope
+
+        free = self.settings.webhook_concurrency - self.busy
+        if free <= 0:
+            return 0
+        with session_scope() as session:
+            with self.lock:
+                busy = dict(self.per_endpoint)
+            claimed = claim(session, self.settings.process_id, free, self.settings.webhook_timeout_s * 3 + 30,
+                            busy=busy)
+        for delivery_id, endpoint_id in claimed:
+            with self.lock:
+                self.busy += 1
+                self.per_endpoint[endpoint_id] = self.per_endpoint.get(endpoint_id, 0) + 1
+            spawn(self._one, delivery_id, endpoint_id)
+        return len(claimed)
+
+    def _one(self, delivery_id: int, endpoint_id: int) -> None:
+        try:
+            with self.app.app_context():
+                send_one(delivery_id)
+        except Exception:  # the lease expires and another pass retries it
+            log.exception("webhook delivery %s failed to send", delivery_id)
+        finally:
+            with self.lock:
+                self.busy -= 1
+                left = self.per_endpoint.get(endpoint_id, 1) - 1
+                if left > 0:
+                    self.per_endpoint[endpoint_id] = left
+                else:
+                    self.per_endpoint.pop(endpoint_id, None)
+
+
+def send_one(delivery_id: int) -> outbound.Result | None:
+    """Prepare (short transaction), POST (no transaction open), record (short transaction)."""
+    from gigcx.db import session_scope
+
+    settings = current_app.config["GIGCX"]
+    with session_scope() as session:
+        prepared = prepare(session, delivery_id)
+    if prepared is None:
+        return None
+    url, body, headers = prepared
+    result = outbound.post(url, body, headers, timeout=settings.webhook_timeout_s,
+                           allow_private=settings.webhook_allow_private)
+    with session_scope() as session:
+        record(session, delivery_id, result)
+    return result
+
+
+def send_due(limit: int = 100) -> int:
+    """Send every delivery due now, one after another, in this thread (CLI and tests); retries
+    that fall due meanwhile wait for the next call."""
+    from gigcx.db import session_scope
+
+    settings = current_app.config["GIGCX"]
+    sent, start = 0, utcnow()
+    while sent < limit:
+        with session_scope() as session:
+            claimed = claim(session, settings.process_id, min(10, limit - sent), settings.webhook_timeout_s * 3 + 30,
+                            due_by=start)
+        if not claimed:
+            return sent
+        for delivery_id, _ in claimed:
+            send_one(delivery_id)
+            sent += 1
+    return sent
