@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gigcx.app import create_app  # noqa: E402
 from gigcx.config import Settings  # noqa: E402
 from gigcx.db import session_scope  # noqa: E402
-from gigcx.models import Brand, Case, Customer, Expert, Message  # noqa: E402
+from gigcx.models import Brand, Case, Customer, Expert, Message, ReusableAnswer  # noqa: E402
 from gigcx.services import ranking, routing  # noqa: E402
 from gigcx.services.modelcache import INTERIM, RefreshingCache  # noqa: E402
 from matching.datasets import load_cqa, missing_data  # noqa: E402
@@ -65,7 +65,7 @@ def seed(app: Any, n_cases: int) -> tuple[int, str]:
                 s.flush()
                 ids[c.expert_id] = expert.id  # type: ignore[assignment]
         start = datetime(2026, 1, 1, tzinfo=UTC)
-        rows, messages = [], []
+        rows, messages, answers = [], [], []
         for i, c in enumerate(cases, start=1):
             when = start + timedelta(minutes=i)
             rows.append({"id": i, "brand_id": brand.id, "customer_id": customer.id, "client_id": f"c{i}",
@@ -75,8 +75,13 @@ def seed(app: Any, n_cases: int) -> tuple[int, str]:
                          "routing": {}, "suggestions": []})
             messages.append({"case_id": i, "seq": 1, "sender": "expert", "sender_id": ids[c.expert_id],
                              "text": f"answer to: {c.text[:200]}", "sent_at": when})
+            # what the customer's confirmation would have stored (suggestions come from these)
+            answers.append({"brand_id": brand.id, "case_id": i, "topic": rows[-1]["topic"], "question": c.text[:4000],
+                            "answer": f"answer to: {c.text[:200]}", "scrubbed": f"answer to: {c.text[:200]}",
+                            "status": "pending", "created_at": when})
         s.execute(sa.insert(Case), rows)
         s.execute(sa.insert(Message), messages)
+        s.execute(sa.insert(ReusableAnswer), answers)
         s.commit()
         return int(brand.id), test[0].text  # type: ignore[arg-type]
 

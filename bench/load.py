@@ -151,7 +151,7 @@ def start_gigcx(folder: Path, database_url: str | None, port: int) -> subprocess
            "GIGCX_INSTANCE_PATH": str(folder / "instance"), "GIGCX_ADMIN_TOKEN": ADMIN,
            "GIGCX_SECRET_KEY": "bench-secret",
            "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "1000000",
-           "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "1000000",
+           "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_CUSTOMERS_PER_MIN": "1000000",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     log = open(folder / "server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -674,7 +674,7 @@ def gc_pauses(base: str) -> dict[str, Any]:
     """The server's garbage-collector pauses over the whole run, from its /metrics histogram:
     per generation the count, total ms and how many took over 10 and 50 ms."""
     out: dict[str, Any] = {}
-    for line in requests.get(f"{base}/metrics", timeout=30).text.splitlines():
+    for line in requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30).text.splitlines():
         if not line.startswith("gigcx_gc_pause_seconds"):
             continue
         name, value = line.rsplit(" ", 1)

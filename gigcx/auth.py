@@ -29,6 +29,14 @@ class Principal:
     staff_id: int | None = None
     role: str = "admin"
     token_id: int | None = None
+    key_id: int | None = None
+
+    @property
+    def credential(self) -> str | None:
+        """The revocable credential behind this principal (`token:<id>`, `key:<id>`); None for the operator."""
+        if self.token_id is not None:
+            return f"token:{self.token_id}"
+        return None if self.key_id is None else f"key:{self.key_id}"
 
     @property
     def can_write(self) -> bool:
@@ -44,7 +52,7 @@ def resolve(session: Session, token: str, admin_token: str | None) -> Principal 
     if token.startswith(security.BRAND_KEY):
         key = session.exec(select(BrandApiKey).where(BrandApiKey.key_hash == digest)).first()
         if key and key.revoked_at is None:
-            return Principal("brand", brand_id=key.brand_id)
+            return Principal("brand", brand_id=key.brand_id, key_id=key.id)
         return None
     if token.startswith((security.EXPERT_TOKEN, security.STAFF_TOKEN)):
         row = session.exec(select(AuthToken).where(AuthToken.token_hash == digest)).first()

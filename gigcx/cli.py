@@ -1,4 +1,4 @@
-"""The `gigcx` command: serve, db upgrade, demo, matching train, payouts run and retry."""
+"""The `gigcx` command: serve, db upgrade, demo, matching train, payouts run and retry, privacy."""
 from __future__ import annotations
 
 import logging
@@ -58,6 +58,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
+    from gigcx.wsgi import hardened_handler
 
     try:
         freezer = GcFreezer.from_env(os.environ)
@@ -79,7 +80,15 @@ def serve(host: str, port: int, access_log: bool) -> None:
     listener.bind((host, port))
     listener.listen(1024)
     log = logging.getLogger("gigcx.access") if access_log else None
-    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"))
+    server = WSGIServer(listener, app, log=log, error_log=logging.getLogger("gigcx.wsgi"),
+                        handler_class=hardened_handler(app.config["GIGCX"]))
+    metrics_address = app.config["GIGCX"].metrics_address
+    if metrics_address:  # Prometheus without a token, on an address of its own
+        from gigcx.observability import metrics_app
+
+        mhost, _, mport = metrics_address.rpartition(":")
+        WSGIServer((mhost.strip("[]") or "127.0.0.1", int(mport)), metrics_app(app), log=None,
+                   error_log=logging.getLogger("gigcx.wsgi")).start()
     server.start()
     # Ctrl-C stops serving and ends the command normally (no traceback, exit status 0).
     gevent.signal_handler(signal.SIGINT, server.stop, 5)
@@ -172,43 +181,167 @@ def payouts() -> None:
 
 @payouts.command("run")
 @click.option("--minimum-cents", type=int, default=None,
-              help="Pay balances at or above this (default: GIGCX_PAYOUT_MINIMUM_CENTS).")
+              help="Pay balances at or above this, in every currency (default: GIGCX_PAYOUT_MINIMUMS, "
+                   "else GIGCX_PAYOUT_MINIMUM_CENTS).")
 @click.option("--statements-dir", type=click.Path(file_okay=False), default=None,
-              help="Write each payout's CSV statement here (manual mode: what to pay by hand).")
+              help="Where each payout's CSV statement is written (default: GIGCX_STATEMENTS_DIR, "
+                   "else the instance folder's statements/).")
 def payouts_run(minimum_cents: int | None, statements_dir: str | None) -> None:
-    """Pay every expert's available balance now (recovering payouts left in transit first)."""
+    """Pay every expert's available balance now (retrying open payouts first)."""
     import json
-    from pathlib import Path
 
     from gigcx.db import session_scope
     from gigcx.services import payouts as svc
 
     app = _app()
+    settings = app.config["GIGCX"]
     with app.app_context(), session_scope() as session:
-        minimum = app.config["GIGCX"].payout_minimum_cents if minimum_cents is None else minimum_cents
-        result = svc.run(session, svc.gateway(), minimum)
-        if statements_dir:
-            out = Path(statements_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            for p in result.payouts:
-                path = out / f"payout-{p.id}-expert-{p.expert_id}.csv"
-                path.write_text(svc.statement_csv(session, p, manual=result.batch.mode == "manual"))
-        click.echo(json.dumps(svc.run_view(result), indent=2))
+        result = svc.run(session, svc.gateway(), settings.minimum_for if minimum_cents is None else minimum_cents)
+        written = svc.write_statements(session, result, statements_dir or settings.statements_dir)
+        out = svc.run_view(result)
+        out["statements"] = [str(p) for p in written]
+        click.echo(json.dumps(out, indent=2))
+
+
+def _show(p: Any) -> str:
+    from gigcx.services.payouts import payout_view
+
+    v = payout_view(p)
+    line = (f"payout {v['id']}  batch {v['batch_id']}  expert {v['expert_id']}  {v['amount']} {v['currency']}  "
+            f"{v['status']}")
+    if v["transfer_id"]:
+        line += f"  {v['transfer_id']}"
+    if v["attention"]:
+        line += f"\n    needs attention: {v['attention']}"
+    return line
 
 
 @payouts.command("retry")
 def payouts_retry() -> None:
-    """Reconcile payouts left in transit (after a crash or a Stripe outage) with Stripe."""
+    """Re-send the payouts left in transit or needing attention (cron this with Stripe)."""
     from gigcx.db import session_scope
     from gigcx.services import payouts as svc
-    from gigcx.services.earnings import payout_view
 
     app = _app()
     with app.app_context(), session_scope() as session:
-        done = svc.retry_in_transit(session, svc.stripe())
+        done = svc.retry_open(session, svc.gateway())
         for p in done:
-            click.echo(f"payout {p.id}: {payout_view(p)['status']}")
-        click.echo(f"{len(done)} payout(s) reconciled")
+            click.echo(_show(p))
+        click.echo(f"{len(done)} payout(s) retried")
+
+
+@payouts.command("list")
+@click.option("--attention", is_flag=True, help="Only payouts whose outcome is unknown: settle these.")
+@click.option("--status", default=None, help="Only payouts in this status.")
+def payouts_list(attention: bool, status: str | None) -> None:
+    """List payouts, newest first."""
+    from gigcx.db import session_scope
+    from gigcx.services import payouts as svc
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        rows = svc.list_payouts(session, attention=attention, status=status)
+        for p in rows:
+            click.echo(_show(p))
+        click.echo(f"{len(rows)} payout(s)")
+
+
+def _api_error(exc: Exception) -> click.ClickException:
+    return click.ClickException(getattr(exc, "message", str(exc)))
+
+
+@payouts.command("settle")
+@click.argument("payout_id", type=int)
+@click.option("--transfer", "transfer_id", default=None, help="The transfer (tr_...) that paid it.")
+@click.option("--not-sent", is_flag=True, help="No transfer exists: the money becomes available again.")
+def payouts_settle(payout_id: int, transfer_id: str | None, not_sent: bool) -> None:
+    """Settle a payout whose outcome is unknown, with evidence (checked against Stripe)."""
+    from gigcx.db import session_scope
+    from gigcx.errors import ApiError
+    from gigcx.services import payouts as svc
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        try:
+            p = svc.settle(session, svc.gateway(), payout_id, transfer_id=transfer_id, not_sent=not_sent)
+        except ApiError as exc:
+            raise _api_error(exc) from None
+        click.echo(_show(p))
+
+
+@payouts.command("mark-paid")
+@click.argument("batch_id", type=int)
+@click.option("--reference", default=None, help="Your bank reference of the payments.")
+def payouts_mark_paid(batch_id: int, reference: str | None) -> None:
+    """Manual mode: every payout of the batch was paid by hand."""
+    from gigcx.db import session_scope
+    from gigcx.errors import ApiError
+    from gigcx.services import payouts as svc
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        try:
+            rows = svc.mark_batch_paid(session, batch_id, reference)
+        except ApiError as exc:
+            raise _api_error(exc) from None
+        for p in rows:
+            click.echo(_show(p))
+
+
+@payouts.command("reversals")
+@click.option("--undecided", is_flag=True, help="Only reversals whose money is still held.")
+def payouts_reversals(undecided: bool) -> None:
+    """List reversed transfers and the operator's decisions."""
+    from gigcx.db import session_scope
+    from gigcx.services import connect
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        for r in connect.list_reversals(session, undecided=undecided):
+            v = connect.reversal_view(r)
+            click.echo(f"{v['id']}  payout {v['payout_id']}  expert {v['expert_id']}  {v['amount']} "
+                       f"{v['currency']}  {v['decision'] or 'held'}")
+
+
+@payouts.command("decide")
+@click.argument("reversal_id")
+@click.option("--repay", "decision", flag_value="repay", help="Pay the held money again (next run).")
+@click.option("--write-off", "decision", flag_value="write_off", help="Do not pay it again.")
+def payouts_decide(reversal_id: str, decision: str | None) -> None:
+    """Decide what happens to the money of a reversed transfer."""
+    from gigcx.db import session_scope
+    from gigcx.errors import ApiError
+    from gigcx.services import connect
+
+    if decision is None:
+        raise click.UsageError("give --repay or --write-off")
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        try:
+            r = connect.decide_reversal(session, reversal_id, decision)
+        except ApiError as exc:
+            raise _api_error(exc) from None
+        click.echo(f"{r.id}: {r.decision}")
+
+
+@payouts.command("reconcile")
+def payouts_reconcile() -> None:
+    """Compare the ledger with Stripe's transfers and balance transactions; exit 1 on a difference."""
+    from gigcx.db import session_scope
+    from gigcx.services import payouts as svc
+    from gigcx.services import reconcile
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        report = reconcile.reconcile(session, svc.gateway())
+    for line in report.lines:
+        click.echo(line)
+    if report.differences:
+        click.echo(f"{len(report.differences)} difference(s)")
+        for diff in report.differences:
+            click.echo(f"DIFFERENCE: {diff}")
+        raise SystemExit(1)
+    click.echo("ledger and Stripe agree")
 
 
 @cli.group()
@@ -238,3 +371,54 @@ def notify_digest() -> None:
     with app.app_context(), session_scope() as session:
         queued = mail.send_digests(session, force=True)
     click.echo(f"{queued} digest(s) queued")
+
+
+@cli.group()
+def privacy() -> None:
+    """Customers' personal data: retention and erasure."""
+
+
+@privacy.command("retention")
+def privacy_retention() -> None:
+    """Apply every brand's retention period now (serving processes also do it every
+    GIGCX_RETENTION_CHECK_S): redact old conversations and anonymise their customers."""
+    import json
+
+    from gigcx.db import session_scope
+    from gigcx.services.privacy import retention_sweep
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        click.echo(json.dumps(retention_sweep(session)))
+
+
+@privacy.command("erase")
+@click.option("--brand", "slug", required=True, help="The brand's slug.")
+@click.option("--customer", "customer_id", required=True, type=int, help="The customer's id.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the customer's data (before erasure) to this JSON file.")
+def privacy_erase(slug: str, customer_id: int, export_path: str | None) -> None:
+    """Erase one customer's personal data on their request; prints what was removed and kept."""
+    import json
+    from pathlib import Path
+
+    from gigcx.db import session_scope
+    from gigcx.errors import ApiError
+    from gigcx.events import Outbox
+    from gigcx.services import brands, privacy
+
+    app = _app()
+    with app.app_context(), session_scope() as session:
+        brand = brands.brand_by_slug(session, slug)
+        if brand is None:
+            raise click.ClickException(f"unknown brand: {slug}")
+        outbox = Outbox()
+        try:
+            report = privacy.erase(session, outbox, brand.id, customer_id)  # type: ignore[arg-type]
+        except ApiError as exc:
+            raise click.ClickException(exc.message) from None
+        outbox.flush()
+    data = report.pop("export")
+    if export_path:
+        Path(export_path).write_text(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(report, indent=2))

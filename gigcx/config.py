@@ -32,6 +32,12 @@ class Settings:
     stripe_api_key: str | None = None
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
+    # Platform and Connect endpoints sign with different secrets (STRIPE_WEBHOOK_SECRETS, comma-separated).
+    stripe_webhook_secrets: list[str] = field(default_factory=list)
+    # Minimum payout per currency (GIGCX_PAYOUT_MINIMUMS="usd=100,jpy=100,kwd=1000"); others use
+    # payout_minimum_cents. Statements of every run go to statements_dir (default: instance/statements).
+    payout_minimums: dict[str, int] = field(default_factory=dict)
+    statements_dir: str = ""
     # Extensions beyond the contract (documented in docs/configuration.md).
     timer_poll_s: float = 0.5
     presence_ttl_s: float = 30.0
@@ -68,6 +74,14 @@ class Settings:
     offer_email_after_s: float = 30.0
     offer_email_gap_s: float = 600.0
     digest_hour_utc: int = 18
+    credential_cache_s: float = 1.0
+    session_sweep_s: float = 5.0
+    rate_limit_customers_per_min: int = 60
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    metrics_token: str | None = None
+    metrics_address: str | None = None
+    retention_check_s: float = 3600.0  # how often a serving process applies brands' retention periods
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
     @classmethod
@@ -86,6 +100,10 @@ class Settings:
         s.stripe_api_key = env.get("STRIPE_API_KEY") or None
         s.stripe_api_base = env.get("STRIPE_API_BASE") or None
         s.stripe_webhook_secret = env.get("STRIPE_WEBHOOK_SECRET") or None
+        s.stripe_webhook_secrets = [x.strip() for x in (env.get("STRIPE_WEBHOOK_SECRETS") or "").split(",")
+                                    if x.strip()]
+        s.payout_minimums = parse_minimums(env.get("GIGCX_PAYOUT_MINIMUMS") or "")
+        s.statements_dir = env.get("GIGCX_STATEMENTS_DIR") or ""
         s.public_url = (env.get("GIGCX_PUBLIC_URL") or "").rstrip("/")
         s.smtp_host = env.get("GIGCX_SMTP_HOST") or None
         s.smtp_username = env.get("GIGCX_SMTP_USERNAME") or None
@@ -95,6 +113,8 @@ class Settings:
             raise ValueError("GIGCX_SMTP_SECURITY must be none, starttls or ssl")
         s.mail_from = env.get("GIGCX_MAIL_FROM") or s.mail_from
         s.webhook_allow_private = (env.get("GIGCX_WEBHOOK_ALLOW_PRIVATE") or "").lower() in ("1", "true", "yes")
+        s.metrics_token = env.get("GIGCX_METRICS_TOKEN") or None
+        s.metrics_address = env.get("GIGCX_METRICS_ADDRESS") or None
         for f in fields(cls):
             key = "GIGCX_" + f.name.upper()
             if f.type in ("float", "int") and key in env:
@@ -108,7 +128,31 @@ class Settings:
             self.database_url = "sqlite:///" + str(Path(self.instance_path) / "gigcx.sqlite3")
         if not self.secret_key:
             self.secret_key = _instance_secret(Path(self.instance_path) / "secret_key")
+        if not self.statements_dir:
+            self.statements_dir = str(Path(self.instance_path) / "statements")
         return self
+
+    def webhook_secrets(self) -> list[str]:
+        """Every webhook signing secret: STRIPE_WEBHOOK_SECRET and the STRIPE_WEBHOOK_SECRETS list."""
+        out = [s for s in [self.stripe_webhook_secret, *self.stripe_webhook_secrets] if s]
+        return list(dict.fromkeys(out))
+
+    def minimum_for(self, currency: str) -> int:
+        """The minimum payout in this currency's minor units."""
+        return self.payout_minimums.get(currency.lower(), self.payout_minimum_cents)
+
+
+def parse_minimums(text: str) -> dict[str, int]:
+    """`usd=100,jpy=100` -> {"usd": 100, "jpy": 100}; a malformed item is a clear error."""
+    out: dict[str, int] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        cur, sep, amount = item.partition("=")
+        if not sep or len(cur.strip()) != 3 or not cur.strip().isalpha() or not amount.strip().isdigit():
+            raise ValueError(f"GIGCX_PAYOUT_MINIMUMS: expected currency=minor_units, got {item!r}")
+        out[cur.strip().lower()] = int(amount)
+    return out
 
 
 def _instance_secret(path: Path) -> str:

@@ -24,6 +24,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,  # errors and logs never carry message text (docs/security.md)
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,
@@ -37,6 +38,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # erased and redacted text is overwritten in the file, not left in free pages where a
+            # copy of the database (a backup) would still carry it
+            cur.execute("PRAGMA secure_delete=ON")
             if getattr(engine, "gigcx_background_checkpoint", False):
                 cur.execute("PRAGMA wal_autocheckpoint=0")  # WalCheckpointer does it off the loop
             cur.close()
@@ -48,7 +52,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=30)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=30,
+                         hide_parameters=True)
 
 
 class WalCheckpointer:

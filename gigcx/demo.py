@@ -10,6 +10,7 @@ from flask import current_app
 from sqlmodel import select
 
 from gigcx import db, schemas, security
+from gigcx.events import Outbox
 from gigcx.models import Expert, ExpertProgram, StaffUser
 from gigcx.services import brands, experts
 
@@ -86,7 +87,9 @@ def seed(n_topics: int = 12, slug: str = "demo") -> DemoInfo:
             brand, key = brands.create_brand(
                 session=session, data=schemas.BrandCreate(slug=slug, name="Demo Bank"))
         else:
-            key = brands.rotate_key(session=session, brand_id=brand.id)  # type: ignore[arg-type]
+            outbox = Outbox()
+            key = brands.rotate_key(session=session, outbox=outbox, brand_id=brand.id)  # type: ignore[arg-type]
+            outbox.flush()  # running servers disconnect the old key's sockets
         topics = banking77_topics(n_topics)
         for i, (name, examples) in enumerate(topics.items()):
             brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ STATUS = {
     "method_not_allowed": 405,
     "payload_too_large": 413,
     "bad_request": 400,
+    "request_timeout": 408,
     "unavailable": 503,
     "overloaded": 503,
     "payment_failed": 402,
@@ -75,7 +76,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+        code = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout", 413: "payload_too_large",
                 401: "unauthorized", 403: "forbidden", 429: "rate_limited"}.get(
             exc.code or 400, "bad_request")
         return jsonify({"error": {"code": code, "message": exc.description or exc.name}}), exc.code or 400

@@ -48,8 +48,16 @@ def expert_summary(session: Session, expert_id: int) -> dict[str, Any] | None:
 SUMMARY = ("id", "rev", "status", "topic", "deflected", "expert")  # the fields of a `case` event without `full`
 
 
-def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[str, Any]:
-    """The contract's `case` event; `full` adds timings and details for acks and brands."""
+def expert_in_conversation(case: Any) -> bool:
+    """Whether the case's expert still takes part: not once the case was escalated (the expert who
+    escalates leaves; staff take over). `case` is a Case or a row with `expert_id`, `status` and
+    `escalated_at`."""
+    return case.expert_id is not None and case.escalated_at is None and case.status != "escalated"
+
+
+def case_payload(session: Session, case: Case, *, full: bool = False, internal: bool = False) -> dict[str, Any]:
+    """The contract's `case` event; `full` adds timings and details for acks and brands, `internal`
+    what only the brand's staff may read (the expert's reason for escalating)."""
     out: dict[str, Any] = {"id": case.id, "rev": case.rev, "status": case.status, "topic": case.topic,
                            "deflected": case.deflected}
     if case.expert_id is not None:
@@ -65,15 +73,28 @@ def case_payload(session: Session, case: Case, *, full: bool = False) -> dict[st
             created_at=iso(case.created_at), assigned_at=iso(case.assigned_at),
             first_response_at=iso(case.first_response_at), proposed_at=iso(case.proposed_at),
             resolved_at=iso(case.resolved_at), escalated_at=iso(case.escalated_at),
-            closed_at=iso(case.closed_at), escalation_reason=case.escalation_reason,
-            suggestions=case.suggestions,
+            closed_at=iso(case.closed_at), suggestions=public_suggestions(case.suggestions),
         )
+        if internal:
+            out["escalation_reason"] = case.escalation_reason
     return out
 
 
+MASKED_SENDERS = ("customer", "staff")  # whose personal data experts never see (staff quote customers)
+
+SUGGESTION_FIELDS = ("id", "answer", "topic", "score")
+
+
+def public_suggestions(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Suggested answers as anyone may see them: the reusable answer, never whose case it was
+    (rows stored before answers were scrubbed carry a `question`: such entries are dropped)."""
+    return [{k: s.get(k) for k in SUGGESTION_FIELDS} for s in stored or []
+            if isinstance(s, dict) and "question" not in s and "id" in s]
+
+
 def message_payload(msg: Message, *, masked: bool = False) -> dict[str, Any]:
-    """The contract's `message` event; `masked` hides customers' personal data from experts."""
-    text = mask(msg.text) if masked and msg.sender == "customer" else msg.text
+    """The contract's `message` event; `masked` hides customers' (and staff's) personal data from experts."""
+    text = mask(msg.text) if masked and msg.sender in MASKED_SENDERS else msg.text
     return {"case_id": msg.case_id, "id": msg.id, "seq": msg.seq, "sender": msg.sender,
             "text": text, "sent_at": iso(msg.sent_at), "client_id": msg.client_id}
 
@@ -84,8 +105,7 @@ def offer_payload(session: Session, offer: Offer, case: Case, reward_cents: int)
     return {"case_id": case.id, "brand": brand.slug if brand else None, "topic": case.topic,
             "question": mask(case.question), "reward_cents": reward_cents,
             "expires_at": iso(offer.expires_at), "offer_id": offer.id, "round": offer.round,
-            "hints": [{"question": mask(s.get("question", "")), "answer": s.get("answer", "")}
-                      for s in case.suggestions]}
+            "hints": [{"id": s["id"], "answer": s["answer"]} for s in public_suggestions(case.suggestions)]}
 
 
 @dataclass
@@ -94,6 +114,11 @@ class Outbox:
 
     items: list[tuple[str, dict[str, Any], str, str]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    ended: list[tuple[list[str], str]] = field(default_factory=list)
+
+    def end_sessions(self, rooms: list[str], reason: str) -> None:
+        """Disconnect the sockets in these rooms (credentials, an expert) on every process, after the commit."""
+        self.ended.append((rooms, reason))
 
     def add(self, event: str, payload: dict[str, Any], namespace: str, room: str) -> None:
         self.items.append((event, payload, namespace, room))
@@ -109,17 +134,17 @@ class Outbox:
         if not rev_set:
             case.rev += 1
             session.add(case)
-        brand_view = case_payload(session, case, full=True)
+        brand_view = case_payload(session, case, full=True, internal=True)
         payload = {k: brand_view[k] for k in SUMMARY if k in brand_view}  # the same, without details
         self.add("case", payload, CUSTOMER, customer_room(case.customer_id))
-        if case.expert_id is not None:
-            self.add("case", payload, EXPERT, expert_room(case.expert_id))
+        if expert_in_conversation(case):
+            self.add("case", payload, EXPERT, expert_room(case.expert_id))  # type: ignore[arg-type]
         self.add("case", brand_view, BRAND, brand_room(case.brand_id))
 
-    def message_posted(self, case: Case, msg: Message) -> None:
+    def message_posted(self, case: Any, msg: Message) -> None:
         """Deliver a stored message to everybody in the conversation."""
         self.add("message", message_payload(msg), CUSTOMER, customer_room(case.customer_id))
-        if case.expert_id is not None:
+        if expert_in_conversation(case):
             self.add("message", message_payload(msg, masked=True), EXPERT, expert_room(case.expert_id))
         self.add("message", message_payload(msg), BRAND, brand_room(case.brand_id))
 
@@ -131,6 +156,12 @@ class Outbox:
         items, self.items = self.items, []
         for event, payload, namespace, room in items:
             socketio.emit(event, payload, namespace=namespace, to=room)
+        ended, self.ended = self.ended, []
+        if ended:
+            from gigcx import sessions
+
+            for rooms, reason in ended:
+                sessions.end(rooms, reason)
         delivered = time.perf_counter() - self.started
         for event, _, namespace, _ in items:
             if event == "message" and namespace == CUSTOMER:  # one per message, whoever receives it

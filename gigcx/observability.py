@@ -65,9 +65,37 @@ class CasesByStatus:
 
 
 @bp.get("/metrics")
-def prometheus() -> Response:
-    """Prometheus text exposition."""
+def prometheus() -> Response | tuple[Response, int]:
+    """Prometheus text exposition, for a bearer of the operator's or the metrics token
+    (`GIGCX_METRICS_TOKEN`); `GIGCX_METRICS_ADDRESS` serves it without a token on an address of
+    its own (`metrics_app`), for scrapers on a private network."""
+    import hmac
+
+    from flask import request
+
+    settings = current_app.config["GIGCX"]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    allowed = [t for t in (settings.admin_token, settings.metrics_token) if t]
+    if scheme.lower() != "bearer" or not any(
+            hmac.compare_digest(token.strip().encode(), t.encode()) for t in allowed):
+        return jsonify({"error": {"code": "unauthorized",
+                                  "message": "metrics need the operator's or the metrics bearer token"}}), 401
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+
+
+def metrics_app(app: Flask) -> Callable[[dict[str, Any], Callable[..., Any]], list[bytes]]:
+    """A WSGI app answering only `GET /metrics`, without a token: bind it to a private address."""
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        with app.app_context():
+            body = generate_latest(REGISTRY)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return serve
 
 
 @bp.get("/healthz")

@@ -1,4 +1,4 @@
-"""Rate limits on asks, messages, logins and sign-ups (moving windows; shared through Redis
+"""Rate limits on asks, messages, logins, sign-ups and new customers (moving windows; shared through Redis
 when the service runs as several processes)."""
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
         "ask": RateLimitItemPerMinute(settings.rate_limit_asks_per_min),
         "message": RateLimitItemPerMinute(settings.rate_limit_messages_per_min),
         "auth": RateLimitItemPerMinute(settings.rate_limit_auth_per_min),
+        "customer": RateLimitItemPerMinute(settings.rate_limit_customers_per_min),
     }
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -37,7 +37,16 @@ def refuse_nul(data: Any) -> Any:
 
 
 class Strict(BaseModel):
-    """Bodies refuse unknown fields, so typos are errors rather than silently ignored."""
+    """Bodies refuse unknown fields, so typos are errors rather than silently ignored, and take
+    JSON's types as they are: `"250"` is not an integer, `1` is not `true`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    _no_nul = model_validator(mode="before")(refuse_nul)
+
+
+class StrictQuery(BaseModel):
+    """Query strings refuse unknown parameters; their values are text, converted to the field's type."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -112,6 +121,8 @@ class BrandSettings(BaseModel):
     bonus_rules: dict[str, Any]
     allowed_origins: list[str]
     trust: dict[str, Any] = Field(default_factory=dict)
+    answer_reuse: Literal["auto", "curated", "off"]
+    retention_days: int | None
 
 
 class BrandUpdate(Strict):
@@ -128,6 +139,12 @@ class BrandUpdate(Strict):
     allowed_origins: list[Annotated[str, StringConstraints(max_length=200)]] | None = Field(
         None, max_length=50)
     trust: TrustSettingsPatch | None = None
+    answer_reuse: Literal["auto", "curated", "off"] | None = None
+    # null: conversations keep their text (no retention period)
+    retention_days: int | None = Field(None, ge=1, le=36500)
+
+    #: settings whose `null` is a value, not a mistake
+    NULLABLE: ClassVar[frozenset[str]] = frozenset({"retention_days"})
 
 
 class TopicPath(BaseModel):
@@ -212,7 +229,7 @@ def _aware(value: Any) -> Any:
 UtcDateTime = Annotated[datetime, AfterValidator(_aware)]
 
 
-class CaseListQuery(Strict):
+class CaseListQuery(StrictQuery):
     status: Literal["matching", "active", "pending_confirmation", "resolved", "escalated", "closed"] | None = None
     topic: Slug | None = None
     no_topic: bool | None = Field(None, description="true: only cases without a topic (none fitted)")
@@ -227,13 +244,13 @@ class CasePath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID)
 
 
-class MetricsQuery(Strict):
+class MetricsQuery(StrictQuery):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
     bucket: Literal["hour", "day", "week"] | None = None
 
 
-class ExportQuery(Strict):
+class ExportQuery(StrictQuery):
     since: UtcDateTime | None = None
     until: UtcDateTime | None = None
 
@@ -252,6 +269,10 @@ class StaffPublic(BaseModel):
     role: str
 
 
+class StaffPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
 class StaffTokenRequest(Strict):
     brand: Slug
     email: Email
@@ -264,5 +285,30 @@ class StaffTokenResponse(BaseModel):
     brand: str
 
 
-class ProgramListQuery(Strict):
+class ProgramListQuery(StrictQuery):
     status: Literal["pending", "approved", "rejected", "suspended"] | None = None
+
+
+class AnswerListQuery(StrictQuery):
+    status: Literal["pending", "approved", "rejected"] | None = None
+    before_id: int | None = Field(None, ge=1, le=MAX_ID, description="cursor: answers with a smaller id")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class AnswerPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
+class AnswerDecision(Strict):
+    """Approve or reject an answer for reuse, and/or replace its text."""
+
+    status: Literal["pending", "approved", "rejected"] | None = None
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+
+
+class AnswerEdit(Strict):
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
+
+
+class CustomerPath(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID)

@@ -1,106 +1,49 @@
 """Stripe Connect gateway for GigCX payouts: no Flask, no app imports, built from config values.
 
-Every call goes through a per-instance ``stripe.StripeClient`` (never the global ``stripe.api_key``).
-Stripe errors are wrapped into :class:`TemporaryGatewayError` (retry later) or
-:class:`PermanentGatewayError` (mark failed). Webhooks are verified and mapped to plain dataclasses.
+Every call goes through a per-instance ``stripe.StripeClient`` (never the global ``stripe.api_key``)
+pinned to :data:`STRIPE_API_VERSION`. Stripe errors are wrapped into :class:`TemporaryGatewayError`
+or :class:`PermanentGatewayError`; a payout's send answers a `payouts.Outcome` instead, so that
+an unknown outcome can never be mistaken for a failure (see docs/payouts.md). Webhook events
+are mapped to the dataclasses of :mod:`gigcx.stripe_events`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Optional, TypeVar, Union
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import stripe
 
-T = TypeVar("T")
+import payouts
+from gigcx.stripe_errors import (  # noqa: F401 - re-exported
+    GatewayError,
+    IdempotencyConflict,
+    PaymentDeclined,
+    PermanentGatewayError,
+    TemporaryGatewayError,
+    WebhookVerificationError,
+    _call,
+)
+from gigcx.stripe_events import (  # noqa: F401 - re-exported: the events are part of the gateway's API
+    AccountUpdated,
+    ChargeRefunded,
+    ConnectedAccount,
+    DisputeUpdate,
+    PaymentSucceeded,
+    PayoutUpdate,
+    TransferReversed,
+    UnhandledEvent,
+    WebhookEvent,
+    account_from,
+    get,
+    is_newer,
+    map_event,
+    metadata,
+)
 
-
-# --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
-
-class GatewayError(Exception):
-    """Base class for payment gateway failures."""
-
-    temporary = False
-
-    def __init__(self, message: str, *, code: Optional[str] = None,
-                 http_status: Optional[int] = None, request_id: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.http_status = http_status
-        self.request_id = request_id
-
-
-class TemporaryGatewayError(GatewayError):
-    """Timeout, connection loss, rate limit, lock conflict or 5xx: retry later (the outcome may be unknown)."""
-
-    temporary = True
-
-
-class PermanentGatewayError(GatewayError):
-    """Stripe refused the request (bad params, no such account, auth): retrying will not help."""
-
-
-class IdempotencyConflict(PermanentGatewayError):
-    """Stripe refused an Idempotency-Key already used with other parameters (400 idempotency_error)."""
-
-
-class PaymentDeclined(PermanentGatewayError):
-    """The payment method was declined (402 card_error); ``message`` is Stripe's reason for the payer."""
-
-
-class WebhookVerificationError(PermanentGatewayError):
-    """The webhook signature or payload is invalid, or no webhook secret is configured."""
-
-
-def _classify(exc: stripe.StripeError) -> GatewayError:
-    """Map a stripe SDK error to the gateway hierarchy."""
-    status = exc.http_status
-    kwargs: dict[str, Any] = {"code": exc.code, "http_status": status,
-                              "request_id": exc.request_id}
-    message = exc.user_message or str(exc) or type(exc).__name__
-    if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError)):
-        return TemporaryGatewayError(message, **kwargs)
-    if status is not None and (status >= 500 or status in (409, 429)):  # 409: the same key is in flight
-        return TemporaryGatewayError(message, **kwargs)
-    if isinstance(exc, stripe.IdempotencyError):
-        return IdempotencyConflict(message, **kwargs)
-    if isinstance(exc, stripe.CardError):
-        return PaymentDeclined(message, **kwargs)
-    if isinstance(exc, stripe.APIError) and status is None:
-        return TemporaryGatewayError(message, **kwargs)
-    return PermanentGatewayError(message, **kwargs)
-
-
-def _call(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except stripe.StripeError as exc:
-        raise _classify(exc) from exc
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ConnectedAccount:
-    """A connected (Express) account's onboarding state."""
-
-    account_id: str
-    expert_id: Optional[str]
-    charges_enabled: bool
-    payouts_enabled: bool
-    details_submitted: bool
-    requirements_due: tuple[str, ...] = ()
-
-    @property
-    def ready_for_payouts(self) -> bool:
-        """True when transfers to this account can be paid out to the expert's bank."""
-        return self.payouts_enabled and self.details_submitted
+# The API version every request asks for; the SDK range in setup.cfg is the one tested with it.
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 
 @dataclass(frozen=True)
@@ -122,6 +65,7 @@ class Funding:
     status: str
     client_secret: Optional[str]
     failure_message: Optional[str] = None  # last_payment_error.message: why the last attempt failed
+    amount_received: int = 0
 
     @property
     def succeeded(self) -> bool:
@@ -134,8 +78,7 @@ class TransferResult:
     """A Stripe transfer made for one GigCX payout."""
 
     transfer_id: str
-    payout_id: str
-    expert_id: Optional[str]
+    payout_uid: str
     destination: str
     amount_cents: int
     currency: str
@@ -143,166 +86,70 @@ class TransferResult:
     created_now: bool = True
 
 
-# --------------------------------------------------------------------------------------------
-# Webhook events (plain dataclasses; `created` is Stripe's event timestamp, for ordering)
-# --------------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
-class AccountUpdated:
-    """account.updated: a connected account's onboarding state changed."""
+class BalanceLine:
+    """One balance transaction: what moved in the platform's Stripe balance, and Stripe's fee."""
 
-    event_id: str
-    created: int
-    account: ConnectedAccount
-
-
-@dataclass(frozen=True)
-class TransferReversed:
-    """transfer.reversed: money of a (paid) transfer came back to the platform."""
-
-    event_id: str
-    created: int
-    transfer_id: str
-    payout_id: Optional[str]
-    expert_id: Optional[str]
-    amount_cents: int
-    amount_reversed_cents: int
-    currency: str
-    reversal_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PayoutUpdate:
-    """payout.paid / payout.failed: a connected account's bank payout (informational for GigCX)."""
-
-    event_id: str
-    created: int
+    id: str
     type: str
-    payout_id: str
-    account_id: Optional[str]
+    source: Optional[str]
     amount_cents: int
-    currency: str
-    status: str
-    failure_code: Optional[str] = None
-    failure_message: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class PaymentSucceeded:
-    """payment_intent.succeeded: a brand's budget top-up was captured."""
-
-    event_id: str
-    created: int
-    payment_intent_id: str
-    brand_id: Optional[str]
-    amount_cents: int
+    fee_cents: int
     currency: str
 
 
-@dataclass(frozen=True)
-class UnhandledEvent:
-    """Any other verified event; acknowledge it and ignore it."""
-
-    event_id: str
-    created: int
-    type: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-WebhookEvent = Union[AccountUpdated, TransferReversed, PayoutUpdate, PaymentSucceeded,
-                     UnhandledEvent]
-
-
-def is_newer(event_created: int, event_id: str, last_created: Optional[int],
-             last_event_id: Optional[str]) -> bool:
-    """Order rule for snapshot events: apply only if strictly newer, or same second but a new id."""
-    if last_created is None:
-        return True
-    if event_created != last_created:
-        return event_created > last_created
-    return event_id != last_event_id
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------
-
-def _plain(obj: Any) -> Any:
-    """Turn a StripeObject (not a Mapping in stripe>=13) into plain dicts and lists."""
-    to_dict = getattr(obj, "to_dict", None)
-    return to_dict() if callable(to_dict) else obj
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """Read a key from a StripeObject or dict without raising."""
-    obj = _plain(obj)
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return default if value is None else value
-
-
-def _metadata(obj: Any) -> dict[str, str]:
-    meta = _get(obj, "metadata", {})
-    if not isinstance(meta, dict):
-        return {}
-    return {str(k): str(v) for k, v in meta.items()}
-
-
-def _account(obj: Any) -> ConnectedAccount:
-    requirements = _get(obj, "requirements", {}) or {}
-    due = tuple(str(x) for x in (_get(requirements, "currently_due", []) or []))
-    return ConnectedAccount(account_id=str(_get(obj, "id", "")),
-                            expert_id=_metadata(obj).get("expert_id"),
-                            charges_enabled=bool(_get(obj, "charges_enabled", False)),
-                            payouts_enabled=bool(_get(obj, "payouts_enabled", False)),
-                            details_submitted=bool(_get(obj, "details_submitted", False)),
-                            requirements_due=due)
+def _funding(pi: Any) -> Funding:
+    return Funding(payment_intent_id=str(get(pi, "id", "")), brand_id=metadata(pi).get("brand_id"),
+                   amount_cents=int(get(pi, "amount", 0)), currency=str(get(pi, "currency", "")),
+                   status=str(get(pi, "status", "")), client_secret=get(pi, "client_secret"),
+                   failure_message=get(get(pi, "last_payment_error", {}), "message"),
+                   amount_received=int(get(pi, "amount_received", 0)))
 
 
 def _transfer(obj: Any, created_now: bool) -> TransferResult:
-    meta = _metadata(obj)
-    return TransferResult(transfer_id=str(_get(obj, "id", "")),
-                          payout_id=meta.get("payout_id", ""), expert_id=meta.get("expert_id"),
-                          destination=str(_get(obj, "destination", "")),
-                          amount_cents=int(_get(obj, "amount", 0)),
-                          currency=str(_get(obj, "currency", "")),
-                          amount_reversed=int(_get(obj, "amount_reversed", 0)),
+    return TransferResult(transfer_id=str(get(obj, "id", "")),
+                          payout_uid=metadata(obj).get("gigcx_payout", ""),
+                          destination=str(get(obj, "destination", "")),
+                          amount_cents=int(get(obj, "amount", 0)),
+                          currency=str(get(obj, "currency", "")),
+                          amount_reversed=int(get(obj, "amount_reversed", 0)),
                           created_now=created_now)
 
 
-def transfer_group_for(payout_id: str) -> str:
-    """The transfer_group that tags every Stripe transfer of one GigCX payout."""
-    return f"gigcx_payout_{payout_id}"
+def transfer_group_for(payout_uid: str) -> str:
+    """The transfer_group that tags every Stripe transfer of one GigCX payout (by its random uid)."""
+    return f"gigcx_payout_{payout_uid}"
 
 
-def transfer_idempotency_key(payout_id: str) -> str:
-    """The Idempotency-Key used when creating the transfer of one GigCX payout."""
-    return f"gigcx-transfer-{payout_id}"
+def key_mode(api_key: str) -> bool:
+    """True for a live-mode key (sk_live_/rk_live_), False for test mode."""
+    return "_live_" in api_key[:8]
 
-
-# --------------------------------------------------------------------------------------------
-# Gateway
-# --------------------------------------------------------------------------------------------
 
 class StripeGateway:
-    """Stripe Connect operations GigCX needs, on a per-instance StripeClient."""
+    """Stripe Connect operations GigCX needs, on a per-instance StripeClient: a `PayoutGateway`."""
 
     name = "stripe"
+    mode = "stripe"
 
     def __init__(self, api_key: str, api_base: Optional[str] = None,
-                 webhook_secret: Optional[str] = None, *, timeout_seconds: float = 30.0,
-                 max_network_retries: int = 2, webhook_tolerance_seconds: int = 300) -> None:
+                 webhook_secret: Optional[str] = None, *, webhook_secrets: Sequence[str] = (),
+                 timeout_seconds: float = 30.0, max_network_retries: int = 2,
+                 webhook_tolerance_seconds: int = 300) -> None:
         if not api_key:
             raise ValueError("api_key is required for StripeGateway")
         base_addresses: dict[str, str] = {}
         if api_base:
             base_addresses["api"] = api_base.rstrip("/")
         http_client = stripe.RequestsClient(timeout=timeout_seconds)
-        # Keyword arguments as in stripe>=8 StripeClient; base_addresses["api"] replaces api.stripe.com.
         self._client = stripe.StripeClient(api_key, base_addresses=base_addresses or None,  # type: ignore[arg-type]
+                                           stripe_version=STRIPE_API_VERSION,
                                            max_network_retries=max_network_retries,
                                            http_client=http_client)
-        self._webhook_secret = webhook_secret
+        # Platform and Connect endpoints sign with different secrets: accept any of them.
+        self._secrets = [s for s in (webhook_secret, *webhook_secrets) if s]
         self._tolerance = webhook_tolerance_seconds
+        self.livemode = key_mode(api_key)
 
     @property
     def client(self) -> stripe.StripeClient:
@@ -324,7 +171,7 @@ class StripeGateway:
         key = idempotency_key or f"gigcx-account-expert-{expert_id}"
         acct = _call(lambda: self._client.v1.accounts.create(
             params=params, options={"idempotency_key": key}))  # type: ignore[arg-type]
-        return _account(acct)
+        return account_from(acct)
 
     def create_account_link(self, account_id: str, refresh_url: str, return_url: str) -> AccountLink:
         """Create a one-time Express onboarding URL for the account."""
@@ -334,14 +181,29 @@ class StripeGateway:
         return AccountLink(url=str(link.url), expires_at=int(link.expires_at))
 
     def retrieve_account(self, account_id: str) -> ConnectedAccount:
-        """Fetch the current onboarding state (the authoritative answer to an account.updated)."""
-        return _account(_call(lambda: self._client.v1.accounts.retrieve(account_id)))
+        """Fetch the current onboarding state (authoritative, whatever order webhooks came in)."""
+        return account_from(_call(lambda: self._client.v1.accounts.retrieve(account_id)))
+
+    def check_payee(self, destination: Optional[str]) -> payouts.PayeeCheck:
+        """Live check before a new payout: the transfers capability is active and payouts enabled."""
+        if not destination:
+            return payouts.PayeeCheck(False, "no connected Stripe account")
+        try:
+            acct = self.retrieve_account(destination)
+        except GatewayError as exc:
+            return payouts.PayeeCheck(False, f"account look-up failed ({exc.describe()})")
+        if not acct.ready_for_payouts:
+            return payouts.PayeeCheck(False, f"account {destination} cannot be paid yet (transfers "
+                                             f"{acct.transfers_capability}, payouts_enabled "
+                                             f"{acct.payouts_enabled})")
+        return payouts.PayeeCheck(True)
 
     # ---- Brand funding --------------------------------------------------------------------
 
     def fund_brand_budget(self, brand_id: str, amount_cents: int, currency: str,
                           idempotency_key: str, *, payment_method: Optional[str] = None,
-                          customer: Optional[str] = None, confirm: bool = False) -> Funding:
+                          customer: Optional[str] = None, confirm: bool = False,
+                          off_session: bool = False, return_url: Optional[str] = None) -> Funding:
         """Create (and optionally confirm) a PaymentIntent topping up a brand budget."""
         if amount_cents <= 0:
             raise ValueError("amount_cents must be positive")
@@ -354,103 +216,144 @@ class StripeGateway:
             params["customer"] = customer
         if confirm:
             params["confirm"] = True
+            if off_session:  # a saved card charged without the brand at hand
+                params["off_session"] = True
+            elif return_url:  # 3-D Secure may send the payer away and back
+                params["return_url"] = return_url
         pi = _call(lambda: self._client.v1.payment_intents.create(
             params=params, options={"idempotency_key": idempotency_key}))  # type: ignore[arg-type]
-        return Funding(payment_intent_id=str(pi.id), brand_id=_metadata(pi).get("brand_id"),
-                       amount_cents=int(pi.amount), currency=str(pi.currency),
-                       status=str(pi.status), client_secret=_get(pi, "client_secret"),
-                       failure_message=_get(_get(pi, "last_payment_error", {}), "message"))
+        return _funding(pi)
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> Funding:
+        """The PaymentIntent as Stripe has it now (a funding retry never creates another)."""
+        return _funding(_call(lambda: self._client.v1.payment_intents.retrieve(payment_intent_id)))
 
     # ---- Transfers (payouts) --------------------------------------------------------------
 
-    def find_transfer(self, payout_id: str, destination: Optional[str] = None) -> Optional[TransferResult]:
-        """Find the transfer already made for a payout (by transfer_group, checked by metadata)."""
-        params: dict[str, Any] = {"transfer_group": transfer_group_for(payout_id), "limit": 100}
+    def find_transfer(self, payout_uid: str, destination: Optional[str] = None) -> Optional[TransferResult]:
+        """The transfer already made for a payout (by transfer_group, checked by metadata), if any."""
+        params: dict[str, Any] = {"transfer_group": transfer_group_for(payout_uid), "limit": 100}
         if destination:
             params["destination"] = destination
         page = _call(lambda: self._client.v1.transfers.list(params=params))  # type: ignore[arg-type]
-        for tr in _call(lambda: list(page.auto_paging_iter())):
-            if _metadata(tr).get("payout_id") == str(payout_id):
-                return _transfer(tr, created_now=False)
-        return None
+        found = [tr for tr in _call(lambda: list(page.auto_paging_iter()))
+                 if metadata(tr).get("gigcx_payout") == payout_uid]
+        if len(found) > 1:  # never by our doing; refuse to pick one
+            raise PermanentGatewayError(f"{len(found)} transfers for payout {payout_uid}",
+                                        code="payout_mismatch")
+        return _transfer(found[0], created_now=False) if found else None
 
-    def create_transfer(self, payout_id: str, expert_id: str, destination: str,
-                        amount_cents: int, currency: str) -> TransferResult:
+    def create_transfer(self, order: payouts.PayoutOrder) -> TransferResult:
         """Create the payout's transfer with its idempotency key, metadata and transfer_group."""
-        if amount_cents <= 0:
-            raise ValueError("amount_cents must be positive")
+        if order.amount.cents <= 0 or not order.destination:
+            raise ValueError("a transfer needs a positive amount and a destination")
         params: dict[str, Any] = {
-            "amount": amount_cents, "currency": currency.lower(), "destination": destination,
-            "transfer_group": transfer_group_for(payout_id),
-            "metadata": {"payout_id": str(payout_id), "expert_id": str(expert_id)},
-            "description": f"GigCX payout {payout_id}"}
+            "amount": order.amount.cents, "currency": order.amount.currency,
+            "destination": order.destination, "transfer_group": order.group,
+            "metadata": {"gigcx_payout": order.uid}, "description": f"GigCX payout {order.uid}"}
         tr = _call(lambda: self._client.v1.transfers.create(
             params=params,  # type: ignore[arg-type]
-            options={"idempotency_key": transfer_idempotency_key(payout_id)}))
+            options={"idempotency_key": order.idempotency_key}))
         return _transfer(tr, created_now=True)
 
-    def send_payout(self, payout_id: str, expert_id: str, destination: str,
-                    amount_cents: int, currency: str) -> TransferResult:
-        """Crash-safe payout: return the existing transfer for payout_id, else create exactly one."""
-        existing = self.find_transfer(payout_id, destination)
+    def _matches(self, order: payouts.PayoutOrder, tr: TransferResult) -> payouts.Outcome:
+        if tr.amount_cents != order.amount.cents or tr.currency != order.amount.currency:
+            return payouts.Unknown(f"payout_mismatch: transfer {tr.transfer_id} is for "
+                                   f"{tr.amount_cents} {tr.currency}, the payout for "
+                                   f"{order.amount.cents} {order.amount.currency}")
+        return payouts.Sent(tr.transfer_id, created_now=tr.created_now)
+
+    def send_payout(self, order: payouts.PayoutOrder) -> payouts.Outcome:
+        """Look the payout's transfer up, else create it once; never call an unknown outcome failed."""
+        try:
+            existing = self.find_transfer(order.uid, order.destination)
+        except GatewayError as exc:
+            return payouts.Unknown(f"look-up failed ({exc.describe()})")
         if existing is not None:
-            if existing.amount_cents != amount_cents or existing.currency != currency.lower():
-                raise PermanentGatewayError(
-                    f"payout {payout_id} already has transfer {existing.transfer_id} "
-                    f"for {existing.amount_cents} {existing.currency}", code="payout_mismatch")
-            return existing
-        return self.create_transfer(payout_id, expert_id, destination, amount_cents, currency)
+            return self._matches(order, existing)
+        try:
+            return self._matches(order, self.create_transfer(order))
+        except GatewayError as exc:
+            created = exc
+        if not created.definite:  # lost answer, timeout, 5xx, in flight: it may exist
+            return payouts.Unknown(f"transfer outcome unknown ({created.describe()})",
+                                   rekey=created.answered)
+        try:  # Stripe refused the creation: prove that no transfer exists before saying so
+            existing = self.find_transfer(order.uid, order.destination)
+        except GatewayError as exc:
+            return payouts.Unknown(f"transfer refused ({created.describe()}); look-up failed "
+                                   f"({exc.describe()})", rekey=True)
+        if existing is not None:
+            return self._matches(order, existing)
+        if created.code == "balance_insufficient":
+            return payouts.Waiting(f"waiting for settled funds ({created.describe()})")
+        if created.code == "idempotency_error":
+            return payouts.Unknown(f"idempotency key refused ({created.describe()})", rekey=True)
+        return payouts.Refused(f"transfer refused ({created.describe()})")
+
+    def verify_settlement(self, order: payouts.PayoutOrder, transfer_id: Optional[str]) -> str:
+        """Check an operator's evidence for a payout; returns the problem, or "" if it holds."""
+        try:
+            if transfer_id is None:
+                found = self.find_transfer(order.uid)
+                return f"transfer {found.transfer_id} exists for this payout: settle it with that " \
+                       "transfer" if found else ""
+            tr = self.retrieve_transfer(transfer_id)
+        except GatewayError as exc:
+            return f"Stripe could not confirm it ({exc.describe()}); try again when it answers"
+        if (tr.amount_cents, tr.currency) != (order.amount.cents, order.amount.currency) or \
+                (order.destination and tr.destination != order.destination) or \
+                (tr.payout_uid and tr.payout_uid != order.uid):
+            return f"transfer {transfer_id} ({tr.amount_cents} {tr.currency} to {tr.destination}) is " \
+                   "not this payout's"
+        return ""
 
     def retrieve_transfer(self, transfer_id: str) -> TransferResult:
         """Fetch one transfer by id."""
         return _transfer(_call(lambda: self._client.v1.transfers.retrieve(transfer_id)), False)
 
+    def list_reversals(self, transfer_id: str) -> list[tuple[str, int]]:
+        """Every reversal of a transfer as (id, amount), paging past the ones an event embeds."""
+        page = _call(lambda: self._client.v1.transfers.reversals.list(
+            transfer_id, params={"limit": 100}))
+        return [(str(get(r, "id", "")), int(get(r, "amount", 0)))
+                for r in _call(lambda: list(page.auto_paging_iter()))]
+
+    def iter_transfers(self) -> Iterator[TransferResult]:
+        """Every transfer of the platform that carries a GigCX payout uid."""
+        page = _call(lambda: self._client.v1.transfers.list(params={"limit": 100}))
+        for tr in _call(lambda: list(page.auto_paging_iter())):
+            result = _transfer(tr, created_now=False)
+            if result.payout_uid:
+                yield result
+
+    def iter_balance_transactions(self) -> Iterator[BalanceLine]:
+        """Every balance transaction of the platform (amounts and Stripe's fees)."""
+        page = _call(lambda: self._client.v1.balance_transactions.list(params={"limit": 100}))
+        for bt in _call(lambda: list(page.auto_paging_iter())):
+            src = get(bt, "source")
+            yield BalanceLine(id=str(get(bt, "id", "")), type=str(get(bt, "type", "")),
+                              source=str(get(src, "id", src)) if src else None,
+                              amount_cents=int(get(bt, "amount", 0)), fee_cents=int(get(bt, "fee", 0)),
+                              currency=str(get(bt, "currency", "")))
+
     # ---- Webhooks -------------------------------------------------------------------------
 
     def parse_webhook(self, payload: bytes, signature_header: Optional[str]) -> WebhookEvent:
-        """Verify a webhook's Stripe-Signature and map the event to a plain dataclass."""
-        if not self._webhook_secret:
+        """Verify a webhook against any configured secret and map the event to a dataclass."""
+        if not self._secrets:
             raise WebhookVerificationError("no webhook secret configured")
-        try:
-            event = self._client.construct_event(payload, signature_header or "",
-                                                 self._webhook_secret, self._tolerance)
-        except stripe.SignatureVerificationError as exc:
-            raise WebhookVerificationError(f"bad signature: {exc.user_message or exc}") from exc
-        except ValueError as exc:
-            raise WebhookVerificationError(f"bad payload: {exc}") from exc
+        event: Any = None
+        last: Exception | None = None
+        for secret in self._secrets:
+            try:
+                event = self._client.construct_event(payload, signature_header or "", secret,
+                                                     self._tolerance)
+                break
+            except stripe.SignatureVerificationError as exc:
+                last = exc
+            except ValueError as exc:
+                raise WebhookVerificationError(f"bad payload: {exc}") from exc
+        if event is None:
+            raise WebhookVerificationError(f"bad signature: {getattr(last, 'user_message', None) or last}")
         return map_event(event)
-
-
-def map_event(event: Any) -> WebhookEvent:
-    """Map a verified Stripe event (StripeObject or dict) to a gateway dataclass."""
-    event = _plain(event)
-    event_id = str(_get(event, "id", ""))
-    created = int(_get(event, "created", 0))
-    etype = str(_get(event, "type", ""))
-    obj = _get(_get(event, "data", {}), "object", {})
-    if etype == "account.updated":
-        return AccountUpdated(event_id, created, _account(obj))
-    if etype == "transfer.reversed":
-        meta = _metadata(obj)
-        reversals = _get(_get(obj, "reversals", {}), "data", []) or []
-        return TransferReversed(event_id, created, transfer_id=str(_get(obj, "id", "")),
-                                payout_id=meta.get("payout_id"), expert_id=meta.get("expert_id"),
-                                amount_cents=int(_get(obj, "amount", 0)),
-                                amount_reversed_cents=int(_get(obj, "amount_reversed", 0)),
-                                currency=str(_get(obj, "currency", "")),
-                                reversal_ids=tuple(str(_get(r, "id", "")) for r in reversals))
-    if etype in ("payout.paid", "payout.failed"):
-        return PayoutUpdate(event_id, created, etype, payout_id=str(_get(obj, "id", "")),
-                            account_id=_get(event, "account"),
-                            amount_cents=int(_get(obj, "amount", 0)),
-                            currency=str(_get(obj, "currency", "")),
-                            status=str(_get(obj, "status", "")),
-                            failure_code=_get(obj, "failure_code"),
-                            failure_message=_get(obj, "failure_message"))
-    if etype == "payment_intent.succeeded":
-        return PaymentSucceeded(event_id, created, payment_intent_id=str(_get(obj, "id", "")),
-                                brand_id=_metadata(obj).get("brand_id"),
-                                amount_cents=int(_get(obj, "amount", 0)),
-                                currency=str(_get(obj, "currency", "")))
-    data = _plain(obj)
-    return UnhandledEvent(event_id, created, etype, data if isinstance(data, dict) else {})

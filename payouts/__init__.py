@@ -5,11 +5,15 @@ from .accounts import (
                        brand_budget,
                        brand_funding,
                        expert_available,
+                       expert_held,
                        expert_in_transit,
                        expert_paid,
                        expert_pending,
                        must_stay_non_negative,
                        parse_account,
+                       platform_revenue,
+                       platform_stripe_fees,
+                       platform_written_off,
 )
 from .budget import (
                        BudgetPolicy,
@@ -19,6 +23,17 @@ from .budget import (
                        is_over_credit_limit,
                        max_case_reward_cents,
                        owed_by_brand_cents,
+)
+from .gateway import (
+                       AwaitingManual,
+                       Outcome,
+                       PayeeCheck,
+                       PayoutGateway,
+                       PayoutOrder,
+                       Refused,
+                       Sent,
+                       Unknown,
+                       Waiting,
 )
 from .ledger import (
                        Entry,
@@ -35,7 +50,7 @@ from .ledger import (
                        preconditions,
 )
 from .manual import MANUAL_STATUS, ManualGateway, ManualPayout
-from .money import CurrencyMismatch, Money, normalize_currency, sum_money
+from .money import CurrencyMismatch, Money, format_minor, minor_units, normalize_currency, sum_money
 from .planning import PlannedPayout, available_by_expert, plan_payouts
 from .rewards import (
                        CaseOutcome,
@@ -52,33 +67,44 @@ from .statements import MANUAL_MARKER, render_statement, statement_total
 from .transactions import (
                        credit_reward,
                        fund_brand,
+                       fund_restored,
+                       fund_returned,
                        payout_failed,
                        payout_key,
                        payout_reversed,
                        payout_succeeded,
+                       platform_fee,
                        release_key,
                        release_reward,
+                       reversal_key,
+                       reversal_repaid,
+                       reversal_written_off,
                        reverse_key,
                        reverse_reward,
                        reward_key,
                        start_payout,
+                       stripe_fee,
 )
 
 __all__ = [
     "AccountNameError", "brand_budget", "brand_funding", "expert_available", "expert_in_transit",
-    "expert_paid", "expert_pending", "must_stay_non_negative", "parse_account",
+    "expert_paid", "expert_pending", "expert_held", "must_stay_non_negative", "parse_account",
+    "platform_revenue", "platform_stripe_fees", "platform_written_off",
+    "AwaitingManual", "Outcome", "PayeeCheck", "PayoutGateway", "PayoutOrder", "Refused", "Sent",
+    "Unknown", "Waiting",
     "BudgetPolicy", "budget_state", "can_route_case", "headroom_cents", "is_over_credit_limit",
     "max_case_reward_cents", "owed_by_brand_cents",
     "Entry", "IdempotencyConflict", "InsufficientFunds", "Ledger", "LedgerError",
     "PreconditionFailed", "Transaction", "UnbalancedTransaction", "balances", "check_balanced",
     "check_post", "preconditions",
     "MANUAL_STATUS", "ManualGateway", "ManualPayout",
-    "CurrencyMismatch", "Money", "normalize_currency", "sum_money",
+    "CurrencyMismatch", "Money", "format_minor", "minor_units", "normalize_currency", "sum_money",
     "PlannedPayout", "available_by_expert", "plan_payouts",
     "CaseOutcome", "FastResponseBonus", "RatingBonus", "RewardLine", "RewardRules", "RuleError",
     "compute_reward", "reward_breakdown", "rule_from_dict",
     "MANUAL_MARKER", "render_statement", "statement_total",
-    "credit_reward", "fund_brand", "payout_failed", "payout_key", "payout_reversed",
-    "payout_succeeded", "release_key", "release_reward", "reverse_key", "reverse_reward",
-    "reward_key", "start_payout",
+    "credit_reward", "fund_brand", "fund_restored", "fund_returned", "payout_failed", "payout_key", "payout_reversed",
+    "payout_succeeded", "platform_fee", "release_key", "release_reward", "reversal_key",
+    "reversal_repaid", "reversal_written_off", "reverse_key", "reverse_reward",
+    "reward_key", "start_payout", "stripe_fee",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BRAND_BUCKETS = ("budget", "funding")
-EXPERT_BUCKETS = ("pending", "available", "in_transit", "paid")
+EXPERT_BUCKETS = ("pending", "available", "in_transit", "paid", "held")
+PLATFORM_BUCKETS = ("revenue", "stripe_fees", "written_off")
+PLATFORM_ID = "gigcx"
 
 
 class AccountNameError(ValueError):
@@ -49,6 +51,26 @@ def expert_paid(expert_id: object) -> str:
     return f"expert:{_check_id(expert_id)}:paid"
 
 
+def expert_held(expert_id: object) -> str:
+    """Money of a reversed transfer, waiting for the operator: pay it again or write it off."""
+    return f"expert:{_check_id(expert_id)}:held"
+
+
+def platform_revenue() -> str:
+    """The platform's fees on rewards (its own money; brands pay it on top of the reward)."""
+    return f"platform:{PLATFORM_ID}:revenue"
+
+
+def platform_stripe_fees() -> str:
+    """What Stripe charged the platform (from balance transactions); an expense, so <= 0 normally."""
+    return f"platform:{PLATFORM_ID}:stripe_fees"
+
+
+def platform_written_off() -> str:
+    """Reversed transfers the operator decided not to pay again (back in the platform's hands)."""
+    return f"platform:{PLATFORM_ID}:written_off"
+
+
 @dataclass(frozen=True)
 class AccountName:
     """A parsed account name: owner kind, owner id and bucket."""
@@ -65,12 +87,13 @@ def parse_account(name: str) -> AccountName:
         raise AccountNameError(f"bad account name {name!r}")
     owner, owner_id, bucket = parts
     valid = (owner == "brand" and bucket in BRAND_BUCKETS) or (
-        owner == "expert" and bucket in EXPERT_BUCKETS)
+        owner == "expert" and bucket in EXPERT_BUCKETS) or (
+        owner == "platform" and bucket in PLATFORM_BUCKETS)
     if not valid or not owner_id:
         raise AccountNameError(f"bad account name {name!r}")
     return AccountName(owner, owner_id, bucket)
 
 
 def must_stay_non_negative(name: str) -> bool:
-    """Every expert account must stay >= 0; brand budget and funding may go negative."""
+    """Every expert account must stay >= 0; brand and platform accounts may go negative."""
     return parse_account(name).owner == "expert"

@@ -141,6 +141,10 @@ def preconditions(tx: Transaction) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if prefix == "payout-reversed":
         payout_id = rest.rsplit(":", 1)[0]
         return (f"payout-paid:{payout_id}",), ()
+    if prefix == "reversal-repay":
+        return (f"payout-reversed:{rest}",), (f"reversal-writeoff:{rest}",)
+    if prefix == "reversal-writeoff":
+        return (f"payout-reversed:{rest}",), (f"reversal-repay:{rest}",)
     return (), ()
 
 

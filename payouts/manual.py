@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .gateway import AwaitingManual, Outcome, PayeeCheck, PayoutOrder
 from .ledger import Transaction
 from .planning import PlannedPayout
 from .statements import render_statement
@@ -29,6 +30,19 @@ class ManualGateway:
     """Gateway used when Stripe is not configured: no I/O, only instructions and ledger transactions."""
 
     name = "manual"
+    mode = "manual"
+
+    def check_payee(self, destination: str | None) -> PayeeCheck:
+        """Anyone can be paid by hand."""
+        return PayeeCheck(True)
+
+    def send_payout(self, order: PayoutOrder) -> Outcome:
+        """Nothing is sent: the operator pays from the statement, then marks the batch paid."""
+        return AwaitingManual(MANUAL_STATUS)
+
+    def verify_settlement(self, order: PayoutOrder, transfer_id: str | None) -> str:
+        """Nothing to check against: the operator's word is the evidence."""
+        return ""
 
     def prepare_payout(self, payout: PlannedPayout, history: Iterable[Transaction],
                        generated_at: str = "") -> ManualPayout:

@@ -8,6 +8,32 @@ from dataclasses import dataclass
 _CURRENCY_RE = re.compile(r"^[a-z]{3}$")
 
 
+# ISO 4217 minor units where they are not 2 (Stripe's list of zero- and three-decimal currencies).
+ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf",
+                          "ugx", "vnd", "vuv", "xaf", "xof", "xpf"})
+THREE_DECIMAL = frozenset({"bhd", "iqd", "jod", "kwd", "lyd", "omr", "tnd"})
+
+
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point of the currency: 0 (JPY), 2 (EUR) or 3 (KWD)."""
+    code = normalize_currency(currency)
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def format_minor(cents: int, currency: str) -> str:
+    """Integer minor units as a decimal string in the currency's own precision (1234 jpy -> '1234')."""
+    digits = minor_units(currency)
+    sign = "-" if cents < 0 else ""
+    if digits == 0:
+        return f"{sign}{abs(cents)}"
+    whole, frac = divmod(abs(cents), 10 ** digits)
+    return f"{sign}{whole}.{frac:0{digits}d}"
+
+
 class CurrencyMismatch(ValueError):
     """Raised when an operation mixes two currencies."""
 
@@ -77,10 +103,8 @@ class Money:
         return self.cents == 0
 
     def format(self) -> str:
-        """Render as e.g. '12.34 eur' (two-decimal currencies; display only)."""
-        sign = "-" if self.cents < 0 else ""
-        whole, frac = divmod(abs(self.cents), 100)
-        return f"{sign}{whole}.{frac:02d} {self.currency}"
+        """Render as e.g. '12.34 eur', '1234 jpy' or '1.234 kwd' (display only)."""
+        return f"{format_minor(self.cents, self.currency)} {self.currency}"
 
     def to_dict(self) -> dict[str, object]:
         """Serialise to a JSON-friendly dict."""

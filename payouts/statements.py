@@ -9,7 +9,7 @@ from typing import Optional
 
 from . import accounts as acc
 from .ledger import Transaction, balances
-from .money import Money
+from .money import Money, format_minor
 from .planning import PlannedPayout
 
 MANUAL_MARKER = "MANUAL PAYMENT"
@@ -22,27 +22,28 @@ def _safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _decimal(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{frac:02d}"
+def _decimal(cents: int, currency: str) -> str:
+    return format_minor(cents, currency)
 
 
 def render_statement(expert_id: object, transactions: Iterable[Transaction], *,
                      payout: Optional[PlannedPayout] = None, manual: bool = True,
-                     generated_at: str = "") -> str:
+                     generated_at: str = "", payee_name: str = "", payee_email: str = "") -> str:
     """Render the expert's entries, per-bucket totals and (optionally) a payout instruction as CSV."""
     expert_accounts = {acc.expert_pending(expert_id), acc.expert_available(expert_id),
-                       acc.expert_in_transit(expert_id), acc.expert_paid(expert_id)}
+                       acc.expert_in_transit(expert_id), acc.expert_paid(expert_id),
+                       acc.expert_held(expert_id)}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["statement", "expert", str(expert_id)])
+    if payee_name or payee_email:
+        writer.writerow(["payee", _safe(payee_name), _safe(payee_email)])
     if generated_at:
         writer.writerow(["generated_at", generated_at])
     writer.writerow(["payment_method", MANUAL_MARKER if manual else "stripe"])
     if payout is not None:
         writer.writerow(["payout", payout.payout_id, payout.amount.currency,
-                         _decimal(payout.amount.cents),
+                         _decimal(payout.amount.cents, payout.amount.currency),
                          MANUAL_MARKER if manual else "stripe transfer"])
     writer.writerow([])
     writer.writerow(COLUMNS)
@@ -52,11 +53,11 @@ def render_statement(expert_id: object, transactions: Iterable[Transaction], *,
             if entry.account in expert_accounts:
                 mine.append(entry)
                 writer.writerow([tx.key, tx.kind, entry.account.rsplit(":", 1)[1],
-                                 entry.currency, _decimal(entry.cents), _safe(tx.memo)])
+                                 entry.currency, _decimal(entry.cents, entry.currency), _safe(tx.memo)])
     writer.writerow([])
     writer.writerow(["totals", "bucket", "currency", "amount"])
     for (account, currency), cents in sorted(balances(mine).items()):
-        writer.writerow(["total", account.rsplit(":", 1)[1], currency, _decimal(cents)])
+        writer.writerow(["total", account.rsplit(":", 1)[1], currency, _decimal(cents, currency)])
     return out.getvalue()
 
 

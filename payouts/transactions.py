@@ -16,6 +16,11 @@ KIND_PAYOUT_START = "payout_start"
 KIND_PAYOUT_PAID = "payout_paid"
 KIND_PAYOUT_FAILED = "payout_failed"
 KIND_PAYOUT_REVERSED = "payout_reversed"
+KIND_REVERSAL_REPAY = "reversal_repay"
+KIND_REVERSAL_WRITE_OFF = "reversal_write_off"
+KIND_FUND_RETURN = "fund_return"
+KIND_PLATFORM_FEE = "platform_fee"
+KIND_STRIPE_FEE = "stripe_fee"
 
 
 def _positive(amount: Money) -> Money:
@@ -114,11 +119,72 @@ def payout_failed(payout_id: object, expert_id: object, amount: Money, reason: s
                  {"payout_id": pid, "expert_id": str(expert_id), "reason": reason})
 
 
+def reversal_key(payout_id: object, reversal_id: object) -> str:
+    """Idempotency key of one reversal of a paid transfer."""
+    return f"payout-reversed:{_ref(payout_id, 'payout_id')}:{_ref(reversal_id, 'reversal_id')}"
+
+
 def payout_reversed(payout_id: object, expert_id: object, amount: Money, reversal_id: object = "full",
                     memo: str = "") -> Transaction:
-    """A paid transfer came back (transfer.reversed): paid -> available; one key per reversal."""
+    """A paid transfer came back (transfer.reversed): paid -> held, until the operator decides."""
     pid = _ref(payout_id, "payout_id")
     rid = _ref(reversal_id, "reversal_id")
-    return _move(f"payout-reversed:{pid}:{rid}", KIND_PAYOUT_REVERSED, acc.expert_paid(expert_id),
-                 acc.expert_available(expert_id), amount, memo or f"payout {pid} reversed ({rid})",
+    return _move(reversal_key(pid, rid), KIND_PAYOUT_REVERSED, acc.expert_paid(expert_id),
+                 acc.expert_held(expert_id), amount, memo or f"payout {pid} reversed ({rid}): held",
                  {"payout_id": pid, "expert_id": str(expert_id), "reversal_id": rid})
+
+
+def reversal_repaid(payout_id: object, expert_id: object, amount: Money, reversal_id: object,
+                    memo: str = "") -> Transaction:
+    """Operator decides to pay a reversed amount again: held -> available (the next run pays it)."""
+    pid, rid = _ref(payout_id, "payout_id"), _ref(reversal_id, "reversal_id")
+    return _move(f"reversal-repay:{pid}:{rid}", KIND_REVERSAL_REPAY, acc.expert_held(expert_id),
+                 acc.expert_available(expert_id), amount, memo or f"reversal {rid} of payout {pid}: pay again",
+                 {"payout_id": pid, "expert_id": str(expert_id), "reversal_id": rid})
+
+
+def reversal_written_off(payout_id: object, expert_id: object, amount: Money, reversal_id: object,
+                         memo: str = "") -> Transaction:
+    """Operator decides not to pay a reversed amount again: held -> platform written_off."""
+    pid, rid = _ref(payout_id, "payout_id"), _ref(reversal_id, "reversal_id")
+    return _move(f"reversal-writeoff:{pid}:{rid}", KIND_REVERSAL_WRITE_OFF, acc.expert_held(expert_id),
+                 acc.platform_written_off(), amount, memo or f"reversal {rid} of payout {pid}: written off",
+                 {"payout_id": pid, "expert_id": str(expert_id), "reversal_id": rid})
+
+
+def fund_returned(brand_id: object, amount: Money, ref: object, memo: str = "") -> Transaction:
+    """A captured top-up went back to the brand (refund, or a dispute lost): budget -> funding.
+
+    `ref` names the event (`refund:{re_id}`, `dispute:{dp_id}`); a won dispute posts the opposite
+    movement with `fund_restored`.
+    """
+    r = _ref(ref, "ref")
+    return _move(f"fund-return:{r}", KIND_FUND_RETURN, acc.brand_budget(brand_id),
+                 acc.brand_funding(brand_id), amount, memo or f"top-up returned ({r})",
+                 {"brand_id": str(brand_id), "funding_ref": r})
+
+
+def fund_restored(brand_id: object, amount: Money, ref: object, memo: str = "") -> Transaction:
+    """A disputed top-up came back to the platform (dispute won): funding -> budget."""
+    r = _ref(ref, "ref")
+    return _move(f"fund-restore:{r}", KIND_FUND, acc.brand_funding(brand_id),
+                 acc.brand_budget(brand_id), amount, memo or f"top-up restored ({r})",
+                 {"brand_id": str(brand_id), "funding_ref": r})
+
+
+def platform_fee(case_id: object, brand_id: object, amount: Money, memo: str = "") -> Transaction:
+    """The platform's fee on a resolved case: brand budget -> platform revenue."""
+    return _move(f"fee:case:{_ref(case_id, 'case_id')}", KIND_PLATFORM_FEE, acc.brand_budget(brand_id),
+                 acc.platform_revenue(), amount, memo or f"platform fee for case {case_id}",
+                 {"case_id": str(case_id), "brand_id": str(brand_id)})
+
+
+def stripe_fee(balance_transaction_id: object, brand_id: object, amount: Money, memo: str = "") -> Transaction:
+    """Stripe's fee on a brand's top-up (its balance transaction): platform revenue -> stripe_fees.
+
+    The platform bears Stripe's fees: the brand's budget is credited with what it paid.
+    """
+    ref = _ref(balance_transaction_id, "balance_transaction_id")
+    return _move(f"stripe-fee:{ref}", KIND_STRIPE_FEE, acc.platform_revenue(), acc.platform_stripe_fees(),
+                 amount, memo or f"Stripe fee ({ref})",
+                 {"brand_id": str(brand_id), "balance_transaction": ref})

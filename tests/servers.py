@@ -41,7 +41,7 @@ class Server:
                     "GIGCX_TIMER_POLL_S": "0.1", "PYTHONUNBUFFERED": "1",
                     # Tests sign many experts up from one address; the limits get their own test.
                     "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "100000", "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "100000",
-                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000",
+                    "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "100000", "GIGCX_RATE_LIMIT_CUSTOMERS_PER_MIN": "100000",
                     # CI shares 2 cores between these servers, Chromium and pytest: a server starved
                     # for a moment must not shed a test's ask. Shedding has its own tests.
                     "GIGCX_SHED_LAG_MS": "5000",
@@ -54,8 +54,9 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = instance / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 60) -> Server:
-        """Start and wait until the API answers."""
+    def start(self, timeout: float = 90) -> Server:
+        """Start and wait until the API answers (a loaded 2-core machine can take 30 s and more:
+        migrations, then the matching stack's imports)."""
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1",
@@ -71,6 +72,7 @@ class Server:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        self.kill()  # a module-scoped fixture whose start failed would never stop it
         raise RuntimeError(f"server did not start: {self.log()}")
 
     def log(self) -> str:

@@ -123,17 +123,49 @@ class LocalStripe:
         self._call("POST", f"/_config/webhooks/{name}", body)
 
     def add_fault(self, mode: str, *, path: str = "/v1/transfers", method: str = "POST",
-                  count: int = 1, delay: float = 0.0) -> None:
+                  count: int = 1, delay: float = 0.0, skip: int = 0) -> None:
         """Make the next `count` matching requests misbehave.
 
         Modes: ``error_500`` (answer a Stripe-shaped 500, create nothing), ``timeout``
         (sleep `delay` seconds, then answer 500 without creating anything), ``drop_after_commit``
         (perform the request at "Stripe", then close the connection without answering),
         ``card_declined`` (perform it, then answer Stripe's 402 card_error, which localstripe never
-        gives for a PaymentIntent created with confirm=true).
+        gives for a PaymentIntent created with confirm=true). Each outcome of a request with an
+        Idempotency-Key is kept and replayed for that key, errors included, as Stripe does.
         """
-        self._call("POST", "/_test/faults",
-                   {"mode": mode, "path": path, "method": method, "count": count, "delay": delay})
+        self._call("POST", "/_test/faults", {"mode": mode, "path": path, "method": method,
+                                             "count": count, "delay": delay, "skip": skip})
+
+    def add_status_fault(self, status: int, *, code: str = "", path: str = "/v1/transfers",
+                         method: str = "GET", count: int = 1, skip: int = 0) -> None:
+        """The next `count` matching requests answer `status` (401/403 as authentication errors).
+
+        401/403 (authentication) and 502/503/504 (Stripe's edge) happen before the API runs, so
+        Stripe keeps nothing under the idempotency key; any other status is the key's first
+        outcome and is replayed like Stripe does. `skip` lets that many matching requests pass first.
+        """
+        self._call("POST", "/_test/faults", {"mode": "status", "status": status, "code": code,
+                                             "path": path, "method": method, "count": count,
+                                             "skip": skip})
+
+    def set_balance(self, currency: str, cents: Optional[int]) -> None:
+        """The platform's available balance in a currency (None: unlimited, the default)."""
+        self._call("POST", "/_test/balance", {"currency": currency, "cents": cents})
+
+    def configure(self, **options: Any) -> None:
+        """Test options: `reversals_embedded` (how many reversals an event embeds, default 10)."""
+        self._call("POST", "/_test/config", options)
+
+    def reverse(self, transfer_id: str, amount: Optional[int] = None) -> dict[str, Any]:
+        """Reverse (part of) a transfer, as the platform would in the dashboard."""
+        body: dict[str, Any] = {} if amount is None else {"amount": amount}
+        result: dict[str, Any] = self._call("POST", f"/_test/transfers/{transfer_id}/reverse", body)
+        return result
+
+    def transfers(self) -> list[dict[str, Any]]:
+        """Every transfer the server holds (test-only view, no faults)."""
+        result: list[dict[str, Any]] = self._call("GET", "/_test/transfers")
+        return result
 
     def clear_faults(self) -> None:
         """Remove every pending fault."""
@@ -177,6 +209,27 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
     faults: list[dict[str, Any]] = []
     request_counts: Counter[str] = Counter()
     seq = iter(range(1, 10**9))
+    balance: dict[str, int] = {}  # available platform balance per currency; absent = unlimited
+    options: dict[str, Any] = {"reversals_embedded": 10}
+
+    # Stripe accepts return_url with confirm=true; localstripe does not know it.
+    original_pi_create = ls_resources.PaymentIntent._api_create.__func__
+
+    def pi_create(cls: Any, return_url: Any = None, **data: Any) -> Any:
+        return original_pi_create(cls, **data)
+
+    ls_resources.PaymentIntent._api_create = classmethod(pi_create)
+
+    # Stripe reports what it captured in amount_received; localstripe leaves it out.
+    original_pi_export = ls_resources.PaymentIntent._export
+
+    def pi_export(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original_pi_export(self, *args, **kwargs)
+        if isinstance(out, dict):
+            out["amount_received"] = out.get("amount", 0) if out.get("status") == "succeeded" else 0
+        return out
+
+    ls_resources.PaymentIntent._export = pi_export
 
     def stripe_error(status: int, message: str, err_type: str = "invalid_request_error",
                      **extra: Any) -> web.Response:
@@ -239,6 +292,12 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
                                 {"param": "destination", "code": "resource_missing"})
             if metadata is not None and not isinstance(metadata, dict):
                 raise UserError(400, "Invalid metadata")
+            cur = currency.lower()
+            if cur in balance and balance[cur] < amount:
+                raise UserError(400, "You have insufficient available funds in your Stripe account.",
+                                {"code": "balance_insufficient"})
+            if cur in balance:
+                balance[cur] -= amount
             super().__init__()
             self._seq = next(seq)
             self.amount = amount
@@ -256,7 +315,9 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
         @property
         def reversals(self) -> dict[str, Any]:
-            return {"object": "list", "data": list(self._reversals), "has_more": False,
+            shown = self._reversals[:int(options["reversals_embedded"])]
+            return {"object": "list", "data": list(shown),
+                    "has_more": len(shown) < len(self._reversals),
                     "total_count": len(self._reversals),
                     "url": f"/v1/transfers/{self.id}/reversals"}
 
@@ -324,6 +385,19 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
         li._list = sorted(items, key=lambda t: t._seq, reverse=True)  # newest first, like Stripe
         return json_response(li._export())
 
+    def list_reversals(request: web.Request) -> web.Response:
+        tr = Transfer._api_retrieve(request.match_info["id"])
+        data = unflatten_data(request.query)
+        limit = int(data.get("limit") or 10)
+        after = data.get("starting_after")
+        items = list(tr._reversals)
+        if after:
+            ids = [r["id"] for r in items]
+            items = items[ids.index(after) + 1:] if after in ids else []
+        page = items[:limit]
+        return json_response({"object": "list", "data": page, "has_more": len(items) > len(page),
+                              "url": f"/v1/transfers/{tr.id}/reversals"})
+
     async def reverse_transfer(request: web.Request) -> web.Response:
         data = await get_post_data(request) or {}
         tr = Transfer._api_retrieve(request.match_info["id"])
@@ -334,6 +408,8 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
                     "amount": amount, "currency": tr.currency, "transfer": tr.id,
                     "created": int(time.time()), "metadata": data.get("metadata") or {}}
         tr._reversals.append(reversal)
+        if tr.currency in balance:
+            balance[tr.currency] += amount
         tr.amount_reversed += amount
         tr.reversed = tr.amount_reversed == tr.amount
         schedule_webhook(ls_resources.Event("transfer.reversed", tr))
@@ -343,16 +419,39 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
     async def add_fault(request: web.Request) -> web.Response:
         data = await request.json()
-        if data.get("mode") not in ("error_500", "timeout", "drop_after_commit", "card_declined"):
+        if data.get("mode") not in ("error_500", "timeout", "drop_after_commit", "card_declined", "status"):
             return stripe_error(400, "unknown fault mode")
         faults.append({"mode": data["mode"], "path": data.get("path", "/v1/transfers"),
                        "method": data.get("method", "POST").upper(),
-                       "count": int(data.get("count", 1)), "delay": float(data.get("delay", 0))})
+                       "count": int(data.get("count", 1)), "delay": float(data.get("delay", 0)),
+                       "status": int(data.get("status") or 500), "code": data.get("code") or "",
+                       "skip": int(data.get("skip") or 0)})
         return json_response({"faults": faults})
+
+    async def set_balance(request: web.Request) -> web.Response:
+        data = await request.json()
+        if data.get("cents") is None:
+            balance.pop(str(data["currency"]).lower(), None)
+        else:
+            balance[str(data["currency"]).lower()] = int(data["cents"])
+        return json_response({"balance": balance})
+
+    async def set_config(request: web.Request) -> web.Response:
+        options.update(await request.json())
+        return json_response(options)
+
+    async def test_reverse(request: web.Request) -> web.Response:
+        return await reverse_transfer(request)
+
+    def test_transfers(request: web.Request) -> web.Response:
+        items = sorted((v for k, v in store.items() if k.startswith("transfer:")), key=lambda t: t._seq)
+        return json_response([t._export() for t in items])
 
     async def clear_faults(request: web.Request) -> web.Response:
         faults.clear()
         request_counts.clear()
+        balance.clear()
+        options["reversals_embedded"] = 10
         return json_response({"faults": []})
 
     def get_requests(request: web.Request) -> web.Response:
@@ -369,9 +468,15 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
     # ---- middlewares ----------------------------------------------------------------------
 
-    def take_fault(request: web.Request) -> Optional[dict[str, Any]]:
+    def take_fault(request: web.Request, transport: bool = False) -> Optional[dict[str, Any]]:
+        """The next fault for this request: transport faults (dropped answers) or API ones."""
         for fault in faults:
+            if (fault["mode"] == "drop_after_commit") != transport:
+                continue
             if fault["method"] == request.method and fault["path"] == request.path:
+                if fault["skip"] > 0:  # let this many matching requests through first
+                    fault["skip"] -= 1
+                    return None
                 fault["count"] -= 1
                 if fault["count"] <= 0:
                     faults.remove(fault)
@@ -380,11 +485,15 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
     @web.middleware
     async def fault_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/_"):
-            request_counts[f"{request.method} {request.path}"] += 1
         fault = take_fault(request) if request.path.startswith("/v1/") else None
         if fault is None:
             return await handler(request)
+        if fault["mode"] == "status":
+            status = fault["status"]
+            kind = "authentication_error" if status in (401, 403) else \
+                "api_error" if status >= 500 else "invalid_request_error"
+            extra = {"code": fault["code"]} if fault["code"] else {}
+            return stripe_error(status, f"Injected fault: HTTP {status}", kind, **extra)
         if fault["mode"] == "error_500":
             return stripe_error(500, "Injected fault: internal error", "api_error")
         if fault["mode"] == "timeout":
@@ -396,16 +505,30 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
                                 decline_code="generic_decline",
                                 payment_intent={"id": created.get("id"), "object": "payment_intent",
                                                 "status": "requires_payment_method"})
-        # drop_after_commit: the request takes effect, the answer never arrives.
-        response = await handler(request)
-        if request.transport is not None:
-            request.transport.abort()
-        return response  # written to an aborted transport: the client sees a reset
+        return await handler(request)
 
     idempotency: dict[tuple[str, str], tuple[str, int, bytes]] = {}
+    # Answers given before an API endpoint runs: Stripe keeps no outcome under the key for them.
+    EDGE_STATUSES = (401, 403, 409, 429, 502, 503, 504)  # noqa: N806 - a constant of the app
+    in_flight: set[tuple[str, str]] = set()
 
     @web.middleware
     async def idempotency_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Stripe's rule: the first outcome of a key (success or error) is replayed for 24 hours.
+
+        Authentication failures happen before the key is looked at and are not kept; a second
+        request while the first is still running gets 409.
+        """
+        if not request.path.startswith("/_"):
+            request_counts[f"{request.method} {request.path}"] += 1
+        drop = take_fault(request, transport=True) if request.path.startswith("/v1/") else None
+        response = await idempotent(request, handler)
+        if drop is not None and request.transport is not None:
+            # drop_after_commit: the request took effect (or was replayed); the answer is lost.
+            request.transport.abort()
+        return response  # written to an aborted transport: the client sees a reset
+
+    async def idempotent(request: web.Request, handler: Any) -> web.StreamResponse:
         key = request.headers.get("Idempotency-Key")
         if request.method != "POST" or not key or not request.path.startswith("/v1/"):
             return await handler(request)
@@ -422,8 +545,18 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
                                 content_type="application/json")
             resp.headers["Idempotent-Replayed"] = "true"
             return resp
-        response = await handler(request)
-        if isinstance(response, web.Response) and 200 <= response.status < 300 \
+        if scope in in_flight:
+            return stripe_error(409, "There is currently another in-progress request using this "
+                                     "Idempotent Key.", "idempotency_error", code="idempotency_key_in_use")
+        in_flight.add(scope)
+        try:
+            try:
+                response = await handler(request)
+            except UserError as exc:
+                response = exc.to_response()
+        finally:
+            in_flight.discard(scope)
+        if isinstance(response, web.Response) and response.status not in EDGE_STATUSES \
                 and isinstance(response.body, bytes):
             idempotency[scope] = (fingerprint, response.status, response.body)
         return response
@@ -436,8 +569,8 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
 
     store.clear = clear_all  # type: ignore[method-assign]
 
+    app.middlewares.append(idempotency_middleware)  # outside the faults: their outcomes are kept too
     app.middlewares.append(fault_middleware)
-    app.middlewares.append(idempotency_middleware)
     router = app.router
     router.add_post("/v1/accounts", create_account)
     router.add_get("/v1/accounts", list_accounts)
@@ -448,6 +581,11 @@ def _build_app() -> Any:  # pragma: no cover - executed in the subprocess
     router.add_get("/v1/transfers", list_transfers)
     router.add_get("/v1/transfers/{id}", retrieve_transfer)
     router.add_post("/v1/transfers/{id}/reversals", reverse_transfer)
+    router.add_get("/v1/transfers/{id}/reversals", list_reversals)
+    router.add_post("/_test/balance", set_balance)
+    router.add_post("/_test/config", set_config)
+    router.add_post("/_test/transfers/{id}/reverse", test_reverse)
+    router.add_get("/_test/transfers", test_transfers)
     router.add_post("/_test/faults", add_fault)
     router.add_delete("/_test/faults", clear_faults)
     router.add_get("/_test/requests", get_requests)

@@ -9,6 +9,9 @@ import pytest
 import requests
 
 from gigcx.observability import JsonFormatter
+from tests.servers import ADMIN_TOKEN
+
+OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def test_health_and_metrics_of_a_live_server(server: Any, peers: Any) -> None:
@@ -19,7 +22,7 @@ def test_health_and_metrics_of_a_live_server(server: Any, peers: Any) -> None:
     customer = peers(server.url, "/customer", {"brand": slug})
     customer.call("ask", {"text": "where is my card", "client_id": "q"})
     customer.call("ask", "bad payload")
-    body = requests.get(server.url + "/metrics", timeout=5).text
+    body = requests.get(server.url + "/metrics", headers=OPERATOR, timeout=5).text
     assert 'gigcx_connected_sockets{namespace="/customer"} 1.0' in body
     assert 'gigcx_event_seconds_count{event="ask",namespace="/customer",outcome="ok"} 1.0' in body
     assert 'gigcx_event_seconds_count{event="ask",namespace="/customer",outcome="invalid"} 1.0' in body
@@ -49,7 +52,7 @@ def test_delivery_latency_offers_and_json_logs_with_case_ids(servers: Any, peers
     expert.call("accept", {"case_id": case_id})
     expert.call("message", {"case_id": case_id, "text": "hello", "client_id": "e1"})
     customer.wait_for("message", lambda d: d["client_id"] == "e1")
-    body = requests.get(server.url + "/metrics", timeout=5).text
+    body = requests.get(server.url + "/metrics", headers=OPERATOR, timeout=5).text
     counts = {line.split(" ")[0]: float(line.split(" ")[1]) for line in body.splitlines()
               if line and not line.startswith("#")}
     assert counts["gigcx_message_delivery_seconds_count"] >= 2  # the question and the answer, at least

@@ -11,6 +11,7 @@ import requests
 from sqlalchemy import text
 
 from gigcx.db import WalCheckpointer, make_engine
+from tests.servers import ADMIN_TOKEN
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_a_serving_process_checkpoints_in_the_background(servers: Any, database_
         server.topic(key, f"topic-{i}")
     deadline = time.monotonic() + 15
     while True:  # the first checkpoint runs a second after start-up
-        body = requests.get(server.url + "/metrics", timeout=10).text
+        body = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text
         counts = [line for line in body.splitlines() if line.startswith("gigcx_sqlite_checkpoint_seconds_count")]
         if counts and float(counts[0].split()[-1]) >= 1 or time.monotonic() > deadline:
             break

@@ -24,6 +24,17 @@ def _authenticate() -> None:
 
 def register(app: object) -> None:
     """Import the view modules (they add routes to `api`) and register the blueprint."""
-    from gigcx.api import brands, cases, console, experts, integrations, payouts, staff, trust  # noqa: F401
+    from gigcx.api import (  # noqa: F401
+        answers,
+        brands,
+        cases,
+        console,
+        customers,
+        experts,
+        integrations,
+        payouts,
+        staff,
+        trust,
+    )
 
     app.register_api(api)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
-from gigcx.events import message_payload
+from gigcx.events import message_payload, public_suggestions
 from gigcx.models import Case, Expert, Message, Offer, Rating
 from gigcx.models.base import iso
 from gigcx.services import dispatch
@@ -28,6 +28,7 @@ def case_view(case: Case, rating: Rating | None, expert_name: str | None) -> dic
     return {
         "id": case.id, "status": case.status, "topic": case.topic, "topic_confidence": case.topic_confidence,
         "question": case.question, "language": case.language, "deflected": case.deflected,
+        "customer_id": case.customer_id, "redacted_at": iso(case.redacted_at),
         "expert": None if case.expert_id is None else {"id": case.expert_id, "display_name": expert_name},
         "created_at": iso(case.created_at), "assigned_at": iso(case.assigned_at),
         "first_response_at": iso(case.first_response_at), "resolved_at": iso(case.resolved_at),
@@ -90,7 +91,7 @@ def get_case(path: schemas.CasePath) -> dict[str, Any]:
         Expert.id.in_({o.expert_id for o in offers})))} if offers else {}  # type: ignore[union-attr]
     out["offers"] = [{**dispatch.describe(o), "display_name": names.get(o.expert_id)} for o in offers]
     out["routing"] = case.routing
-    out["suggestions"] = case.suggestions
+    out["suggestions"] = public_suggestions(case.suggestions)
     return out
 
 

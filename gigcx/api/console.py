@@ -28,7 +28,7 @@ class ProgramSlugPath(BaseModel):
     slug: schemas.Slug  # type: ignore[valid-type]
 
 
-class MetricsExportQuery(schemas.Strict):
+class MetricsExportQuery(schemas.StrictQuery):
     since: schemas.UtcDateTime | None = None  # type: ignore[valid-type]
     until: schemas.UtcDateTime | None = None  # type: ignore[valid-type]
     bucket: Literal["hour", "day", "week"] = "day"

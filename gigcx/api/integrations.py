@@ -10,7 +10,7 @@ from gigcx import db
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
-from gigcx.schemas import MAX_ID, Email, Strict
+from gigcx.schemas import MAX_ID, Email, Strict, StrictQuery
 from gigcx.services import mail
 from gigcx.services import webhooks as svc
 
@@ -46,7 +46,7 @@ class DeliveryPath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID)
 
 
-class DeliveryQuery(Strict):
+class DeliveryQuery(StrictQuery):
     endpoint_id: int | None = Field(None, ge=1, le=MAX_ID)
     case_id: int | None = Field(None, ge=1, le=MAX_ID)
     status: Literal["pending", "delivered", "failed"] | None = None

@@ -13,7 +13,7 @@ from gigcx.errors import ApiError
 from gigcx.models import Brand, Payout
 from gigcx.schemas import MAX_ID, MAX_TEXT, Slug, Strict
 from gigcx.services import brands as brand_svc
-from gigcx.services import earnings
+from gigcx.services import connect, earnings, funding
 from gigcx.services import payouts as svc
 
 Url = Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)]
@@ -41,6 +41,44 @@ class FundingRequest(Strict):
     amount_cents: int = Field(ge=1, le=100_000_000)
     reference: Reference = Field(description="your idempotency key for this top-up")
     payment_method: Annotated[str, StringConstraints(max_length=200)] | None = None
+    customer: Annotated[str, StringConstraints(pattern=r"^cus_[A-Za-z0-9]{1,100}$")] | None = None
+    off_session: bool = False
+    return_url: Url | None = None
+
+
+class RecordFundingRequest(Strict):
+    amount_cents: int = Field(ge=1, le=100_000_000)
+    reference: Reference = Field(description="the invoice or bank reference of this top-up")
+
+
+class PlatformFeeBody(Strict):
+    platform_fee_cents: int = Field(ge=0, le=100_000_000)
+
+
+class PayoutListQuery(BaseModel):
+    attention: bool = False
+    status: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")] | None = None
+
+
+class SettleRequest(Strict):
+    transfer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,100}$")] | None = None
+    not_sent: bool = False
+
+
+class MarkPaidRequest(Strict):
+    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ReversalPath(BaseModel):
+    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,100}$")]
+
+
+class ReversalDecision(Strict):
+    decision: Literal["repay", "write_off"]
+
+
+class ReversalQuery(BaseModel):
+    undecided: bool = False
 
 
 class PayoutAccountRequest(Strict):
@@ -84,16 +122,65 @@ def expert_earnings() -> dict[str, Any]:
 def run_payouts() -> dict[str, Any]:
     """Pay every expert's available balance at or above the minimum, now."""
     settings = current_app.config["GIGCX"]
-    result = svc.run(db.request_session(), svc.gateway(), settings.payout_minimum_cents)
+    session = db.request_session()
+    result = svc.run(session, svc.gateway(), settings.minimum_for)
+    _write_statements(session, result, settings.statements_dir)
     return svc.run_view(result)
+
+
+def _write_statements(session: Any, result: svc.RunResult, directory: str) -> None:
+    try:
+        svc.write_statements(session, result, directory)
+    except OSError as exc:  # the money moved already; the statements can be fetched over the API
+        current_app.logger.error("statements of batch %s not written to %s: %s", result.batch.id, directory, exc)
 
 
 @api.post("/payouts/retry", tags=[TAGS["payouts"]], security=SECURITY)
 @requires("operator")
 def retry_payouts() -> dict[str, Any]:
-    """Reconcile the payouts still in transit with Stripe (crash recovery)."""
-    recovered = svc.retry_in_transit(db.request_session(), svc.stripe())
-    return {"payouts": [earnings.payout_view(p) for p in recovered]}
+    """Re-send the payouts still in transit or needing attention (crash recovery)."""
+    recovered = svc.retry_open(db.request_session(), svc.stripe())
+    return {"payouts": [svc.payout_view(p) for p in recovered]}
+
+
+@api.get("/payouts", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def list_payouts(query: PayoutListQuery) -> dict[str, Any]:
+    """Payouts newest first; `?attention=true`: those whose outcome the operator must settle."""
+    rows = svc.list_payouts(db.request_session(), attention=query.attention, status=query.status)
+    return {"payouts": [svc.payout_view(p) for p in rows]}
+
+
+@api.post("/payouts/<int:id>/settle", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def settle_payout(path: PayoutPath, body: SettleRequest) -> dict[str, Any]:
+    """Settle an open payout with evidence: `{transfer_id}` (paid) or `{not_sent: true}` (failed)."""
+    payout = svc.settle(db.request_session(), svc.gateway(), path.id, transfer_id=body.transfer_id,
+                        not_sent=body.not_sent)
+    return svc.payout_view(payout)
+
+
+@api.post("/payouts/batches/<int:id>/mark-paid", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def mark_batch_paid(path: PayoutPath, body: MarkPaidRequest) -> dict[str, Any]:
+    """Manual mode: every payout of the batch awaiting manual payment was paid by hand."""
+    rows = svc.mark_batch_paid(db.request_session(), path.id, body.reference)
+    return {"batch_id": path.id, "payouts": [svc.payout_view(p) for p in rows]}
+
+
+@api.get("/payouts/reversals", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def list_reversals(query: ReversalQuery) -> dict[str, Any]:
+    """Reversed transfers; `?undecided=true`: money held until the operator decides."""
+    rows = connect.list_reversals(db.request_session(), undecided=query.undecided)
+    return {"reversals": [connect.reversal_view(r) for r in rows]}
+
+
+@api.post("/payouts/reversals/<id>/decision", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def decide_reversal(path: ReversalPath, body: ReversalDecision) -> dict[str, Any]:
+    """Pay the held money again (`repay`) or `write_off` it."""
+    return connect.reversal_view(connect.decide_reversal(db.request_session(), path.id, body.decision))
 
 
 @api.get("/payouts/<int:id>/statement.csv", tags=[TAGS["payouts"]], security=SECURITY)
@@ -117,10 +204,11 @@ def payout_statement(path: PayoutPath) -> Response:
 @requires("expert")
 def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
     """Create the expert's Stripe Express account if needed and return an onboarding link."""
-    from flask import request
+    from flask import current_app, request
 
-    base = request.host_url.rstrip("/")
-    return svc.payout_account(db.request_session(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
+    # the configured public URL, not the Host header (which a client chooses)
+    base = current_app.config["GIGCX"].public_url or request.host_url.rstrip("/")
+    return connect.payout_account(db.request_session(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
                               body.refresh_url or f"{base}/expert?payouts=refresh",
                               body.return_url or f"{base}/expert?payouts=done")
 
@@ -128,14 +216,15 @@ def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
 @api.get("/experts/me/payout-account", tags=[TAGS["payouts"]], security=SECURITY)
 @requires("expert")
 def expert_payout_account_status() -> dict[str, Any]:
-    """Where the expert's payouts go: manual, or a Stripe account and whether it is ready."""
+    """Where the expert's payouts go: manual, or a Stripe account and whether it is ready (live)."""
     from gigcx.models import Expert
-    from gigcx.stripe_gateway import StripeGateway
 
     session = db.request_session()
     expert = session.get(Expert, principal().expert_id)
     assert expert is not None
-    mode = "stripe" if isinstance(svc.gateway(), StripeGateway) else "manual"
+    mode = svc.gateway().mode
+    if mode == "stripe":  # the onboarding return lands here: ask Stripe, not the last webhook
+        connect.refresh_account(session, svc.stripe(), expert)
     return {"mode": mode, "account_id": expert.stripe_account_id,
             "payouts_enabled": expert.payouts_enabled if mode == "stripe" else True}
 
@@ -146,7 +235,21 @@ def fund_brand_budget(body: FundingRequest) -> tuple[dict[str, Any], int]:
     """Top up the budget: a Stripe PaymentIntent, or a recorded top-up without Stripe."""
     session = db.request_session()
     brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
-    out = svc.fund(session, svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method)
+    out = funding.fund(session, svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method,
+                       customer=body.customer, off_session=body.off_session, return_url=body.return_url)
+    out["budget_cents"] = earnings.budget_cents(session, brand)
+    return out, 201
+
+
+@api.post("/brands/<slug>/funding", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def record_brand_funding(path: BrandSlugPath, body: RecordFundingRequest) -> tuple[dict[str, Any], int]:
+    """The operator records a top-up paid outside GigCX (the only way without Stripe)."""
+    session = db.request_session()
+    brand = brand_svc.brand_by_slug(session, path.slug)
+    if brand is None:
+        raise ApiError("not_found", "no such brand")
+    out = funding.record(session, brand, body.amount_cents, body.reference)
     out["budget_cents"] = earnings.budget_cents(session, brand)
     return out, 201
 
@@ -171,6 +274,20 @@ def put_budget_policy(path: BrandSlugPath, body: BudgetPolicyBody) -> dict[str, 
     session.add(brand)
     session.commit()
     return earnings.brand_statement(session, brand)
+
+
+@api.put("/brands/<slug>/platform-fee", tags=[TAGS["payouts"]], security=SECURITY)
+@requires("operator")
+def put_platform_fee(path: BrandSlugPath, body: PlatformFeeBody) -> dict[str, Any]:
+    """The platform's fee per rewarded case of this brand, in its currency's minor units."""
+    session = db.request_session()
+    brand = brand_svc.brand_by_slug(session, path.slug)
+    if brand is None:
+        raise ApiError("not_found", "no such brand")
+    brand.platform_fee_cents = body.platform_fee_cents
+    session.add(brand)
+    session.commit()
+    return {"slug": brand.slug, "platform_fee_cents": brand.platform_fee_cents, "currency": brand.currency}
 
 
 @api.delete("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY)

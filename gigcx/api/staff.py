@@ -11,6 +11,7 @@ from gigcx import db, ratelimit, schemas, security
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
+from gigcx.events import Outbox
 from gigcx.models import Expert, ExpertProgram, StaffUser
 from gigcx.services import brands, experts
 from gigcx.services.profiles import expert_stats
@@ -49,6 +50,17 @@ def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
     return _staff_view(staff), 201
 
 
+@api.delete("/staff/<int:id>", tags=[TAGS["brands"]], security=SECURITY)
+@requires("brand_admin")
+def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
+    """Remove a console user: their tokens stop working and their live sockets are disconnected."""
+    outbox = Outbox()
+    experts.remove_staff(session=db.request_session(), outbox=outbox, brand_id=principal().brand_id,  # type: ignore[arg-type]
+                         staff_id=path.id)
+    outbox.flush()
+    return "", 204
+
+
 @api.get("/staff", tags=[TAGS["brands"]], security=SECURITY)
 @requires("brand")
 def list_staff() -> dict[str, Any]:
@@ -78,8 +90,10 @@ def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
 
 def _set_status(expert_id: int, status: str) -> dict[str, Any]:
     session = db.request_session()
-    program = experts.set_program_status(session=session, brand_id=principal().brand_id,  # type: ignore[arg-type]
+    outbox = Outbox()
+    program = experts.set_program_status(session=session, outbox=outbox, brand_id=principal().brand_id,  # type: ignore[arg-type]
                                          expert_id=expert_id, status=status)
+    outbox.flush()
     return experts.program_view(session, program)
 
 

@@ -10,7 +10,7 @@ from gigcx import db
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.models import StaffUser
-from gigcx.schemas import MAX_ID, MAX_TEXT, Strict
+from gigcx.schemas import MAX_ID, MAX_TEXT, Strict, StrictQuery
 from gigcx.services import brands as brand_svc
 from gigcx.services import flagged, trust
 
@@ -21,7 +21,7 @@ class FlagPath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID)
 
 
-class FlagQuery(Strict):
+class FlagQuery(StrictQuery):
     status: Literal["held", "released", "rejected", "pending_qa", "all"] = "held"
     sampled: bool | None = None
     limit: int = Field(50, ge=1, le=200)
@@ -38,12 +38,12 @@ class QaBody(Strict):
     note: Note = ""
 
 
-class DecisionsQuery(Strict):
+class DecisionsQuery(StrictQuery):
     case_id: int | None = Field(None, ge=1, le=MAX_ID)
     limit: int = Field(100, ge=1, le=1000)
 
 
-class QualityQuery(Strict):
+class QualityQuery(StrictQuery):
     expert_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 

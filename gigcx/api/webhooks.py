@@ -1,4 +1,4 @@
-"""`POST /webhooks/stripe`: verified with STRIPE_WEBHOOK_SECRET, idempotent by event id.
+"""`POST /webhooks/stripe`: verified with any STRIPE_WEBHOOK_SECRET(S), idempotent by event id.
 
 Outside `/api/v1` (Stripe signs the body instead of sending a bearer token). Answers 400 to a
 bad signature, 2xx to every verified event (handled, ignored or a duplicate), and 503 when the
@@ -14,8 +14,9 @@ from flask import Blueprint, jsonify, request
 
 from gigcx import db
 from gigcx.errors import ApiError
+from gigcx.services import connect
 from gigcx.services import payouts as svc
-from gigcx.stripe_gateway import StripeGateway, WebhookVerificationError
+from gigcx.stripe_gateway import WebhookVerificationError
 
 bp = Blueprint("webhooks", __name__)
 
@@ -23,9 +24,9 @@ bp = Blueprint("webhooks", __name__)
 @bp.post("/webhooks/stripe")
 def stripe_webhook() -> Any:
     """Receive one Stripe event."""
-    gw = svc.gateway()
-    if not isinstance(gw, StripeGateway):
+    if svc.gateway().mode != "stripe":
         raise ApiError("not_found", "Stripe is not configured")
+    gw = svc.stripe()
     payload = request.get_data()
     try:
         event = gw.parse_webhook(payload, request.headers.get("Stripe-Signature"))
@@ -34,8 +35,8 @@ def stripe_webhook() -> Any:
     raw = json.loads(payload)
     session = db.request_session()
     try:
-        outcome = svc.handle_webhook(session, event, raw if isinstance(raw, dict) else {})
-    except svc.RetryLater as exc:
+        outcome = connect.handle_webhook(session, gw, event, raw if isinstance(raw, dict) else {})
+    except connect.RetryLater as exc:
         session.rollback()
         raise ApiError("unavailable", str(exc), status=503) from None
     return jsonify({"received": True, "id": event.event_id, "outcome": outcome})

@@ -19,9 +19,18 @@ from gigcx.models.cases import (
     Message,
     Offer,
     Rating,
+    ReusableAnswer,
     Timer,
 )
-from gigcx.models.ledger import LedgerEntry, LedgerTransaction, Payout, PayoutBatch, WebhookEvent
+from gigcx.models.ledger import (
+    Funding,
+    LedgerEntry,
+    LedgerTransaction,
+    Payout,
+    PayoutBatch,
+    PayoutReversal,
+    WebhookEvent,
+)
 from gigcx.models.notify import (
     NotificationSettings,
     OutboundEmail,
@@ -34,8 +43,9 @@ from gigcx.models.trust import ClientSeen, ExpertQuality, TrustDecision, TrustFl
 __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "ClientSeen", "Customer", "Expert",
     "ExpertQuality", "TrustDecision", "TrustFlag",
-    "ExpertConnection", "ExpertPresence", "ExpertProgram", "LedgerEntry", "LedgerTransaction",
-    "Message", "Offer", "Payout", "PayoutBatch", "Rating", "StaffUser", "Timer", "Topic", "TopicModel",
+    "ExpertConnection", "ExpertPresence", "ExpertProgram", "Funding", "LedgerEntry", "LedgerTransaction",
+    "Message", "Offer", "Payout", "PayoutBatch", "PayoutReversal", "Rating", "ReusableAnswer", "StaffUser", "Timer",
+    "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
     "NotificationSettings", "OutboundEmail", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -23,6 +23,7 @@ class Brand(SQLModel, table=True):
     confirm_window_s: int = 86400
     review_window_s: int = 259200
     currency: str = Field(default="usd", max_length=3)
+    platform_fee_cents: int = 0  # the platform's fee per rewarded case, on top of the reward
     offer_fanout: int = 1
     min_topic_confidence: float = 0.35
     bonus_rules: dict[str, Any] = json_field(dict)
@@ -33,6 +34,10 @@ class Brand(SQLModel, table=True):
     identity_secret: Optional[str] = Field(default=None, max_length=64)
     # payouts.trust.TrustSettings overrides (docs/trust.md); {} = the defaults
     trust_settings: dict[str, Any] = json_field(dict)
+    # how resolved cases' answers are reused as suggestions: "auto", "curated" or "off"
+    answer_reuse: str = Field(default="auto", max_length=16, sa_column_kwargs={"server_default": "auto"})
+    # conversations older than this lose their text and customers are anonymised; None = kept
+    retention_days: Optional[int] = None
 
 
 class BrandApiKey(SQLModel, table=True):

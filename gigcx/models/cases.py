@@ -32,6 +32,8 @@ class Customer(SQLModel, table=True):
     language: Optional[str] = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     external_id: Optional[str] = Field(default=None, max_length=200)
+    # set when the customer's data was erased on request or by the brand's retention period
+    anonymised_at: Optional[datetime] = None
 
 
 class Case(SQLModel, table=True):
@@ -74,6 +76,30 @@ class Case(SQLModel, table=True):
     review_verdict: Optional[str] = Field(default=None, max_length=16)
     review_note: Optional[str] = Field(default=None, max_length=4000)
     reviewed_at: Optional[datetime] = None
+    # when the conversation's text was redacted (retention period or the customer's erasure)
+    redacted_at: Optional[datetime] = None
+
+
+class ReusableAnswer(SQLModel, table=True):
+    """A resolved case's answer, scrubbed of personal data, that may be suggested to others.
+
+    `question` is the asker's question scrubbed the same way: it is what new questions are
+    matched against and is never shown to anyone but the brand. `status` is `pending` (not
+    reviewed: reused at once under the brand's `auto` setting), `approved` (reused under `auto`
+    and `curated`) or `rejected` (never reused)."""
+
+    __table_args__ = (Index("ix_reusableanswer_brand_status", "brand_id", "status"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id")
+    case_id: int = Field(foreign_key="support_case.id", unique=True)
+    topic: Optional[str] = Field(default=None, max_length=64)
+    question: str = Field(max_length=4000)
+    answer: str = Field(max_length=4000)
+    scrubbed: str = Field(max_length=4000)  # the answer as scrubbing left it, before any edit
+    status: str = Field(default="pending", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: Optional[datetime] = None
+    decided_by: Optional[str] = Field(default=None, max_length=100)
 
 
 class Message(SQLModel, table=True):
@@ -81,7 +107,8 @@ class Message(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("case_id", "seq"),
-        UniqueConstraint("case_id", "sender", "client_id"),
+        # a resent client_id is recognised per sender (two staff members may pick the same one)
+        UniqueConstraint("case_id", "sender", "sender_id", "client_id", name="uq_message_sender_client"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="support_case.id", index=True)

@@ -9,6 +9,7 @@ from flask import Flask
 from gigcx.extensions import socketio
 
 log = logging.getLogger(__name__)
+MAX_FRAME = 64 * 1024  # bytes of one Socket.IO frame (or long-polling POST) from a client
 
 
 def init_app(app: Flask) -> None:
@@ -23,15 +24,21 @@ def init_app(app: Flask) -> None:
     for ns in (customer.namespace, expert.namespace, brand.namespace):
         if ns not in socketio.namespace_handlers:
             socketio.on_namespace(ns)
+    from gigcx.jsonlimits import SocketJSON
+    from gigcx.wsgi import PollingBodyLimit
+
     socketio.init_app(
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE") or _async_mode(),
         cors_allowed_origins="*",  # the widget runs on brands' own sites; auth is in the payload
-        max_http_buffer_size=64 * 1024,
+        max_http_buffer_size=MAX_FRAME,
+        json=SocketJSON,
         ping_interval=20,
         ping_timeout=20,
         **kwargs,
     )
+    # outside Socket.IO's middleware: long-polling POSTs over a frame's size answer 413 at once
+    app.wsgi_app = PollingBodyLimit(app.wsgi_app, MAX_FRAME)  # type: ignore[method-assign]
 
 
 def _async_mode() -> str:
@@ -45,16 +52,21 @@ def _async_mode() -> str:
 
 def start_background(app: Flask) -> None:
     """Start the loops a serving process runs: timers, presence heartbeat, queue sweep."""
-    from gigcx import loadshed
+    from gigcx import loadshed, sessions
 
     settings = app.config["GIGCX"]
     loadshed.start(app)
+    if settings.redis_url:
+        socketio.start_background_task(sessions.listen, app)
+    socketio.start_background_task(_loop, app, "session sweep", settings.session_sweep_s, sessions.sweep)
     socketio.start_background_task(_loop, app, "timers", settings.timer_poll_s, _run_due_timers)
     socketio.start_background_task(_loop, app, "heartbeat", max(settings.presence_ttl_s / 3, 1), _heartbeat)
     socketio.start_background_task(_loop, app, "sweep", 2.0, _sweep)
     from gigcx.realtime import notifier
 
     notifier.start(app)
+    if settings.retention_check_s > 0:
+        socketio.start_background_task(_loop, app, "retention", settings.retention_check_s, _retention)
     engine = app.extensions["gigcx_engine"]
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         from gigcx.db import WalCheckpointer
@@ -97,6 +109,14 @@ def _heartbeat(app: Flask) -> None:
 
     with session_scope() as session:
         presence.heartbeat(session, app.config["GIGCX"].process_id)
+
+
+def _retention(app: Flask) -> None:
+    from gigcx.db import session_scope
+    from gigcx.services import privacy
+
+    with session_scope() as session:
+        privacy.retention_sweep(session)
 
 
 def _sweep(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_socketio import join_room
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 
 from gigcx import auth as bearer
 from gigcx.db import session_scope
@@ -40,13 +40,13 @@ class BrandNamespace(RoleNamespace):
             who = bearer.resolve(session, secret, None)
         if who is None or who.kind != "brand":
             raise ConnectionRefusedError("invalid brand API key")
-        self.actors[request.sid] = Actor("staff", who.staff_id or 0, who.brand_id)  # type: ignore[attr-defined]
         if not who.can_write:
             self.read_only.add(request.sid)  # type: ignore[attr-defined]
-        join_room(brand_room(who.brand_id))  # type: ignore[arg-type]
+        self.authenticated(Actor("staff", who.staff_id or 0, who.brand_id), who.credential,
+                           brand_room(who.brand_id))  # type: ignore[arg-type]
 
     def on_disconnect(self, *args: Any) -> None:
-        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.forget()
         self.read_only.discard(request.sid)  # type: ignore[attr-defined]
 
     @acked

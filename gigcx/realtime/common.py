@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import request
-from flask_socketio import Namespace
+from flask_socketio import Namespace, join_room
 from pydantic import BaseModel, ValidationError
 
-from gigcx import loadshed, ratelimit
+from gigcx import loadshed, ratelimit, sessions
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
 from gigcx.events import Outbox, message_payload
+from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
 from gigcx.observability import EVENTS, SOCKETS
 from gigcx.realtime.payloads import SendMessage, Sync
 from gigcx.services import cases
@@ -74,17 +75,52 @@ class RoleNamespace(Namespace):
     def __init__(self, namespace: str):
         super().__init__(namespace)
         self.actors: dict[str, Actor] = {}
+        #: sid -> the credential the connection authenticated with (`token:<id>`, `key:<id>`)
+        self.credentials: dict[str, str] = {}
+        sessions.register(self)
 
     def actor(self) -> Actor:
-        """The actor of the connection sending the current event."""
-        actor = self.actors.get(request.sid)  # type: ignore[attr-defined]
+        """The actor of the connection sending the current event, if its credential still stands."""
+        sid = request.sid  # type: ignore[attr-defined]
+        actor = self.actors.get(sid)
         if actor is None:
             raise ApiError("unauthorized", "this connection is not authenticated")
+        credential = self.credentials.get(sid)
+        if credential is not None and not sessions.credential_ok(credential):
+            self.actors.pop(sid, None)
+            from gigcx.extensions import socketio
+
+            socketio.start_background_task(sessions.end_local, [credential], "revoked")
+            raise ApiError("unauthorized", "this session has ended: its credential was revoked")
         return actor
 
+    def authenticated(self, actor: Actor, credential: str | None, *rooms: str) -> None:
+        """Bind the connecting socket to its actor and credential, and join their rooms."""
+        sid = request.sid  # type: ignore[attr-defined]
+        self.actors[sid] = actor
+        if credential is not None:
+            self.credentials[sid] = credential
+            join_room(credential)
+        for room in rooms:
+            join_room(room)
+
+    def forget(self) -> None:
+        """The connection closed: drop what this process knew about it."""
+        sid = request.sid  # type: ignore[attr-defined]
+        self.actors.pop(sid, None)
+        self.credentials.pop(sid, None)
+
     def trigger_event(self, event: str, *args: Any) -> Any:
-        """Unknown events get an error ack instead of silence; connections are counted."""
+        """Unknown events get an error ack instead of silence; connections are counted.
+
+        `connect` and `disconnect` are the server's own: sent by a client as events (the socket is
+        then fully connected, which it never is while the server runs those handlers) they are
+        refused like unknown events, instead of re-running authentication."""
+        if event == TOO_DEEP_EVENT:
+            return ApiError("invalid", f"the payload is not JSON or nests deeper than {MAX_DEPTH} levels").ack()
         handler = "on_" + event.replace("-", "_")
+        if event in ("connect", "disconnect") and args and self._connected(args[0]):
+            return ApiError("invalid", f"{event!r} is reserved; it cannot be sent as an event").ack()
         if not hasattr(self, handler) and event not in ("connect", "disconnect"):
             return ApiError("invalid", f"unknown event {event!r}").ack()
         known = args[0] in self.actors if event == "disconnect" and args else False
@@ -94,6 +130,11 @@ class RoleNamespace(Namespace):
         elif known:
             SOCKETS.labels(self.namespace).dec()
         return result
+
+    def _connected(self, sid: Any) -> bool:
+        server = self.socketio.server if self.socketio is not None else None
+        manager = getattr(server, "manager", None)
+        return bool(manager is not None and isinstance(sid, str) and manager.is_connected(sid, self.namespace))
 
     def writer(self) -> Actor:
         """The actor, if this connection may change data (namespaces with read-only users override)."""

@@ -4,13 +4,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_socketio import emit, join_room
+from flask_socketio import emit
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 from sqlmodel import Session, select
 
 from gigcx import loadshed, ratelimit, security
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
-from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
+from gigcx.events import (
+    CUSTOMER,
+    EXPERT,
+    case_payload,
+    customer_room,
+    expert_in_conversation,
+    expert_room,
+    public_suggestions,
+)
 from gigcx.extensions import socketio
 from gigcx.models import AuthToken, Case, Customer
 from gigcx.realtime import payloads as p
@@ -53,6 +62,11 @@ class CustomerNamespace(RoleNamespace):
                                               subject_id=known.id))
                     customer = known
             if customer is None:
+                try:  # new customers per address: one browser resumes with its token instead
+                    ratelimit.check("customer", request.remote_addr)
+                except ApiError:
+                    raise ConnectionRefusedError("rate_limited: too many new customers from this "
+                                                 "address; retry in a minute") from None
                 token = security.new_token(security.CUSTOMER_TOKEN)
                 customer = Customer(brand_id=brand.id, token_hash=security.token_hash(token))  # type: ignore[arg-type]
                 session.add(customer)
@@ -60,15 +74,15 @@ class CustomerNamespace(RoleNamespace):
             trust.record_client(session, "customer", customer.id, request.remote_addr,  # type: ignore[arg-type]
                                 request.headers.get("User-Agent"))
             session.commit()
-        self.actors[request.sid] = Actor("customer", customer.id, brand.id)  # type: ignore[attr-defined, arg-type]
-        join_room(customer_room(customer.id))  # type: ignore[arg-type]
+        self.authenticated(Actor("customer", customer.id, brand.id), None,  # type: ignore[arg-type]
+                           customer_room(customer.id))  # type: ignore[arg-type]
         out = {"customer_id": customer.id, "token": token, "brand": slug}
         if customer.external_id is not None:
             out["user_id"] = customer.external_id
         emit("session", out)
 
     def on_disconnect(self, *args: Any) -> None:
-        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.forget()
 
     @acked
     def on_ask(self, data: Any) -> dict[str, Any]:
@@ -85,7 +99,7 @@ class CustomerNamespace(RoleNamespace):
             if created:
                 dispatch.dispatch(session, outbox, case, fresh=True)
             out = case_payload(session, case, full=True)
-            out["suggestions"] = case.suggestions
+            out["suggestions"] = public_suggestions(case.suggestions)
             return {"case": out}
 
         return transact(work)  # type: ignore[no-any-return]
@@ -130,9 +144,9 @@ class CustomerNamespace(RoleNamespace):
         body = parse(p.CaseRef, data)
         with session_scope() as session:
             case = cases.load_case(session, self.actor(), body.case_id)
-        if case.expert_id is not None:
+        if expert_in_conversation(case):
             socketio.emit("typing", {"case_id": case.id, "sender": "customer"}, namespace=EXPERT,
-                          to=expert_room(case.expert_id))
+                          to=expert_room(case.expert_id))  # type: ignore[arg-type]
         return {}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
-from flask_socketio import join_room
+from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 from sqlmodel import Session, select
 
 from gigcx import auth as bearer
@@ -36,11 +36,11 @@ class ExpertNamespace(RoleNamespace):
             trust.record_client(session, "expert", who.expert_id, request.remote_addr,  # type: ignore[arg-type]
                                 request.headers.get("User-Agent"))
             session.commit()
-        self.actors[request.sid] = Actor("expert", who.expert_id)  # type: ignore[attr-defined, arg-type]
-        join_room(expert_room(who.expert_id))  # type: ignore[arg-type]
+        self.authenticated(Actor("expert", who.expert_id), who.credential,  # type: ignore[arg-type]
+                           expert_room(who.expert_id))  # type: ignore[arg-type]
 
     def on_disconnect(self, *args: Any) -> None:
-        self.actors.pop(request.sid, None)  # type: ignore[attr-defined]
+        self.forget()
         with session_scope() as session:
             presence.disconnect(session, request.sid)  # type: ignore[attr-defined]
             session.commit()
@@ -92,11 +92,13 @@ class ExpertNamespace(RoleNamespace):
 
     @acked
     def on_escalate(self, data: Any) -> dict[str, Any]:
-        """Hand the case to the brand's staff, with a reason."""
+        """Hand the case to the brand's staff, with an internal reason (and a message to the
+        customer); the expert then leaves the conversation: no more events, no `sync`."""
         body = parse(p.Escalate, data)
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(
-            s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason))})  # type: ignore[no-any-return]
+            s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason,
+                                     message=body.message))})  # type: ignore[no-any-return]
 
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:

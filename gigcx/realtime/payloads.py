@@ -61,7 +61,8 @@ class Availability(Event):
 
 class Escalate(Event):
     case_id: CaseId
-    reason: Text
+    reason: Text  # internal: for the brand's staff only
+    message: Text | None = None  # to the customer, posted before the handover notice
 
 
 class Empty(Event):

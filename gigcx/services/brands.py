@@ -8,7 +8,9 @@ from sqlmodel import Session, select
 
 from gigcx import schemas, security
 from gigcx.errors import ApiError
+from gigcx.events import Outbox
 from gigcx.models import Brand, BrandApiKey, Topic, utcnow
+from gigcx.sessions import key_credential
 
 
 def create_brand(*, session: Session, data: schemas.BrandCreate) -> tuple[Brand, str]:
@@ -33,16 +35,20 @@ def _add_key(session: Session, brand: Brand) -> str:
     return key
 
 
-def rotate_key(*, session: Session, brand_id: int) -> str:
-    """Revoke every current key of the brand and issue a new one."""
+def rotate_key(*, session: Session, outbox: Outbox, brand_id: int) -> str:
+    """Revoke every current key of the brand and issue a new one; the old keys' live sockets are
+    disconnected after the commit."""
     brand = session.get(Brand, brand_id)
     assert brand is not None
+    revoked = []
     for old in session.exec(select(BrandApiKey).where(
             BrandApiKey.brand_id == brand_id, BrandApiKey.revoked_at.is_(None))):  # type: ignore[union-attr]
         old.revoked_at = utcnow()
         session.add(old)
+        revoked.append(old.id)
     key = _add_key(session, brand)
     session.commit()
+    outbox.end_sessions([key_credential(key_id) for key_id in revoked], "key_rotated")  # type: ignore[arg-type]
     return key
 
 
@@ -73,8 +79,13 @@ def settings_view(brand: Brand, *, admin: bool = False) -> dict[str, Any]:
 def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdate) -> Brand:
     """Apply the fields present in a PATCH."""
     brand = get_brand(session, brand_id)
-    for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("currency"):
+        from gigcx.services.budget import check_currency_change
+
+        check_currency_change(session, brand, changes["currency"])
+    for name, value in changes.items():
+        if value is None and name not in schemas.BrandUpdate.NULLABLE:
             raise ApiError("invalid", f"{name}: may not be null")
         if name == "trust":
             brand.trust_settings = _merged_trust(brand, data.trust.model_dump(exclude_unset=True))  # type: ignore[union-attr]

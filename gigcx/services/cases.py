@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
-from gigcx.events import Outbox, case_payload, message_payload
+from gigcx.events import Outbox, case_payload, expert_in_conversation, message_payload
 from gigcx.models import Brand, Case, CaseStatus, Message, Rating, utcnow
 from gigcx.services import timers, webhooks
 
@@ -47,7 +47,7 @@ def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
     if actor.role == "staff":
         return case.brand_id == actor.brand_id
     if case.expert_id == actor.id:
-        return True
+        return expert_in_conversation(case)  # the expert who escalated has left the conversation
     from gigcx.models import Offer
 
     return session.exec(select(Offer.id).where(Offer.case_id == case.id, Offer.expert_id == actor.id,
@@ -98,10 +98,10 @@ _NEXT_SEQ_RESPONDED = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
                        .returning(_CASE.c.last_seq))
 _INSERT_MSG = insert(_MSG).returning(*_MSG.c)
 _CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id,
-                          _CASE.c.status).where(_CASE.c.id == bindparam("b_case"))
+                          _CASE.c.status, _CASE.c.escalated_at).where(_CASE.c.id == bindparam("b_case"))
 _CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update()
 _PRIOR_MSG = select(_MSG).where(_MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
-                                _MSG.c.client_id == bindparam("b_client"))
+                                _MSG.c.sender_id == bindparam("b_sender_id"), _MSG.c.client_id == bindparam("b_client"))
 
 
 def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,
@@ -141,7 +141,8 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
     case = conn.execute(q, {"b_case": case_id}).first()
     if case is None or not can_see(session, actor, case):  # a Row has the columns can_see reads
         raise ApiError("not_found", "no such case")
-    prior = conn.execute(_PRIOR_MSG, {"b_case": case_id, "b_sender": sender, "b_client": client_id}).first()
+    prior = conn.execute(_PRIOR_MSG, {"b_case": case_id, "b_sender": sender, "b_sender_id": actor.id,
+                                      "b_client": client_id}).first()
     if prior is not None:
         return prior
     if actor.role == "expert" and case.expert_id != actor.id:
@@ -170,7 +171,7 @@ def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: 
     msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
                         .order_by(Message.seq)).all()  # type: ignore[arg-type]
     masked = actor.role == "expert"
-    payload = case_payload(session, case, full=True)
+    payload = case_payload(session, case, full=True, internal=actor.role == "staff")
     if masked:
         from gigcx.pii import mask
 
@@ -208,6 +209,9 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
         mark_resolved(session, outbox, case, by="customer")
+        from gigcx.services import answers
+
+        answers.record(session, case)  # confirmed by the customer: the answer may help others
     else:
         case.status, case.proposed_at = CaseStatus.active.value, None
         session.add(case)
@@ -249,7 +253,7 @@ def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
 
     dispatch.withdraw_open_offers(session, outbox, case)
     case.status, case.escalated_at, case.escalation_reason = CaseStatus.escalated.value, utcnow(), reason
-    log.info("case escalated", extra={"case_id": case.id, "reason": reason})
+    log.info("case escalated", extra={"case_id": case.id})  # the reason is free text: never logged
     session.add(case)
     system_message(session, outbox, case, "This question was handed to the brand's support team. "
                                           "They will answer here.")
@@ -257,15 +261,27 @@ def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
     webhooks.case_event(session, "case.escalated", case)
 
 
-def expert_escalate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, reason: str) -> Case:
-    """The assigned expert hands the case to staff."""
-    case = load_case(session, actor, case_id, lock=True)
+def expert_escalate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, reason: str,
+                    message: str | None = None) -> Case:
+    """The assigned expert hands the case to staff and leaves the conversation.
+
+    `reason` is internal: staff read it (`/brand`, REST), the customer never does. `message`, if
+    given, is the expert's last word to the customer, posted before the handover notice."""
+    q = select(Case).where(Case.id == case_id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    case = session.exec(q).first()
+    if case is not None and case.expert_id == actor.id and case.escalated_at is not None:
+        return case  # a resend: the expert already left, say so again
+    case = load_case(session, actor, case_id, lock=True) if case is not None else None
+    if case is None:
+        raise ApiError("not_found", "no such case")
     if case.expert_id != actor.id:
         raise ApiError("forbidden", "only the assigned expert can escalate")
-    if case.status == CaseStatus.escalated.value:
-        return case
     if case.status not in OPEN:
         raise ApiError("case_closed", "this case is closed", status=409)
+    if message:
+        outbox.message_posted(case, _append(session, case, "expert", actor.id, message, None))
     escalate(session, outbox, case, reason)
     return case
 

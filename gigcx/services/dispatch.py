@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
 from gigcx.events import EXPERT, Outbox, expert_room, expert_summary, offer_payload
-from gigcx.models import Brand, Case, CaseStatus, Offer, Topic, utcnow
+from gigcx.models import Brand, Case, CaseStatus, ExpertProgram, Offer, Topic, utcnow
 from gigcx.models.base import iso
 from gigcx.observability import OFFERS, ROUTING, timed
 from gigcx.services import cases, presence, timers, webhooks
@@ -157,7 +157,12 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     if offer.status != "open" or offer.expires_at <= now:
         code = "already_taken" if offer.status == "withdrawn" else "offer_expired"
         raise ApiError(code, "this offer is no longer open", status=409)
-    won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching.value)  # type: ignore[arg-type]
+    # only while the expert is still in the brand's program: a suspension commits before the
+    # signal that disconnects them, and an accept racing it must not win the case
+    approved = (select(ExpertProgram.id).where(ExpertProgram.expert_id == expert_id,
+                                              ExpertProgram.brand_id == Case.brand_id,
+                                              ExpertProgram.status == "approved").exists())
+    won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching.value, approved)  # type: ignore[arg-type]
                           .values(status=CaseStatus.active.value, expert_id=expert_id, assigned_at=now,
                                   rev=Case.rev + 1)
                           .returning(Case)).scalars().first()
@@ -174,6 +179,46 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     outbox.case_changed(session, won, rev_set=True)
     webhooks.case_event(session, "case.accepted", won)
     return won
+
+
+def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: int) -> list[int]:
+    """The expert left the brand's program (suspended, rejected): withdraw their open offers of the
+    brand's cases and hand the cases they hold back to matching, as if never accepted. They earn
+    nothing more from them: the reward goes to whoever resolves the case. Returns the case ids."""
+    brand = session.get(Brand, brand_id)
+    assert brand is not None
+    offered = session.connection().execute(
+        update(_OFFER).where(_OFFER.c.expert_id == expert_id, _OFFER.c.status == "open",
+                             _OFFER.c.case_id.in_(select(Case.id).where(Case.brand_id == brand_id)))
+        .values(status="withdrawn", responded_at=utcnow()).returning(_OFFER.c.id, _OFFER.c.case_id)).all()
+    timers.cancel_all(session, {"offer_expiry": [offer_id for offer_id, _ in offered]})
+    for _, case_id in offered:
+        outbox.add("offer_withdrawn", {"case_id": case_id, "reason": "program_left"}, EXPERT, expert_room(expert_id))
+    q = select(Case).where(Case.expert_id == expert_id, Case.brand_id == brand_id,
+                           Case.status.in_(BUSY)).order_by(Case.id)  # type: ignore[attr-defined, arg-type]
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    held = list(session.exec(q))
+    now = utcnow()
+    for case in held:
+        timers.cancel(session, "confirm_window", case.id)  # type: ignore[arg-type]
+        case.status, case.expert_id, case.offer_round = CaseStatus.matching.value, None, 0
+        case.assigned_at = case.proposed_at = case.first_response_at = None
+        case.routing = {**case.routing, "released": {"expert_id": expert_id, "at": now.isoformat()}}
+        session.add(case)
+        timers.schedule(session, "case_escalate", case.id, now + timedelta(seconds=brand.escalate_after_s))  # type: ignore[arg-type]
+        cases.system_message(session, outbox, case, "Your expert is no longer available; "
+                                                    "we are finding someone else to help.")
+        outbox.case_changed(session, case)
+        session.flush()
+    released: set[int] = {int(case_id) for _, case_id in offered} | {int(c.id) for c in held}  # type: ignore[arg-type]
+    for case_id in sorted(released):
+        waiting = session.get(Case, case_id)
+        if waiting is not None and waiting.status == CaseStatus.matching.value:
+            dispatch(session, outbox, waiting)
+    log.info("expert released", extra={"expert_id": expert_id, "brand_id": brand_id,
+                                       "cases": [c.id for c in held], "offers": len(offered)})
+    return [int(c.id) for c in held]  # type: ignore[arg-type]
 
 
 def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> None:

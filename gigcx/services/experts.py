@@ -8,7 +8,11 @@ from sqlmodel import Session, select
 
 from gigcx import schemas, security
 from gigcx.errors import ApiError
+from gigcx.events import Outbox, expert_room
 from gigcx.models import AuthToken, Brand, Expert, ExpertProgram, StaffUser, Topic, utcnow
+from gigcx.sessions import token_credential
+
+NO_SUCH_EXPERT = "no such expert in your program"  # unknown ids and other brands' experts alike
 
 
 def sign_up(*, session: Session, data: schemas.ExpertCreate) -> Expert:
@@ -53,13 +57,30 @@ def issue_staff_token(*, session: Session, brand_id: int, email: str, password: 
     return token, staff
 
 
-def revoke_token(*, session: Session, token_id: int) -> None:
-    """Revoke one bearer token (log out)."""
+def revoke_token(*, session: Session, outbox: Outbox, token_id: int) -> None:
+    """Revoke one bearer token (log out); its live sockets are disconnected after the commit."""
     row = session.get(AuthToken, token_id)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
         session.commit()
+    outbox.end_sessions([token_credential(token_id)], "logged_out")
+
+
+def remove_staff(*, session: Session, outbox: Outbox, brand_id: int, staff_id: int) -> None:
+    """Remove a console user: their tokens are revoked (ids may be reused) and their sockets closed."""
+    staff = session.get(StaffUser, staff_id)
+    if staff is None or staff.brand_id != brand_id:
+        raise ApiError("not_found", "no such staff user")
+    tokens = session.exec(select(AuthToken).where(AuthToken.kind == "staff", AuthToken.subject_id == staff_id,
+                                                  AuthToken.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+        session.add(token)
+    session.delete(staff)
+    session.commit()
+    outbox.end_sessions([token_credential(t.id) for t in tokens], "removed")  # type: ignore[arg-type]
 
 
 def _brand(session: Session, slug: str) -> Brand:
@@ -98,14 +119,13 @@ def apply(*, session: Session, expert_id: int, data: schemas.ProgramApply) -> Ex
 
 def approve(*, session: Session, brand_id: int, expert_id: int, data: schemas.ApproveRequest) -> ExpertProgram:
     """Admit an expert to the brand's program for the given topics."""
-    if session.get(Expert, expert_id) is None:
-        raise ApiError("not_found", "no such expert")
-    topics = _check_topics(session, brand_id, data.topics)
     program = session.exec(select(ExpertProgram).where(
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand_id)).first()
     if program is None:
-        # Only experts who applied are visible to a brand; others are none of its business.
-        raise ApiError("not_found", "this expert has not applied to your program")
+        # Only experts who applied are visible to a brand; others are none of its business, and
+        # an unknown id answers exactly like them (ids cannot be enumerated).
+        raise ApiError("not_found", NO_SUCH_EXPERT)
+    topics = _check_topics(session, brand_id, data.topics)
     program.topics = topics
     if data.user_id is not None:
         program.external_user_id = data.user_id
@@ -116,16 +136,29 @@ def approve(*, session: Session, brand_id: int, expert_id: int, data: schemas.Ap
     return program
 
 
-def set_program_status(*, session: Session, brand_id: int, expert_id: int, status: str) -> ExpertProgram:
-    """Suspend, reject or reinstate an expert in the brand's program."""
+def set_program_status(*, session: Session, outbox: Outbox, brand_id: int, expert_id: int,
+                       status: str) -> ExpertProgram:
+    """Suspend or reject an expert in the brand's program.
+
+    An expert who leaves the program stops working for the brand at once: their open offers are
+    withdrawn, the cases they hold go back to matching (they earn nothing more from them), and
+    their live sockets are disconnected on every process (they may reconnect for other brands)."""
     program = session.exec(select(ExpertProgram).where(
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand_id)).first()
     if program is None:
-        raise ApiError("not_found", "this expert has not applied to your program")
+        raise ApiError("not_found", NO_SUCH_EXPERT)
+    was_working = program.status == "approved"
     program.status = status
     program.decided_at = utcnow()
     session.add(program)
+    session.flush()  # routing below must no longer see the expert as approved
+    if was_working:
+        from gigcx.services import dispatch
+
+        dispatch.release_expert(session, outbox, expert_id, brand_id)
     session.commit()
+    if was_working or status == "suspended":
+        outbox.end_sessions([expert_room(expert_id)], status)
     return program
 
 

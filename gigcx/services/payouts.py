@@ -1,36 +1,44 @@
-"""Payout runs, Stripe Connect onboarding, brand funding and Stripe webhooks, on the SQL ledger.
+"""Payout runs on the SQL ledger, through one `payouts.PayoutGateway` (Stripe Connect or manual).
 
-Crash safety of a run (docs/payouts.md, "Payout run lifecycle"):
+A payout moves through these states (the diagram is in docs/payouts.md):
 
-1. reserve: the Payout row and `start_payout` (available -> in_transit) commit together, before
-   Stripe is called, so the money can never be planned twice;
-2. send: `StripeGateway.send_payout` looks the transfer up by transfer_group/metadata first and
-   creates it with the idempotency key `gigcx-transfer-{payout id}` only if none exists;
-3. settle: `payout_succeeded` (or `payout_failed` on a permanent error) commits; a temporary
-   error leaves the payout `in_transit`;
-4. recover: every run (and `gigcx payouts retry`) first re-sends the payouts still in transit.
-If the process dies between 2 and 3, step 4 finds the transfer and settles it: no second one.
+1. reserve: the Payout row (with its random `uid`) and `start_payout` (available -> in_transit)
+   commit together, before the gateway is called, so the money can never be planned twice;
+2. send: the gateway looks the payout's transfer up and creates it only if none exists, and
+   answers a `payouts.Outcome`;
+3. settle from the outcome alone: `Sent` -> paid; `AwaitingManual` -> awaiting_manual_payment;
+   `Refused` (a definite refusal *and* a look-up proving nothing exists) -> failed, the money
+   available again; `Waiting` (balance_insufficient) -> in_transit until the next run;
+   `Unknown` -> needs_attention, the money stays in transit and every later run retries it;
+4. recover: every run (and `gigcx payouts retry`) first re-sends the payouts still open.
+An unknown outcome is never settled as failed: only the operator does that, with evidence
+(`settle`, below), or a later look-up that finds the transfer settles it as paid.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from pathlib import Path
+from typing import Any, cast
 
 from flask import Flask, current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 import payouts
 from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
-from gigcx.models import Brand, Expert, Payout, PayoutBatch, WebhookEvent, utcnow
+from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, utcnow
+from gigcx.models.base import iso
 from gigcx.services import ledger, webhooks
 
 log = logging.getLogger(__name__)
 
-Gateway = Union[sg.StripeGateway, payouts.ManualGateway]
 EXTENSION = "gigcx_payments"
+IN_TRANSIT, ATTENTION, MANUAL = "in_transit", "needs_attention", payouts.MANUAL_STATUS
+PAID, FAILED, REVERSED = "paid", "failed", "reversed"
+OPEN = (IN_TRANSIT, ATTENTION)  # money in transit that later runs retry
 
 
 # ---- gateway from configuration ----------------------------------------------------------------
@@ -38,10 +46,10 @@ EXTENSION = "gigcx_payments"
 def init_app(app: Flask) -> None:
     """Build the payment gateway from Settings: Stripe when STRIPE_API_KEY is set, else manual."""
     settings = app.config["GIGCX"]
-    gateway: Gateway
+    gateway: payouts.PayoutGateway
     if settings.stripe_api_key:
         gateway = sg.StripeGateway(settings.stripe_api_key, api_base=settings.stripe_api_base,
-                                   webhook_secret=settings.stripe_webhook_secret,
+                                   webhook_secrets=settings.webhook_secrets(),
                                    timeout_seconds=settings.stripe_timeout_s,
                                    max_network_retries=settings.stripe_max_network_retries)
     else:
@@ -49,17 +57,17 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = gateway
 
 
-def gateway(app: Flask | None = None) -> Gateway:
+def gateway(app: Flask | None = None) -> payouts.PayoutGateway:
     """The current app's payment gateway."""
-    return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
+    return cast(payouts.PayoutGateway, (app or current_app).extensions[EXTENSION])
 
 
 def stripe(app: Flask | None = None) -> sg.StripeGateway:
     """The Stripe gateway, or a `conflict` error in manual mode."""
     gw = gateway(app)
-    if not isinstance(gw, sg.StripeGateway):
+    if gw.mode != "stripe":
         raise ApiError("conflict", "Stripe is not configured: payouts are manual")
-    return gw
+    return cast(sg.StripeGateway, gw)
 
 
 # ---- payout runs -------------------------------------------------------------------------------
@@ -73,44 +81,67 @@ class RunResult:
     recovered: list[Payout]
 
 
-def _after_transfer(payout: Payout, result: sg.TransferResult) -> None:
-    """Hook between Stripe's answer and our commit (tests make the process die here)."""
+def _after_send(payout: Payout, outcome: payouts.Outcome) -> None:
+    """Hook between the gateway's answer and our commit (tests make the process die here)."""
+
+
+def _money(p: Payout) -> payouts.Money:
+    return payouts.Money(p.amount_cents, p.currency)
 
 
 def _planned(p: Payout) -> payouts.PlannedPayout:
-    return payouts.PlannedPayout(str(p.id), str(p.expert_id), payouts.Money(p.amount_cents, p.currency))
+    return payouts.PlannedPayout(str(p.id), str(p.expert_id), _money(p))
 
 
-def _eligible_stripe(session: Session, expert_id: str) -> bool:
+def order_for(session: Session, payout: Payout) -> payouts.PayoutOrder:
+    """What the gateway needs to send one reserved payout."""
+    expert = session.get(Expert, payout.expert_id)
+    return payouts.PayoutOrder(payout_id=str(payout.id), uid=payout.uid, attempt=payout.attempt,
+                               expert_id=str(payout.expert_id), amount=_money(payout),
+                               destination=expert.stripe_account_id if expert else None,
+                               payee_name=expert.display_name if expert else "",
+                               payee_email=expert.email if expert else "")
+
+
+def _payable(session: Session, gw: payouts.PayoutGateway, expert_id: str) -> bool:
     expert = session.get(Expert, int(expert_id))
-    return bool(expert and expert.stripe_account_id and expert.payouts_enabled)
+    if expert is None:
+        return False
+    check = gw.check_payee(expert.stripe_account_id)
+    if not check.ready:
+        log.info("expert %s is not paid this run: %s", expert_id, check.reason)
+    return check.ready
 
 
-def run(session: Session, gw: Gateway, minimum_cents: int) -> RunResult:
-    """Pay every expert's available balance at or above the minimum; returns the batch.
+Minimum = int | dict[str, int] | Callable[[str], int]
 
-    Stripe mode: a transfer per (expert, currency) to experts whose Connect account is ready;
-    others keep their balance for a later run. Manual mode: the amounts are marked paid and
-    each payout gets a CSV statement marked MANUAL PAYMENT for the operator to pay by hand.
+
+def run(session: Session, gw: payouts.PayoutGateway, minimum_cents: Minimum) -> RunResult:
+    """Retry open payouts, then pay every expert's available balance at or above the minimum.
+
+    `minimum_cents` is one amount for every currency, a {currency: amount} map, or a function
+    of the currency. Stripe mode checks each expert's account live first; experts who cannot
+    be paid keep their balance. Manual mode leaves the money awaiting manual payment.
     """
-    manual = not isinstance(gw, sg.StripeGateway)
-    recovered = [] if manual else retry_in_transit(session, gw)  # type: ignore[arg-type]
-    batch = PayoutBatch(mode="manual" if manual else "stripe")
+    recovered = retry_open(session, gw)
+    batch = PayoutBatch(mode=gw.mode)
     session.add(batch)
     session.commit()
     available = payouts.available_by_expert(ledger.balances_like(session, "expert:%:available"))
-    eligible = None if manual else (lambda e: _eligible_stripe(session, e))
-    plans = payouts.plan_payouts(available, minimum_cents, str(batch.id), eligible=eligible)
+    if callable(minimum_cents):
+        currencies = {m.currency for ms in available.values() for m in ms}
+        minimum: int | dict[str, int] = {c: minimum_cents(c) for c in currencies}
+    else:
+        minimum = minimum_cents
+    plans = payouts.plan_payouts(available, minimum, str(batch.id),
+                                 eligible=lambda e: _payable(session, gw, e))
     made: list[Payout] = []
     for plan in plans:
         payout = _reserve(session, batch, plan)
         if payout is None:
             continue
         made.append(payout)
-        if manual:
-            _settle_manual(session, payout)
-        else:
-            send(session, gw, payout)  # type: ignore[arg-type]
+        send(session, gw, payout)
     batch.finished_at = utcnow()
     session.add(batch)
     session.commit()
@@ -118,9 +149,9 @@ def run(session: Session, gw: Gateway, minimum_cents: int) -> RunResult:
 
 
 def _reserve(session: Session, batch: PayoutBatch, plan: payouts.PlannedPayout) -> Payout | None:
-    """Step 1: the payout row and available -> in_transit in one commit."""
+    """Step 1: the payout row (its uid made now) and available -> in_transit in one commit."""
     payout = Payout(batch_id=batch.id, expert_id=int(plan.expert_id), amount_cents=plan.amount.cents,  # type: ignore[arg-type]
-                    currency=plan.amount.currency, status="in_transit")
+                    currency=plan.amount.currency, status=IN_TRANSIT)
     session.add(payout)
     session.flush()
     try:
@@ -132,36 +163,51 @@ def _reserve(session: Session, batch: PayoutBatch, plan: payouts.PlannedPayout) 
     return payout
 
 
-def _settle_manual(session: Session, payout: Payout) -> None:
-    ledger.post(session, payouts.ManualGateway().confirm_paid(_planned(payout), f"manual-batch-{payout.batch_id}"))
-    payout.status, payout.updated_at = "paid", utcnow()
+def send(session: Session, gw: payouts.PayoutGateway, payout: Payout) -> str:
+    """Steps 2 and 3 for one reserved payout; returns its new status."""
+    outcome = gw.send_payout(order_for(session, payout))
+    _after_send(payout, outcome)
+    return settle_outcome(session, payout, outcome)
+
+
+def settle_outcome(session: Session, payout: Payout, outcome: payouts.Outcome) -> str:
+    """Apply the gateway's answer to the ledger and the row, and commit."""
+    session.refresh(payout)
+    if payout.status not in (*OPEN, MANUAL):  # settled meanwhile (another run, the operator)
+        return payout.status
+    if isinstance(outcome, payouts.Sent):
+        return _paid(session, payout, outcome.reference)
+    if isinstance(outcome, payouts.Refused):
+        return _fail(session, payout, outcome.reason)
+    if isinstance(outcome, payouts.AwaitingManual):
+        payout.status, payout.attention = MANUAL, None
+    elif isinstance(outcome, payouts.Waiting):  # not sent; the next run tries again, not this one
+        payout.status, payout.error, payout.attention = IN_TRANSIT, outcome.reason[:500], None
+        payout.attempt += 1 if outcome.rekey else 0
+        log.warning("payout %s waits for the next run: %s", payout.id, outcome.reason)
+    else:  # Unknown: the money may have left; keep it in transit and ask the operator
+        payout.status, payout.attention = ATTENTION, outcome.reason[:500]
+        payout.attempt += 1 if outcome.rekey else 0
+        log.error("payout %s needs attention: %s", payout.id, outcome.reason)
+    payout.updated_at = utcnow()
     session.add(payout)
     webhooks.payout_event(session, payout)
     session.commit()
+    return payout.status
 
 
-def send(session: Session, gw: sg.StripeGateway, payout: Payout) -> str:
-    """Steps 2 and 3 for one in-transit payout; returns its new status."""
-    expert = session.get(Expert, payout.expert_id)
-    destination = expert.stripe_account_id if expert else None
-    if not destination:
-        return _fail(session, payout, "expert has no connected Stripe account")
+def _paid(session: Session, payout: Payout, reference: str) -> str:
     try:
-        result = gw.send_payout(str(payout.id), str(payout.expert_id), destination,
-                                payout.amount_cents, payout.currency)
-    except sg.TemporaryGatewayError as exc:  # outcome unknown: stay in transit, retry later
-        payout.error, payout.updated_at = f"temporary: {exc.message}"[:500], utcnow()
+        ledger.post(session, payouts.payout_succeeded(payout.id, payout.expert_id, _money(payout),
+                                                      external_ref=reference))
+    except payouts.PreconditionFailed as exc:  # failed earlier, yet a transfer exists: say so loudly
+        session.rollback()
+        payout.attention = f"transfer {reference} exists but the payout was settled as failed ({exc})"[:500]
         session.add(payout)
         session.commit()
-        log.warning("payout %s: temporary gateway error, will retry: %s", payout.id, exc.message)
+        log.critical("payout %s: %s", payout.id, payout.attention)
         return payout.status
-    except sg.PermanentGatewayError as exc:
-        return _fail(session, payout, exc.message)
-    _after_transfer(payout, result)
-    ledger.post(session, payouts.payout_succeeded(payout.id, payout.expert_id,
-                                                  payouts.Money(payout.amount_cents, payout.currency),
-                                                  external_ref=result.transfer_id))
-    payout.status, payout.transfer_id, payout.error = "paid", result.transfer_id, None
+    payout.status, payout.transfer_id, payout.error, payout.attention = PAID, reference, None, None
     payout.updated_at = utcnow()
     session.add(payout)
     webhooks.payout_event(session, payout)
@@ -171,14 +217,14 @@ def send(session: Session, gw: sg.StripeGateway, payout: Payout) -> str:
 
 def _fail(session: Session, payout: Payout, reason: str) -> str:
     try:
-        ledger.post(session, payouts.payout_failed(payout.id, payout.expert_id,
-                                                   payouts.Money(payout.amount_cents, payout.currency),
+        ledger.post(session, payouts.payout_failed(payout.id, payout.expert_id, _money(payout),
                                                    reason=reason[:200]))
     except payouts.PreconditionFailed:  # settled as paid meanwhile: the ledger keeps the winner
         session.rollback()
         session.refresh(payout)
         return payout.status
-    payout.status, payout.error, payout.updated_at = "failed", reason[:500], utcnow()
+    payout.status, payout.error, payout.attention = FAILED, reason[:500], None
+    payout.updated_at = utcnow()
     session.add(payout)
     webhooks.payout_event(session, payout)
     session.commit()
@@ -186,22 +232,103 @@ def _fail(session: Session, payout: Payout, reason: str) -> str:
     return payout.status
 
 
-def retry_in_transit(session: Session, gw: sg.StripeGateway) -> list[Payout]:
-    """Step 4: re-send (reconcile) every payout still in transit; crash recovery."""
-    stuck = list(session.exec(select(Payout).where(Payout.status == "in_transit").order_by(Payout.id)))  # type: ignore[arg-type]
+def retry_open(session: Session, gw: payouts.PayoutGateway) -> list[Payout]:
+    """Step 4: re-send every payout still in transit or needing attention; crash recovery."""
+    stuck = list(session.exec(select(Payout).where(Payout.status.in_(OPEN))  # type: ignore[attr-defined]
+                              .order_by(Payout.id)))  # type: ignore[arg-type]
     for payout in stuck:
         send(session, gw, payout)
     return stuck
+
+
+retry_in_transit = retry_open  # the older name
+
+
+# ---- the operator's decisions ------------------------------------------------------------------
+
+def get_payout(session: Session, payout_id: int) -> Payout:
+    """One payout, or `not_found`."""
+    payout = session.get(Payout, payout_id)
+    if payout is None:
+        raise ApiError("not_found", f"no payout {payout_id}")
+    return payout
+
+
+def settle(session: Session, gw: payouts.PayoutGateway, payout_id: int, *,
+           transfer_id: str | None = None, not_sent: bool = False) -> Payout:
+    """The operator settles an open payout with evidence: the transfer that paid it, or none.
+
+    With Stripe the evidence is checked: the transfer must exist for the payout's amount,
+    currency and destination; `not_sent` is refused while a look-up finds a transfer (or
+    cannot be made). Commits.
+    """
+    if (transfer_id is None) == (not not_sent):
+        raise ApiError("bad_request", "give exactly one of a transfer id or not-sent", status=400)
+    payout = get_payout(session, payout_id)
+    if payout.status not in OPEN:
+        raise ApiError("conflict", f"payout {payout_id} is {payout.status}, not open")
+    order = order_for(session, payout)
+    problem = gw.verify_settlement(order, transfer_id)
+    if problem:
+        raise ApiError("conflict", problem)
+    if transfer_id is not None:
+        _paid(session, payout, transfer_id)
+    else:
+        _fail(session, payout, "operator: no transfer was sent")
+    session.refresh(payout)
+    return payout
+
+
+def mark_batch_paid(session: Session, batch_id: int, reference: str | None = None) -> list[Payout]:
+    """Manual mode: the operator paid every payout of the batch by hand. Idempotent; commits."""
+    batch = session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise ApiError("not_found", f"no payout batch {batch_id}")
+    rows = list(session.exec(select(Payout).where(Payout.batch_id == batch_id).order_by(Payout.id)))  # type: ignore[arg-type]
+    ref = reference or f"manual-batch-{batch_id}"
+    for payout in rows:
+        if payout.status == MANUAL:
+            _paid(session, payout, ref)
+    if batch.paid_at is None and any(p.status == MANUAL or p.status == PAID for p in rows):
+        batch.paid_at, batch.paid_reference = utcnow(), ref
+        session.add(batch)
+        session.commit()
+    return rows
+
+
+def list_payouts(session: Session, *, attention: bool = False, status: str | None = None,
+                 expert_id: int | None = None, limit: int = 500) -> list[Payout]:
+    """Payouts newest first; `attention` keeps those whose outcome the operator must settle."""
+    q = select(Payout).order_by(Payout.id.desc())  # type: ignore[union-attr]
+    if attention:
+        q = q.where(Payout.status == ATTENTION)
+    if status:
+        q = q.where(Payout.status == status)
+    if expert_id is not None:
+        q = q.where(Payout.expert_id == expert_id)
+    return list(session.exec(q.limit(limit)))
+
+
+# ---- views and statements ----------------------------------------------------------------------
+
+def payout_view(p: Payout) -> dict[str, Any]:
+    """A payout row as the API shows it."""
+    return {"id": p.id, "payout_id": p.id, "uid": p.uid, "batch_id": p.batch_id,
+            "expert_id": p.expert_id, "amount_cents": p.amount_cents, "currency": p.currency,
+            "amount": payouts.format_minor(p.amount_cents, p.currency), "status": p.status,
+            "transfer_id": p.transfer_id, "error": p.error, "attention": p.attention,
+            "attempt": p.attempt, "created_at": iso(p.created_at), "updated_at": iso(p.updated_at),
+            "statement_url": f"/api/v1/payouts/{p.id}/statement.csv"}
 
 
 def run_view(result: RunResult) -> dict[str, Any]:
     """The contract's `POST /payouts/run` answer (plus mode and recovered payouts)."""
     def one(p: Payout) -> dict[str, Any]:
         out = {"expert_id": p.expert_id, "amount_cents": p.amount_cents, "status": p.status,
-               "payout_id": p.id, "currency": p.currency, "transfer_id": p.transfer_id}
+               "payout_id": p.id, "uid": p.uid, "currency": p.currency, "transfer_id": p.transfer_id,
+               "attention": p.attention, "statement_url": f"/api/v1/payouts/{p.id}/statement.csv"}
         if result.batch.mode == "manual":
             out["method"] = "manual"
-            out["statement_url"] = f"/api/v1/payouts/{p.id}/statement.csv"
         return out
 
     return {"batch_id": result.batch.id, "mode": result.batch.mode,
@@ -210,167 +337,25 @@ def run_view(result: RunResult) -> dict[str, Any]:
 
 
 def statement_csv(session: Session, payout: Payout, manual: bool) -> str:
-    """The expert's statement up to and including this payout (MANUAL PAYMENT in manual mode)."""
-    from sqlalchemy import func
-
-    from gigcx.models import LedgerTransaction
-
+    """The expert's statement up to and including this payout, naming the payee."""
     keys = [payouts.payout_key(payout.id), f"payout-paid:{payout.id}", f"payout-failed:{payout.id}"]
     upto = session.exec(select(func.max(LedgerTransaction.id)).where(
         LedgerTransaction.key.in_(keys))).one()  # type: ignore[attr-defined]
     history = ledger.transactions(session, expert_id=payout.expert_id, upto_id=upto)
+    expert = session.get(Expert, payout.expert_id)
     return payouts.render_statement(payout.expert_id, history, payout=_planned(payout), manual=manual,
-                                    generated_at=utcnow().isoformat(timespec="seconds"))
+                                    generated_at=utcnow().isoformat(timespec="seconds"),
+                                    payee_name=expert.display_name if expert else "",
+                                    payee_email=expert.email if expert else "")
 
 
-# ---- Connect onboarding ------------------------------------------------------------------------
-
-def payout_account(session: Session, gw: sg.StripeGateway, expert_id: int, refresh_url: str,
-                   return_url: str) -> dict[str, Any]:
-    """Create the expert's Express account once (idempotent) and a fresh onboarding link."""
-    expert = session.get(Expert, expert_id)
-    if expert is None:
-        raise ApiError("not_found", "no such expert")
-    if not expert.stripe_account_id:
-        acct = gw.create_expert_account(str(expert.id), email=expert.email)
-        expert.stripe_account_id = acct.account_id
-        session.add(expert)
-        session.commit()
-    link = gw.create_account_link(expert.stripe_account_id, refresh_url, return_url)  # type: ignore[arg-type]
-    return {"account_id": expert.stripe_account_id, "url": link.url, "expires_at": link.expires_at,
-            "payouts_enabled": expert.payouts_enabled}
-
-
-def refresh_account(session: Session, gw: sg.StripeGateway, expert: Expert) -> None:
-    """Ask Stripe for the account's live state (authoritative, order-independent)."""
-    if not expert.stripe_account_id:
-        return
-    acct = gw.retrieve_account(expert.stripe_account_id)
-    expert.payouts_enabled = acct.ready_for_payouts
-    session.add(expert)
-    session.commit()
-
-
-# ---- brand funding -----------------------------------------------------------------------------
-
-def fund(session: Session, gw: Gateway, brand: Brand, amount_cents: int, reference: str,
-         payment_method: str | None = None) -> dict[str, Any]:
-    """Top up the brand's budget: a PaymentIntent with Stripe, a recorded top-up otherwise."""
-    money = payouts.Money(amount_cents, brand.currency)
-    if isinstance(gw, sg.StripeGateway):
-        try:
-            pi = gw.fund_brand_budget(str(brand.id), amount_cents, brand.currency,
-                                      idempotency_key=f"gigcx-fund-{brand.id}-{reference}",
-                                      payment_method=payment_method, confirm=payment_method is not None)
-        except sg.IdempotencyConflict:  # Stripe keeps the key's first parameters (and outcome)
-            raise ApiError("conflict", f"reference {reference!r} was already used for a top-up with other "
-                           "details (amount or payment method); use a new reference", status=409) from None
-        except sg.TemporaryGatewayError as exc:  # outcome unknown: the same reference is safe to retry
-            raise ApiError("unavailable", f"the payment provider did not answer ({exc.message}); nothing was "
-                           f"posted here: retry with the same reference {reference!r}", status=503) from None
-        if payment_method is not None and pi.status == "requires_payment_method" and pi.failure_message:
-            raise ApiError("payment_failed", pi.failure_message, status=402)  # as a 402 card_error answers
-        posted = False
-        if pi.succeeded:
-            posted = ledger.post(session, payouts.fund_brand(brand.id, money, pi.payment_intent_id))
-            session.commit()
-        return {"status": pi.status, "payment_intent_id": pi.payment_intent_id,
-                "client_secret": pi.client_secret, "amount_cents": amount_cents,
-                "currency": brand.currency, "posted": posted}
-    try:
-        ledger.post(session, payouts.fund_brand(brand.id, money, f"manual-{brand.id}-{reference}",
-                                                memo=f"recorded top-up {reference}"))
-    except payouts.IdempotencyConflict:
-        raise ApiError("conflict", f"reference {reference!r} was already used for a different top-up",
-                       status=409) from None
-    session.commit()
-    return {"status": "recorded", "payment_intent_id": None, "client_secret": None,
-            "amount_cents": amount_cents, "currency": brand.currency, "posted": True}
-
-
-# ---- webhooks ----------------------------------------------------------------------------------
-
-class RetryLater(Exception):
-    """The event cannot be applied yet (it overtook our own commit); answer 5xx so Stripe retries."""
-
-
-def handle_webhook(session: Session, event: sg.WebhookEvent, raw: dict[str, Any]) -> str:
-    """Apply one verified event exactly once; returns `applied`, `duplicate` or `ignored`."""
-    if session.get(WebhookEvent, event.event_id) is not None:
-        return "duplicate"
-    outcome = _apply(session, event, raw)
-    session.add(WebhookEvent(id=event.event_id, type=str(raw.get("type") or type(event).__name__)[:100],
-                             created=event.created))
-    try:
-        session.commit()
-    except IntegrityError:  # the same event raced in on another worker: it won
-        session.rollback()
-        return "duplicate"
-    return outcome
-
-
-def _apply(session: Session, event: sg.WebhookEvent, raw: dict[str, Any]) -> str:
-    if isinstance(event, sg.AccountUpdated):
-        return _account_updated(session, event)
-    if isinstance(event, sg.TransferReversed):
-        return _transfer_reversed(session, event, raw)
-    if isinstance(event, sg.PaymentSucceeded):
-        brand_ref = event.brand_id or ""
-        brand = session.get(Brand, int(brand_ref)) if brand_ref.isdigit() else None
-        if brand is None or event.amount_cents <= 0:
-            return "ignored"
-        ledger.post(session, payouts.fund_brand(brand.id, payouts.Money(event.amount_cents, event.currency),
-                                                event.payment_intent_id))
-        return "applied"
-    if isinstance(event, sg.PayoutUpdate):
-        level = logging.WARNING if event.type == "payout.failed" else logging.INFO
-        log.log(level, "connected account %s: %s %s %s (%s)", event.account_id, event.type,
-                event.amount_cents, event.currency, event.failure_message or event.status)
-        return "applied"
-    return "ignored"
-
-
-def _account_updated(session: Session, event: sg.AccountUpdated) -> str:
-    acct = event.account
-    expert = session.exec(select(Expert).where(Expert.stripe_account_id == acct.account_id)).first()
-    if expert is None and (acct.expert_id or "").isdigit():
-        candidate = session.get(Expert, int(acct.expert_id))  # type: ignore[arg-type]
-        if candidate is not None and candidate.stripe_account_id in (None, acct.account_id):
-            expert = candidate
-    if expert is None:
-        return "ignored"
-    if not sg.is_newer(event.created, event.event_id, expert.account_updated_at, expert.account_event_id):
-        return "ignored"  # an older snapshot arriving late
-    expert.stripe_account_id = acct.account_id
-    expert.payouts_enabled = acct.ready_for_payouts
-    expert.account_updated_at, expert.account_event_id = event.created, event.event_id
-    session.add(expert)
-    return "applied"
-
-
-def _transfer_reversed(session: Session, event: sg.TransferReversed, raw: dict[str, Any]) -> str:
-    payout = None
-    if (event.payout_id or "").isdigit():
-        payout = session.get(Payout, int(event.payout_id or 0))
-    if payout is None:
-        payout = session.exec(select(Payout).where(Payout.transfer_id == event.transfer_id)).first()
-    if payout is None:
-        return "ignored"
-    if ledger.get(session, f"payout-paid:{payout.id}") is None:
-        raise RetryLater(f"payout {payout.id} is not settled yet")
-    reversals = (((raw.get("data") or {}).get("object") or {}).get("reversals") or {}).get("data") or []
-    amounts = {str(r.get("id")): int(r.get("amount") or 0) for r in reversals if isinstance(r, dict)}
-    posted = 0
-    for rid in event.reversal_ids:
-        cents = amounts.get(rid, 0)
-        if cents <= 0:
-            continue
-        if ledger.post(session, payouts.payout_reversed(payout.id, payout.expert_id,
-                                                        payouts.Money(cents, event.currency), rid)):
-            posted += cents
-    if event.amount_reversed_cents >= payout.amount_cents:
-        payout.status = "reversed"
-    payout.error = f"reversed {event.amount_reversed_cents} of {payout.amount_cents}"
-    payout.updated_at = utcnow()
-    session.add(payout)
-    return "applied"
+def write_statements(session: Session, result: RunResult, directory: str | Path) -> list[Path]:
+    """Write every payout's statement of the run to `directory/batch-{id}/`; returns the files."""
+    out = Path(directory) / f"batch-{result.batch.id}"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p in result.payouts:
+        path = out / f"payout-{p.id}-expert-{p.expert_id}.csv"
+        path.write_text(statement_csv(session, p, manual=result.batch.mode == "manual"))
+        written.append(path)
+    return written

@@ -3,6 +3,7 @@ model caches that rebuild when the brand's topics or resolved cases change."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gigcx.concurrency import call_blocking, spawn
-from gigcx.models import Brand, Case, Message, Topic
+from gigcx.models import Brand, Case, ReusableAnswer, Topic
 from gigcx.services import training
 from gigcx.services.modelcache import RefreshingCache
 from gigcx.services.presence import Available
@@ -175,31 +176,43 @@ def generalists(session: Session, brand: Brand) -> set[int]:
 
 
 def _answered_version(session: Session, brand_id: int) -> tuple[Any, ...]:
-    return tuple(session.exec(select(func.count(), func.max(Case.resolved_at)).where(
-        Case.brand_id == brand_id, Case.status == "resolved")).one())
+    from gigcx.services import answers
+
+    return answers.version(session, brand_id)
 
 
 def suggest(session: Session, brand: Brand, text: str) -> list[dict[str, Any]]:
-    """Answers from the brand's most similar resolved cases (not rejected by the brand)."""
-    index = _suggesters.get(session, brand.id)  # type: ignore[arg-type]
-    return [{"case_id": s.case_id, "question": s.question, "answer": s.answer, "score": s.score}
-            for s in index.suggest(text)]
+    """Reusable answers (scrubbed, never another customer's question) closest to the question.
+
+    The index may be a few seconds old: the hits are checked against what the brand suggests
+    right now, so a rejected or erased answer is never shown, and an edit shows at once."""
+    from gigcx.services import answers
+
+    if not answers.served_statuses(brand.answer_reuse):
+        return []
+    hits = _suggesters.get(session, brand.id).suggest(text)  # type: ignore[arg-type]
+    live = answers.served(session, brand.id, [s.case_id for s in hits])  # type: ignore[arg-type]
+    return [{"id": row.id, "answer": row.answer, "topic": row.topic, "score": s.score}
+            for s in hits if (row := live.get(s.case_id)) is not None]
 
 
 def answered_cases(session: Session, brand_id: int, limit: int = 5000) -> list[AnsweredCase]:
-    """Recent resolved cases with the expert's longest message as their answer."""
-    rows = session.exec(select(Case.id, Case.question).where(
-        Case.brand_id == brand_id, Case.status == "resolved",
-        (Case.review_verdict.is_(None)) | (Case.review_verdict != "reject"))  # type: ignore[union-attr]
-        .order_by(Case.resolved_at.desc()).limit(limit)).all()  # type: ignore[union-attr]
-    if not rows:
+    """The brand's suggestible answers, newest first, keyed by answer id and matched on their
+    scrubbed question."""
+    from gigcx.services import answers
+
+    brand = session.get(Brand, brand_id)
+    statuses = answers.served_statuses(brand.answer_reuse if brand else "off")
+    if not statuses:
         return []
-    answers: dict[int, str] = {}
-    for case_id, text in session.exec(select(Message.case_id, Message.text).where(
-            Message.case_id.in_([r[0] for r in rows]), Message.sender == "expert")):  # type: ignore[attr-defined]
-        if len(text) > len(answers.get(case_id, "")):
-            answers[case_id] = text
-    return [AnsweredCase(cid, q, answers[cid]) for cid, q in rows if cid in answers]
+    rows = session.exec(select(ReusableAnswer.id, ReusableAnswer.question, ReusableAnswer.answer).where(
+        ReusableAnswer.brand_id == brand_id, ReusableAnswer.status.in_(statuses))  # type: ignore[attr-defined]
+        .order_by(ReusableAnswer.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+    # placeholders ("[name]", "[card number]") are not what the question was about
+    return [AnsweredCase(aid, _PLACEHOLDER.sub(" ", q), a) for aid, q, a in rows]  # type: ignore[arg-type]
+
+
+_PLACEHOLDER = re.compile(r"\[[a-z ]+\]")
 
 
 def topic_pool(brand: Brand, case: Case) -> str | None:

@@ -427,3 +427,52 @@ def test_brand_console_works_by_keyboard(server: Server, peers: Any, contexts: A
     expect(b.locator("#t-name")).to_be_focused()
     expect(b.locator("#t-slug")).to_have_value("cards")
     console.check()
+
+
+def test_curated_answers_and_erasure_in_the_console(server: Server, peers: Any, contexts: Any, device: str) -> None:
+    """Staff approve an edited answer before it is suggested, then erase the asker's data."""
+    slug, key = server.brand(answer_reuse="curated")
+    server.topic(key, "cards", examples=["where is my card"])
+    admin_email = staff(server, key)
+    _, token = server.expert(slug, key, ["cards"], name="Cleo")
+    ex = peers(server.url, "/expert", {"token": token})
+    assert ex.call("availability", {"online": True})["ok"]
+    asker = peers(server.url, "/customer", {"brand": slug})
+    case_id = asker.call("ask", {"text": "I'm Maria Lopez, my new card has not arrived", "client_id": "q"})["case"]["id"]
+    ex.wait_for("offer", lambda d: d["case_id"] == case_id)
+    assert ex.call("accept", {"case_id": case_id})["ok"]
+    ex.call("message", {"case_id": case_id, "text": "Hi Maria, cards arrive within 5 working days.", "client_id": "a"})
+    ex.call("resolve", {"case_id": case_id})
+    assert asker.call("resolve", {"case_id": case_id, "resolved": True})["ok"]
+
+    brand = Console(contexts().new_page(), device, "answers")
+    b = brand.page
+    brand_login(b, server, slug, admin_email)
+    brand.tab("answers")
+    expect(b.locator("#reuse-mode")).to_have_value("curated")
+    item = b.locator("#answers li.answer").first
+    expect(item).to_contain_text("not reviewed")
+    expect(item.locator("textarea")).to_have_value("Hi, cards arrive within 5 working days.")
+    item.locator("textarea").fill("New cards arrive within 5 working days; track yours in the app.")
+    item.get_by_role("button", name="Save edit and approve").click()
+    expect(b.locator("#answers li.answer").first).to_contain_text("approved")
+    brand.shot("01-approved")
+    other = peers(server.url, "/customer", {"brand": slug})
+    suggestions = other.call("ask", {"text": "my new card has not arrived", "client_id": "q2"})["case"]["suggestions"]
+    assert [s["answer"] for s in suggestions] == ["New cards arrive within 5 working days; track yours in the app."]
+
+    brand.tab("cases")
+    b.locator(f"#cases tr[data-case-id='{case_id}']").click()
+    detail = b.locator("#case-detail")
+    expect(detail).to_contain_text("Maria Lopez")
+    erase = detail.get_by_role("button", name="Erase this customer's data")
+    erase.click()
+    detail.get_by_role("button", name="Click again to erase: this cannot be undone").click()
+    expect(b.locator("#app-msg")).to_contain_text("erased")
+    expect(detail).to_contain_text("[redacted]")
+    expect(detail.locator(".customer-data")).to_contain_text("Kept, and why")
+    expect(detail.locator(".customer-data")).to_contain_text("bookkeeping")
+    expect(detail.locator(".customer-data a[download]")).to_have_count(1)  # the data as it was
+    expect(detail).not_to_contain_text("Maria")
+    brand.shot("02-erased")
+    brand.check()

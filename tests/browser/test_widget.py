@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - playwright is a test extra
     pytest.skip("playwright is not installed", allow_module_level=True)
 
 from tests.browser.conftest import HeldFrame, HostSite, Widget, ack_body, assert_accessible, online_expert
-from tests.servers import Peer, Server
+from tests.servers import ADMIN_TOKEN, Peer, Server
 
 pytestmark = pytest.mark.browser
 
@@ -409,7 +409,7 @@ def test_a_shedding_server_keeps_the_question_sending_and_stores_nothing(servers
     widget.shot("30-overloaded-still-sending")
     cases = shedding.rest("GET", "/cases", key)
     assert cases.status_code == 200 and cases.json()["cases"] == []
-    shed = [line for line in requests.get(shedding.url + "/metrics", timeout=10).text.splitlines()
+    shed = [line for line in requests.get(shedding.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text.splitlines()
             if line.startswith('gigcx_shed_events_total{event="ask"}')]
     assert shed and float(shed[0].split()[-1]) >= 2  # refused, resent, refused again
 

@@ -32,7 +32,7 @@ def test_resolved_case_credits_reward_as_pending(app: Any, api: Any) -> None:
     _, brand_id = setup_brand(api, reward=300)
     ex_id, token = expert(api)
     assert earnings(api, token) == {"currency": "usd", "pending_cents": 0, "available_cents": 0,
-                                    "in_transit_cents": 0, "paid_cents": 0, "balances": {},
+                                    "in_transit_cents": 0, "paid_cents": 0, "held_cents": 0, "balances": {},
                                     "entries": [], "payouts": []}
     case_id, _ = resolved_case(app, brand_id, ex_id)
     body = earnings(api, token)
@@ -194,7 +194,7 @@ def test_earnings_auth_and_own_data_only(app: Any, api: Any) -> None:
     assert earnings(api, b_token)["pending_cents"] == 0 and earnings(api, b_token)["entries"] == []
 
 
-def test_manual_payout_run_marks_paid_with_csv_statements(app: Any, api: Any) -> None:
+def test_manual_payout_run_awaits_manual_payment_until_marked_paid(app: Any, api: Any, settings: Any) -> None:
     key, brand_id = setup_brand(api, reward=300, review_window_s=0)
     a_id, a_token = expert(api, "a")
     b_id, b_token = expert(api, "b")
@@ -211,16 +211,31 @@ def test_manual_payout_run_marks_paid_with_csv_statements(app: Any, api: Any) ->
     assert r.json["mode"] == "manual" and isinstance(r.json["batch_id"], int)
     got = {p["expert_id"]: p for p in r.json["payouts"]}
     assert {k: (v["amount_cents"], v["status"]) for k, v in got.items()} == {
-        a_id: (600, "paid"), b_id: (300, "paid")}
-    assert earnings(api, a_token)["paid_cents"] == 600
-    assert earnings(api, a_token)["available_cents"] == 0
-    assert [e["status"] for e in earnings(api, a_token)["entries"]] == ["paid", "paid"]
+        a_id: (600, "awaiting_manual_payment"), b_id: (300, "awaiting_manual_payment")}
+    # Nothing is paid until the operator says so: the money is in transit.
+    body = earnings(api, a_token)
+    assert (body["paid_cents"], body["in_transit_cents"], body["available_cents"]) == (0, 600, 0)
+    assert [p["statement_url"] for p in body["payouts"]] == [got[a_id]["statement_url"]]
     statement = api.get(got[a_id]["statement_url"].removeprefix("/api/v1"), a_token)
     assert statement.status_code == 200 and statement.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(statement.get_data(as_text=True))))
     assert ["payment_method", "MANUAL PAYMENT"] in rows
+    assert rows[1][0] == "payee" and rows[1][1] == "a" and rows[1][2].startswith("a-")
     assert any(r[:1] == ["payout"] and r[3] == "6.00" for r in rows)
-    assert ["total", "paid", "usd", "6.00"] in rows
+    assert ["total", "in_transit", "usd", "6.00"] in rows
+    # The run wrote every statement into the instance folder.
+    from pathlib import Path
+    written = sorted(p.name for p in (Path(settings.statements_dir) / f"batch-{r.json['batch_id']}").iterdir())
+    assert written == sorted(f"payout-{p['payout_id']}-expert-{p['expert_id']}.csv" for p in got.values())
+    # The operator paid by hand and marks the batch paid (twice: the same answer).
+    assert_error(api.post(f"/payouts/batches/{r.json['batch_id']}/mark-paid", a_token, json={}), 403, "forbidden")
+    assert_error(api.post("/payouts/batches/999/mark-paid", ADMIN, json={}), 404, "not_found")
+    for _ in range(2):
+        marked = api.post(f"/payouts/batches/{r.json['batch_id']}/mark-paid", ADMIN, json={"reference": "bank-7"})
+        assert marked.status_code == 200, marked.json
+        assert {p["status"] for p in marked.json["payouts"]} == {"paid"}
+    assert earnings(api, a_token)["paid_cents"] == 600
+    assert [e["status"] for e in earnings(api, a_token)["entries"]] == ["paid", "paid"]
     assert_error(api.get(got[a_id]["statement_url"].removeprefix("/api/v1"), b_token), 404, "not_found")
     assert api.get(got[a_id]["statement_url"].removeprefix("/api/v1"), ADMIN).status_code == 200
     # Nothing left: a second run pays nothing.
@@ -243,12 +258,16 @@ def test_payout_minimum(app: Any, api: Any) -> None:
 def test_recorded_funding_and_brand_statement(app: Any, api: Any) -> None:
     key, brand_id = setup_brand(api, reward=300)
     ex_id, _ = expert(api)
-    r = api.post("/brand/funding", key, json={"amount_cents": 1000, "reference": "inv-1"})
+    # Without Stripe a brand cannot fund itself: only the operator records a top-up.
+    assert_error(api.post("/brand/funding", key, json={"amount_cents": 1000, "reference": "inv-1"}), 409, "conflict")
+    assert_error(api.post("/brands/acme/funding", key, json={"amount_cents": 1000, "reference": "inv-1"}),
+                 403, "forbidden")
+    r = api.post("/brands/acme/funding", ADMIN, json={"amount_cents": 1000, "reference": "inv-1"})
     assert r.status_code == 201, r.json
     assert r.json["status"] == "recorded" and r.json["budget_cents"] == 1000
-    again = api.post("/brand/funding", key, json={"amount_cents": 1000, "reference": "inv-1"})
+    again = api.post("/brands/acme/funding", ADMIN, json={"amount_cents": 1000, "reference": "inv-1"})
     assert again.json["budget_cents"] == 1000  # same reference: recorded once
-    reused = api.post("/brand/funding", key, json={"amount_cents": 2000, "reference": "inv-1"})
+    reused = api.post("/brands/acme/funding", ADMIN, json={"amount_cents": 2000, "reference": "inv-1"})
     assert_error(reused, 409, "conflict")  # schemathesis found this answering 500
     assert api.get("/brand/statement", key).json["funded_cents"] == 1000
     case_id, _ = resolved_case(app, brand_id, ex_id)
@@ -281,7 +300,7 @@ def test_budget_exhaustion_holds_routing_but_rewards_stay_owed(app: Any, api: An
             return earn.may_route(s, s.get(Brand, brand_id), s.get(Case, waiting))
 
     assert may_route() is False
-    api.post("/brand/funding", key, json={"amount_cents": 500, "reference": "t1"})
+    api.post("/brands/acme/funding", ADMIN, json={"amount_cents": 500, "reference": "t1"})
     assert may_route() is True
     active, _ = open_case(app, brand_id, ex_id)  # 300 of exposure now: 200 headroom left
     assert may_route() is False
@@ -291,7 +310,7 @@ def test_budget_exhaustion_holds_routing_but_rewards_stay_owed(app: Any, api: An
     assert earnings(api, token)["pending_cents"] == 600
     st = api.get("/brand/statement", key).json
     assert st["budget_cents"] == -100 and st["owed_cents"] == 100 and st["budget_state"] == "exhausted"
-    api.post("/brand/funding", key, json={"amount_cents": 1000, "reference": "t2"})
+    api.post("/brands/acme/funding", ADMIN, json={"amount_cents": 1000, "reference": "t2"})
     assert api.get("/brand/statement", key).json["budget_cents"] == 900  # the debt was paid first
     assert may_route() is True
     assert api.delete("/brands/acme/budget-policy", ADMIN).json["budget_state"] == "postpaid"
@@ -326,5 +345,11 @@ def test_cli_manual_run_writes_statements(app: Any, api: Any, settings: Any, tmp
     assert result.exit_code == 0, result.output
     body = json.loads(result.output[result.output.index("{"):])
     assert body["mode"] == "manual" and [p["amount_cents"] for p in body["payouts"]] == [300]
-    [csv_file] = list(out.iterdir())
+    [csv_file] = list((out / f"batch-{body['batch_id']}").iterdir())
     assert "MANUAL PAYMENT" in csv_file.read_text()
+    assert body["statements"] == [str(csv_file)]
+    # The operator marks the batch paid from the command line, and lists what is open.
+    result = CliRunner().invoke(cli, ["payouts", "mark-paid", str(body["batch_id"])])
+    assert result.exit_code == 0 and "paid" in result.output, result.output
+    result = CliRunner().invoke(cli, ["payouts", "list", "--attention"])
+    assert result.exit_code == 0 and "0 payout(s)" in result.output, result.output

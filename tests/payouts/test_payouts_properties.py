@@ -30,6 +30,8 @@ from payouts import (
     payout_succeeded,
     plan_payouts,
     release_reward,
+    reversal_repaid,
+    reversal_written_off,
     reverse_reward,
     start_payout,
 )
@@ -37,7 +39,7 @@ from payouts import (
 BRANDS = {"b1": "eur", "b2": "usd", "b3": "eur"}
 EXPERTS = ["e1", "e2", "e3"]
 RULES = RewardRules((RatingBonus(bonus_cents=150), FastResponseBonus(bonus_cents=75, within_seconds=60)))
-EXPERT_BUCKETS = ("pending", "available", "in_transit", "paid")
+EXPERT_BUCKETS = ("pending", "available", "in_transit", "paid", "held")
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -51,6 +53,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.earned: dict[tuple[str, str], int] = defaultdict(int)  # (expert, currency)
         self.in_flight: dict[str, Transaction] = {}  # payout_id -> start tx
         self.paid: dict[str, Transaction] = {}
+        self.held: dict[str, Transaction] = {}  # payout -> its reversal, awaiting a decision
         self.counter = 0
 
     def _next(self, prefix: str) -> str:
@@ -150,7 +153,27 @@ class LedgerMachine(RuleBasedStateMachine):
         pid = data.draw(st.sampled_from(sorted(self.paid)))
         paid = self.paid.pop(pid)
         amount = next(e.money for e in paid.entries if e.cents > 0)
-        assert self.ledger.post(payout_reversed(pid, paid.metadata["expert_id"], amount, "trr1"))
+        tx = payout_reversed(pid, paid.metadata["expert_id"], amount, "trr1")
+        assert self.ledger.post(tx)
+        self.held[pid] = tx
+
+    @precondition(lambda self: bool(self.held))
+    @rule(data=st.data(), repay=st.booleans())
+    def decide_reversal(self, data: st.DataObject, repay: bool) -> None:
+        """Reversed money is held until the operator pays it again or writes it off; never both."""
+        pid = data.draw(st.sampled_from(sorted(self.held)))
+        rev = self.held.pop(pid)
+        expert = rev.metadata["expert_id"]
+        amount = next(e.money for e in rev.entries if e.cents > 0)
+        first, other = (reversal_repaid, reversal_written_off) if repay else (reversal_written_off, reversal_repaid)
+        assert self.ledger.post(first(pid, expert, amount, "trr1"))
+        if not repay:
+            self.earned[(expert, amount.currency)] -= amount.cents
+        try:
+            self.ledger.post(other(pid, expert, amount, "trr1"))
+            raise AssertionError("a reversal is repaid or written off, not both")
+        except PreconditionFailed:
+            pass
 
     @precondition(lambda self: bool(self.ledger.transactions))
     @rule(data=st.data())

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from money_helpers import assert_conserved, expire_review_window, fire_due_timers, open_case, rate, resolve
 
 import payouts
-from gigcx import stripe_gateway as sg
 from gigcx.db import session_scope
 from gigcx.models import Brand, Expert, Payout
 from gigcx.services import ledger
@@ -25,28 +24,33 @@ from gigcx.services import payouts as svc
 REWARD, FAST, FIVE = 300, 50, 100
 
 
-class FakeStripe(sg.StripeGateway):
-    """In-memory Stripe with the real idempotency semantics and scripted faults."""
+class FakeStripe:
+    """An in-memory `PayoutGateway` with Stripe's look-up-then-create rule and scripted faults."""
 
-    def __init__(self) -> None:  # no StripeClient: nothing leaves the process
-        self.transfers: dict[str, sg.TransferResult] = {}
+    mode = "stripe"
+
+    def __init__(self) -> None:
+        self.transfers: dict[str, str] = {}  # payout uid -> transfer id
         self.script: list[str] = []
 
-    def send_payout(self, payout_id: str, expert_id: str, destination: str, amount_cents: int,
-                    currency: str) -> sg.TransferResult:
+    def check_payee(self, destination: str | None) -> payouts.PayeeCheck:
+        return payouts.PayeeCheck(bool(destination))
+
+    def verify_settlement(self, order: payouts.PayoutOrder, transfer_id: str | None) -> str:
+        return ""
+
+    def send_payout(self, order: payouts.PayoutOrder) -> payouts.Outcome:
         mode = self.script.pop(0) if self.script else "ok"
-        if payout_id in self.transfers:  # found by transfer_group / metadata
-            return self.transfers[payout_id]
+        if order.uid in self.transfers:  # found by transfer_group / metadata
+            return payouts.Sent(self.transfers[order.uid], created_now=False)
         if mode == "temporary":
-            raise sg.TemporaryGatewayError("injected 500")
+            return payouts.Unknown("injected 500", rekey=True)
         if mode == "permanent":
-            raise sg.PermanentGatewayError("injected refusal")
-        result = sg.TransferResult(f"tr_{len(self.transfers) + 1}_{uuid.uuid4().hex[:6]}", payout_id,
-                                   expert_id, destination, amount_cents, currency)
-        self.transfers[payout_id] = result
+            return payouts.Refused("injected refusal")
+        self.transfers[order.uid] = f"tr_{len(self.transfers) + 1}_{uuid.uuid4().hex[:6]}"
         if mode == "drop":  # made at Stripe, answer lost
-            raise sg.TemporaryGatewayError("connection reset")
-        return result
+            return payouts.Unknown("connection reset")
+        return payouts.Sent(self.transfers[order.uid])
 
 
 class Crash(Exception):
@@ -101,7 +105,7 @@ def test_service_layer_keeps_the_books(app: Any, api: Any, monkeypatch: Any, ops
             crash_next["on"] = False
             raise Crash()
 
-    monkeypatch.setattr(svc, "_after_transfer", after_transfer)
+    monkeypatch.setattr(svc, "_after_send", after_transfer)
 
     def case(i: int) -> dict[str, Any] | None:
         return model.cases[i % len(model.cases)] if model.cases else None
@@ -143,7 +147,7 @@ def test_service_layer_keeps_the_books(app: Any, api: Any, monkeypatch: Any, ops
                     if kind == "run":
                         svc.run(s, fake, 100)
                     else:
-                        svc.retry_in_transit(s, fake)
+                        svc.retry_open(s, fake)
                 except Crash:
                     s.rollback()
             crash_next["on"] = False
@@ -152,7 +156,7 @@ def test_service_layer_keeps_the_books(app: Any, api: Any, monkeypatch: Any, ops
     # Finally everything recovers: every payout in transit settles with exactly one transfer.
     fake.script = []
     with app.app_context(), session_scope() as s:
-        svc.retry_in_transit(s, fake)
+        svc.retry_open(s, fake)
     _check(app, brand_id, experts, model, fake, settled=True)
 
 
@@ -174,10 +178,10 @@ def _check(app: Any, brand_id: int, experts: list[int], model: Model, fake: Fake
             # Money paid equals the transfers made for paid payouts; one transfer per payout.
             assert bal.get("paid", 0) == sum(p.amount_cents for p in paid_rows)
             for p in paid_rows:
-                assert fake.transfers[str(p.id)].transfer_id == p.transfer_id
-            assert bal.get("in_transit", 0) == sum(p.amount_cents for p in rows if p.status == "in_transit")
+                assert fake.transfers[p.uid] == p.transfer_id
+            assert bal.get("in_transit", 0) == sum(p.amount_cents for p in rows if p.status in svc.OPEN)
             if settled:
                 assert bal.get("in_transit", 0) == 0
         budget = ledger.balance(s, payouts.brand_budget(brand_id), "usd")
         assert budget == -sum(c["amount"] for c in model.cases if c["state"] != "reversed")
-    assert len(fake.transfers) == len(set(t.transfer_id for t in fake.transfers.values()))
+    assert len(fake.transfers) == len(set(fake.transfers.values()))

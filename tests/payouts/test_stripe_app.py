@@ -69,13 +69,27 @@ def available(app: Any, api: Any, brand_id: int, ex_id: int, n: int = 1) -> None
 
 
 def transfers_for(app: Any, payout_id: int) -> list[Any]:
-    page = gw(app).client.v1.transfers.list(params={"transfer_group": f"gigcx_payout_{payout_id}"})
+    """The transfers at Stripe tagged with the payout's random uid."""
+    from gigcx.db import session_scope
+    from gigcx.models import Payout
+
+    with app.app_context(), session_scope() as s:
+        uid = s.get(Payout, payout_id).uid
+    page = gw(app).client.v1.transfers.list(params={"transfer_group": f"gigcx_payout_{uid}"})
     return list(page.auto_paging_iter())
 
 
 def card(app: Any, number: str) -> str:
     return str(gw(app).client.v1.payment_methods.create(params={
         "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).id)
+
+
+def stored_payable(app: Any, ex_id: int) -> bool:
+    from gigcx.db import session_scope
+    from gigcx.models import Expert
+
+    with app.app_context(), session_scope() as s:
+        return bool(s.get(Expert, ex_id).payouts_enabled)
 
 
 def earnings(api: Any, token: str) -> dict[str, Any]:
@@ -108,7 +122,7 @@ def test_onboarding_then_transfer(app: Any, api: Any, localstripe: Any) -> None:
     assert (p["expert_id"], p["amount_cents"], p["status"]) == (ex_id, 600, "paid")
     [tr] = transfers_for(app, p["payout_id"])
     assert tr.id == p["transfer_id"] and tr.destination == account_id and tr.amount == 600
-    assert tr.metadata["payout_id"] == str(p["payout_id"])
+    assert tr.metadata.to_dict() == {"gigcx_payout": p["uid"]} and tr.transfer_group == f"gigcx_payout_{p['uid']}"
     body = earnings(api, token)
     assert (body["available_cents"], body["paid_cents"]) == (0, 600)
     assert body["payouts"][0]["transfer_id"] == tr.id
@@ -126,9 +140,12 @@ def test_webhooks_signed_idempotent_and_order_independent(app: Any, api: Any, lo
                                       "details_submitted": True, "metadata": {"expert_id": str(ex_id)}},
                   created=int(time.time()) + 50, eid="evt_older")
     assert deliver(api, newer).json["outcome"] == "applied"
-    assert api.get("/experts/me/payout-account", token).json["payouts_enabled"] is False
+    assert stored_payable(app, ex_id) is False
     assert deliver(api, older).json["outcome"] == "ignored"  # late snapshot: not applied
-    assert api.get("/experts/me/payout-account", token).json["payouts_enabled"] is False
+    assert stored_payable(app, ex_id) is False
+    # The onboarding return asks Stripe itself, whatever order the events came in.
+    assert api.get("/experts/me/payout-account", token).json["payouts_enabled"] is True
+    assert stored_payable(app, ex_id) is True
     assert deliver(api, newer).json["outcome"] == "duplicate"
     # Bad or missing signatures, and stale ones, are refused.
     assert_error(deliver(api, newer, sig="t=1,v1=deadbeef"), 400, "bad_request")
@@ -164,7 +181,16 @@ def test_real_localstripe_webhooks(app: Any, api: Any, localstripe: Any, webhook
     assert deliver(api, payload, sig).json["outcome"] == "applied"
     assert deliver(api, payload, sig).json["outcome"] == "duplicate"
     body = earnings(api, token)
-    assert (body["available_cents"], body["paid_cents"]) == (200, 300)
+    assert (body["available_cents"], body["held_cents"], body["paid_cents"]) == (0, 200, 300)
+    # Reversed money waits for the operator: pay it again.
+    [rev] = api.get("/payouts/reversals?undecided=true", ADMIN).json["reversals"]
+    assert (rev["payout_id"], rev["amount_cents"], rev["decision"]) == (p["payout_id"], 200, None)
+    assert api.post(f"/payouts/reversals/{rev['id']}/decision", ADMIN, json={"decision": "repay"}).json[
+        "decision"] == "repay"
+    assert_error(api.post(f"/payouts/reversals/{rev['id']}/decision", ADMIN, json={"decision": "write_off"}),
+                 409, "conflict")
+    body = earnings(api, token)
+    assert (body["available_cents"], body["held_cents"], body["paid_cents"]) == (200, 0, 300)
     assert_conserved(app)
 
 
@@ -174,7 +200,7 @@ def test_dropped_answer_then_retry_makes_no_second_transfer(app: Any, api: Any, 
     available(app, api, brand_id, ex_id)
     localstripe.add_fault("drop_after_commit")  # Stripe makes the transfer; we never hear back
     [p] = api.post("/payouts/run", ADMIN).json["payouts"]
-    assert p["status"] == "in_transit"
+    assert p["status"] == "needs_attention" and "unknown" in p["attention"]
     assert len(transfers_for(app, p["payout_id"])) == 1
     body = earnings(api, token)
     assert (body["available_cents"], body["in_transit_cents"], body["paid_cents"]) == (0, 300, 0)
@@ -192,7 +218,11 @@ def test_dropped_answer_then_retry_makes_no_second_transfer(app: Any, api: Any, 
     assert len(transfers_for(app, p["payout_id"])) == 1
     assert deliver(api, reversed_evt).json["outcome"] == "applied"
     body = earnings(api, token)
-    assert (body["available_cents"], body["paid_cents"]) == (100, 200), rev
+    assert (body["available_cents"], body["held_cents"], body["paid_cents"]) == (0, 100, 200), rev
+    [held] = api.get("/payouts/reversals", ADMIN).json["reversals"]
+    api.post(f"/payouts/reversals/{held['id']}/decision", ADMIN, json={"decision": "write_off"})
+    body = earnings(api, token)
+    assert (body["available_cents"], body["held_cents"], body["paid_cents"]) == (0, 0, 200)
     assert_conserved(app)
 
 
@@ -207,7 +237,7 @@ def test_crash_between_answer_and_commit_is_recovered_by_next_run(
     def crash(*_: Any) -> None:
         raise RuntimeError("process died")
 
-    monkeypatch.setattr(svc, "_after_transfer", crash)
+    monkeypatch.setattr(svc, "_after_send", crash)
     r = api.post("/payouts/run", ADMIN)
     assert r.status_code == 500
     assert localstripe.request_count("POST", "/v1/transfers") == 1
@@ -233,7 +263,7 @@ def test_sigkill_of_cli_run_after_transfer(app: Any, api: Any, localstripe: Any,
            "STRIPE_API_KEY": localstripe.api_key, "STRIPE_API_BASE": localstripe.url,
            "GIGCX_STRIPE_MAX_NETWORK_RETRIES": "0", "PYTHONPATH": str(ROOT)}
     die = ("import os, sys; import gigcx.services.payouts as p; "
-           "p._after_transfer = lambda *a: os._exit(9); "
+           "p._after_send = lambda *a: os._exit(9); "
            "from gigcx.cli import cli; cli(['payouts', 'run'], standalone_mode=True)")
     first = subprocess.run([sys.executable, "-c", die], env=env, cwd=ROOT, capture_output=True, timeout=120)
     assert first.returncode == 9, first.stderr.decode()[-2000:]
@@ -242,7 +272,7 @@ def test_sigkill_of_cli_run_after_transfer(app: Any, api: Any, localstripe: Any,
     second = subprocess.run([sys.executable, "-m", "gigcx", "payouts", "retry"], env=env, cwd=ROOT,
                             capture_output=True, timeout=120)
     assert second.returncode == 0, second.stderr.decode()[-2000:]
-    assert b"1 payout(s) reconciled" in second.stdout
+    assert b"1 payout(s) retried" in second.stdout
     assert localstripe.request_count("POST", "/v1/transfers") == 1
     body = earnings(api, token)
     assert (body["in_transit_cents"], body["paid_cents"]) == (0, 300)
@@ -258,12 +288,25 @@ def test_permanent_failure_returns_money_to_available(app: Any, api: Any, locals
     available(app, api, brand_id, ex_id)
     with app.app_context(), session_scope() as s:  # the account vanished at Stripe
         e = s.get(Expert, ex_id)
-        e.stripe_account_id = "acct_gone"
+        e.stripe_account_id, good = "acct_gone", e.stripe_account_id
         s.add(e)
         s.commit()
+    # The live account check before the transfer: nothing is reserved for an account Stripe lacks.
+    assert api.post("/payouts/run", ADMIN).json["payouts"] == []
+    assert localstripe.request_count("POST", "/v1/transfers") == 0
+    with app.app_context(), session_scope() as s:
+        e = s.get(Expert, ex_id)
+        e.stripe_account_id = good
+        s.add(e)
+        s.commit()
+    # Stripe refuses the creation and a look-up proves no transfer exists: failed, money back.
+    localstripe.add_status_fault(400, code="parameter_invalid", path="/v1/transfers", method="POST")
     [p] = api.post("/payouts/run", ADMIN).json["payouts"]
     assert p["status"] == "failed"
     assert earnings(api, token)["available_cents"] == 300
+    [p2] = api.post("/payouts/run", ADMIN).json["payouts"]
+    assert p2["status"] == "paid" and p2["uid"] != p["uid"]
+    assert len(localstripe.transfers()) == 1
     assert_conserved(app)
 
 
@@ -273,9 +316,13 @@ def test_temporary_error_leaves_in_transit_until_retry(app: Any, api: Any, local
     available(app, api, brand_id, ex_id)
     localstripe.add_fault("error_500")
     [p] = api.post("/payouts/run", ADMIN).json["payouts"]
-    assert p["status"] == "in_transit" and transfers_for(app, p["payout_id"]) == []
+    assert p["status"] == "needs_attention" and transfers_for(app, p["payout_id"]) == []
+    listed = api.get("/payouts?attention=true", ADMIN).json["payouts"]
+    assert [(x["id"], x["attention"]) for x in listed] == [(p["payout_id"], p["attention"])]
+    # Stripe keeps the 500 under that key: the retry looks up, finds nothing, and uses the next key.
     [again] = api.post("/payouts/retry", ADMIN).json["payouts"]
-    assert again["status"] == "paid"
+    assert again["status"] == "paid" and again["attempt"] == 1
+    assert api.get("/payouts?attention=true", ADMIN).json["payouts"] == []
     assert len(transfers_for(app, p["payout_id"])) == 1
     assert_conserved(app)
 
@@ -312,13 +359,17 @@ def test_mixed_stripe_faults_in_one_run_pay_each_expert_once(app: Any, api: Any,
         resolved_case(app, brand_id, ex_id)
     fire_due_timers(app)
     localstripe.add_fault("timeout", delay=6.0)  # longer than the SDK's 5 s timeout
-    localstripe.add_fault("error_500")
-    localstripe.add_fault("drop_after_commit")
+    localstripe.add_fault("error_500")  # the second create (the timeout took the first)
+    localstripe.add_fault("drop_after_commit", skip=2)  # the third (its answer is lost)
     run = api.post("/payouts/run", ADMIN).json["payouts"]
-    assert sorted(p["status"] for p in run) == ["in_transit", "in_transit", "in_transit", "paid"], run
-    for _ in range(3):
+    assert sorted(p["status"] for p in run) == ["needs_attention"] * 3 + ["paid"], run
+    # The timed-out request is still running at Stripe (409 for its key meanwhile), then keeps its 500;
+    # retries settle everything once it ends.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if all(p["status"] == "paid" for p in api.post("/payouts/retry", ADMIN).json["payouts"]):
             break
+        time.sleep(1)
     for p in run:
         assert len(transfers_for(app, p["payout_id"])) == 1, p
     for _, token, _ in experts:
@@ -362,7 +413,7 @@ def test_stripe_outage_while_funding_is_unavailable_and_the_same_reference_retri
         app: Any, api: Any, localstripe: Any) -> None:
     key, _ = setup_brand(api, reward=300)
     pm = card(app, "4242424242424242")
-    localstripe.add_fault("error_500", path="/v1/payment_intents")
+    localstripe.add_fault("drop_after_commit", path="/v1/payment_intents")  # charged; the answer is lost
     down = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
     assert_error(down, 503, "unavailable")
     assert "inv-2" in down.json["error"]["message"]  # tells the caller what to retry with
@@ -370,11 +421,17 @@ def test_stripe_outage_while_funding_is_unavailable_and_the_same_reference_retri
     retry = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
     assert retry.status_code == 201 and retry.json["status"] == "succeeded", retry.json
     assert api.get("/brand/statement", key).json["funded_cents"] == 1200
+    # Days later, when Stripe has forgotten the key, the stored intent is retrieved, not re-created.
+    creates = localstripe.request_count("POST", "/v1/payment_intents")
+    later = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
+    assert later.json["payment_intent_id"] == retry.json["payment_intent_id"]
+    assert localstripe.request_count("POST", "/v1/payment_intents") == creates
+    assert api.get("/brand/statement", key).json["funded_cents"] == 1200
 
 
 def test_payout_account_when_stripe_is_down_is_unavailable_not_internal(app: Any, api: Any, localstripe: Any) -> None:
     _, token = expert(api, "ex")
-    localstripe.add_fault("error_500", path="/v1/accounts")
+    localstripe.add_status_fault(503, path="/v1/accounts", method="POST")  # Stripe's edge: nothing ran
     r = api.post("/experts/me/payout-account", token, json={"return_url": "https://x.test/back"})
     assert_error(r, 503, "unavailable")
     assert api.get("/experts/me/payout-account", token).json["account_id"] is None

@@ -14,7 +14,6 @@ from gigcx.stripe_gateway import (
     PayoutUpdate,
     PermanentGatewayError,
     StripeGateway,
-    TemporaryGatewayError,
     TransferReversed,
     UnhandledEvent,
     WebhookVerificationError,
@@ -22,7 +21,7 @@ from gigcx.stripe_gateway import (
     map_event,
     transfer_group_for,
 )
-from payouts import Ledger, Money, payout_failed, payout_succeeded, start_payout
+from payouts import Money, PayoutOrder, Refused, Sent, Unknown, Waiting
 
 
 def _onboarded_account(gw: StripeGateway, expert_id: str = "42") -> str:
@@ -64,117 +63,158 @@ def test_unknown_account_is_permanent_error(stripe_gateway: StripeGateway) -> No
     assert info.value.http_status == 404 and not info.value.temporary
 
 
+def order(uid: str, dest: str | None, cents: int, currency: str = "eur", attempt: int = 0) -> PayoutOrder:
+    return PayoutOrder(payout_id="1", uid=uid, attempt=attempt, expert_id="42",
+                       amount=Money(cents, currency), destination=dest)
+
+
 def test_transfer_has_idempotency_metadata_and_group(stripe_gateway: StripeGateway, localstripe) -> None:
     dest = _onboarded_account(stripe_gateway)
-    tr = stripe_gateway.create_transfer("p1", "42", dest, 1500, "EUR")
-    assert tr.created_now and tr.payout_id == "p1" and tr.expert_id == "42"
+    o = order("7c1e-p1", dest, 1500, "EUR")
+    tr = stripe_gateway.create_transfer(o)
+    assert tr.created_now and tr.payout_uid == "7c1e-p1"
     assert (tr.amount_cents, tr.currency, tr.destination) == (1500, "eur", dest)
     # Same idempotency key and params: Stripe replays the same transfer.
-    again = stripe_gateway.create_transfer("p1", "42", dest, 1500, "eur")
+    again = stripe_gateway.create_transfer(o)
     assert again.transfer_id == tr.transfer_id
     raw = stripe_gateway.client.v1.transfers.retrieve(tr.transfer_id)
-    assert raw.transfer_group == transfer_group_for("p1")
-    assert raw.metadata.to_dict() == {"payout_id": "p1", "expert_id": "42"}
+    assert raw.transfer_group == transfer_group_for("7c1e-p1") == o.group
+    # Only the random uid goes to Stripe: no database id a restore could reuse.
+    assert raw.metadata.to_dict() == {"gigcx_payout": "7c1e-p1"}
+    assert o.idempotency_key == "gigcx-transfer-7c1e-p1"
+    assert order("u", dest, 1, attempt=2).idempotency_key == "gigcx-transfer-u-2"
     assert localstripe.request_count("POST", "/v1/transfers") == 2
     listed = list(stripe_gateway.client.v1.transfers.list(
-        params={"transfer_group": transfer_group_for("p1")}).auto_paging_iter())
+        params={"transfer_group": o.group}).auto_paging_iter())
     assert [t.id for t in listed] == [tr.transfer_id]
 
 
 def test_same_idempotency_key_other_params_is_refused(stripe_gateway: StripeGateway) -> None:
     dest = _onboarded_account(stripe_gateway)
-    stripe_gateway.create_transfer("p2", "42", dest, 1500, "eur")
+    stripe_gateway.create_transfer(order("p2", dest, 1500))
     with pytest.raises(PermanentGatewayError):
-        stripe_gateway.create_transfer("p2", "42", dest, 1600, "eur")
+        stripe_gateway.create_transfer(order("p2", dest, 1600))
 
 
 def test_retry_after_lost_answer_finds_transfer_and_sends_no_second(
         stripe_gateway: StripeGateway, localstripe) -> None:
     """Crash between Stripe's answer and our commit: the retry must reconcile, not re-send."""
     dest = _onboarded_account(stripe_gateway)
-    ledger = Ledger()
-    amount = Money(2500, "eur")
-    from payouts import credit_reward, fund_brand, release_reward
-    for tx in (fund_brand("b1", Money(10_000, "eur"), "pi_x"),
-               credit_reward("c1", "b1", "42", amount), release_reward("c1", "42", amount),
-               start_payout("p3", "42", amount)):
-        ledger.post(tx)
-
     localstripe.add_fault("drop_after_commit")
-    with pytest.raises(TemporaryGatewayError):
-        stripe_gateway.send_payout("p3", "42", dest, 2500, "eur")
+    lost = stripe_gateway.send_payout(order("p3", dest, 2500))
+    assert isinstance(lost, Unknown) and not lost.rekey  # no answer: same key next time
     # The transfer exists at "Stripe" although we never saw the answer. The retry looks it up
     # first and sends no second POST, so it stays safe after the 24h idempotency window.
-    result = stripe_gateway.send_payout("p3", "42", dest, 2500, "eur")
-    assert not result.created_now
+    result = stripe_gateway.send_payout(order("p3", dest, 2500))
+    assert isinstance(result, Sent) and not result.created_now
     assert localstripe.request_count("POST", "/v1/transfers") == 1
-    transfers = list(stripe_gateway.client.v1.transfers.list(
-        params={"destination": dest}).auto_paging_iter())
-    assert len(transfers) == 1 and transfers[0].id == result.transfer_id
+    assert [t["id"] for t in localstripe.transfers()] == [result.reference]
 
-    ledger.post(payout_succeeded("p3", "42", amount, external_ref=result.transfer_id))
-    assert ledger.balance("expert:42:paid", "eur") == 2500
-    assert ledger.balance("expert:42:in_transit", "eur") == 0
+
+def test_lost_answer_then_lookup_401_is_unknown_not_refused(stripe_gateway: StripeGateway, localstripe) -> None:
+    """The issue's scenario at the gateway: a refused look-up proves nothing."""
+    dest = _onboarded_account(stripe_gateway)
+    localstripe.add_fault("drop_after_commit")
+    assert isinstance(stripe_gateway.send_payout(order("p401", dest, 1400)), Unknown)
+    localstripe.add_status_fault(401, path="/v1/transfers", method="GET")
+    out = stripe_gateway.send_payout(order("p401", dest, 1400))
+    assert isinstance(out, Unknown) and "401" in out.reason
+    assert localstripe.request_count("POST", "/v1/transfers") == 1
+    assert isinstance(stripe_gateway.send_payout(order("p401", dest, 1400)), Sent)
+    assert len(localstripe.transfers()) == 1
 
 
 def test_sdk_retries_reuse_idempotency_key(localstripe) -> None:
     gw = StripeGateway(localstripe.api_key, api_base=localstripe.url, max_network_retries=2)
     dest = _onboarded_account(gw)
     localstripe.add_fault("drop_after_commit")
-    tr = gw.create_transfer("p4", "42", dest, 900, "eur")
+    tr = gw.create_transfer(order("p4", dest, 900))
     assert localstripe.request_count("POST", "/v1/transfers") == 2  # original + SDK retry
     assert gw.find_transfer("p4") is not None
-    assert len(list(gw.client.v1.transfers.list(params={"destination": dest}).auto_paging_iter())) == 1
+    assert len(localstripe.transfers()) == 1
     assert tr.amount_cents == 900
 
 
-def test_server_error_and_timeout_are_temporary_and_create_nothing(
+def test_server_error_is_kept_under_its_key_so_the_next_attempt_rekeys(
         stripe_gateway: StripeGateway, localstripe) -> None:
     dest = _onboarded_account(stripe_gateway)
     localstripe.add_fault("error_500")
-    with pytest.raises(TemporaryGatewayError) as info:
-        stripe_gateway.send_payout("p5", "42", dest, 1000, "eur")
-    assert info.value.http_status == 500
+    out = stripe_gateway.send_payout(order("p5", dest, 1000))
+    assert isinstance(out, Unknown) and out.rekey and "500" in out.reason
     assert stripe_gateway.find_transfer("p5") is None
+    # Stripe replays the 500 for that key, as it does for every first outcome.
+    again = stripe_gateway.send_payout(order("p5", dest, 1000))
+    assert isinstance(again, Unknown) and "500" in again.reason
+    ok = stripe_gateway.send_payout(order("p5", dest, 1000, attempt=1))
+    assert isinstance(ok, Sent) and ok.created_now
+    later = stripe_gateway.send_payout(order("p5", dest, 1000, attempt=1))
+    assert isinstance(later, Sent) and later.reference == ok.reference and not later.created_now
+    assert len(localstripe.transfers()) == 1
 
+
+def test_timeout_is_unknown(stripe_gateway: StripeGateway, localstripe) -> None:
+    dest = _onboarded_account(stripe_gateway)
     quick = StripeGateway(localstripe.api_key, api_base=localstripe.url, timeout_seconds=0.5,
                           max_network_retries=0)
     localstripe.add_fault("timeout", delay=1.5)
-    with pytest.raises(TemporaryGatewayError):
-        quick.send_payout("p5", "42", dest, 1000, "eur")
-    ok = stripe_gateway.send_payout("p5", "42", dest, 1000, "eur")
-    assert ok.created_now
-    assert stripe_gateway.send_payout("p5", "42", dest, 1000, "eur").transfer_id == ok.transfer_id
+    out = quick.send_payout(order("p5t", dest, 1000))
+    assert isinstance(out, Unknown) and not out.rekey
 
 
-def test_permanent_failure_moves_money_back_to_available(stripe_gateway: StripeGateway) -> None:
-    amount = Money(700, "eur")
-    ledger = Ledger()
-    from payouts import credit_reward, fund_brand, release_reward
-    for tx in (fund_brand("b", Money(700, "eur"), "pi_y"), credit_reward("c", "b", "9", amount),
-               release_reward("c", "9", amount), start_payout("p6", "9", amount)):
-        ledger.post(tx)
-    with pytest.raises(PermanentGatewayError) as info:
-        stripe_gateway.send_payout("p6", "9", "acct_missing", 700, "eur")
-    ledger.post(payout_failed("p6", "9", amount, reason=info.value.message))
-    assert ledger.balance("expert:9:available", "eur") == 700
+def test_definite_refusal_with_clean_lookup_is_refused(stripe_gateway: StripeGateway, localstripe) -> None:
+    out = stripe_gateway.send_payout(order("p6", "acct_missing", 700))
+    assert isinstance(out, Refused) and "No such destination" in out.reason
+    # A refusal whose proving look-up fails stays unknown.
+    dest = _onboarded_account(stripe_gateway)
+    localstripe.add_status_fault(400, code="parameter_invalid", path="/v1/transfers", method="POST")
+    localstripe.add_status_fault(403, path="/v1/transfers", method="GET", skip=1)
+    out = stripe_gateway.send_payout(order("p6b", dest, 700))
+    assert isinstance(out, Unknown) and out.rekey
+
+
+def test_balance_insufficient_waits(stripe_gateway: StripeGateway, localstripe) -> None:
+    dest = _onboarded_account(stripe_gateway)
+    localstripe.set_balance("eur", 500)
+    out = stripe_gateway.send_payout(order("p8", dest, 700))
+    assert isinstance(out, Waiting) and out.rekey and "balance_insufficient" in out.reason
+    localstripe.set_balance("eur", 5000)
+    # The first key keeps its refusal; the next attempt's key goes through.
+    assert isinstance(stripe_gateway.send_payout(order("p8", dest, 700)), Waiting)
+    assert isinstance(stripe_gateway.send_payout(order("p8", dest, 700, attempt=1)), Sent)
 
 
 def test_find_transfer_paginates(stripe_gateway: StripeGateway) -> None:
     dest = _onboarded_account(stripe_gateway)
     for i in range(3):
-        stripe_gateway.create_transfer(f"q{i}", "42", dest, 100 + i, "eur")
+        stripe_gateway.create_transfer(order(f"q{i}", dest, 100 + i))
     found = stripe_gateway.find_transfer("q1")
     assert found is not None and found.amount_cents == 101
     pages = stripe_gateway.client.v1.transfers.list(params={"limit": 1, "destination": dest})
     assert len(list(pages.auto_paging_iter())) == 3
 
 
-def test_send_payout_refuses_mismatched_existing_transfer(stripe_gateway: StripeGateway) -> None:
+def test_send_payout_mismatched_existing_transfer_is_unknown(stripe_gateway: StripeGateway) -> None:
     dest = _onboarded_account(stripe_gateway)
-    stripe_gateway.create_transfer("p7", "42", dest, 100, "eur")
-    with pytest.raises(PermanentGatewayError):
-        stripe_gateway.send_payout("p7", "42", dest, 200, "eur")
+    stripe_gateway.create_transfer(order("p7", dest, 100))
+    out = stripe_gateway.send_payout(order("p7", dest, 200))
+    assert isinstance(out, Unknown) and "payout_mismatch" in out.reason
+
+
+def test_payee_check_needs_active_transfers_and_payouts(stripe_gateway: StripeGateway, localstripe) -> None:
+    acct = stripe_gateway.create_expert_account("55").account_id
+    assert not stripe_gateway.check_payee(acct).ready
+    assert not stripe_gateway.check_payee(None).ready
+    localstripe.complete_onboarding(acct)
+    assert stripe_gateway.check_payee(acct).ready
+
+
+def test_reversals_are_paged(stripe_gateway: StripeGateway, localstripe) -> None:
+    dest = _onboarded_account(stripe_gateway)
+    tr = stripe_gateway.create_transfer(order("rv", dest, 1000))
+    for _ in range(3):
+        localstripe.reverse(tr.transfer_id, 100)
+    reversals = stripe_gateway.list_reversals(tr.transfer_id)
+    assert [a for _, a in reversals] == [100, 100, 100] and len({r for r, _ in reversals}) == 3
 
 
 def test_fund_brand_budget_with_payment_intent(stripe_gateway: StripeGateway) -> None:
@@ -202,11 +242,11 @@ def _event(etype: str, obj: dict, created: int | None = None, **extra: object) -
 def test_webhook_signature_accepts_valid_and_rejects_tampered(stripe_gateway: StripeGateway) -> None:
     payload = _event("transfer.reversed", {
         "id": "tr_1", "object": "transfer", "amount": 500, "amount_reversed": 500,
-        "currency": "eur", "metadata": {"payout_id": "p1", "expert_id": "42"},
+        "currency": "eur", "metadata": {"gigcx_payout": "p1"},
         "reversals": {"object": "list", "data": [{"id": "trr_1", "object": "transfer_reversal"}]}})
     event = stripe_gateway.parse_webhook(payload, sign_payload(payload))
     assert isinstance(event, TransferReversed)
-    assert (event.payout_id, event.expert_id, event.amount_reversed_cents) == ("p1", "42", 500)
+    assert (event.payout_uid, event.amount_reversed_cents) == ("p1", 500)
     assert event.reversal_ids == ("trr_1",)
 
     tampered = payload.replace(b'"amount_reversed": 500', b'"amount_reversed": 5')
@@ -230,7 +270,7 @@ def test_webhook_mapping_of_each_event_type(stripe_gateway: StripeGateway) -> No
 
     acct = parse(_event("account.updated", {
         "id": "acct_1", "object": "account", "charges_enabled": True, "payouts_enabled": True,
-        "details_submitted": True, "metadata": {"expert_id": "5"},
+        "details_submitted": True, "metadata": {"expert_id": "5"}, "capabilities": {"transfers": "active"},
         "requirements": {"currently_due": []}}, account="acct_1"))
     assert isinstance(acct, AccountUpdated) and acct.account.ready_for_payouts
     assert acct.account.expert_id == "5"

@@ -62,7 +62,7 @@ def test_a_serving_process_measures_its_loop_lag(servers: Any, peers: Any) -> No
     ack = customer.call("ask", {"text": "where is my card", "client_id": "q"})
     assert ack["ok"] is False and ack["error"]["code"] == "overloaded"
     assert customer.call("cases")["cases"] == []
-    body = requests.get(server.url + "/metrics", timeout=5).text
+    body = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5).text
     counts = {line.split(" ")[0]: float(line.split(" ")[1]) for line in body.splitlines()
               if line and not line.startswith("#")}
     assert counts["gigcx_event_loop_lag_seconds_count"] >= 1

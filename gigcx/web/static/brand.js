@@ -48,7 +48,7 @@ $("#logout").addEventListener("click", async () => {
 
 const show = tabs((name) => {
   say(msg, "");  // a notice belongs to the page it was shown on
-  const load = { dashboard: loadDashboard, cases: () => loadCases(false), inbox: loadInbox, topics: loadTopics,
+  const load = { dashboard: loadDashboard, cases: () => loadCases(false), inbox: loadInbox, answers: () => loadAnswers(false), topics: loadTopics,
     flagged: () => loadFlagged({ me, error, ok, canWrite }),
     experts: loadPrograms, settings: loadSettings,
     integrations: () => loadIntegrations($("#tab-integrations"), me, { ok, error }) }[name];
@@ -86,8 +86,10 @@ function connect() {
     $("#live-state").textContent = "Live: new cases and messages appear here as they happen.";
     loadFeedHistory().catch(error);
   });
-  socket.on("disconnect", () => { $("#live-state").textContent = "Disconnected; reconnecting…"; });
+  socket.on("disconnect", () => { if (!socket.ended) $("#live-state").textContent = "Disconnected; reconnecting…"; });
   socket.on("connect_error", (e) => { $("#live-state").textContent = "Connection problem: " + e.message; });
+  // the token was revoked or the staff member removed: the server disconnects right after this
+  socket.on("session_ended", (d) => { socket.ended = true; $("#live-state").textContent = "Your session ended (" + d.reason.replace("_", " ") + "). Log in again to continue."; });
   socket.on("case", (c) => {
     feed(caseLine(c));
     if (c.status === "escalated" || c.status === "closed") refreshInboxCount();
@@ -333,7 +335,35 @@ async function openCase(id) {
       await loadCases(false);
     } catch (e) { error(e); }
   });
-  box.append(review);
+  box.append(review, customerCard(c));
+}
+
+// The customer's personal data: export it, or erase it on their request.
+function customerCard(c) {
+  const report = el("div", {});
+  const erase = el("button", { type: "button", class: "danger write" }, "Erase this customer's data");
+  erase.addEventListener("click", async () => {
+    if (erase.dataset.armed !== "1") { erase.dataset.armed = "1"; erase.textContent = "Click again to erase: this cannot be undone"; return; }
+    erase.dataset.armed = ""; erase.textContent = "Erase this customer's data";
+    try {
+      const r = await api("DELETE", "/customers/" + c.customer_id, { token: me.token });
+      const blob = new Blob([JSON.stringify(r.export, null, 2)], { type: "application/json" });
+      const a = el("a", { href: URL.createObjectURL(blob), download: "customer-" + c.customer_id + ".json" }, "Download the data as it was");
+      clear(report).append(el("p", {}, "Erased: " + r.removed.cases_redacted + " conversation(s), " + r.removed.messages_redacted +
+          " message(s), " + r.removed.open_cases_closed + " open case(s) closed, " + r.removed.reusable_answers_deleted + " reusable answer(s) deleted. "), a,
+        el("h4", {}, "Kept, and why"), el("ul", {}, r.kept.map((k) => el("li", {}, el("strong", {}, k.what), ": " + k.why))));
+      ok("The customer's data was erased.");
+      await openCase(c.id);  // redrawn without the text; the report stays under the new card
+      $("#case-detail .customer-data").append(report);
+    } catch (e) { error(e); }
+  });
+  return el("div", { class: "card customer-data" },
+    el("h3", {}, "Customer #" + c.customer_id + "'s data"),
+    c.redacted_at ? el("p", { class: "muted" }, "This conversation was redacted " + when(c.redacted_at) + ".") : null,
+    el("p", { class: "row" },
+      el("button", { type: "button", onclick: () => download("/customers/" + c.customer_id + "/export", me.token, "customer-" + c.customer_id + ".json").catch(error) }, "Export (JSON)"),
+      erase),
+    report);
 }
 
 // --- inbox ------------------------------------------------------------------------------------
@@ -448,6 +478,53 @@ $("#topic-form").addEventListener("submit", async (ev) => {
   } catch (e) { error(e); }
 });
 
+// --- reusable answers -------------------------------------------------------------------------
+let answersCursor = null;
+
+async function loadAnswers(more) {
+  const status = $("#answers-status").value;
+  const q = "?limit=50" + (status ? "&status=" + status : "") + (more && answersCursor ? "&before_id=" + answersCursor : "");
+  const r = await api("GET", "/answers" + q, { token: me.token });
+  $("#reuse-mode").value = r.mode;
+  $("#reuse-mode").disabled = !canWrite();
+  const list = more ? $("#answers") : clear($("#answers"));
+  for (const a of r.answers) list.append(answerItem(a));
+  if (!more && !r.answers.length) list.append(el("li", { class: "muted" }, "No answers yet: they appear when customers confirm a case resolved."));
+  answersCursor = r.next_before_id;
+  $("#more-answers").hidden = !answersCursor;
+}
+
+function answerItem(a) {
+  const text = el("textarea", { name: "answer", maxlength: 4000, rows: 3, "aria-label": "Answer #" + a.id, disabled: !canWrite() });
+  text.value = a.answer;
+  const decide = (body, done) => async () => {
+    try {
+      const r = await api("PATCH", "/answers/" + a.id, { token: me.token, body });
+      item.replaceWith(answerItem(r));
+      ok("Answer #" + a.id + " " + done + ".");
+    } catch (e) { error(e); }
+  };
+  const item = el("li", { class: "answer", dataset: { answerId: a.id } },
+    el("p", {}, el("strong", {}, "#" + a.id), " · " + (a.topic || "no topic") + " · from case #" + a.case_id + " · ",
+      el("span", { class: "pill " + a.status }, a.status === "pending" ? "not reviewed" : a.status), a.edited ? " · edited" : ""),
+    text,
+    el("p", { class: "row write" },
+      el("button", { type: "button", class: "primary", onclick: decide({ status: "approved" }, "approved") }, "Approve"),
+      el("button", { type: "button", onclick: () => decide({ answer: text.value, status: "approved" }, "edited and approved")() }, "Save edit and approve"),
+      el("button", { type: "button", class: "danger", onclick: decide({ status: "rejected" }, "rejected") }, "Reject")));
+  return item;
+}
+
+$("#reuse-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    settings = await api("PATCH", "/brand", { token: me.token, body: { answer_reuse: $("#reuse-mode").value } });
+    ok("Answer reuse: " + settings.answer_reuse + ".");
+  } catch (e) { error(e); }
+});
+$("#answers-status").addEventListener("change", () => loadAnswers(false).catch(error));
+$("#more-answers").addEventListener("click", () => loadAnswers(true).catch(error));
+
 // --- experts ----------------------------------------------------------------------------------
 async function loadPrograms() {
   const [r, t] = await Promise.all([api("GET", "/programs", { token: me.token }), api("GET", "/topics", { token: me.token })]);
@@ -507,6 +584,8 @@ async function loadSettings() {
   const symbol = money(0, settings.currency).replace(/[\d.,\s]/g, "") || settings.currency.toUpperCase();
   for (const n of $$("#settings-form .cur")) n.textContent = symbol;
   durationHints();
+  f.retention_days.value = settings.retention_days ?? "";
+  f.retention_days.disabled = !canWrite();
   $("#snippet").textContent = `<script src="${location.origin}/widget.js" data-brand="${settings.slug}" async></script>`;
 }
 
@@ -516,6 +595,7 @@ $("#settings-form").addEventListener("submit", async (ev) => {
   const body = {};
   for (const k of SETTING_FIELDS) body[k] = Number(f[k].value);
   body.bonus_rules = Object.fromEntries(BONUS_FIELDS.map((k) => [k, CENTS.has(k) ? Math.round(Number(f[k].value) * 100) : Number(f[k].value)]));
+  body.retention_days = f.retention_days.value.trim() ? Number(f.retention_days.value) : null;
   try {
     settings = await api("PATCH", "/brand", { token: me.token, body });
     ok("Settings saved.");

@@ -57,7 +57,9 @@ export function clear(node) { node.replaceChildren(); return node; }
 export function money(cents, currency = "usd") {
   if (cents === null || cents === undefined) return "–";
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
+    // Amounts are minor units of the currency: cents, but yen for JPY and fils (1/1000) for KWD.
+    const fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() });
+    return fmt.format(cents / 10 ** fmt.resolvedOptions().maximumFractionDigits);
   } catch (e) { return (cents / 100).toFixed(2) + " " + currency.toUpperCase(); }
 }
 

@@ -86,6 +86,8 @@ function connect() {
     for (const c of r.cases) await openChat(c.id);
   });
   socket.on("connect_error", (e) => say(msg, "Connection problem: " + e.message, "error"));
+  // the token was revoked, or the expert suspended: the server disconnects right after this
+  socket.on("session_ended", (d) => say(msg, "Your session ended (" + d.reason.replace("_", " ") + "). Log in again to continue.", "error"));
   socket.on("offer", addOffer);
   socket.on("offer_withdrawn", (d) => dropOffer(d.case_id, "This offer was withdrawn."));
   socket.on("case", (c) => {
@@ -161,8 +163,7 @@ function hintList(hints) {
   if (!hints || !hints.length) return null;
   return el("details", { class: "hints-box", open: true },
     el("summary", {}, "Suggested answers"),
-    el("ol", { class: "hints" }, hints.map((h) => el("li", {},
-      el("span", { class: "q" }, h.question), el("span", { class: "a" }, h.answer)))));
+    el("ol", { class: "hints" }, hints.map((h) => el("li", {}, el("span", { class: "a" }, h.answer)))));
 }
 
 function addOffer(o) {
@@ -244,7 +245,7 @@ async function openChat(caseId, synced, hints, offerFor) {
   const typing = el("p", { class: "muted typing", hidden: true }, "The customer is typing…");
   const input = el("textarea", { name: "text", rows: 2, maxlength: 4000, required: true, "aria-label": "Your answer" });
   const reason = el("input", { name: "reason", maxlength: 4000, placeholder: "Why does staff need to take over?", "aria-label": "Escalation reason" });
-  const suggestions = hints || (c.suggestions || []).map((s) => ({ question: s.question, answer: s.answer }));
+  const suggestions = hints || (c.suggestions || []).map((s) => ({ id: s.id, answer: s.answer }));
   const chat = { case: c, log, status, typing, input, lastSeq: 0, seen: new Set() };
   const composer = el("form", { class: "composer" },
     input,
@@ -393,12 +394,32 @@ async function loadEarnings() {
         el("td", {}, (x.lines || []).map((l) => (l.kind || l.memo || "") + " " + money(l.amount_cents, x.currency)).join(", "))));
     }
     if (!e.entries.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No earnings yet.")));
+    const pays = clear($("#earn-payouts"));
+    for (const p of e.payouts || []) {
+      const link = el("a", { href: "#", class: "statement-link", "data-payout": String(p.id) }, "Statement (CSV)");
+      link.addEventListener("click", (ev) => { ev.preventDefault(); downloadStatement(p); });
+      pays.append(el("tr", {}, el("td", {}, "#" + p.id), el("td", {}, money(p.amount_cents, p.currency)),
+        el("td", {}, el("span", { class: "pill " + p.status }, p.status.replace(/_/g, " "))), el("td", {}, link)));
+    }
+    if (!(e.payouts || []).length) pays.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "No payouts yet.")));
     loadQuality().catch(error);
     $("#payout-status").textContent = acct.mode === "manual"
       ? "Payouts are made manually by the operator (statement per payout); no account to set up."
       : acct.account_id ? (acct.payouts_enabled ? "Payout account ready." : "Onboarding not finished yet.") : "No payout account yet.";
     $("#payout-onboard").hidden = acct.mode === "manual" || acct.payouts_enabled;
   } catch (err) { error(err); }
+}
+
+// The statement needs the bearer token, so it is fetched and handed to the browser as a file.
+async function downloadStatement(p) {
+  try {
+    const url = URL.createObjectURL(await api("GET", "/payouts/" + p.id + "/statement.csv", { token: me.token, raw: true }));
+    const a = el("a", { href: url, download: "gigcx-payout-" + p.id + ".csv" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) { error(e); }
 }
 
 // Why rewards are held or offers fewer (docs/trust.md): quality under a brand's threshold, signals.

@@ -49,7 +49,6 @@
       send: "Send",
       conversation: "Conversation",
       suggestions: "These answers may help while we find an expert",
-      suggestionQuestion: "Similar question: {q}",
       solved: "This solved it",
       noSuggestions: "No answered question like yours yet: an expert will answer you here.",
       solvedBy: "The answer that helped",
@@ -113,7 +112,6 @@
       send: "Envoyer",
       conversation: "Conversation",
       suggestions: "Ces réponses peuvent vous aider pendant que nous cherchons un expert",
-      suggestionQuestion: "Question similaire : {q}",
       solved: "Ça a résolu mon problème",
       noSuggestions: "Pas encore de question similaire avec sa réponse : un expert vous répondra ici.",
       solvedBy: "La réponse qui vous a aidé",
@@ -847,7 +845,7 @@
   // `list` null: no suggestions to show; empty: none found for this question (said so, since the
   // intro promised them).
   function renderSuggestions(list) {
-    var key = list === null ? "" : list.length ? list.map(function (s) { return s.case_id; }).join(",") : "none";
+    var key = list === null ? "" : list.length ? list.map(function (s) { return s.id; }).join(",") : "none";
     if (ui.suggestions.getAttribute("data-key") === key) return;
     ui.suggestions.setAttribute("data-key", key);
     clear(ui.suggestions);
@@ -860,7 +858,6 @@
     ui.suggestions.appendChild(el("h3", { text: t("suggestions") }));
     list.slice(0, 3).forEach(function (s) {
       ui.suggestions.appendChild(el("article", { class: "sugg" }, [
-        el("p", { class: "q", text: t("suggestionQuestion", { q: s.question || "" }) }),
         el("p", { class: "a", text: s.answer || "" }),
         el("button", { type: "button", class: "btn", text: t("solved"), onclick: function () { deflect(s); } })
       ]));
@@ -887,7 +884,6 @@
     var helped = kind === "deflected" && (s.solvedBy || {})[current.id];
     if (helped) {
       ui.card.appendChild(el("article", { class: "sugg solved", "aria-label": t("solvedBy") }, [
-        el("p", { class: "q", text: t("suggestionQuestion", { q: helped.question || "" }) }),
         el("p", { class: "a", text: helped.answer || "" })
       ]));
     }
@@ -975,7 +971,7 @@
     // Kept before asking: the `case` event that says "deflected" may come before the ack.
     save(function (s) {
       s.solvedBy = {};  // only the latest case's: the card shows no older one
-      s.solvedBy[id] = { question: suggestion.question || "", answer: suggestion.answer || "" };
+      s.solvedBy[id] = { answer: suggestion.answer || "" };
     });
     call("deflect", { case_id: id }).then(function (ack) {
       if (ack.ok) {

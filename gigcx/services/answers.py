@@ -1,0 +1,153 @@
+"""Reusable answers: what resolved cases teach other customers, never who asked.
+
+A case becomes a candidate when its customer *confirms* it resolved (a case resolved by the
+customer's silence is paid as usual but its answer is not reused: nobody said it helped). The
+expert's answer and the question are scrubbed of personal data (`gigcx.scrub`) and stored in
+`reusableanswer`. The brand's `answer_reuse` setting decides what is suggested:
+
+* `auto` (default): every candidate not rejected, at once;
+* `curated`: only candidates staff approved (and possibly edited);
+* `off`: nothing.
+
+A brand reject of the case (review) rejects its answer too. Suggestions carry only the answer's
+id, its (scrubbed, possibly edited) text, topic and score: never a question, never a case id."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from gigcx.errors import ApiError
+from gigcx.models import Brand, Case, Message, ReusableAnswer, Topic, utcnow
+from gigcx.models.base import iso
+
+log = logging.getLogger(__name__)
+MODES = ("auto", "curated", "off")
+STATUSES = ("pending", "approved", "rejected")
+MIN_ANSWER_CHARS = 20  # what is left after scrubbing must still say something
+
+
+def served_statuses(mode: str) -> tuple[str, ...]:
+    """Which answers a brand with this `answer_reuse` setting suggests."""
+    return {"auto": ("pending", "approved"), "curated": ("approved",)}.get(mode, ())
+
+
+def vocabulary(session: Session, brand: Brand) -> list[str]:
+    """Text that is the brand's, not a customer's: its name and its topics' words."""
+    out = [brand.name, brand.slug]
+    for t in session.exec(select(Topic).where(Topic.brand_id == brand.id)):
+        out.extend([t.name, t.slug, t.description, *t.examples])
+    return out
+
+
+def record(session: Session, case: Case) -> ReusableAnswer | None:
+    """Store the scrubbed answer of a case its customer just confirmed resolved (once)."""
+    from gigcx.scrub import reusable_answer  # phonenumbers and python-stdnum: loaded on first use
+    if session.exec(select(ReusableAnswer.id).where(ReusableAnswer.case_id == case.id)).first() is not None:
+        return None
+    msgs = session.exec(select(Message.sender, Message.text).where(Message.case_id == case.id)
+                        .order_by(Message.seq)).all()  # type: ignore[arg-type]
+    expert_texts = [text for sender, text in msgs if sender == "expert"]
+    if not expert_texts:
+        return None
+    asker = [case.question, *(text for sender, text in msgs if sender == "customer")]
+    brand = session.get(Brand, case.brand_id)
+    words = vocabulary(session, brand) if brand else []
+    answer = reusable_answer(max(expert_texts, key=len), asker, words)
+    if len(answer) < MIN_ANSWER_CHARS:
+        return None
+    row = ReusableAnswer(brand_id=case.brand_id, case_id=case.id, topic=case.topic,  # type: ignore[arg-type]
+                         question=reusable_answer(case.question, asker, words)[:4000],
+                         answer=answer[:4000], scrubbed=answer[:4000])
+    session.add(row)
+    session.flush()
+    log.info("reusable answer recorded", extra={"case_id": case.id, "brand_id": case.brand_id, "answer_id": row.id})
+    return row
+
+
+def reject_for_case(session: Session, case_id: int) -> None:
+    """The brand rejected the case in review: its answer is never reused."""
+    row = session.exec(select(ReusableAnswer).where(ReusableAnswer.case_id == case_id)).first()
+    if row is not None and row.status != "rejected":
+        row.status, row.decided_at, row.decided_by = "rejected", utcnow(), "case review"
+        session.add(row)
+
+
+def version(session: Session, brand_id: int) -> tuple[Any, ...]:
+    """Changes whenever the set or the text of the brand's suggestible answers changes."""
+    brand = session.get(Brand, brand_id)
+    statuses = served_statuses(brand.answer_reuse if brand else "off")
+    if not statuses:
+        return ("off",)
+    row = session.exec(select(func.count(), func.max(ReusableAnswer.id), func.max(ReusableAnswer.decided_at))
+                       .where(ReusableAnswer.brand_id == brand_id,
+                              ReusableAnswer.status.in_(statuses))).one()  # type: ignore[attr-defined]
+    return (brand.answer_reuse, *row)  # type: ignore[union-attr]
+
+
+def served(session: Session, brand_id: int, ids: list[int]) -> dict[int, ReusableAnswer]:
+    """Of these answers, those the brand suggests right now (read fresh: a reject or an erasure
+    applies at once, even before the index is rebuilt)."""
+    brand = session.get(Brand, brand_id)
+    statuses = served_statuses(brand.answer_reuse if brand else "off")
+    if not ids or not statuses:
+        return {}
+    rows = session.exec(select(ReusableAnswer).where(ReusableAnswer.id.in_(ids),  # type: ignore[union-attr]
+                                                     ReusableAnswer.brand_id == brand_id,
+                                                     ReusableAnswer.status.in_(statuses)))  # type: ignore[attr-defined]
+    return {r.id: r for r in rows}  # type: ignore[misc]
+
+
+def view(row: ReusableAnswer) -> dict[str, Any]:
+    """An answer as the brand's staff see it (with the scrubbed question it is matched on)."""
+    return {"id": row.id, "case_id": row.case_id, "topic": row.topic, "status": row.status,
+            "question": row.question, "answer": row.answer, "scrubbed": row.scrubbed,
+            "edited": row.answer != row.scrubbed, "created_at": iso(row.created_at),
+            "decided_at": iso(row.decided_at), "decided_by": row.decided_by}
+
+
+def list_answers(session: Session, brand_id: int, *, status: str | None, limit: int,
+                 before_id: int | None) -> dict[str, Any]:
+    """The brand's answers, newest first."""
+    q = select(ReusableAnswer).where(ReusableAnswer.brand_id == brand_id)
+    if status:
+        q = q.where(ReusableAnswer.status == status)
+    if before_id:
+        q = q.where(ReusableAnswer.id < before_id)  # type: ignore[operator]
+    rows = session.exec(q.order_by(ReusableAnswer.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
+    page = rows[:limit]
+    brand = session.get(Brand, brand_id)
+    return {"mode": brand.answer_reuse if brand else None, "answers": [view(r) for r in page],
+            "next_before_id": page[-1].id if len(rows) > limit and page else None}
+
+
+def get(session: Session, brand_id: int, answer_id: int) -> ReusableAnswer:
+    """One of the brand's answers, or not_found."""
+    row = session.get(ReusableAnswer, answer_id)
+    if row is None or row.brand_id != brand_id:
+        raise ApiError("not_found", "no such answer")
+    return row
+
+
+def decide(session: Session, brand_id: int, answer_id: int, *, status: str | None, answer: str | None,
+           who: str) -> ReusableAnswer:
+    """Approve, reject or edit an answer (an edit keeps the status unless one is given); commits.
+
+    An edited text is scrubbed of structured data again (e-mails, numbers…) in case staff pasted
+    some in; names are the editor's responsibility."""
+    row = get(session, brand_id, answer_id)
+    if answer is not None:
+        from gigcx.scrub import scrub_structured
+
+        text = scrub_structured(answer).strip()
+        if len(text) < MIN_ANSWER_CHARS:
+            raise ApiError("invalid", f"answer: at least {MIN_ANSWER_CHARS} characters once scrubbed")
+        row.answer = text
+    if status is not None:
+        row.status = status
+    row.decided_at, row.decided_by = utcnow(), who
+    session.add(row)
+    session.commit()
+    return row
