@@ -306,9 +306,5 @@ class AnswerDecision(Strict):
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
 
 
-class AnswerEdit(Strict):
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
-
-
 class CustomerPath(BaseModel):
     id: int = Field(ge=1, le=MAX_ID)

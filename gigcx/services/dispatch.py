@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case as when
-from sqlalchemy import exists, func, insert, update
+from sqlalchemy import exists, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
@@ -273,15 +273,6 @@ def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None
     if brand_ids is not None:
         q = q.where(Case.brand_id.in_(brand_ids))  # type: ignore[attr-defined]
     return list(session.exec(q.order_by(Case.created_at).limit(limit)))  # type: ignore[arg-type]
-
-
-def load(session: Session, expert_id: int) -> int:
-    """Cases the expert is working on plus offers they hold."""
-    busy = session.exec(select(func.count()).select_from(Case).where(
-        Case.expert_id == expert_id, Case.status.in_(BUSY))).one()  # type: ignore[attr-defined]
-    held = session.exec(select(func.count()).select_from(Offer).where(
-        Offer.expert_id == expert_id, Offer.status == "open")).one()
-    return int(busy) + int(held)
 
 
 def sweep(session: Session, brand_ids: list[int] | None = None) -> int:

@@ -241,9 +241,6 @@ def retry_open(session: Session, gw: payouts.PayoutGateway) -> list[Payout]:
     return stuck
 
 
-retry_in_transit = retry_open  # the older name
-
-
 # ---- the operator's decisions ------------------------------------------------------------------
 
 def get_payout(session: Session, payout_id: int) -> Payout:

@@ -81,8 +81,3 @@ def unpickle(blob: bytes) -> TopicClassifier:
     """Our own blobs only (written by `train_brand`, read from our database)."""
     clf: TopicClassifier = pickle.loads(blob)  # noqa: S301 - trusted: written by this service
     return clf
-
-
-def load(session: Session, brand_id: int, version: int) -> TopicClassifier:
-    """Read and unpickle a stored model."""
-    return unpickle(load_blob(session, brand_id, version))
