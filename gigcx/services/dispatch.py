@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
 from gigcx.events import EXPERT, Outbox, expert_room, expert_summary, offer_payload
-from gigcx.models import Brand, Case, CaseStatus, ExpertProgram, Offer, Topic, utcnow
+from gigcx.models import Brand, Case, CaseStatus, ExpertProgram, Offer, utcnow
 from gigcx.models.base import iso
 from gigcx.observability import OFFERS, ROUTING, timed
-from gigcx.services import cases, presence, timers, webhooks
+from gigcx.services import cases, presence, rewards, timers, webhooks
 
 log = logging.getLogger(__name__)
 BUSY = (CaseStatus.active.value, CaseStatus.pending_confirmation.value)
@@ -31,8 +31,7 @@ def reward_for(session: Session, case: Case) -> int:
     cached = routing.topic_reward(session, brand, case.topic) if brand is not None else None
     if cached is not None:
         return cached
-    topic = session.exec(select(Topic).where(Topic.brand_id == case.brand_id, Topic.slug == case.topic)).first()
-    return topic.reward_cents if topic else 0
+    return rewards.topic_reward(session, case.brand_id, case.topic)
 
 
 def dispatch(session: Session, outbox: Outbox, case: Case, *, fresh: bool = False) -> list[Offer]:
