@@ -28,8 +28,9 @@ class ProgramStatus(StrEnum):
 
 
 class TokenKind(StrEnum):
-    """Whose bearer token it is."""
+    """Whose bearer token it is (a verified customer's other devices hold `customer` ones)."""
 
+    customer = "customer"
     expert = "expert"
     staff = "staff"
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 import payouts
 from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
-from gigcx.models import Expert, Payout, PayoutReversal, WebhookEvent, utcnow
+from gigcx.models import Expert, Payout, PayoutReversal, PayoutStatus, WebhookEvent, utcnow
 from gigcx.models.base import iso
 from gigcx.services import funding, ledger
 
@@ -170,7 +170,7 @@ def transfer_reversed(session: Session, gw: sg.StripeGateway, event: sg.Transfer
                                        amount_cents=cents, currency=payout.currency))
     total = sum(a for _, a in reversals)
     if total >= payout.amount_cents:
-        payout.status = "reversed"
+        payout.status = PayoutStatus.reversed
     payout.error = f"reversed {total} of {payout.amount_cents}; held for the operator's decision"
     payout.updated_at = utcnow()
     session.add(payout)

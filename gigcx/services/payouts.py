@@ -29,15 +29,15 @@ from sqlmodel import Session, select
 import payouts
 from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
-from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, utcnow
+from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, PayoutStatus, utcnow
 from gigcx.models.base import iso
 from gigcx.services import ledger, webhooks
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "gigcx_payments"
-IN_TRANSIT, ATTENTION, MANUAL = "in_transit", "needs_attention", payouts.MANUAL_STATUS
-PAID, FAILED, REVERSED = "paid", "failed", "reversed"
+IN_TRANSIT, ATTENTION, MANUAL = PayoutStatus.in_transit, PayoutStatus.needs_attention, PayoutStatus.awaiting_manual_payment
+PAID, FAILED = PayoutStatus.paid, PayoutStatus.failed
 OPEN = (IN_TRANSIT, ATTENTION)  # money in transit that later runs retry
 
 

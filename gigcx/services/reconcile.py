@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 import payouts
 from gigcx import stripe_gateway as sg
-from gigcx.models import Funding, LedgerTransaction, Payout, PayoutBatch
+from gigcx.models import Funding, LedgerTransaction, Payout, PayoutBatch, PayoutStatus
 from gigcx.services import ledger
 
 
@@ -75,7 +75,7 @@ def reconcile(session: Session, gw: payouts.PayoutGateway) -> Report:
         sent = sum(t.amount_cents - t.amount_reversed for t in trs)
         if len(trs) > 1:
             report.differences.append(f"payout {p.id}: {len(trs)} transfers at Stripe")
-        if p.status in ("paid", "reversed"):
+        if p.status in (PayoutStatus.paid, PayoutStatus.reversed):
             if not trs:
                 report.differences.append(f"payout {p.id} is {p.status} with {p.transfer_id}, which Stripe "
                                           "does not list")

@@ -27,8 +27,10 @@ from gigcx.models import (
     Expert,
     ExpertProgram,
     ExpertQuality,
+    HoldState,
     Message,
     Rating,
+    Sender,
     TrustDecision,
     TrustFlag,
     utcnow,
@@ -133,7 +135,7 @@ def facts_for(session: Session, case: Case, settings: scoring.TrustSettings) -> 
     pairs = session.exec(select(func.count()).select_from(Case).where(
         Case.brand_id == case.brand_id, Case.customer_id == case.customer_id, Case.expert_id == case.expert_id,
         Case.status == "resolved", Case.resolved_at >= now - timedelta(days=settings.repeat_window_days))).one()  # type: ignore[operator]
-    texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == "expert")))
+    texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == Sender.expert)))
     quality = None
     if case.topic:
         quality = session.exec(select(ExpertQuality.score).where(
@@ -173,7 +175,7 @@ def _apply(session: Session, flag: TrustFlag, assessment: scoring.Assessment) ->
     flag.score = assessment.score
     flag.updated_at = utcnow()
     if assessment.hold and flag.hold_state is None:
-        flag.hold_state = "held"
+        flag.hold_state = HoldState.held
         _audit(session, flag, "hold", "system", "; ".join(assessment.reasons))
     session.add(flag)
 
@@ -213,7 +215,7 @@ def _draw_sample(session: Session, brand: Brand, case: Case, settings: scoring.T
 def is_held(session: Session, case_id: int) -> bool:
     """Whether the case's reward waits for the brand's decision."""
     state = session.exec(select(TrustFlag.hold_state).where(TrustFlag.case_id == case_id)).first()
-    return state == "held"
+    return state == HoldState.held
 
 
 def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
@@ -221,7 +223,7 @@ def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
     if not case_ids:
         return {}
     rows = session.exec(select(TrustFlag.case_id, TrustFlag.signals).where(
-        TrustFlag.case_id.in_(case_ids), TrustFlag.hold_state == "held")).all()  # type: ignore[attr-defined]
+        TrustFlag.case_id.in_(case_ids), TrustFlag.hold_state == HoldState.held)).all()  # type: ignore[attr-defined]
     return {cid: [s["reason"] for s in sigs] for cid, sigs in rows}
 
 
@@ -250,7 +252,7 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     weights = scoring.rating_weights([who for who, _ in rated], ring)
     verdicts = session.exec(select(TrustFlag.qa_verdict, TrustFlag.hold_state).where(
         TrustFlag.brand_id == brand.id, TrustFlag.expert_id == expert_id, TrustFlag.topic == topic)).all()
-    reviews = [v == "pass" for v, _ in verdicts if v is not None] + [False for _, h in verdicts if h == "rejected"]
+    reviews = [v == "pass" for v, _ in verdicts if v is not None] + [False for _, h in verdicts if h == HoldState.rejected]
     score = scoring.quality_score([(scoring.csat_value(c), w) for (_, c), w in zip(rated, weights)], reviews,
                                   norm, settings.quality_prior_strength)
     row = session.exec(select(ExpertQuality).where(ExpertQuality.brand_id == brand.id,
