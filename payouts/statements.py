@@ -64,7 +64,6 @@ def render_statement(expert_id: object, transactions: Iterable[Transaction], *,
 def statement_total(transactions: Iterable[Transaction], expert_id: object, bucket: str,
                     currency: str) -> Money:
     """Balance of one expert bucket over the given transactions (helper for reconciling a statement)."""
-    account = f"expert:{expert_id}:{bucket}"
-    acc.parse_account(account)
+    account = acc.expert_account(expert_id, bucket)
     folded = balances(e for tx in transactions for e in tx.entries)
     return Money(folded.get((account, currency.lower()), 0), currency)

@@ -152,7 +152,7 @@ def transfer_reversed(session: Session, gw: sg.StripeGateway, event: sg.Transfer
         payout = session.exec(select(Payout).where(Payout.transfer_id == event.transfer_id)).first()
     if payout is None:
         return "ignored"
-    if ledger.get(session, f"payout-paid:{payout.id}") is None:
+    if ledger.get(session, payouts.payout_paid_key(payout.id)) is None:
         raise RetryLater(f"payout {payout.id} is not settled yet")
     reversals = list(event.reversals)
     if event.reversals_has_more or sum(a for _, a in reversals) < event.amount_reversed_cents:

@@ -127,7 +127,7 @@ def run(session: Session, gw: payouts.PayoutGateway, minimum_cents: Minimum) -> 
     batch = PayoutBatch(mode=gw.mode)
     session.add(batch)
     session.commit()
-    available = payouts.available_by_expert(ledger.balances_like(session, "expert:%:available"))
+    available = payouts.available_by_expert(ledger.balances_like(session, payouts.accounts_like("expert", bucket="available")))
     if callable(minimum_cents):
         currencies = {m.currency for ms in available.values() for m in ms}
         minimum: int | dict[str, int] = {c: minimum_cents(c) for c in currencies}
@@ -335,7 +335,7 @@ def run_view(result: RunResult) -> dict[str, Any]:
 
 def statement_csv(session: Session, payout: Payout, manual: bool) -> str:
     """The expert's statement up to and including this payout, naming the payee."""
-    keys = [payouts.payout_key(payout.id), f"payout-paid:{payout.id}", f"payout-failed:{payout.id}"]
+    keys = [payouts.payout_key(payout.id), payouts.payout_paid_key(payout.id), payouts.payout_failed_key(payout.id)]
     upto = session.exec(select(func.max(LedgerTransaction.id)).where(
         LedgerTransaction.key.in_(keys))).one()  # type: ignore[attr-defined]
     history = ledger.transactions(session, expert_id=payout.expert_id, upto_id=upto)

@@ -34,15 +34,15 @@ class Report:
 def _ledger_sent(session: Session, payout: Payout) -> int:
     """Paid minus reversed for one payout, from the ledger."""
     total = 0
-    paid = ledger.get(session, f"payout-paid:{payout.id}")
+    paid = ledger.get(session, payouts.payout_paid_key(payout.id))
     if paid is not None:
-        total += sum(e.cents for e in paid.entries if e.account.endswith(":paid"))
+        total += sum(e.cents for e in paid.entries if payouts.bucket_of(e.account) == "paid")
     rows = session.exec(select(LedgerTransaction).where(
-        LedgerTransaction.key.like(f"payout-reversed:{payout.id}:%"))).all()  # type: ignore[attr-defined]
+        LedgerTransaction.key.like(payouts.reversals_like(payout.id)))).all()  # type: ignore[attr-defined]
     for row in rows:
         tx = ledger.get(session, row.key)
         assert tx is not None
-        total += sum(e.cents for e in tx.entries if e.account.endswith(":paid"))
+        total += sum(e.cents for e in tx.entries if payouts.bucket_of(e.account) == "paid")
     return total
 
 

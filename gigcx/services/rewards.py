@@ -101,7 +101,7 @@ def credited(session: Session, case_id: int) -> payouts.Money | None:
         tx = ledger.get(session, row.key)
         assert tx is not None
         for e in tx.entries:
-            if e.account.endswith(":pending") and e.cents > 0:
+            if payouts.bucket_of(e.account) == "pending" and e.cents > 0:
                 total = e.money if total is None else total + e.money
     return total
 
@@ -162,7 +162,7 @@ def apply_rating_bonus(session: Session, case: Case, csat: int) -> None:
                                    memo=f"rating bonus for case {case.id}")
     else:
         tx = payouts.Transaction(
-            key=f"bonus:case:{case.id}:rating", kind=KIND_BONUS,
+            key=payouts.bonus_key(case.id), kind=KIND_BONUS,
             memo=f"rating bonus for case {case.id} ({csat} stars)",
             metadata={"case_id": str(case.id), "brand_id": str(brand.id),
                       "expert_id": str(case.expert_id), "rating": str(csat)},
