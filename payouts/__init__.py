@@ -84,7 +84,7 @@ from .rewards import (
                        reward_breakdown,
                        rule_from_dict,
 )
-from .statements import MANUAL_MARKER, render_statement, statement_total
+from .statements import MANUAL_MARKER, render_statement, spreadsheet_safe, statement_total
 from .transactions import (
                        credit_reward,
                        fund_brand,
@@ -118,7 +118,7 @@ __all__ = [
     "PlannedPayout", "available_by_expert", "plan_payouts",
     "CaseOutcome", "FastResponseBonus", "RatingBonus", "RewardLine", "RewardRules", "RuleError",
     "compute_reward", "reward_breakdown", "rule_from_dict",
-    "MANUAL_MARKER", "render_statement", "statement_total",
+    "MANUAL_MARKER", "render_statement", "spreadsheet_safe", "statement_total",
     "credit_reward", "fund_brand", "fund_restored", "fund_returned", "payout_failed", "payout_key", "payout_reversed",
     "payout_succeeded", "platform_fee", "release_key", "release_reward", "reversal_key",
     "reversal_repaid", "reversal_written_off", "reverse_key", "reverse_reward",
