@@ -52,9 +52,9 @@ def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = Fals
 
 def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
     """A customer sees their cases, an expert those offered or assigned, staff their brand's."""
-    if actor.role == "customer":
+    if actor.role == Sender.customer:
         return case.customer_id == actor.id
-    if actor.role == "staff":
+    if actor.role == Sender.staff:
         return case.brand_id == actor.brand_id
     if case.expert_id == actor.id:
         return expert_in_conversation(case)  # the expert who escalated has left the conversation
@@ -155,14 +155,14 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
                                       "b_client": client_id}).first()
     if prior is not None:
         return prior
-    if actor.role == "expert" and case.expert_id != actor.id:
+    if actor.role == Sender.expert and case.expert_id != actor.id:
         raise ApiError("forbidden", "accept the offer before writing in this case")
     if case.status in (CaseStatus.resolved, CaseStatus.closed):
         raise ApiError("case_closed", "this case is closed", status=409)
-    if actor.role == "staff" and case.status != CaseStatus.escalated:
+    if actor.role == Sender.staff and case.status != CaseStatus.escalated:
         raise ApiError("conflict", "staff answer escalated cases only")
     msg = _insert_message(session, case_id, sender, actor.id, text, client_id,
-                          first_response=actor.role == "expert")
+                          first_response=actor.role == Sender.expert)
     outbox.message_posted(case, msg)
     return msg
 
@@ -180,8 +180,8 @@ def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: 
     case = case if case is not None else load_case(session, actor, case_id)
     msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
                         .order_by(Message.seq)).all()  # type: ignore[arg-type]
-    masked = actor.role == "expert"
-    payload = case_payload(session, case, full=True, internal=actor.role == "staff")
+    masked = actor.role == Sender.expert
+    payload = case_payload(session, case, full=True, internal=actor.role == Sender.staff)
     if masked:
         from gigcx.pii import mask
 

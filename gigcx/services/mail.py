@@ -34,6 +34,7 @@ from gigcx.models import (
     OfferStatus,
     PayoutStatus,
     ProgramStatus,
+    StaffRole,
     StaffUser,
     utcnow,
 )
@@ -208,7 +209,7 @@ def endpoint_disabled(session: Session, ep: WebhookEndpoint) -> None:
             enqueue(session, owner=contact.owner, list_name="alerts", to=contact.email, template="endpoint_disabled",
                     lang=contact.language, values=values, link=link, dedupe_key=key)
         return
-    admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == "admin")).all()
+    admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == StaffRole.admin)).all()
     for person in admins:
         p = prefs(session, f"staff:{person.id}")
         if p.alerts:

@@ -22,6 +22,7 @@ import payouts
 from gigcx.models import (
     Brand,
     Case,
+    CaseStatus,
     ClientSeen,
     Customer,
     Expert,
@@ -134,7 +135,7 @@ def facts_for(session: Session, case: Case, settings: scoring.TrustSettings) -> 
         cycle = max(0.0, (_aware(case.resolved_at) - _aware(case.assigned_at)).total_seconds())
     pairs = session.exec(select(func.count()).select_from(Case).where(
         Case.brand_id == case.brand_id, Case.customer_id == case.customer_id, Case.expert_id == case.expert_id,
-        Case.status == "resolved", Case.resolved_at >= now - timedelta(days=settings.repeat_window_days))).one()  # type: ignore[operator]
+        Case.status == CaseStatus.resolved, Case.resolved_at >= now - timedelta(days=settings.repeat_window_days))).one()  # type: ignore[operator]
     texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == Sender.expert)))
     quality = None
     if case.topic:
@@ -206,7 +207,7 @@ def _draw_sample(session: Session, brand: Brand, case: Case, settings: scoring.T
         return False
     n = session.exec(select(func.count()).select_from(Case).where(
         Case.brand_id == brand.id, Case.expert_id == case.expert_id, Case.topic == case.topic,
-        Case.status == "resolved")).one()
+        Case.status == CaseStatus.resolved)).one()
     secret = brand.identity_secret or f"brand-{brand.id}-{brand.created_at}"
     return scoring.sampled(settings.qa_sample_rate, int(n),
                            scoring.stratum_offset(secret, "qa", case.expert_id, case.topic))
@@ -274,7 +275,7 @@ def on_rating(session: Session, case: Case) -> None:
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
     quality = refresh_quality(session, brand, case.expert_id, case.topic)
-    if not quality.ring or case.status != "resolved":
+    if not quality.ring or case.status != CaseStatus.resolved:
         return
     flag = _flag(session, case.id, lock=True)  # type: ignore[arg-type]
     if flag is None:
