@@ -260,7 +260,7 @@ def settle(session: Session, gw: payouts.PayoutGateway, payout_id: int, *,
     cannot be made). Commits.
     """
     if (transfer_id is None) == (not not_sent):
-        raise ApiError("bad_request", "give exactly one of a transfer id or not-sent", status=400)
+        raise ApiError("invalid", "give exactly one of a transfer id or not-sent")
     payout = get_payout(session, payout_id)
     if payout.status not in OPEN:
         raise ApiError("conflict", f"payout {payout_id} is {payout.status}, not open")
