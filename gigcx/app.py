@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.request_class = MaxBodyRequest
     test_config = dict(test_config or {})
     settings = test_config.pop("GIGCX", None) or Settings.from_env(app.instance_path)
-    settings.finish()
+    settings.finish(app.instance_path)
     app.config.update(
         GIGCX=settings,
         SECRET_KEY=settings.secret_key,

@@ -177,4 +177,4 @@ def test_serve_refuses_a_bad_gc_setting_before_starting(env: str) -> None:
     out = subprocess.run([sys.executable, "-m", "gigcx", "serve", "--port", "1"], capture_output=True, text=True,
                          timeout=120, env={**os.environ, "GIGCX_GC_FREEZE_S": "soon"})
     assert out.returncode != 0
-    assert "GIGCX_GC_FREEZE_S must be a number of seconds >= 0; got 'soon'" in out.stderr
+    assert "GIGCX_GC_FREEZE_S: Input should be a valid number, unable to parse string as a number (got 'soon')" in out.stderr

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ class WidgetUnavailable(RuntimeError):
 
 def node_modules() -> Path:
     """Where npm installed the browser dependencies."""
-    configured = current_app.config.get("GIGCX_NODE_MODULES") or os.environ.get("GIGCX_NODE_MODULES")
+    configured = current_app.config.get("GIGCX_NODE_MODULES") or current_app.config["GIGCX"].node_modules
     return Path(configured) if configured else REPO_ROOT / "node_modules"
 
 
