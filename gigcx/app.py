@@ -39,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from gigcx import db, errors, loadshed, observability, ratelimit, realtime
+    from gigcx import auth, db, errors, loadshed, observability, ratelimit, realtime
     from gigcx.api import register, webhooks
     from gigcx.services import payouts as payments
     from gigcx.web import consoles_bp, unsubscribe_bp, widget_bp
@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(widget_bp)
     app.register_blueprint(consoles_bp)
     app.register_blueprint(unsubscribe_bp)
+    auth.init_app(app)  # last: every route exists; a request to one declaring no roles is refused
     if settings.trusted_proxies > 0:  # outermost, so Socket.IO's handshake sees the client's address too
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -13,6 +13,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, text
 from sqlmodel import select
 
+from gigcx.auth import public
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 SOCKETS = Gauge("gigcx_connected_sockets", "Open Socket.IO connections in this process", ["namespace"],
                 registry=REGISTRY)
@@ -64,6 +66,7 @@ class CasesByStatus:
 
 
 @bp.get("/metrics")
+@public  # checks the operator's or the metrics token itself
 def prometheus() -> Response | tuple[Response, int]:
     """Prometheus text exposition, for a bearer of the operator's or the metrics token
     (`GIGCX_METRICS_TOKEN`); `GIGCX_METRICS_ADDRESS` serves it without a token on an address of
@@ -98,6 +101,7 @@ def metrics_app(app: Flask) -> Callable[[dict[str, Any], Callable[..., Any]], li
 
 
 @bp.get("/healthz")
+@public
 def health() -> tuple[Response, int]:
     """200 when the database (and Redis, when configured) answer; 503 otherwise."""
     from gigcx.db import engine

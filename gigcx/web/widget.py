@@ -21,6 +21,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from gigcx.auth import public
 from gigcx.db import session_scope
 from gigcx.services import brands
 from gigcx.web.headers import strict_page
@@ -96,6 +97,7 @@ def bundle() -> Bundle:
 
 
 @bp.get("/widget.js")
+@public
 def widget_js() -> Response:
     """The one script a brand embeds."""
     try:
@@ -125,6 +127,7 @@ def widget_js() -> Response:
 
 
 @bp.get("/demo/<slug>")
+@public
 def demo(slug: str) -> tuple[Response | str, int] | Response:
     """A sample brand page with the widget embedded, for brands to try it."""
     with session_scope() as session:
