@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(widget_bp)
     app.register_blueprint(consoles_bp)
     app.register_blueprint(unsubscribe_bp)
+    _services(app)
     auth.init_app(app)  # last: every route exists; a request to one declaring no roles is refused
     if settings.trusted_proxies > 0:  # outermost, so Socket.IO's handshake sees the client's address too
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -63,6 +64,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
+
+
+def _services(app: OpenAPI) -> None:
+    """The services' per-app state (model and roster caches) and what runs when each kind of
+    timer is due (gigcx.services.timers)."""
+    from gigcx.services import dispatch, presence, ranking, rewards, routing, timers
+
+    routing.init_app(app)
+    ranking.init_app(app)
+    presence.init_app(app)
+
+    timers.init_app(app, {
+        "offer_expiry": dispatch.offer_expired,
+        "case_escalate": dispatch.escalate_unanswered,
+        "confirm_window": dispatch.confirm_by_silence,
+        rewards.REVIEW_TIMER: rewards.review_window_over,
+    })
 
 
 def _validation_error(exc: Any) -> Any:

@@ -155,7 +155,7 @@ def test_trained_model_is_served_after_background_load(api: Any, app: Any) -> No
             brand = brand_by_slug(session, "acme")
             assert routing.brand_models(session, brand).trained_version is None
             training.train_brand(session, brand, embeddings="none")
-            routing._checked.clear()
+            routing.state().checked.clear()
             # Starts the background load and answers with the cold-start model meanwhile.
             assert routing.brand_models(session, brand).trained_version is None
         deadline = time.monotonic() + 10
