@@ -29,16 +29,20 @@ class ConfigError(ValueError):
     """A variable has a value GigCX cannot use; the message names the variable."""
 
 
-def _doc(section: str, text: str, default: str | None = None, env: str | None = None) -> dict[str, Any]:
-    """Field metadata for the generated reference: its section, meaning and (when not the literal
-    default) how the default reads; `env` names a variable outside the GIGCX_ prefix."""
+def setting(default: Any, section: str, text: str, shown: str | None = None, env: str | None = None,
+            **constraints: Any) -> Any:
+    """A field with what the generated reference says: its section, meaning and (when not the
+    literal default) how the default reads; `env` names a variable outside the GIGCX_ prefix.
+    `default` may be a factory (`list`, `dict`)."""
     extra: dict[str, Any] = {"section": section}
-    if default is not None:
-        extra["default_doc"] = default
-    kw: dict[str, Any] = {"description": text, "json_schema_extra": extra}
+    if shown is not None:
+        extra["default_doc"] = shown
+    kw: dict[str, Any] = {"description": text, "json_schema_extra": extra, **constraints}
     if env is not None:
         kw["validation_alias"] = AliasChoices(env)
-    return kw
+    if default in (list, dict):
+        return Field(default_factory=default, **kw)
+    return Field(default, **kw)
 
 
 def _comma_list(value: Any) -> Any:
@@ -55,140 +59,140 @@ class Settings(BaseSettings):
                                       populate_by_name=True, validate_default=False)
 
     # The contract's variables.
-    database_url: str = Field("", **_doc(
+    database_url: str = setting("",
         "contract", "SQLAlchemy URL: `sqlite:///path/to.db` or `postgresql+psycopg://user:pass@host/db`",
-        "`sqlite:///<instance>/gigcx.sqlite3`"))
-    redis_url: str | None = Field(None, **_doc(
-        "contract", "Redis URL; several `gigcx serve` processes become one service", "unset: single process"))
-    admin_token: str | None = Field(None, **_doc(
-        "contract", "bearer token of the platform operator", "unset: operator endpoints answer 401"))
-    secret_key: str = Field("", **_doc(
-        "contract", "signs sessions and tokens", "generated once into `<instance>/secret_key` (mode 600)"))
-    stripe_api_key: str | None = Field(None, **_doc(
+        "`sqlite:///<instance>/gigcx.sqlite3`")
+    redis_url: str | None = setting(None,
+        "contract", "Redis URL; several `gigcx serve` processes become one service", "unset: single process")
+    admin_token: str | None = setting(None,
+        "contract", "bearer token of the platform operator", "unset: operator endpoints answer 401")
+    secret_key: str = setting("",
+        "contract", "signs sessions and tokens", "generated once into `<instance>/secret_key` (mode 600)")
+    stripe_api_key: str | None = setting(None,
         "contract", "Stripe secret key; enables Stripe Connect payouts",
-        "unset: ledger-only payouts with CSV statements", env="STRIPE_API_KEY"))
-    stripe_api_base: str | None = Field(None, **_doc(
-        "contract", "points the official SDK at a Stripe-compatible server", "Stripe's own", env="STRIPE_API_BASE"))
-    stripe_webhook_secret: str | None = Field(None, **_doc(
-        "contract", "verifies `/webhooks/stripe` signatures", "unset: webhooks refused", env="STRIPE_WEBHOOK_SECRET"))
-    stripe_webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=list, **_doc(
+        "unset: ledger-only payouts with CSV statements", env="STRIPE_API_KEY")
+    stripe_api_base: str | None = setting(None,
+        "contract", "points the official SDK at a Stripe-compatible server", "Stripe's own", env="STRIPE_API_BASE")
+    stripe_webhook_secret: str | None = setting(None,
+        "contract", "verifies `/webhooks/stripe` signatures", "unset: webhooks refused", env="STRIPE_WEBHOOK_SECRET")
+    stripe_webhook_secrets: Annotated[list[str], NoDecode] = setting(list,
         "contract", "more signing secrets, comma-separated (the platform and the Connect endpoint sign with "
-        "different ones); any of them verifies", "unset", env="STRIPE_WEBHOOK_SECRETS"))
+        "different ones); any of them verifies", "unset", env="STRIPE_WEBHOOK_SECRETS")
 
     # Extensions beyond the contract.
-    instance_path: str = Field("", **_doc(
+    instance_path: str = setting("",
         "extensions", "the instance folder (SQLite file, generated secret)",
-        "`instance/` beside the package, or Flask's default for installed packages"))
-    redis_channel: str = Field("gigcx", **_doc(
-        "extensions", "Redis pub/sub channel of the Socket.IO queue (separate deployments on one Redis)"))
-    timer_poll_s: Seconds = Field(0.5, **_doc("extensions", "how often each process looks for due timers"))
-    presence_ttl_s: Seconds = Field(30.0, **_doc(
-        "extensions", "an expert connection not refreshed for this long no longer counts as online"))
-    log_format: Literal["text", "json"] = Field("text", **_doc(
-        "extensions", "`text`, or `json` for one JSON object per log line (see [Monitoring](#monitoring))"))
-    payout_minimum_cents: int = Field(100, ge=0, **_doc(
+        "`instance/` beside the package, or Flask's default for installed packages")
+    redis_channel: str = setting("gigcx",
+        "extensions", "Redis pub/sub channel of the Socket.IO queue (separate deployments on one Redis)")
+    timer_poll_s: Seconds = setting(0.5, "extensions", "how often each process looks for due timers")
+    presence_ttl_s: Seconds = setting(30.0,
+        "extensions", "an expert connection not refreshed for this long no longer counts as online")
+    log_format: Literal["text", "json"] = setting("text",
+        "extensions", "`text`, or `json` for one JSON object per log line (see [Monitoring](#monitoring))")
+    payout_minimum_cents: int = setting(100,
         "extensions", "smallest available balance paid out by a run, in minor units, for currencies without "
-        "their own minimum"))
-    payout_minimums: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict, **_doc(
-        "extensions", "minimum payout per currency in its minor units, e.g. `usd=100,jpy=100,kwd=1000`", "unset"))
-    statements_dir: str = Field("", **_doc(
-        "extensions", "where every payout run writes its CSV statements (`batch-{id}/`)", "`{instance}/statements`"))
-    rate_limit_asks_per_min: int = Field(30, ge=0, **_doc("extensions", "asks per customer per minute"))
-    rate_limit_messages_per_min: int = Field(120, ge=0, **_doc("extensions", "messages per customer per minute"))
-    rate_limit_auth_per_min: int = Field(20, ge=0, **_doc(
-        "extensions", "authentication attempts per address per minute"))
-    rate_limit_customers_per_min: int = Field(60, ge=0, **_doc(
+        "their own minimum", ge=0)
+    payout_minimums: Annotated[dict[str, int], NoDecode] = setting(dict,
+        "extensions", "minimum payout per currency in its minor units, e.g. `usd=100,jpy=100,kwd=1000`", "unset")
+    statements_dir: str = setting("",
+        "extensions", "where every payout run writes its CSV statements (`batch-{id}/`)", "`{instance}/statements`")
+    rate_limit_asks_per_min: int = setting(30, "extensions", "asks per customer per minute", ge=0)
+    rate_limit_messages_per_min: int = setting(120, "extensions", "messages per customer per minute", ge=0)
+    rate_limit_auth_per_min: int = setting(20,
+        "extensions", "authentication attempts per address per minute", ge=0)
+    rate_limit_customers_per_min: int = setting(60,
         "extensions", "new customers (`/customer` connects without a known token) per address; over it the "
-        "connect is refused with `rate_limited`"))
-    public_url: str = Field("", **_doc(
+        "connect is refused with `rate_limited`", ge=0)
+    public_url: str = setting("",
         "extensions", "the URL browsers use, e.g. `https://support.example.com`: the pages' CSP allows "
         "WebSockets to it, Stripe onboarding links return to it, and links in e-mails and webhook payloads "
         "start with it. Never taken from the `Host` header",
-        "unset: CSP `connect-src 'self'`; links use the request's host, `http://HOST:PORT` of `gigcx serve`"))
-    metrics_token: str | None = Field(None, **_doc(
-        "extensions", "a bearer token for `GET /metrics` besides the operator's", "unset: only the operator's token"))
-    metrics_address: str | None = Field(None, **_doc(
+        "unset: CSP `connect-src 'self'`; links use the request's host, `http://HOST:PORT` of `gigcx serve`")
+    metrics_token: str | None = setting(None,
+        "extensions", "a bearer token for `GET /metrics` besides the operator's", "unset: only the operator's token")
+    metrics_address: str | None = setting(None,
         "extensions", "`host:port` of a second listener serving only `GET /metrics`, without a token (bind it to "
-        "a private network)", "unset"))
-    credential_cache_s: Seconds = Field(1.0, **_doc(
+        "a private network)", "unset")
+    credential_cache_s: Seconds = setting(1.0,
         "extensions", "how long a process trusts that a socket's credential (token, API key) still stands before "
-        "it reads it again; revocations also reach every process at once through Redis"))
-    session_sweep_s: Seconds = Field(5.0, **_doc(
+        "it reads it again; revocations also reach every process at once through Redis")
+    session_sweep_s: Seconds = setting(5.0,
         "extensions", "how often a process re-reads the credentials of all its sockets and disconnects revoked "
-        "ones (in case a revocation signal was lost)"))
-    header_timeout_s: Seconds = Field(10.0, **_doc(
+        "ones (in case a revocation signal was lost)")
+    header_timeout_s: Seconds = setting(10.0,
         "extensions", "a client must send its request line and headers within this; also closes idle keep-alive "
-        "connections (`gigcx serve`)"))
-    body_timeout_s: Seconds = Field(30.0, **_doc(
-        "extensions", "a request body must arrive within this from its first read; later: `408` (`gigcx serve`)"))
-    model_check_s: Seconds = Field(1.0, **_doc(
+        "connections (`gigcx serve`)")
+    body_timeout_s: Seconds = setting(30.0,
+        "extensions", "a request body must arrive within this from its first read; later: `408` (`gigcx serve`)")
+    model_check_s: Seconds = setting(1.0,
         "extensions", "how often (per brand and process) an ask checks whether the topic classifier (edited "
-        "topics), the expert ranker or the suggestion index (new resolved cases) must be rebuilt"))
-    roster_cache_s: Seconds = Field(1.0, **_doc(
+        "topics), the expert ranker or the suggestion index (new resolved cases) must be rebuilt")
+    roster_cache_s: Seconds = setting(1.0,
         "extensions", "how long (per brand and process) the names, languages and approved topics of a brand's "
         "experts are reused by routing before they are read again; who is online, connected and how loaded is "
         "read fresh on every ask whatever this says; an expert not in the cache forces a re-read; `0` reads "
-        "them on every ask"))
-    gc_thresholds: Annotated[tuple[int, int, int], NoDecode] = Field((7000, 10, 10), **_doc(
+        "them on every ask")
+    gc_thresholds: Annotated[tuple[int, int, int], NoDecode] = setting((7000, 10, 10),
         "extensions", "`gc.set_threshold` of a serving process as `gen0,gen1,gen2` (architecture.md, \"Tuned for "
-        "many connections\"); for experiments, the default was measured", "`7000,10,10`"))
-    gc_freeze_s: Seconds = Field(60.0, **_doc(
+        "many connections\"); for experiments, the default was measured", "`7000,10,10`")
+    gc_freeze_s: Seconds = setting(60.0,
         "extensions", "every this many seconds a serving process collects its young generations and freezes "
         "what survived (`gc.freeze()`), so full collections walk only what is younger (architecture.md, "
-        "\"Tuned for many connections\"); `0` turns it off"))
-    gc_reclaim_s: Seconds = Field(3600.0, **_doc(
+        "\"Tuned for many connections\"); `0` turns it off")
+    gc_reclaim_s: Seconds = setting(3600.0,
         "extensions", "every this many seconds the frozen objects are unfrozen, fully collected once (one long "
         "pause) and frozen again, which frees garbage frozen meanwhile; `0` never (garbage frozen by mistake "
-        "then stays); at least `GIGCX_GC_FREEZE_S`"))
-    trusted_proxies: int = Field(0, ge=0, **_doc(
+        "then stays); at least `GIGCX_GC_FREEZE_S`")
+    trusted_proxies: int = setting(0,
         "extensions", "how many reverse proxies in front of GigCX append to `X-Forwarded-For`; their word is "
         "taken for the client's address, which rate limits and [fraud signals](trust.md#where-people-connect-from) "
-        "use; `0`: clients connect directly"))
-    retention_check_s: Seconds = Field(3600.0, **_doc(
+        "use; `0`: clients connect directly", ge=0)
+    retention_check_s: Seconds = setting(3600.0,
         "extensions", "how often each serving process applies the brands' `retention_days` (redacts old "
         "conversations, anonymises customers; `gigcx privacy retention` does it once); `0` turns the job off in "
-        "that process"))
-    shed_lag_ms: float = Field(250.0, ge=0, allow_inf_nan=False, **_doc(
+        "that process")
+    shed_lag_ms: float = setting(250.0,
         "extensions", "a serving process refuses new asks and messages with `overloaded` while its event loop "
-        "lags more than this (twice in a row); `0` turns shedding off"))
-    stripe_timeout_s: Seconds = Field(30.0, **_doc("extensions", "timeout of one request to Stripe"))
-    stripe_max_network_retries: int = Field(2, ge=0, **_doc(
-        "extensions", "retries of a Stripe request after a network error (idempotent)"))
-    node_modules: str | None = Field(None, **_doc(
+        "lags more than this (twice in a row); `0` turns shedding off", ge=0, allow_inf_nan=False)
+    stripe_timeout_s: Seconds = setting(30.0, "extensions", "timeout of one request to Stripe")
+    stripe_max_network_retries: int = setting(2,
+        "extensions", "retries of a Stripe request after a network error (idempotent)", ge=0)
+    node_modules: str | None = setting(None,
         "extensions", "where npm installed the browser dependencies the widget and consoles are built from",
-        "`node_modules/` at the repository root"))
+        "`node_modules/` at the repository root")
 
     # Notifications (docs/webhooks.md).
-    smtp_host: str | None = Field(None, **_doc(
-        "email", "SMTP server; e-mail is sent only when set", "unset: no e-mail"))
-    smtp_port: int = Field(25, ge=1, le=65535, **_doc("email", "its port"))
-    smtp_security: Literal["none", "starttls", "ssl"] = Field("none", **_doc(
+    smtp_host: str | None = setting(None,
+        "email", "SMTP server; e-mail is sent only when set", "unset: no e-mail")
+    smtp_port: int = setting(25, "email", "its port", ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "ssl"] = setting("none",
         "email", "`none`, `starttls` (usually port 587) or `ssl` (implicit TLS, usually 465); certificates are "
-        "verified"))
-    smtp_username: str | None = Field(None, **_doc("email", "login, when the server wants one", "unset"))
-    smtp_password: str | None = Field(None, **_doc("email", "its password", "unset"))
-    smtp_timeout_s: Seconds = Field(10.0, **_doc("email", "connection and command timeout"))
-    mail_from: str = Field("GigCX <noreply@localhost>", **_doc("email", "sender address"))
-    webhook_poll_s: Seconds = Field(1.0, **_doc(
-        "email", "how often each serving process looks for due deliveries and e-mails"))
-    webhook_timeout_s: Seconds = Field(10.0, **_doc(
-        "email", "per-request timeout (connect, and each read) of a webhook"))
-    webhook_concurrency: int = Field(8, ge=1, **_doc("email", "webhook requests in flight per serving process"))
-    webhook_retry_base_s: Seconds = Field(30.0, **_doc(
-        "email", "first retry delay, doubling up to `GIGCX_WEBHOOK_RETRY_MAX_S` (webhooks and e-mails)"))
-    webhook_retry_max_s: Seconds = Field(3600.0, **_doc("email", "the cap of the retry delay"))
-    webhook_retry_window_s: Seconds = Field(259200.0, **_doc(
-        "email", "a delivery (or e-mail) is retried this long after its event, then given up", "`259200` (3 days)"))
-    webhook_disable_after_s: Seconds = Field(259200.0, **_doc(
+        "verified")
+    smtp_username: str | None = setting(None, "email", "login, when the server wants one", "unset")
+    smtp_password: str | None = setting(None, "email", "its password", "unset")
+    smtp_timeout_s: Seconds = setting(10.0, "email", "connection and command timeout")
+    mail_from: str = setting("GigCX <noreply@localhost>", "email", "sender address")
+    webhook_poll_s: Seconds = setting(1.0,
+        "email", "how often each serving process looks for due deliveries and e-mails")
+    webhook_timeout_s: Seconds = setting(10.0,
+        "email", "per-request timeout (connect, and each read) of a webhook")
+    webhook_concurrency: int = setting(8, "email", "webhook requests in flight per serving process", ge=1)
+    webhook_retry_base_s: Seconds = setting(30.0,
+        "email", "first retry delay, doubling up to `GIGCX_WEBHOOK_RETRY_MAX_S` (webhooks and e-mails)")
+    webhook_retry_max_s: Seconds = setting(3600.0, "email", "the cap of the retry delay")
+    webhook_retry_window_s: Seconds = setting(259200.0,
+        "email", "a delivery (or e-mail) is retried this long after its event, then given up", "`259200` (3 days)")
+    webhook_disable_after_s: Seconds = setting(259200.0,
         "email", "an endpoint failing every attempt for this long is disabled and the brand e-mailed",
-        "`259200` (3 days)"))
-    webhook_allow_private: bool = Field(False, **_doc(
+        "`259200` (3 days)")
+    webhook_allow_private: bool = setting(False,
         "email", "`1` lets webhooks reach private and loopback addresses and plain `http://` (development, tests)",
-        "off"))
-    offer_email_after_s: Seconds = Field(30.0, **_doc(
-        "email", "a question waits this long before an opted-in expert who is away is e-mailed"))
-    offer_email_gap_s: Seconds = Field(600.0, **_doc("email", "at most one offer e-mail per expert this often"))
-    digest_hour_utc: int = Field(18, ge=0, le=23, **_doc("email", "daily digests go out from this hour (UTC)"))
+        "off")
+    offer_email_after_s: Seconds = setting(30.0,
+        "email", "a question waits this long before an opted-in expert who is away is e-mailed")
+    offer_email_gap_s: Seconds = setting(600.0, "email", "at most one offer e-mail per expert this often")
+    digest_hour_utc: int = setting(18, "email", "daily digests go out from this hour (UTC)", ge=0, le=23)
 
     _process_id: str = PrivateAttr(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
 
