@@ -69,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
 def _services(app: OpenAPI) -> None:
     """The services' per-app state (model and roster caches) and what runs when each kind of
     timer is due (gigcx.services.timers)."""
+    from gigcx.models import TimerKind
     from gigcx.services import dispatch, presence, ranking, rewards, routing, timers
 
     routing.init_app(app)
@@ -76,10 +77,10 @@ def _services(app: OpenAPI) -> None:
     presence.init_app(app)
 
     timers.init_app(app, {
-        "offer_expiry": dispatch.offer_expired,
-        "case_escalate": dispatch.escalate_unanswered,
-        "confirm_window": dispatch.confirm_by_silence,
-        rewards.REVIEW_TIMER: rewards.review_window_over,
+        TimerKind.offer_expiry: dispatch.offer_expired,
+        TimerKind.case_escalate: dispatch.escalate_unanswered,
+        TimerKind.confirm_window: dispatch.confirm_by_silence,
+        TimerKind.review_window: rewards.review_window_over,
     })
 
 

@@ -42,7 +42,7 @@ def test_timer_handlers_are_named_in_the_factory_not_registered_on_import(app: A
         "offer_expiry": dispatch.offer_expired,
         "case_escalate": dispatch.escalate_unanswered,
         "confirm_window": dispatch.confirm_by_silence,
-        rewards.REVIEW_TIMER: rewards.review_window_over,
+        "review_window": rewards.review_window_over,
     }
     with app.app_context():
         assert timers.handlers() is app.extensions["gigcx_timers"]
