@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import click
 
 from gigcx import create_app
+from gigcx.config import ConfigError
 
 #: Loggers whose INFO lines (alembic's plugins and each migration step, "demo brand seeded") are
 #: noise on a one-off command, which prints its own result; `gigcx serve` keeps GigCX's own.
@@ -27,7 +27,10 @@ def _app(test_config: dict[str, Any] | None = None, quiet: bool = True) -> Any:
             for lg, level in zip(loggers, before):
                 lg.setLevel(level)
         ctx.call_on_close(restore)
-    app = create_app(test_config)
+    try:
+        app = create_app(test_config)
+    except ConfigError as exc:  # a bad variable: its name and the problem, not a traceback
+        raise click.ClickException(str(exc)) from exc
     if ctx is not None:
         ctx.call_on_close(app.extensions["gigcx_engine"].dispose)
     return app
@@ -55,20 +58,22 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
+    from gigcx.config import Settings
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
     from gigcx.wsgi import hardened_handler
 
     try:
-        freezer = GcFreezer.from_env(os.environ)
-    except ValueError as exc:
+        settings = Settings.load()  # before the app: a bad value stops here, with the variable's name
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    app = _app(quiet=False)
+    freezer = GcFreezer.from_settings(settings)
+    app = _app({"GIGCX": settings}, quiet=False)
     if not app.config["GIGCX"].public_url:  # links in e-mails and webhooks point here by default
         app.config["GIGCX"].public_url = f"http://{host}:{port}"
     _warm_up()
-    tune_gc_for_serving()
+    tune_gc_for_serving(settings.gc_thresholds)
     start_background(app)
     if freezer is not None:
         socketio.start_background_task(freezer.run, socketio.sleep)
@@ -422,3 +427,24 @@ def privacy_erase(slug: str, customer_id: int, export_path: str | None) -> None:
     if export_path:
         Path(export_path).write_text(json.dumps(data, ensure_ascii=False, indent=2))
     click.echo(json.dumps(report, indent=2))
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration: the reference of every environment variable."""
+
+
+@config_group.command("docs")
+@click.option("--write", "path", type=click.Path(dir_okay=False), default=None,
+              help="Update the generated part of this file (docs/configuration.md) instead of printing.")
+def config_docs(path: str | None) -> None:
+    """Print (or write into docs/configuration.md) the variable tables generated from Settings."""
+    from pathlib import Path
+
+    from gigcx.config import reference_markdown, render_reference_into
+
+    if path is None:
+        click.echo(reference_markdown(), nl=False)
+        return
+    doc = Path(path)
+    doc.write_text(render_reference_into(doc.read_text()))

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from gigcx import db, ratelimit, schemas, security
 from gigcx.api import SECURITY, TAGS, api
-from gigcx.auth import principal, requires
+from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
 from gigcx.events import Outbox
 from gigcx.models import Expert, ExpertProgram, ProgramStatus, StaffUser
@@ -22,6 +22,7 @@ def _staff_view(staff: StaffUser) -> dict[str, Any]:
 
 
 @api.post("/staff/token", tags=[TAGS["brands"]], responses={200: schemas.StaffTokenResponse})
+@public  # logging in: checks the password
 def staff_token(body: schemas.StaffTokenRequest) -> dict[str, Any]:
     """Staff log in to the brand console."""
     ratelimit.check("auth", request.remote_addr)

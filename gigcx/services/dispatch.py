@@ -245,8 +245,7 @@ def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> N
     dispatch(session, outbox, case)  # type: ignore[arg-type]
 
 
-@timers.handler("offer_expiry")
-def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
+def offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     offer = session.get(Offer, offer_id)
     if offer is None or offer.status != OfferStatus.open:
         return
@@ -259,16 +258,14 @@ def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     dispatch(session, outbox, session.get(Case, offer.case_id))  # type: ignore[arg-type]
 
 
-@timers.handler("case_escalate")
-def _escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
+def escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is not None and case.status == CaseStatus.matching:
         brand = session.get(Brand, case.brand_id)
         cases.escalate(session, outbox, case, f"no expert accepted within {brand.escalate_after_s} s")  # type: ignore[union-attr]
 
 
-@timers.handler("confirm_window")
-def _confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
+def confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is not None and case.status == CaseStatus.pending_confirmation:
         cases.system_message(session, outbox, case, "Marked as solved: no reply within the confirmation window.")
