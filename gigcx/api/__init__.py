@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from gigcx import auth, db
+from gigcx import auth, db, uow
 from gigcx.schemas import ErrorBody
 
 SECURITY = [{"bearer": []}]
@@ -23,7 +23,8 @@ def _authenticate() -> None:
 
 
 def register(app: object) -> None:
-    """Import the view modules (they add routes to `api`) and register the blueprint."""
+    """Import the view modules (they add routes to `api`) and register the blueprint; every view
+    runs in the request's unit of work (committed when it returns, then its events emitted)."""
     from gigcx.api import (  # noqa: F401
         answers,
         brands,
@@ -38,3 +39,4 @@ def register(app: object) -> None:
     )
 
     app.register_api(api)  # type: ignore[attr-defined]
+    uow.wrap_views(app, "api.")

@@ -149,5 +149,5 @@ def decide(session: Session, brand_id: int, answer_id: int, *, status: str | Non
         row.status = status
     row.decided_at, row.decided_by = utcnow(), who
     session.add(row)
-    session.commit()
+    session.flush()
     return row

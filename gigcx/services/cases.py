@@ -15,6 +15,7 @@ from gigcx.errors import ApiError
 from gigcx.events import Outbox, case_payload, expert_in_conversation, message_payload
 from gigcx.models import Brand, Case, CaseStatus, Message, Rating, utcnow
 from gigcx.services import timers, webhooks
+from gigcx.uow import discard
 
 log = logging.getLogger(__name__)
 OPEN = (CaseStatus.matching.value, CaseStatus.active.value, CaseStatus.pending_confirmation.value)
@@ -71,7 +72,7 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     try:
         session.flush()
     except IntegrityError:  # this client_id was asked before (a resend, or a race between tabs)
-        session.rollback()
+        discard(session)  # nothing was written before the case; a savepoint would tax every ask
         again = session.exec(select(Case).where(Case.customer_id == customer_id,
                                                 Case.client_id == client_id)).one()
         return again, False

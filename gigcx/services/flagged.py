@@ -61,7 +61,7 @@ def decide(session: Session, *, brand_id: int, case_id: int, action: str, note: 
         brand = session.get(Brand, brand_id)
         if case.topic and case.expert_id is not None and brand is not None:
             trust.refresh_quality(session, brand, case.expert_id, case.topic)
-    session.commit()
+    session.flush()
     return flag_view(session, flag, case, detail=True)
 
 
@@ -91,7 +91,7 @@ def qa_verdict(session: Session, *, brand_id: int, case_id: int, verdict: str, n
     brand = session.get(Brand, brand_id)
     if case.topic and brand is not None:
         trust.refresh_quality(session, brand, flag.expert_id, case.topic)
-    session.commit()
+    session.flush()
     return flag_view(session, flag, case, detail=True)
 
 

@@ -76,7 +76,7 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
         from gigcx.services import answers
 
         answers.reject_for_case(session, case.id)  # type: ignore[arg-type]
-    session.commit()
+    session.flush()
     return review_view(session, case, clawback=clawback)
 
 

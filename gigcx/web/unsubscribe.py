@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, request
 
 from gigcx.db import request_session
 from gigcx.services import mail, mailtext
+from gigcx.uow import transactional
 
 bp = Blueprint("unsubscribe", __name__, template_folder="templates")
 
@@ -23,6 +24,7 @@ TEXT = {
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@transactional
 def unsubscribe(token: str) -> Response:
     """Leave (or, with `action=subscribe`, rejoin) the list the token names."""
     found = mail.read_token(token)
