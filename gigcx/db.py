@@ -120,13 +120,9 @@ def engine() -> Engine:
     return current_app.extensions["gigcx_engine"]  # type: ignore[no-any-return]
 
 
-#: marks the sessions the app makes: only the unit of work commits them (gigcx.uow)
-APP_SESSION = "gigcx.app_session"
-
-
 def new_session(bind: Engine | None = None) -> Session:
     """A session of the current app's engine (or `bind`); `gigcx.uow` commits it, nothing else."""
-    return Session(bind or engine(), expire_on_commit=False, info={APP_SESSION: True})
+    return Session(bind or engine(), expire_on_commit=False)
 
 
 def request_session() -> Session:

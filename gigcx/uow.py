@@ -23,8 +23,11 @@ for others; `install_commit_guard` makes the test suite fail on any commit issue
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -157,16 +160,26 @@ def wrap_views(app: Any, prefix: str) -> None:
 # ---- the guard -----------------------------------------------------------------------------------
 
 class StrayCommit(RuntimeError):
-    """A commit of one of the app's sessions that the unit of work did not issue."""
+    """A commit issued by the app's code other than the unit of work."""
+
+
+_PACKAGE = str(Path(__file__).parent) + os.sep
 
 
 def _guard(session: OrmSession) -> None:
-    if session.info.get(db.APP_SESSION) and not session.info.get(_COMMITTING):
-        raise StrayCommit("commit outside the unit of work (gigcx.uow): services never commit")
+    if session.info.get(_COMMITTING):
+        return
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith("<")
+                                 or f"{os.sep}site-packages{os.sep}" in frame.f_code.co_filename):
+        frame = frame.f_back  # SQLAlchemy's own frames, up to the caller of commit()
+    if frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        raise StrayCommit(f"commit outside the unit of work at {frame.f_code.co_filename}:{frame.f_lineno}: "
+                          "only gigcx.uow commits")
 
 
 def install_commit_guard() -> None:
-    """Make any commit of the app's sessions not issued by a UnitOfWork raise (the test suite
-    installs it). Sessions made by other code (tests' fixtures, Alembic) are left alone."""
+    """Make any commit issued by the app's code other than a UnitOfWork raise (the test suite
+    installs it). Commits by other code (tests' fixtures, Alembic) are left alone."""
     if not event.contains(OrmSession, "before_commit", _guard):
         event.listen(OrmSession, "before_commit", _guard)

@@ -133,7 +133,7 @@ def get(session: Session, brand_id: int, answer_id: int) -> ReusableAnswer:
 
 def decide(session: Session, brand_id: int, answer_id: int, *, status: str | None, answer: str | None,
            who: str) -> ReusableAnswer:
-    """Approve, reject or edit an answer (an edit keeps the status unless one is given); commits.
+    """Approve, reject or edit an answer (an edit keeps the status unless one is given).
 
     An edited text is scrubbed of structured data again (e-mails, numbers…) in case staff pasted
     some in; names are the editor's responsibility."""

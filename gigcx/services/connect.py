@@ -192,7 +192,7 @@ def list_reversals(session: Session, *, undecided: bool = False) -> list[PayoutR
 
 
 def decide_reversal(session: Session, reversal_id: str, decision: str) -> PayoutReversal:
-    """The operator's decision on held money: `repay` (available again) or `write_off`. Commits."""
+    """The operator's decision on held money: `repay` (available again) or `write_off`."""
     if decision not in ("repay", "write_off"):
         raise ApiError("bad_request", "decision is repay or write_off", status=400)
     row = session.get(PayoutReversal, reversal_id)

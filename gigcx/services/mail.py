@@ -220,7 +220,7 @@ def scan_waiting(session: Session) -> int:
     """E-mail opted-in experts who are away about questions that wait for them: an offer they
     hold while not connected (or unanswered for GIGCX_OFFER_EMAIL_AFTER_S), or a queued case they
     could take while they have no console open. One e-mail per case and expert, at most one per
-    GIGCX_OFFER_EMAIL_GAP_S per expert. Commits; returns how many were queued."""
+    GIGCX_OFFER_EMAIL_GAP_S per expert. Returns how many were queued."""
     if not enabled():
         return 0
     settings = current_app.config["GIGCX"]
@@ -292,7 +292,7 @@ def _aware(dt: datetime) -> datetime:
 
 def send_digests(session: Session, *, force: bool = False) -> int:
     """Queue today's earnings digest for every expert who asked for one (once a day, from
-    GIGCX_DIGEST_HOUR_UTC; `force` ignores the hour). Commits; returns how many."""
+    GIGCX_DIGEST_HOUR_UTC; `force` ignores the hour). Returns how many."""
     if not enabled():
         return 0
     from gigcx.services.earnings import earnings_view

@@ -150,7 +150,7 @@ def export(session: Session, brand_id: int, customer_id: int) -> dict[str, Any]:
 
 
 def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> dict[str, Any]:
-    """Export, then erase one customer's personal data; commits. Returns the report: what was
+    """Export, then erase one customer's personal data. Returns the report: what was
     removed, what was kept and why, and the export taken just before."""
     from gigcx.services import dispatch
 
