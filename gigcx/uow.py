@@ -167,7 +167,7 @@ _PACKAGE = str(Path(__file__).parent) + os.sep
 
 
 def _guard(session: OrmSession) -> None:
-    if session.info.get(_COMMITTING):
+    if session.info.get(_COMMITTING) or session.in_nested_transaction():  # a savepoint's release
         return
     frame = sys._getframe(1)
     while frame is not None and (frame.f_code.co_filename.startswith("<")
