@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from gigcx.observability import JsonFormatter
+from tests.polling import metrics
 from tests.servers import ADMIN_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -52,9 +53,7 @@ def test_delivery_latency_offers_and_json_logs_with_case_ids(servers: Any, peers
     expert.call("accept", {"case_id": case_id})
     expert.call("message", {"case_id": case_id, "text": "hello", "client_id": "e1"})
     customer.wait_for("message", lambda d: d["client_id"] == "e1")
-    body = requests.get(server.url + "/metrics", headers=OPERATOR, timeout=5).text
-    counts = {line.split(" ")[0]: float(line.split(" ")[1]) for line in body.splitlines()
-              if line and not line.startswith("#")}
+    counts = metrics(server)
     assert counts["gigcx_message_delivery_seconds_count"] >= 2  # the question and the answer, at least
     assert counts['gigcx_offers_total{outcome="offered"}'] >= 1
     assert counts['gigcx_offers_total{outcome="accepted"}'] >= 1

@@ -11,7 +11,7 @@ from gigcx import db, ratelimit, schemas, security, uow
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
-from gigcx.models import Expert, ExpertProgram, StaffUser
+from gigcx.models import Expert, ExpertProgram, ProgramStatus, StaffUser
 from gigcx.services import brands, experts
 from gigcx.services.profiles import expert_stats
 
@@ -97,14 +97,14 @@ def _set_status(expert_id: int, status: str) -> dict[str, Any]:
 @requires("brand_admin")
 def suspend_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Stop offering the brand's cases to this expert."""
-    return _set_status(path.id, "suspended")
+    return _set_status(path.id, ProgramStatus.suspended)
 
 
 @api.post("/experts/<int:id>/reject", tags=[TAGS["experts"]], security=SECURITY)
 @requires("brand_admin")
 def reject_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Turn an application down."""
-    return _set_status(path.id, "rejected")
+    return _set_status(path.id, ProgramStatus.rejected)
 
 
 @api.get("/experts/me", tags=[TAGS["experts"]], security=SECURITY)

@@ -10,6 +10,7 @@ from gigcx import auth as bearer
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import BRAND, brand_room, case_payload
+from gigcx.models import CaseStatus
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import cases
@@ -57,7 +58,7 @@ class BrandNamespace(RoleNamespace):
 
         def work(session: Any, outbox: Any) -> dict[str, Any]:
             case = cases.load_case(session, actor, body.case_id, lock=True)
-            if case.status != "escalated":
+            if case.status != CaseStatus.escalated:
                 raise ApiError("conflict", "only escalated cases are closed by staff")
             cases.close(session, outbox, case)
             return {"case": case_payload(session, case)}

@@ -21,7 +21,7 @@ from gigcx.events import (
     public_suggestions,
 )
 from gigcx.extensions import socketio
-from gigcx.models import AuthToken, Case, Customer
+from gigcx.models import AuthToken, Case, Customer, TokenKind
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import brands, cases, dispatch, trust
@@ -157,7 +157,7 @@ def _resume(session: Session, brand_id: int, token: str) -> Customer | None:
     customer = session.exec(select(Customer).where(Customer.token_hash == digest)).first()
     if customer is None:
         extra = session.exec(select(AuthToken.subject_id).where(
-            AuthToken.token_hash == digest, AuthToken.kind == "customer", AuthToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+            AuthToken.token_hash == digest, AuthToken.kind == TokenKind.customer, AuthToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
         customer = session.get(Customer, extra) if extra is not None else None
     if customer is None or customer.brand_id != brand_id:
         return None

@@ -12,7 +12,7 @@ from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
 from gigcx.extensions import socketio
-from gigcx.models import Case, Offer
+from gigcx.models import BUSY_STATUSES, Case, Offer, OfferStatus
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import cases, dispatch, presence, trust
@@ -106,8 +106,8 @@ class ExpertNamespace(RoleNamespace):
         actor = self.actor()
         with session_scope() as session:
             mine = session.exec(select(Case).where(Case.expert_id == actor.id, Case.status.in_(  # type: ignore[attr-defined]
-                ("active", "pending_confirmation"))).order_by(Case.id)).all()  # type: ignore[arg-type]
-            offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == "open")).all()
+                BUSY_STATUSES)).order_by(Case.id)).all()  # type: ignore[arg-type]
+            offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == OfferStatus.open)).all()
             from gigcx.events import offer_payload
 
             return {"cases": [case_payload(session, c) for c in mine],

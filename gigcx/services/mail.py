@@ -17,7 +17,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
-from gigcx.models import Brand, Case, Expert, ExpertConnection, ExpertProgram, Offer, StaffUser, utcnow
+from gigcx.models import (
+    Brand,
+    Case,
+    EmailStatus,
+    Expert,
+    ExpertConnection,
+    ExpertProgram,
+    Offer,
+    OfferStatus,
+    PayoutStatus,
+    ProgramStatus,
+    StaffRole,
+    StaffUser,
+    utcnow,
+)
 from gigcx.models.notify import NotificationSettings, OutboundEmail, WebhookEndpoint
 from gigcx.services import mailtext
 
@@ -119,7 +133,7 @@ def enqueue(session: Session, *, owner: str, list_name: str, to: str, template: 
     unsubscribe = unsubscribe_link(owner, list_name)
     r = mailtext.render(template, lang, values, link=link, list_name=list_name, unsubscribe=unsubscribe)
     row = {"dedupe_key": dedupe_key, "owner": owner, "list": list_name, "to_addr": to, "subject": r.subject[:300],
-           "text": r.text, "html": r.html, "status": "pending", "attempts": 0, "next_attempt_at": utcnow(),
+           "text": r.text, "html": r.html, "status": EmailStatus.pending, "attempts": 0, "next_attempt_at": utcnow(),
            "created_at": utcnow(),
            "headers": {"List-Unsubscribe": f"<{unsubscribe}>",
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
@@ -168,7 +182,7 @@ def payout_notice(session: Session, payout: Any) -> None:
     expert = session.get(Expert, payout.expert_id)
     if not p.payouts or expert is None:
         return
-    template = "payout_sent" if payout.status == "paid" else "payout_failed"
+    template = "payout_sent" if payout.status == PayoutStatus.paid else "payout_failed"
     values = {"name": expert.display_name, "amount": mailtext.money(payout.amount_cents, payout.currency, p.language),
               "payout_id": payout.id, "reason": payout.error or "-"}
     enqueue(session, owner=p.owner, list_name="payouts", to=expert.email, template=template, lang=p.language,
@@ -188,7 +202,7 @@ def endpoint_disabled(session: Session, ep: WebhookEndpoint) -> None:
             enqueue(session, owner=contact.owner, list_name="alerts", to=contact.email, template="endpoint_disabled",
                     lang=contact.language, values=values, link=link, dedupe_key=key)
         return
-    admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == "admin")).all()
+    admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == StaffRole.admin)).all()
     for person in admins:
         p = prefs(session, f"staff:{person.id}")
         if p.alerts:
@@ -233,7 +247,7 @@ def scan_waiting(session: Session) -> int:
     connected = set(session.exec(select(ExpertConnection.expert_id).where(
         ExpertConnection.expert_id.in_(list(opted)), ExpertConnection.last_seen >= fresh)))  # type: ignore[attr-defined]
     wanted: list[tuple[int, int]] = []
-    for offer in session.exec(select(Offer).where(Offer.status == "open", Offer.expert_id.in_(list(opted)))):  # type: ignore[attr-defined]
+    for offer in session.exec(select(Offer).where(Offer.status == OfferStatus.open, Offer.expert_id.in_(list(opted)))):  # type: ignore[attr-defined]
         if offer.expert_id not in connected or _aware(offer.created_at) <= cutoff:
             wanted.append((offer.case_id, offer.expert_id))
     away = set(opted) - connected
@@ -246,7 +260,7 @@ def scan_waiting(session: Session) -> int:
             brand = session.get(Brand, case.brand_id)
             topic = routing.topic_pool(brand, case) if brand else None  # type: ignore[arg-type]
             members = session.exec(select(ExpertProgram.expert_id, ExpertProgram.topics).where(
-                ExpertProgram.brand_id == case.brand_id, ExpertProgram.status == "approved",
+                ExpertProgram.brand_id == case.brand_id, ExpertProgram.status == ProgramStatus.approved,
                 ExpertProgram.expert_id.in_(list(away)))).all()  # type: ignore[attr-defined]
             for expert_id, topics in members:
                 if topic is None or topic in (topics or []):

@@ -16,7 +16,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session
 
 from gigcx.db import session_scope
-from gigcx.models import utcnow
+from gigcx.models import EmailStatus, utcnow
 from gigcx.models.notify import OutboundEmail
 from gigcx.services.mail import enabled
 from gigcx.services.webhook_sender import backoff_s
@@ -36,14 +36,14 @@ def claim(session: Session, limit: int, lease_s: float) -> list[int]:
     now = utcnow()
     free = or_(_OE.c.claimed_until.is_(None), _OE.c.claimed_until < now)
     q = (_OE.select().with_only_columns(_OE.c.id)
-         .where(_OE.c.status == "pending", _OE.c.next_attempt_at <= now, free).order_by(_OE.c.id).limit(limit))
+         .where(_OE.c.status == EmailStatus.pending, _OE.c.next_attempt_at <= now, free).order_by(_OE.c.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     ids = list(session.connection().execute(q).scalars())
     if not ids:
         return []
     got = list(session.connection().execute(
-        update(_OE).where(_OE.c.id.in_(ids), _OE.c.status == "pending", free)
+        update(_OE).where(_OE.c.id.in_(ids), _OE.c.status == EmailStatus.pending, free)
         .values(claimed_until=now + timedelta(seconds=lease_s)).returning(_OE.c.id)).scalars())
     return sorted(got)
 
@@ -83,7 +83,7 @@ def send_one(email_id: int) -> bool:
     s = current_app.config["GIGCX"]
     with session_scope() as session:  # read only: closing it ends the transaction
         row = session.get(OutboundEmail, email_id)
-        if row is None or row.status != "pending":
+        if row is None or row.status != EmailStatus.pending:
             return False
         msg = build(row, s.mail_from)
     error = None
@@ -99,11 +99,11 @@ def send_one(email_id: int) -> bool:
         row.attempts += 1
         row.claimed_until = None
         if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.status, row.sent_at, row.last_error = EmailStatus.sent, now, None
         else:
             row.last_error = error
             if (now - _aware(row.created_at)).total_seconds() >= s.webhook_retry_window_s:
-                row.status = "failed"
+                row.status = EmailStatus.failed
             else:
                 row.next_attempt_at = now + timedelta(seconds=backoff_s(row.attempts, s.webhook_retry_base_s,
                                                                         s.webhook_retry_max_s))

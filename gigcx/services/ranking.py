@@ -13,14 +13,14 @@ from cachetools import TTLCache
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from gigcx.models import Brand, Case, Rating
+from gigcx.models import Brand, Case, CaseStatus, Rating
 from gigcx.services.modelcache import RefreshingCache
 from gigcx.services.presence import Available
 from matching import ExpertRanker, ResolvedCase
 from matching import dispatch as policy
 from matching.dispatch import Candidate
 
-FINISHED = ("resolved", "escalated", "closed")
+FINISHED = (CaseStatus.resolved, CaseStatus.escalated, CaseStatus.closed)
 _CASE = Case.__table__  # type: ignore[attr-defined]
 _RATING = Rating.__table__  # type: ignore[attr-defined]
 
@@ -48,7 +48,7 @@ def history(session: Session, brand_id: int, limit: int = 20000) -> list[Resolve
     out = []
     for question, topic, expert_id, status, verdict, resolved_at, escalated_at, closed_at, assigned_at, \
             created_at, csat in rows:
-        ok = status == "resolved" and verdict != "reject"
+        ok = status == CaseStatus.resolved and verdict != "reject"
         finished = resolved_at or escalated_at or closed_at or assigned_at or created_at
         out.append(ResolvedCase(text=question, topics=[topic] if topic else [],
                                 expert_id=expert_id, resolved=ok,
@@ -100,7 +100,7 @@ def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> d
 
 def _query_stats(session: Session, expert_ids: list[int], recent: int) -> dict[int, tuple[float | None, int]]:
     resolved = dict(session.exec(select(Case.expert_id, func.count()).where(
-        Case.expert_id.in_(expert_ids), Case.status == "resolved").group_by(Case.expert_id)).all())  # type: ignore[union-attr, attr-defined, arg-type]
+        Case.expert_id.in_(expert_ids), Case.status == CaseStatus.resolved).group_by(Case.expert_id)).all())  # type: ignore[union-attr, attr-defined, arg-type]
     rows = session.exec(select(Case.expert_id, Case.assigned_at, Case.first_response_at).where(
         Case.expert_id.in_(expert_ids), Case.first_response_at.is_not(None),  # type: ignore[union-attr, attr-defined]
         Case.assigned_at.is_not(None)).order_by(Case.id.desc()).limit(recent * len(expert_ids))).all()  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from sqlmodel import select as sm_select
 
 from gigcx import outbound
 from gigcx.db import session_scope
-from gigcx.models import utcnow
+from gigcx.models import DeliveryStatus, EndpointStatus, utcnow
 from gigcx.models.base import iso
 from gigcx.models.notify import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from gigcx.services.webhooks import SIGNATURE_HEADER, USER_AGENT, signature_header
@@ -53,9 +53,9 @@ def claim(session: Session, process_id: str, limit: int, lease_s: float, due_by:
     earlier = _D.alias("earlier")
     free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
     q = (select(_D.c.id, _D.c.endpoint_id).join(_E, _E.c.id == _D.c.endpoint_id)
-         .where(_D.c.status == "pending", _D.c.next_attempt_at <= due_by, free, _E.c.status == "active",
+         .where(_D.c.status == DeliveryStatus.pending, _D.c.next_attempt_at <= due_by, free, _E.c.status == EndpointStatus.active,
                 ~exists().where(earlier.c.endpoint_id == _D.c.endpoint_id, earlier.c.order_key == _D.c.order_key,
-                                earlier.c.status == "pending", earlier.c.id < _D.c.id))
+                                earlier.c.status == DeliveryStatus.pending, earlier.c.id < _D.c.id))
          .order_by(_D.c.id).limit(limit * 4))
     full = [e for e, n in busy.items() if n >= PER_ENDPOINT]
     if full:
@@ -70,7 +70,7 @@ def claim(session: Session, process_id: str, limit: int, lease_s: float, due_by:
     if not chosen:
         return []
     got = list(session.connection().execute(
-        update(_D).where(_D.c.id.in_(list(chosen)), _D.c.status == "pending", free)
+        update(_D).where(_D.c.id.in_(list(chosen)), _D.c.status == DeliveryStatus.pending, free)
         .values(claimed_until=now + timedelta(seconds=lease_s), claimed_by=process_id)
         .returning(_D.c.id)).scalars())
     return sorted((i, chosen[i]) for i in got)
@@ -80,7 +80,7 @@ def prepare(session: Session, delivery_id: int) -> tuple[str, bytes, dict[str, s
     """The URL, body and signed headers of one claimed delivery (None if it vanished)."""
     d = session.get(WebhookDelivery, delivery_id)
     ep = session.get(WebhookEndpoint, d.endpoint_id) if d is not None else None
-    if d is None or ep is None or d.status != "pending":
+    if d is None or ep is None or d.status != DeliveryStatus.pending:
         return None
     body = json.dumps(d.payload, separators=(",", ":"), ensure_ascii=False).encode()
     now = utcnow()
@@ -106,7 +106,7 @@ def record(session: Session, delivery_id: int, result: outbound.Result) -> None:
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     d = session.exec(q).first()
-    if d is None or d.status != "pending":  # nothing written
+    if d is None or d.status != DeliveryStatus.pending:  # nothing written
         return
     now = utcnow()
     d.attempts += 1
@@ -117,19 +117,19 @@ def record(session: Session, delivery_id: int, result: outbound.Result) -> None:
     ep = session.get(WebhookEndpoint, d.endpoint_id)
     assert ep is not None
     if result.ok:
-        d.status, d.delivered_at = "delivered", now
+        d.status, d.delivered_at = DeliveryStatus.delivered, now
         ep.failing_since, ep.last_success_at = None, now
     else:
         ep.failing_since = ep.failing_since or now
         window_end = _aware(d.created_at) + timedelta(seconds=settings.webhook_retry_window_s)
         if now >= window_end:
-            d.status = "failed"
+            d.status = DeliveryStatus.failed
             log.warning("webhook delivery %s given up after %s attempts: %s", d.id, d.attempts, result.error)
         else:
             wait = backoff_s(d.attempts, settings.webhook_retry_base_s, settings.webhook_retry_max_s)
             d.next_attempt_at = min(now + timedelta(seconds=wait), window_end)
         failing_for = (now - _aware(ep.failing_since)).total_seconds()
-        if ep.status == "active" and failing_for >= settings.webhook_disable_after_s:
+        if ep.status == EndpointStatus.active and failing_for >= settings.webhook_disable_after_s:
             ep.status, ep.disabled_at = "disabled", now
             ep.disabled_reason = f"failing since {iso(ep.failing_since)}: {result.error or 'no answer'}"[:500]
             log.warning("webhook endpoint %s disabled: %s", ep.id, ep.disabled_reason)

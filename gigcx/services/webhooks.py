@@ -25,7 +25,17 @@ from sqlmodel import select as sm_select
 from gigcx import outbound
 from gigcx.errors import ApiError
 from gigcx.events import expert_summary
-from gigcx.models import Brand, Case, Rating, utcnow
+from gigcx.models import (
+    Brand,
+    Case,
+    DeliveryStatus,
+    EndpointKind,
+    EndpointStatus,
+    PayoutStatus,
+    ProgramStatus,
+    Rating,
+    utcnow,
+)
 from gigcx.models.base import iso
 from gigcx.models.notify import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -105,7 +115,7 @@ def create_endpoint(session: Session, brand_id: int, *, url: str, kind: str, eve
     """Register an endpoint; chat endpoints default to escalations."""
     _check_url(url)
     chosen = _check_events(kind, list(events) if events is not None else (
-        ["case.escalated"] if kind == "chat" else list(EVENTS)))
+        ["case.escalated"] if kind == EndpointKind.chat else list(EVENTS)))
     ep = WebhookEndpoint(brand_id=brand_id, kind=kind, url=url, events=chosen, description=description,
                          secret=new_secret())
     session.add(ep)
@@ -141,7 +151,7 @@ def update_endpoint(session: Session, brand_id: int, endpoint_id: int, changes: 
         ep.description = changes["description"]
     if "status" in changes and changes["status"] != ep.status:
         ep.status = changes["status"]
-        if ep.status == "active":  # a fresh start: failures before the re-enable do not count
+        if ep.status == EndpointStatus.active:  # a fresh start: failures before the re-enable do not count
             ep.disabled_at, ep.disabled_reason, ep.failing_since = None, None, None
         else:
             ep.disabled_at, ep.disabled_reason = utcnow(), "disabled by the brand"
@@ -197,7 +207,7 @@ def _subscribers(session: Session, brand_id: int) -> list[tuple[int, str, list[s
     memo: dict[int, list[tuple[int, str, list[str]]]] = session.info.setdefault("gigcx_endpoints", {})
     if brand_id not in memo:
         rows = session.connection().execute(select(_E.c.id, _E.c.kind, _E.c.events).where(
-            _E.c.brand_id == brand_id, _E.c.status == "active")).all()
+            _E.c.brand_id == brand_id, _E.c.status == EndpointStatus.active)).all()
         memo[brand_id] = [(r[0], r[1], list(r[2] or [])) for r in rows]
     return memo[brand_id]
 
@@ -226,10 +236,10 @@ def emit(session: Session, brand: Brand, event_type: str, data: dict[str, Any], 
                 "brand": brand.slug, "data": data}
     rows = []
     for endpoint_id, kind in wanted:
-        payload = {"text": chat_text(envelope)} if kind == "chat" else envelope
+        payload = {"text": chat_text(envelope)} if kind == EndpointKind.chat else envelope
         rows.append({"endpoint_id": endpoint_id, "brand_id": brand.id, "event_id": envelope["id"],
                      "event_type": event_type, "order_key": order_key, "case_id": case_id,
-                     "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+                     "payload": payload, "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
                      "created_at": now})
     session.connection().execute(insert(_D), rows)
     return len(rows)
@@ -282,15 +292,15 @@ def payout_event(session: Session, payout: Any) -> None:
     from gigcx.models import ExpertProgram
     from gigcx.services import mail
 
-    if payout.status not in ("paid", "failed"):
+    if payout.status not in (PayoutStatus.paid, PayoutStatus.failed):
         return
-    event_type = "payout.sent" if payout.status == "paid" else "payout.failed"
+    event_type = "payout.sent" if payout.status == PayoutStatus.paid else "payout.failed"
     data = {"payout": {"id": payout.id, "expert_id": payout.expert_id, "amount_cents": payout.amount_cents,
                        "currency": payout.currency, "status": payout.status, "transfer_id": payout.transfer_id,
                        "error": payout.error, "updated_at": iso(payout.updated_at)}}
     brand_ids = session.exec(sm_select(ExpertProgram.brand_id).where(
         ExpertProgram.expert_id == payout.expert_id,
-        ExpertProgram.status.in_(("approved", "suspended")))).all()  # type: ignore[attr-defined]
+        ExpertProgram.status.in_((ProgramStatus.approved, ProgramStatus.suspended)))).all()  # type: ignore[attr-defined]
     for brand_id in sorted(set(brand_ids)):
         brand = session.get(Brand, brand_id)
         if brand is not None:
@@ -332,7 +342,7 @@ def delivery_view(d: WebhookDelivery, *, full: bool = False, attempts: list[Webh
         "id": d.id, "endpoint_id": d.endpoint_id, "event_id": d.event_id, "event_type": d.event_type,
         "case_id": d.case_id, "status": d.status, "attempts": d.attempts,
         "response_status": d.last_status_code, "error": d.last_error, "created_at": iso(d.created_at),
-        "next_attempt_at": iso(d.next_attempt_at) if d.status == "pending" else None,
+        "next_attempt_at": iso(d.next_attempt_at) if d.status == DeliveryStatus.pending else None,
         "delivered_at": iso(d.delivered_at), "replay_of": d.replay_of}
     if full:
         out["payload"] = d.payload
@@ -366,7 +376,7 @@ def replay(session: Session, brand_id: int, delivery_id: int) -> WebhookDelivery
     """Send a delivery's event again (same event id: receivers may deduplicate)."""
     d, _ = get_delivery(session, brand_id, delivery_id)
     ep = session.get(WebhookEndpoint, d.endpoint_id)
-    if ep is None or ep.status != "active":
+    if ep is None or ep.status != EndpointStatus.active:
         raise ApiError("conflict", "the endpoint is disabled: enable it before replaying")
     again = WebhookDelivery(endpoint_id=d.endpoint_id, brand_id=d.brand_id, event_id=d.event_id,
                             event_type=d.event_type, order_key="replay", case_id=d.case_id,

@@ -23,6 +23,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from gigcx.db import session_scope
+from gigcx.schemas import LANGUAGE_PATTERN
 from gigcx.services import brands
 from gigcx.web.headers import strict_page
 
@@ -35,7 +36,7 @@ WIDGET_SOURCE = HERE / "static" / "widget.js"
 #: `/widget.js` keeps its URL across releases, so browsers revalidate it (cheaply, by ETag)
 #: after five minutes and may keep using the old copy for a day while they do.
 WIDGET_CACHE = "public, max-age=300, stale-while-revalidate=86400"
-LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+LANG = re.compile(LANGUAGE_PATTERN)  # the same tags `ask` accepts (it allowed one subtag only)
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/widget/static",
                template_folder="templates")
