@@ -146,15 +146,17 @@ def test_trained_model_is_served_after_background_load(api: Any, app: Any) -> No
     from gigcx.db import session_scope
     from gigcx.services import routing, training
     from gigcx.services.brands import brand_by_slug
+    from gigcx.uow import transaction
 
     key = api.brand("acme")
     api.topic(key, "cards", examples=["where is my card"])
     api.topic(key, "loans", examples=["loan interest"])
     with app.app_context():
-        with session_scope() as session:
+        with transaction() as session:
             brand = brand_by_slug(session, "acme")
             assert routing.brand_models(session, brand).trained_version is None
             training.train_brand(session, brand, embeddings="none")
+        with session_scope() as session:
             routing.state().checked.clear()
             # Starts the background load and answers with the cold-start model meanwhile.
             assert routing.brand_models(session, brand).trained_version is None

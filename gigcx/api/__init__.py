@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
+from gigcx import uow
 from gigcx.schemas import ErrorBody
 
 SECURITY = [{"bearer": []}]
@@ -17,7 +18,8 @@ TAGS = {name: Tag(name=name) for name in
 
 
 def register(app: object) -> None:
-    """Import the view modules (they add routes to `api`) and register the blueprint."""
+    """Import the view modules (they add routes to `api`) and register the blueprint; every view
+    runs in the request's unit of work (committed when it returns, then its events emitted)."""
     from gigcx.api import (  # noqa: F401
         answers,
         brands,
@@ -32,3 +34,4 @@ def register(app: object) -> None:
     )
 
     app.register_api(api)  # type: ignore[attr-defined]
+    uow.wrap_views(app, "api.")

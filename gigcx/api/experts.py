@@ -5,10 +5,9 @@ from typing import Any
 
 from flask import request
 
-from gigcx import db, ratelimit, schemas
+from gigcx import db, ratelimit, schemas, uow
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, public, requires
-from gigcx.events import Outbox
 from gigcx.services import experts as svc
 
 
@@ -38,9 +37,8 @@ def revoke_token() -> tuple[str, int]:
     if me.token_id is None:
         from gigcx.errors import ApiError
         raise ApiError("invalid", "API keys are not revoked here; rotate them with POST /brand/api-key")
-    outbox = Outbox()
+    outbox = uow.for_request().outbox  # emitted after the request commits
     svc.revoke_token(session=db.request_session(), outbox=outbox, token_id=me.token_id)
-    outbox.flush()  # its live sockets are disconnected, on every process
     return "", 204
 
 

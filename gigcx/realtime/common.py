@@ -15,12 +15,13 @@ from gigcx import loadshed, ratelimit, sessions
 from gigcx.auth import declared, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
-from gigcx.events import Outbox, message_payload
+from gigcx.events import message_payload
 from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
 from gigcx.observability import EVENTS, SOCKETS
 from gigcx.realtime.payloads import SendMessage, Sync
 from gigcx.services import cases
 from gigcx.services.cases import Actor
+from gigcx.uow import transact  # one unit of work per event: commit, then emit
 
 log = logging.getLogger("gigcx.realtime")
 M = TypeVar("M", bound=BaseModel)
@@ -58,16 +59,6 @@ def acked(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
             EVENTS.labels(self.namespace, event, outcome).observe(time.perf_counter() - start)
 
     return wrapper
-
-
-def transact(work: Callable[[Any, Outbox], Any]) -> Any:
-    """Run `work(session, outbox)` in a transaction; commit, then emit its events."""
-    outbox = Outbox()
-    with session_scope() as session:
-        result = work(session, outbox)
-        session.commit()
-    outbox.flush()
-    return result
 
 
 class RoleNamespace(Namespace):

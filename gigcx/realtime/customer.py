@@ -27,6 +27,7 @@ from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import brands, cases, dispatch, trust
 from gigcx.services.cases import Actor
+from gigcx.uow import transaction
 
 
 class CustomerNamespace(RoleNamespace):
@@ -46,7 +47,7 @@ class CustomerNamespace(RoleNamespace):
         if user_id is not None or user_hash is not None:
             if not (isinstance(user_id, str) and isinstance(user_hash, str) and 0 < len(user_id) <= 200):
                 raise ConnectionRefusedError("a known customer needs user_id (1-200 characters) and user_hash")
-        with session_scope() as session:
+        with transaction() as session:
             brand = brands.brand_by_slug(session, slug)
             if brand is None:
                 raise ConnectionRefusedError("unknown brand")
@@ -77,7 +78,6 @@ class CustomerNamespace(RoleNamespace):
                 session.flush()
             trust.record_client(session, "customer", customer.id, request.remote_addr,  # type: ignore[arg-type]
                                 request.headers.get("User-Agent"))
-            session.commit()
         self.authenticated(Actor("customer", customer.id, brand.id), None,  # type: ignore[arg-type]
                            customer_room(customer.id))  # type: ignore[arg-type]
         out = {"customer_id": customer.id, "token": token, "brand": slug}

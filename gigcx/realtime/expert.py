@@ -18,6 +18,7 @@ from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import cases, dispatch, presence, trust
 from gigcx.services.cases import Actor
+from gigcx.uow import transaction, unit_of_work
 
 
 class ExpertNamespace(RoleNamespace):
@@ -31,7 +32,7 @@ class ExpertNamespace(RoleNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
             raise ConnectionRefusedError("auth must be {token: <expert token>}")
-        with session_scope() as session:
+        with transaction() as session:
             who = bearer.resolve(session, token, None)
             if who is None or who.kind != "expert":
                 raise ConnectionRefusedError("invalid expert token")
@@ -39,16 +40,14 @@ class ExpertNamespace(RoleNamespace):
                              current_app.config["GIGCX"].process_id)
             trust.record_client(session, "expert", who.expert_id, request.remote_addr,  # type: ignore[arg-type]
                                 request.headers.get("User-Agent"))
-            session.commit()
         self.authenticated(Actor("expert", who.expert_id), who.credential,  # type: ignore[arg-type]
                            expert_room(who.expert_id))  # type: ignore[arg-type]
 
     @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
-        with session_scope() as session:
+        with transaction() as session:
             presence.disconnect(session, request.sid)  # type: ignore[attr-defined]
-            session.commit()
 
     @requires("expert")
     @acked
@@ -63,8 +62,8 @@ class ExpertNamespace(RoleNamespace):
 
         out = transact(work)
         if body.online:
-            with session_scope() as session:
-                dispatch.sweep(session, brand_ids=presence.brands_of(session, actor.id))
+            with unit_of_work() as uow:
+                dispatch.sweep(uow, brand_ids=presence.brands_of(uow.session, actor.id))
         return out  # type: ignore[no-any-return]
 
     @requires("expert")

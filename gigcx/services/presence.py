@@ -59,7 +59,6 @@ def heartbeat(session: Session, process_id: str) -> None:
     session.execute(update(ExpertConnection).where(ExpertConnection.process_id == process_id)  # type: ignore[arg-type]
                     .values(last_seen=now))
     session.execute(delete(ExpertConnection).where(ExpertConnection.last_seen < now - 3 * _ttl()))  # type: ignore[arg-type]
-    session.commit()
 
 
 def set_availability(session: Session, expert_id: int, online: bool, max_cases: int | None) -> ExpertPresence:

@@ -73,14 +73,13 @@ def due(session: Session, limit: int = 100) -> list[int]:
     return list(rows)  # type: ignore[arg-type]
 
 
-def fire(session: Session, timer_id: int, process_id: str) -> bool:
-    """Claim one timer and run its handler in the same transaction; True if this call fired it."""
-    outbox = Outbox()
+def fire(session: Session, outbox: Outbox, timer_id: int, process_id: str) -> bool:
+    """Claim one timer and run its handler in the caller's transaction (one unit of work per
+    timer); True if this call fired it."""
     claimed = session.execute(
         update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))  # type: ignore[arg-type, union-attr]
         .values(fired_at=utcnow(), claimed_by=process_id))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # another process claimed it; nothing written
         return False
     timer = session.get(Timer, timer_id)
     fn = handlers().get(timer.kind) if timer else None
@@ -88,6 +87,4 @@ def fire(session: Session, timer_id: int, process_id: str) -> bool:
         log.error("no handler for timer %s", timer_id)
     else:
         fn(session, outbox, timer.ref_id)  # type: ignore[union-attr]
-    session.commit()
-    outbox.flush()
     return True

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, render_template, request
 from gigcx.auth import public
 from gigcx.db import request_session
 from gigcx.services import mail, mailtext
+from gigcx.uow import transactional
 
 bp = Blueprint("unsubscribe", __name__, template_folder="templates")
 
@@ -25,6 +26,7 @@ TEXT = {
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @public  # the signed link is the credential
+@transactional
 def unsubscribe(token: str) -> Response:
     """Leave (or, with `action=subscribe`, rejoin) the list the token names."""
     found = mail.read_token(token)
