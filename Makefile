@@ -34,6 +34,7 @@ test: setup-test
 
 check: setup-test
 	$(VENV)/bin/ruff check gigcx matching payouts tests bench
+	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict --ignore-missing-imports matching payouts
 	$(VENV)/bin/lint-imports
 

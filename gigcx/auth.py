@@ -162,4 +162,4 @@ def check_request(session: Session, roles: tuple[str, ...]) -> None:
 
 def principal() -> Principal:
     """The authenticated caller of this request."""
-    return g.principal  # type: ignore[no-any-return]
+    return g.principal

@@ -21,7 +21,7 @@ def call_blocking(fn: Callable[..., T], *args: Any) -> T:
     hub = _gevent_hub()
     if hub is None:
         return fn(*args)
-    return hub.threadpool.apply(fn, args)  # type: ignore[no-any-return]
+    return hub.threadpool.apply(fn, args)
 
 
 def spawn(fn: Callable[..., Any], *args: Any) -> None:

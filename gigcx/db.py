@@ -117,7 +117,7 @@ def init_app(app: Flask) -> None:
 
 def engine() -> Engine:
     """The current app's engine."""
-    return current_app.extensions["gigcx_engine"]  # type: ignore[no-any-return]
+    return current_app.extensions["gigcx_engine"]
 
 
 def new_session(bind: Engine | None = None) -> Session:
@@ -130,7 +130,7 @@ def request_session() -> Session:
     request's unit of work (`gigcx.uow.for_request`) commits it."""
     if "db_session" not in g:
         g.db_session = new_session()
-    return g.db_session  # type: ignore[no-any-return]
+    return g.db_session
 
 
 def _close_request_session(_exc: BaseException | None) -> None:

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import Session, func, select
 
 from gigcx.models import Brand, Case, CaseStatus, Expert, Message, Offer, Rating
@@ -92,7 +93,7 @@ def public_suggestions(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if isinstance(s, dict) and "question" not in s and "id" in s]
 
 
-def message_payload(msg: Message, *, masked: bool = False) -> dict[str, Any]:
+def message_payload(msg: Message | Row[Any], *, masked: bool = False) -> dict[str, Any]:
     """The contract's `message` event; `masked` hides customers' (and staff's) personal data from experts."""
     text = mask(msg.text) if masked and msg.sender in MASKED_SENDERS else msg.text
     return {"case_id": msg.case_id, "id": msg.id, "seq": msg.seq, "sender": msg.sender,
@@ -141,7 +142,7 @@ class Outbox:
             self.add("case", payload, EXPERT, expert_room(case.expert_id))  # type: ignore[arg-type]
         self.add("case", brand_view, BRAND, brand_room(case.brand_id))
 
-    def message_posted(self, case: Any, msg: Message) -> None:
+    def message_posted(self, case: Any, msg: Message | Row[Any]) -> None:
         """Deliver a stored message to everybody in the conversation."""
         self.add("message", message_payload(msg), CUSTOMER, customer_room(case.customer_id))
         if expert_in_conversation(case):

@@ -144,7 +144,7 @@ def init_app(app: Flask) -> None:
     """Register the endpoints and the scrape-time collector (once per process)."""
     app.register_blueprint(bp)
     if not getattr(REGISTRY, "_gigcx_cases", False):
-        REGISTRY.register(CasesByStatus())  # type: ignore[arg-type]
+        REGISTRY.register(CasesByStatus())
         REGISTRY._gigcx_cases = True  # type: ignore[attr-defined]
     if app.config["GIGCX"].log_format == "json":
         handler = logging.StreamHandler()

@@ -33,7 +33,7 @@ HOST_ID = uuid.uuid4().hex  # tells this process's own signals apart on the shar
 
 def _cache(app: Flask | None = None) -> dict[str, tuple[bool, float]]:
     """credential -> (still valid, monotonic time it was read), per app (ids are per database)."""
-    return (app or current_app).extensions.setdefault("gigcx_credentials", {})  # type: ignore[no-any-return]
+    return (app or current_app).extensions.setdefault("gigcx_credentials", {})
 
 
 def token_credential(token_id: int) -> str:

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from flask import g
@@ -131,7 +131,7 @@ def for_request() -> UnitOfWork:
     """The current request's unit of work, on the request's session."""
     if "uow" not in g:
         g.uow = UnitOfWork(db.request_session())
-    return g.uow  # type: ignore[no-any-return]
+    return g.uow
 
 
 def transactional(view: Callable[..., R]) -> Callable[..., R]:
@@ -169,7 +169,7 @@ _PACKAGE = str(Path(__file__).parent) + os.sep
 def _guard(session: OrmSession) -> None:
     if session.info.get(_COMMITTING) or session.in_nested_transaction():  # a savepoint's release
         return
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and (frame.f_code.co_filename.startswith("<")
                                  or f"{os.sep}site-packages{os.sep}" in frame.f_code.co_filename):
         frame = frame.f_back  # SQLAlchemy's own frames, up to the caller of commit()

@@ -44,7 +44,7 @@ def hardened_handler(settings: Any) -> type:
 
     header_s, body_s = settings.header_timeout_s, settings.body_timeout_s
 
-    class DeadlineInput(Input):  # type: ignore[misc]
+    class DeadlineInput(Input):
         """Request body reads share one deadline, starting at the first read."""
 
         __slots__ = ("deadline", "handler")
@@ -79,7 +79,7 @@ def hardened_handler(settings: Any) -> type:
                 pass
             self.handler.close_connection = True
 
-    class HardenedHandler(WSGIHandler):  # type: ignore[misc]
+    class HardenedHandler(WSGIHandler):
         """Request line and headers within `header_s`; bodies within `body_s`."""
 
         _header_timer: Any = None
@@ -88,7 +88,7 @@ def hardened_handler(settings: Any) -> type:
             self._header_timer = gevent.Timeout(header_s, HeaderTimeout("headers took too long"))
             self._header_timer.start()
             try:
-                return super().read_requestline()  # type: ignore[no-any-return]
+                return super().read_requestline()
             except HeaderTimeout:  # idle keep-alive, or a client that never finishes its request line
                 self._header_timer.cancel()
                 return ""  # ends the connection quietly
@@ -115,7 +115,7 @@ def hardened_handler(settings: Any) -> type:
                                       chunked_input=plain.chunked_input)
                 timed.deadline, timed.handler = None, self
                 self.wsgi_input = env["wsgi.input"] = timed
-            return env  # type: ignore[no-any-return]
+            return env
 
     return HardenedHandler
 
@@ -163,7 +163,7 @@ class MaxBodyRequest(Request):
     """Flask's request, with `413` for chunked bodies over `MAX_CONTENT_LENGTH`."""
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         cached = self.__dict__.get("_gigcx_stream")
         if cached is None:
             cached = super().stream

@@ -2,13 +2,17 @@
 before any body is parsed."""
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
 from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel
 
 from gigcx import uow
 from gigcx.schemas import ErrorBody
 
-SECURITY = [{"bearer": []}]
-ERRORS = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody}
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
+ERRORS: dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None] = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody}
 
 api = APIBlueprint("api", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
 

@@ -25,12 +25,12 @@ from gigcx.services import metrics as metrics_svc
 
 
 class ProgramSlugPath(BaseModel):
-    slug: schemas.Slug  # type: ignore[valid-type]
+    slug: schemas.Slug
 
 
 class MetricsExportQuery(schemas.StrictQuery):
-    since: schemas.UtcDateTime | None = None  # type: ignore[valid-type]
-    until: schemas.UtcDateTime | None = None  # type: ignore[valid-type]
+    since: schemas.UtcDateTime | None = None
+    until: schemas.UtcDateTime | None = None
     bucket: Literal["hour", "day", "week"] = "day"
 
 

@@ -68,7 +68,7 @@ class StaffPrefs(Strict):
 
 
 class BrandPrefs(Strict):
-    contact_email: Email | None = None  # type: ignore[valid-type]
+    contact_email: Email | None = None
     alerts: bool | None = None
     language: Lang | None = None
 

@@ -12,6 +12,7 @@ target_metadata = SQLModel.metadata
 def run_migrations_online() -> None:
     """Run migrations in a transaction; on PostgreSQL under an advisory lock."""
     url = config.get_main_option("sqlalchemy.url")
+    assert url is not None  # gigcx.db sets it before migrating
     connectable = create_engine(url, poolclass=pool.NullPool)
     with connectable.connect() as connection:
         if connection.dialect.name == "postgresql":

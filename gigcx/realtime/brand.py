@@ -69,7 +69,7 @@ class BrandNamespace(RoleNamespace):
             cases.close(session, outbox, case)
             return {"case": case_payload(session, case)}
 
-        return transact(work)  # type: ignore[no-any-return]
+        return transact(work)
 
 
 

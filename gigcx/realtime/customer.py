@@ -53,7 +53,7 @@ class CustomerNamespace(RoleNamespace):
                 raise ConnectionRefusedError("unknown brand")
             customer = _resume(session, brand.id, token) if token else None  # type: ignore[arg-type]
             if isinstance(user_id, str):
-                if not trust.verify_identity(brand, user_id, user_hash):  # type: ignore[arg-type]
+                if not trust.verify_identity(brand, user_id, user_hash):
                     raise ConnectionRefusedError("identity verification failed")
                 known = trust.known_customer(session, brand.id, user_id, customer)  # type: ignore[arg-type]
                 if known is not customer:  # another device (or a new customer): a token for this one
@@ -108,7 +108,7 @@ class CustomerNamespace(RoleNamespace):
             out["suggestions"] = public_suggestions(case.suggestions)
             return {"case": out}
 
-        return transact(work)  # type: ignore[no-any-return]
+        return transact(work)
 
     @requires("customer")
     @acked
@@ -128,7 +128,7 @@ class CustomerNamespace(RoleNamespace):
         body = parse(p.CustomerResolve, data)
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(s, cases.customer_resolve(
-            s, o, actor, case_id=body.case_id, resolved=body.resolved))})  # type: ignore[no-any-return]
+            s, o, actor, case_id=body.case_id, resolved=body.resolved))})
 
     @requires("customer")
     @acked
@@ -136,7 +136,7 @@ class CustomerNamespace(RoleNamespace):
         """A suggested answer solved it: close the case without an expert."""
         body = parse(p.CaseRef, data)
         actor = self.actor()
-        return transact(lambda s, o: {"case": case_payload(s, cases.deflect(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
+        return transact(lambda s, o: {"case": case_payload(s, cases.deflect(s, o, actor, case_id=body.case_id))})
 
     @requires("customer")
     @acked

@@ -64,7 +64,7 @@ class ExpertNamespace(RoleNamespace):
         if body.online:
             with unit_of_work() as uow:
                 dispatch.sweep(uow, brand_ids=presence.brands_of(uow.session, actor.id))
-        return out  # type: ignore[no-any-return]
+        return out
 
     @requires("expert")
     @acked
@@ -78,7 +78,7 @@ class ExpertNamespace(RoleNamespace):
             session.flush()
             return cases.sync(session, actor, case_id=body.case_id, after_seq=0, case=case)
 
-        return transact(work)  # type: ignore[no-any-return]
+        return transact(work)
 
     @requires("expert")
     @acked
@@ -96,7 +96,7 @@ class ExpertNamespace(RoleNamespace):
         body = parse(p.CaseRef, data)
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(
-            s, cases.propose_resolution(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
+            s, cases.propose_resolution(s, o, actor, case_id=body.case_id))})
 
     @requires("expert")
     @acked
@@ -107,7 +107,7 @@ class ExpertNamespace(RoleNamespace):
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(
             s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason,
-                                     message=body.message))})  # type: ignore[no-any-return]
+                                     message=body.message))})
 
     @requires("expert")
     @acked

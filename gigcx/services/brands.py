@@ -29,6 +29,7 @@ def create_brand(*, session: Session, data: schemas.BrandCreate) -> tuple[Brand,
 
 
 def _add_key(session: Session, brand: Brand) -> str:
+    assert brand.id is not None  # callers pass a flushed brand
     key = security.new_token(security.BRAND_KEY)
     session.add(BrandApiKey(brand_id=brand.id, key_hash=security.token_hash(key), prefix=key[:12]))
     return key
@@ -116,7 +117,7 @@ def list_topics(session: Session, brand_id: int, active_only: bool = False) -> l
     q = select(Topic).where(Topic.brand_id == brand_id)
     if active_only:
         q = q.where(Topic.active.is_(True))  # type: ignore[attr-defined]
-    return list(session.exec(q.order_by(Topic.slug)))  # type: ignore[arg-type]
+    return list(session.exec(q.order_by(Topic.slug)))
 
 
 def topic_view(topic: Topic) -> dict[str, Any]:

@@ -108,7 +108,8 @@ _NEXT_SEQ_RESPONDED = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
                                first_response_at=func.coalesce(_CASE.c.first_response_at, bindparam("b_now")))
                        .returning(_CASE.c.last_seq))
 _INSERT_MSG = insert(_MSG).returning(*_MSG.c)
-_CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id,
+# sqlmodel's select() is typed for at most four columns:
+_CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id,  # type: ignore[call-overload]
                           _CASE.c.status, _CASE.c.escalated_at).where(_CASE.c.id == bindparam("b_case"))
 _CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update()
 _PRIOR_MSG = select(_MSG).where(_MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),

@@ -48,7 +48,7 @@ def payout_account(uow: UnitOfWork, gw: sg.StripeGateway, expert_id: int, refres
             acct = gw.create_expert_account(str(expert.id), email=expert.email)
             expert.stripe_account_id = acct.account_id
             uow.session.add(expert)
-    link = gw.create_account_link(expert.stripe_account_id, refresh_url, return_url)  # type: ignore[arg-type]
+    link = gw.create_account_link(expert.stripe_account_id, refresh_url, return_url)
     return {"account_id": expert.stripe_account_id, "url": link.url, "expires_at": link.expires_at,
             "payouts_enabled": expert.payouts_enabled}
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import case as when
 from sqlalchemy import exists, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.errors import ApiError
 from gigcx.events import EXPERT, Outbox, expert_room, expert_summary, offer_payload
@@ -95,12 +95,13 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
         case.routing = {**decision, "waiting_since": case.routing.get("waiting_since") or utcnow().isoformat()}
         session.add(case)
         return []
+    bumped: int | None
     if fresh:  # invisible to others until commit; the round is written with the routing below
         bumped = case.offer_round + 1
     else:
-        bumped = session.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.matching,  # type: ignore[arg-type]
-                                                    Case.offer_round == case.offer_round)
-                                 .values(offer_round=Case.offer_round + 1).returning(Case.offer_round)
+        bumped = session.execute(update(Case).where(col(Case.id) == case.id, col(Case.status) == CaseStatus.matching,
+                                                    col(Case.offer_round) == case.offer_round)
+                                 .values(offer_round=col(Case.offer_round) + 1).returning(col(Case.offer_round))
                                  .execution_options(synchronize_session=False)).scalar_one_or_none()
         if bumped is None:
             return []  # another process is dispatching this case right now
@@ -275,7 +276,7 @@ def confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
 def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None = None) -> list[Case]:
     """Cases still matching that nobody holds an offer for (the queue), oldest first."""
     q = select(Case).where(Case.status == CaseStatus.matching,
-                           ~exists().where(Offer.case_id == Case.id, Offer.status == OfferStatus.open))
+                           ~exists().where(col(Offer.case_id) == Case.id, col(Offer.status) == OfferStatus.open))
     if brand_ids is not None:
         q = q.where(Case.brand_id.in_(brand_ids))  # type: ignore[attr-defined]
     return list(session.exec(q.order_by(Case.created_at).limit(limit)))  # type: ignore[arg-type]

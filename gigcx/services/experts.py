@@ -47,6 +47,7 @@ def issue_token(*, session: Session, data: schemas.TokenRequest) -> tuple[str, E
     stored = expert.password_hash if expert else security.DUMMY_PASSWORD_HASH
     if not security.check_password(stored, data.password) or expert is None:
         raise ApiError("unauthorized", "wrong e-mail or password")
+    assert expert.id is not None  # a stored row
     token = security.new_token(security.EXPERT_TOKEN)
     session.add(AuthToken(token_hash=security.token_hash(token), kind=TokenKind.expert, subject_id=expert.id))
     session.flush()
@@ -60,6 +61,7 @@ def issue_staff_token(*, session: Session, brand_id: int, email: str, password: 
     stored = staff.password_hash if staff else security.DUMMY_PASSWORD_HASH
     if not security.check_password(stored, password) or staff is None:
         raise ApiError("unauthorized", "wrong e-mail or password")
+    assert staff.id is not None  # a stored row
     token = security.new_token(security.STAFF_TOKEN)
     session.add(AuthToken(token_hash=security.token_hash(token), kind=TokenKind.staff, subject_id=staff.id))
     session.flush()
@@ -110,7 +112,8 @@ def _check_topics(session: Session, brand_id: int, slugs: list[str]) -> list[str
 def apply(*, session: Session, expert_id: int, data: schemas.ProgramApply) -> ExpertProgram:
     """Apply to a brand's program for some topics (pending the brand's approval)."""
     brand = _brand(session, data.brand)
-    topics = _check_topics(session, brand.id, data.topics)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    topics = _check_topics(session, brand.id, data.topics)
     program = session.exec(select(ExpertProgram).where(
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand.id)).first()
     if program is None:

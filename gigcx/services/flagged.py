@@ -195,7 +195,7 @@ def brand_quality(session: Session, brand: Brand, expert_id: int | None) -> dict
 def expert_quality(session: Session, expert_id: int) -> dict[str, Any]:
     """The expert's own quality per brand and topic, with why rewards are held or offers fewer."""
     rows = session.exec(select(ExpertQuality, Brand).join(Brand, Brand.id == ExpertQuality.brand_id).where(  # type: ignore[arg-type]
-        ExpertQuality.expert_id == expert_id).order_by(Brand.slug, ExpertQuality.topic)).all()  # type: ignore[arg-type]
+        ExpertQuality.expert_id == expert_id).order_by(Brand.slug, ExpertQuality.topic)).all()
     out = []
     for row, brand in rows:
         view = _quality_row(row, trust.settings_for(brand).quality_threshold)

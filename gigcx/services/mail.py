@@ -258,7 +258,7 @@ def scan_waiting(session: Session) -> int:
             if _aware(case.created_at) > cutoff:
                 continue
             brand = session.get(Brand, case.brand_id)
-            topic = routing.topic_pool(brand, case) if brand else None  # type: ignore[arg-type]
+            topic = routing.topic_pool(brand, case) if brand else None
             members = session.exec(select(ExpertProgram.expert_id, ExpertProgram.topics).where(
                 ExpertProgram.brand_id == case.brand_id, ExpertProgram.status == ProgramStatus.approved,
                 ExpertProgram.expert_id.in_(list(away)))).all()  # type: ignore[attr-defined]

@@ -98,7 +98,7 @@ def init_app(app: Any) -> None:
 
 
 def _profiles() -> dict[int, _Profiles]:
-    return current_app.extensions["gigcx_presence"]  # type: ignore[no-any-return]
+    return current_app.extensions["gigcx_presence"]
 
 
 def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int, _Profile]:
@@ -109,9 +109,10 @@ def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int
     max_age = current_app.config["GIGCX"].roster_cache_s
     if cached is not None and now - cached.read_at < max_age and need <= cached.by_id.keys():
         return cached.by_id
-    rows = session.execute(
-        select(Expert.id, Expert.display_name, Expert.languages, ExpertProgram.topics, Expert.created_at)
-        .join(ExpertProgram, ExpertProgram.expert_id == Expert.id)  # type: ignore[arg-type]
+    rows = session.execute(  # sqlmodel's select() is typed for at most four columns:
+        select(Expert.id, Expert.display_name, Expert.languages, ExpertProgram.topics,  # type: ignore[call-overload]
+               Expert.created_at)
+        .join(ExpertProgram, ExpertProgram.expert_id == Expert.id)
         .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == ProgramStatus.approved)).all()
     by_id = {r[0]: (r[1], list(r[2]), _bases(r[2]), list(r[3]), r[4]) for r in rows}
     _profiles()[brand_id] = _Profiles(now, by_id)

@@ -57,7 +57,7 @@ def redact_case(session: Session, case: Case) -> int:
     """Replace every text of the case with `[redacted]`; returns how many messages changed."""
     changed = session.connection().execute(
         update(Message).where(Message.case_id == case.id, Message.sender != Sender.system,  # type: ignore[arg-type]
-                              Message.text != REDACTED).values(text=REDACTED)).rowcount  # type: ignore[arg-type, attr-defined]
+                              Message.text != REDACTED).values(text=REDACTED)).rowcount  # type: ignore[arg-type]
     case.question = REDACTED
     if case.escalation_reason is not None:
         case.escalation_reason = REDACTED

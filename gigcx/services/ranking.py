@@ -29,7 +29,8 @@ _RATING = Rating.__table__  # type: ignore[attr-defined]
 
 def _history_version(session: Session, brand_id: int) -> tuple[Any, ...]:
     """Changes when a case with an expert finishes or is reviewed (what `history` reads)."""
-    return tuple(session.exec(select(func.count(), func.max(Case.resolved_at), func.max(Case.reviewed_at),
+    # sqlmodel's select() is typed for at most four columns:
+    return tuple(session.exec(select(func.count(), func.max(Case.resolved_at), func.max(Case.reviewed_at),  # type: ignore[call-overload]
                                      func.max(Case.escalated_at), func.max(Case.closed_at))
                               .where(Case.brand_id == brand_id, Case.expert_id.is_not(None),  # type: ignore[union-attr]
                                      Case.status.in_(FINISHED))).one())  # type: ignore[attr-defined]
@@ -93,7 +94,7 @@ def init_app(app: Any) -> None:
 
 def state(app: Any = None) -> RankingState:
     """The ranking caches of `app`, or of the current app."""
-    return (app or current_app).extensions["gigcx_ranking"]  # type: ignore[no-any-return]
+    return (app or current_app).extensions["gigcx_ranking"]
 
 
 def ranker_for(session: Session, brand_id: int) -> ExpertRanker:
@@ -124,9 +125,9 @@ def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> d
 
 def _query_stats(session: Session, expert_ids: list[int], recent: int) -> dict[int, tuple[float | None, int]]:
     resolved = dict(session.exec(select(Case.expert_id, func.count()).where(
-        Case.expert_id.in_(expert_ids), Case.status == CaseStatus.resolved).group_by(Case.expert_id)).all())  # type: ignore[union-attr, attr-defined, arg-type]
+        Case.expert_id.in_(expert_ids), Case.status == CaseStatus.resolved).group_by(Case.expert_id)).all())  # type: ignore[union-attr, arg-type]
     rows = session.exec(select(Case.expert_id, Case.assigned_at, Case.first_response_at).where(
-        Case.expert_id.in_(expert_ids), Case.first_response_at.is_not(None),  # type: ignore[union-attr, attr-defined]
+        Case.expert_id.in_(expert_ids), Case.first_response_at.is_not(None),  # type: ignore[union-attr]
         Case.assigned_at.is_not(None)).order_by(Case.id.desc()).limit(recent * len(expert_ids))).all()  # type: ignore[union-attr]
     waits: dict[int, list[float]] = {}
     for eid, assigned, first in rows:

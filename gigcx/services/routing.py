@@ -61,7 +61,7 @@ def init_app(app: Any) -> None:
 
 def state(app: Any = None) -> RoutingState:
     """The routing caches of `app`, or of the current app."""
-    return (app or current_app).extensions["gigcx_routing"]  # type: ignore[no-any-return]
+    return (app or current_app).extensions["gigcx_routing"]
 
 
 def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
@@ -79,7 +79,7 @@ def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
 def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> BrandModels:
     """A lexical model fitted on the topics' own examples (milliseconds, inside the request)."""
     topics = list(session.exec(select(Topic).where(Topic.brand_id == brand.id, Topic.active.is_(True))  # type: ignore[attr-defined]
-                               .order_by(Topic.slug)))  # type: ignore[arg-type]
+                               .order_by(Topic.slug)))
     texts, labels = [], []
     for t in topics:
         for text in [t.name, t.description, *t.examples]:

@@ -28,7 +28,7 @@ def init_app(app: Any, handlers: Mapping[str, Handler]) -> None:
 
 def handlers() -> dict[str, Handler]:
     """The current app's timer handlers, by kind."""
-    return current_app.extensions["gigcx_timers"]  # type: ignore[no-any-return]
+    return current_app.extensions["gigcx_timers"]
 
 
 def schedule(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:

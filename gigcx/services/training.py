@@ -41,6 +41,7 @@ def training_data(session: Session, brand_id: int, limit: int = 50000) -> tuple[
         (Case.review_verdict.is_(None)) | (Case.review_verdict != "reject"))  # type: ignore[union-attr]
         .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
     for question, topic in rows:
+        assert topic is not None  # the query keeps cases whose topic is one of the slugs
         texts.append(question)
         labels.append(topic)
     return texts, labels

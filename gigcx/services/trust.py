@@ -302,6 +302,6 @@ def quality_scores(session: Session, brand_id: int, topic: str | None, expert_id
     """Quality of these experts in the topic (only those with a score)."""
     if topic is None or not expert_ids:
         return {}
-    return dict(session.exec(select(ExpertQuality.expert_id, ExpertQuality.score).where(  # type: ignore[arg-type]
+    return dict(session.exec(select(ExpertQuality.expert_id, ExpertQuality.score).where(
         ExpertQuality.brand_id == brand_id, ExpertQuality.topic == topic,
         ExpertQuality.expert_id.in_(expert_ids))).all())  # type: ignore[attr-defined]
