@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from gigcx.models import Brand, Case, CaseStatus, Expert, Message, Offer, Rating
 from gigcx.models.base import iso
@@ -30,8 +30,8 @@ def brand_room(brand_id: int) -> str:
 def expert_rating(session: Session, expert_id: int) -> float | None:
     """The expert's mean CSAT, rounded for display (None before any rating); ratings of escalated
     cases are left out (the brand's staff finished those)."""
-    avg = session.exec(select(func.avg(Rating.csat)).join(Case, Case.id == Rating.case_id)  # type: ignore[arg-type]
-                       .where(Rating.expert_id == expert_id, Case.escalated_at.is_(None))).one()  # type: ignore[union-attr]
+    avg = session.exec(select(func.avg(Rating.csat)).join(Case, col(Case.id) == Rating.case_id)
+                       .where(col(Rating.expert_id) == expert_id, col(Case.escalated_at).is_(None))).one()
     return None if avg is None else round(float(avg), 2)
 
 

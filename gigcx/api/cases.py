@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from flask import Response
-from sqlmodel import select
+from sqlmodel import col, select
 
 import payouts
 from gigcx import db, schemas
@@ -45,8 +45,8 @@ def case_view(case: Case, rating: Rating | None, expert_name: str | None) -> dic
 
 def _query(brand_id: int, q: schemas.CaseListQuery | schemas.ExportQuery) -> Any:
     stmt = (select(Case, Rating, Expert.display_name)
-            .join(Rating, Rating.case_id == Case.id, isouter=True)  # type: ignore[arg-type]
-            .join(Expert, Expert.id == Case.expert_id, isouter=True)  # type: ignore[arg-type]
+            .join(Rating, col(Rating.case_id) == Case.id, isouter=True)
+            .join(Expert, col(Expert.id) == Case.expert_id, isouter=True)
             .where(Case.brand_id == brand_id))
     if q.since is not None:
         stmt = stmt.where(Case.created_at >= q.since)
@@ -57,10 +57,10 @@ def _query(brand_id: int, q: schemas.CaseListQuery | schemas.ExportQuery) -> Any
             if getattr(q, field) is not None:
                 stmt = stmt.where(getattr(Case, field) == getattr(q, field))
         if q.no_topic is not None:
-            stmt = stmt.where(Case.topic.is_(None) if q.no_topic else Case.topic.is_not(None))  # type: ignore[union-attr]
+            stmt = stmt.where(col(Case.topic).is_(None) if q.no_topic else col(Case.topic).is_not(None))
         if q.before_id is not None:
-            stmt = stmt.where(Case.id < q.before_id)  # type: ignore[operator]
-    return stmt.order_by(Case.id.desc())  # type: ignore[union-attr]
+            stmt = stmt.where(col(Case.id) < q.before_id)
+    return stmt.order_by(col(Case.id).desc())
 
 
 @api.get("/cases", tags=[TAGS["cases"]], security=SECURITY)
@@ -89,7 +89,7 @@ def get_case(path: schemas.CasePath) -> dict[str, Any]:
     out["messages"] = [message_payload(m) for m in msgs]
     offers = session.exec(select(Offer).where(Offer.case_id == case.id).order_by(Offer.id)).all()  # type: ignore[arg-type]
     names = {e.id: e.display_name for e in session.exec(select(Expert).where(
-        Expert.id.in_({o.expert_id for o in offers})))} if offers else {}  # type: ignore[union-attr]
+        col(Expert.id).in_({o.expert_id for o in offers})))} if offers else {}
     out["offers"] = [{**dispatch.describe(o), "display_name": names.get(o.expert_id)} for o in offers]
     out["routing"] = case.routing
     out["suggestions"] = public_suggestions(case.suggestions)

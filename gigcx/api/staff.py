@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import request
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from gigcx import db, ratelimit, schemas, security, uow
 from gigcx.api import SECURITY, TAGS, api
@@ -73,7 +73,7 @@ def list_staff() -> dict[str, Any]:
 def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
     """Experts who applied to the brand's program, with their track record here."""
     session = db.request_session()
-    q = select(ExpertProgram, Expert).join(Expert, Expert.id == ExpertProgram.expert_id).where(  # type: ignore[arg-type]
+    q = select(ExpertProgram, Expert).join(Expert, col(Expert.id) == ExpertProgram.expert_id).where(
         ExpertProgram.brand_id == principal().brand_id)
     if query.status:
         q = q.where(ExpertProgram.status == query.status)

@@ -6,7 +6,7 @@ from typing import Any
 from flask import request
 from flask_socketio import emit
 from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx import loadshed, ratelimit, security
 from gigcx.auth import public, requires
@@ -118,7 +118,7 @@ class CustomerNamespace(RoleNamespace):
         actor = self.actor()
         with session_scope() as session:
             rows = session.exec(select(Case).where(Case.customer_id == actor.id)
-                                .order_by(Case.id.desc()).limit(50)).all()  # type: ignore[union-attr]
+                                .order_by(col(Case.id).desc()).limit(50)).all()
             return {"cases": [case_payload(session, c, full=True) for c in rows]}
 
     @requires("customer")
@@ -168,7 +168,7 @@ def _resume(session: Session, brand_id: int, token: str) -> Customer | None:
     customer = session.exec(select(Customer).where(Customer.token_hash == digest)).first()
     if customer is None:
         extra = session.exec(select(AuthToken.subject_id).where(
-            AuthToken.token_hash == digest, AuthToken.kind == TokenKind.customer, AuthToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+            col(AuthToken.token_hash) == digest, col(AuthToken.kind) == TokenKind.customer, col(AuthToken.revoked_at).is_(None))).first()
         customer = session.get(Customer, extra) if extra is not None else None
     if customer is None or customer.brand_id != brand_id:
         return None

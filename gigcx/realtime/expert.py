@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import current_app, request
 from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx import auth as bearer
 from gigcx.auth import public, requires
@@ -116,7 +116,7 @@ class ExpertNamespace(RoleNamespace):
         parse(p.Empty, data if data is not None else {})
         actor = self.actor()
         with session_scope() as session:
-            mine = session.exec(select(Case).where(Case.expert_id == actor.id, Case.status.in_(  # type: ignore[attr-defined]
+            mine = session.exec(select(Case).where(col(Case.expert_id) == actor.id, col(Case.status).in_(
                 BUSY_STATUSES)).order_by(Case.id)).all()  # type: ignore[arg-type]
             offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == OfferStatus.open)).all()
             from gigcx.events import offer_payload

@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.errors import ApiError
 from gigcx.models import AnswerStatus, Brand, Case, Message, ReusableAnswer, Sender, Topic, utcnow
@@ -82,7 +82,7 @@ def version(session: Session, brand_id: int) -> tuple[Any, ...]:
         return ("off",)
     row = session.exec(select(func.count(), func.max(ReusableAnswer.id), func.max(ReusableAnswer.decided_at))
                        .where(ReusableAnswer.brand_id == brand_id,
-                              ReusableAnswer.status.in_(statuses))).one()  # type: ignore[attr-defined]
+                              col(ReusableAnswer.status).in_(statuses))).one()
     return (brand.answer_reuse, *row)  # type: ignore[union-attr]
 
 
@@ -93,9 +93,9 @@ def served(session: Session, brand_id: int, ids: list[int]) -> dict[int, Reusabl
     statuses = served_statuses(brand.answer_reuse if brand else "off")
     if not ids or not statuses:
         return {}
-    rows = session.exec(select(ReusableAnswer).where(ReusableAnswer.id.in_(ids),  # type: ignore[union-attr]
+    rows = session.exec(select(ReusableAnswer).where(col(ReusableAnswer.id).in_(ids),
                                                      ReusableAnswer.brand_id == brand_id,
-                                                     ReusableAnswer.status.in_(statuses)))  # type: ignore[attr-defined]
+                                                     col(ReusableAnswer.status).in_(statuses)))
     return {r.id: r for r in rows}  # type: ignore[misc]
 
 
@@ -114,8 +114,8 @@ def list_answers(session: Session, brand_id: int, *, status: str | None, limit: 
     if status:
         q = q.where(ReusableAnswer.status == status)
     if before_id:
-        q = q.where(ReusableAnswer.id < before_id)  # type: ignore[operator]
-    rows = session.exec(q.order_by(ReusableAnswer.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
+        q = q.where(col(ReusableAnswer.id) < before_id)
+    rows = session.exec(q.order_by(col(ReusableAnswer.id).desc()).limit(limit + 1)).all()
     page = rows[:limit]
     brand = session.get(Brand, brand_id)
     return {"mode": brand.answer_reuse if brand else None, "answers": [view(r) for r in page],

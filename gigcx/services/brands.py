@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx import schemas, security
 from gigcx.errors import ApiError
@@ -42,7 +42,7 @@ def rotate_key(*, session: Session, outbox: Outbox, brand_id: int) -> str:
     assert brand is not None
     revoked = []
     for old in session.exec(select(BrandApiKey).where(
-            BrandApiKey.brand_id == brand_id, BrandApiKey.revoked_at.is_(None))):  # type: ignore[union-attr]
+            col(BrandApiKey.brand_id) == brand_id, col(BrandApiKey.revoked_at).is_(None))):
         old.revoked_at = utcnow()
         session.add(old)
         revoked.append(old.id)
@@ -116,7 +116,7 @@ def list_topics(session: Session, brand_id: int, active_only: bool = False) -> l
     """The brand's topics, by slug."""
     q = select(Topic).where(Topic.brand_id == brand_id)
     if active_only:
-        q = q.where(Topic.active.is_(True))  # type: ignore[attr-defined]
+        q = q.where(col(Topic.active).is_(True))
     return list(session.exec(q.order_by(Topic.slug)))
 
 

@@ -1,7 +1,7 @@
 """The brand's budget: balance, routing-time exposure and policy, and currency changes."""
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx.errors import ApiError
@@ -19,8 +19,8 @@ def exposure_cents(session: Session, brand: Brand, exclude_case: int | None = No
     """Worst-case reward of the brand's routed, unfinished cases (offered, active, confirming)."""
     offered = select(Offer.case_id).where(Offer.status == OfferStatus.open)
     q = select(Case).where(Case.brand_id == brand.id,
-                           (Case.status.in_(BUSY_STATUSES))  # type: ignore[attr-defined]
-                           | ((Case.status == CaseStatus.matching) & Case.id.in_(offered)))  # type: ignore[union-attr]
+                           (col(Case.status).in_(BUSY_STATUSES))
+                           | ((col(Case.status) == CaseStatus.matching) & col(Case.id).in_(offered)))
     rules = rules_for(brand)
     total = 0
     for case in session.exec(q):

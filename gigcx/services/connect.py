@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx import stripe_gateway as sg
@@ -185,7 +185,7 @@ def transfer_reversed(session: Session, gw: sg.StripeGateway, event: sg.Transfer
 
 def list_reversals(session: Session, *, undecided: bool = False) -> list[PayoutReversal]:
     """Reversals newest first; `undecided` keeps those still held."""
-    q = select(PayoutReversal).order_by(PayoutReversal.created_at.desc())  # type: ignore[attr-defined]
+    q = select(PayoutReversal).order_by(col(PayoutReversal.created_at).desc())
     if undecided:
         q = q.where(PayoutReversal.decision == None)  # noqa: E711 - SQL IS NULL
     return list(session.exec(q))

@@ -173,7 +173,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     approved = (select(ExpertProgram.id).where(ExpertProgram.expert_id == expert_id,
                                               ExpertProgram.brand_id == Case.brand_id,
                                               ExpertProgram.status == ProgramStatus.approved).exists())
-    won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching, approved)  # type: ignore[arg-type]
+    won = session.execute(update(Case).where(col(Case.id) == case_id, col(Case.status) == CaseStatus.matching, approved)
                           .values(status=CaseStatus.active, expert_id=expert_id, assigned_at=now,
                                   rev=Case.rev + 1)
                           .returning(Case)).scalars().first()
@@ -278,7 +278,7 @@ def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None
     q = select(Case).where(Case.status == CaseStatus.matching,
                            ~exists().where(col(Offer.case_id) == Case.id, col(Offer.status) == OfferStatus.open))
     if brand_ids is not None:
-        q = q.where(Case.brand_id.in_(brand_ids))  # type: ignore[attr-defined]
+        q = q.where(col(Case.brand_id).in_(brand_ids))
     return list(session.exec(q.order_by(Case.created_at).limit(limit)))  # type: ignore[arg-type]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx.models import Brand, Case, Payout
@@ -61,7 +61,7 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
             entry["status"] = "in_transit"
         else:
             entry["status"] = "available"
-    meta = {c.id: c for c in session.exec(select(Case).where(Case.id.in_(list(cases))))}  # type: ignore[union-attr]
+    meta = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(list(cases))))}
     for case_id, entry in cases.items():
         c = meta.get(case_id)
         if c is not None:
@@ -70,7 +70,7 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
     currency = _main_currency(bal, cases)
     main = bal.get(currency, {})
     payouts_rows = session.exec(select(Payout).where(Payout.expert_id == expert_id)
-                                .order_by(Payout.id.desc())).all()  # type: ignore[union-attr]
+                                .order_by(col(Payout.id).desc())).all()
     return {
         "currency": currency,
         "pending_cents": main.get("pending", 0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx import schemas, security
 from gigcx.errors import ApiError
@@ -84,7 +84,7 @@ def remove_staff(*, session: Session, outbox: Outbox, brand_id: int, staff_id: i
     if staff is None or staff.brand_id != brand_id:
         raise ApiError("not_found", "no such staff user")
     tokens = session.exec(select(AuthToken).where(AuthToken.kind == TokenKind.staff, AuthToken.subject_id == staff_id,
-                                                  AuthToken.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+                                                  col(AuthToken.revoked_at).is_(None))).all()
     now = utcnow()
     for token in tokens:
         token.revoked_at = now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx.errors import ApiError
@@ -137,19 +137,19 @@ def decision_view(d: TrustDecision) -> dict[str, Any]:
 def list_flags(session: Session, brand_id: int, *, state: str | None, sampled: bool | None, limit: int,
                before_id: int | None) -> dict[str, Any]:
     """The brand's flagged cases, newest first: by hold state (`all` for every flag) or the QA queue."""
-    q = select(TrustFlag, Case).join(Case, Case.id == TrustFlag.case_id).where(TrustFlag.brand_id == brand_id)  # type: ignore[arg-type]
+    q = select(TrustFlag, Case).join(Case, col(Case.id) == TrustFlag.case_id).where(col(TrustFlag.brand_id) == brand_id)
     if state == "pending_qa":
-        q = q.where(TrustFlag.sampled.is_(True), TrustFlag.qa_verdict.is_(None))  # type: ignore[attr-defined, union-attr]
+        q = q.where(col(TrustFlag.sampled).is_(True), col(TrustFlag.qa_verdict).is_(None))
     elif state != "all" and state is not None:
         q = q.where(TrustFlag.hold_state == state)
     if sampled is not None:
-        q = q.where(TrustFlag.sampled.is_(sampled))  # type: ignore[attr-defined]
+        q = q.where(col(TrustFlag.sampled).is_(sampled))
     if before_id is not None:
-        q = q.where(TrustFlag.id < before_id)  # type: ignore[operator]
-    rows = session.exec(q.order_by(TrustFlag.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
+        q = q.where(col(TrustFlag.id) < before_id)
+    rows = session.exec(q.order_by(col(TrustFlag.id).desc()).limit(limit + 1)).all()
     page = rows[:limit]
     ids = list({f.expert_id for f, _ in page})
-    names = dict(session.exec(select(Expert.id, Expert.display_name).where(Expert.id.in_(ids))).all()) if ids else {}  # type: ignore[union-attr]
+    names = dict(session.exec(select(Expert.id, Expert.display_name).where(col(Expert.id).in_(ids))).all()) if ids else {}
     return {"cases": [flag_view(session, f, c, names=names) for f, c in page],  # type: ignore[arg-type]
             "next_before_id": page[-1][0].id if len(rows) > limit and page else None}
 
@@ -167,7 +167,7 @@ def decisions(session: Session, brand_id: int, case_id: int | None, limit: int) 
     q = select(TrustDecision).where(TrustDecision.brand_id == brand_id)
     if case_id is not None:
         q = q.where(TrustDecision.case_id == case_id)
-    return [decision_view(d) for d in session.exec(q.order_by(TrustDecision.id.desc()).limit(limit))]  # type: ignore[union-attr]
+    return [decision_view(d) for d in session.exec(q.order_by(col(TrustDecision.id).desc()).limit(limit))]
 
 
 def _quality_row(row: ExpertQuality, threshold: float, name: str | None = None) -> dict[str, Any]:
@@ -184,7 +184,7 @@ def _quality_row(row: ExpertQuality, threshold: float, name: str | None = None) 
 def brand_quality(session: Session, brand: Brand, expert_id: int | None) -> dict[str, Any]:
     """Every expert's quality per topic in the brand, lowest first."""
     threshold = trust.settings_for(brand).quality_threshold
-    q = select(ExpertQuality, Expert.display_name).join(Expert, Expert.id == ExpertQuality.expert_id).where(  # type: ignore[arg-type]
+    q = select(ExpertQuality, Expert.display_name).join(Expert, col(Expert.id) == ExpertQuality.expert_id).where(
         ExpertQuality.brand_id == brand.id)
     if expert_id is not None:
         q = q.where(ExpertQuality.expert_id == expert_id)
@@ -194,15 +194,15 @@ def brand_quality(session: Session, brand: Brand, expert_id: int | None) -> dict
 
 def expert_quality(session: Session, expert_id: int) -> dict[str, Any]:
     """The expert's own quality per brand and topic, with why rewards are held or offers fewer."""
-    rows = session.exec(select(ExpertQuality, Brand).join(Brand, Brand.id == ExpertQuality.brand_id).where(  # type: ignore[arg-type]
+    rows = session.exec(select(ExpertQuality, Brand).join(Brand, col(Brand.id) == ExpertQuality.brand_id).where(
         ExpertQuality.expert_id == expert_id).order_by(Brand.slug, ExpertQuality.topic)).all()
     out = []
     for row, brand in rows:
         view = _quality_row(row, trust.settings_for(brand).quality_threshold)
         view.pop("display_name")
         out.append({"brand": brand.slug, **view})
-    held = session.exec(select(TrustFlag, Brand.slug).join(Brand, Brand.id == TrustFlag.brand_id).where(  # type: ignore[arg-type]
-        TrustFlag.expert_id == expert_id, TrustFlag.hold_state == HoldState.held).order_by(TrustFlag.id.desc())).all()  # type: ignore[union-attr]
+    held = session.exec(select(TrustFlag, Brand.slug).join(Brand, col(Brand.id) == TrustFlag.brand_id).where(
+        col(TrustFlag.expert_id) == expert_id, col(TrustFlag.hold_state) == HoldState.held).order_by(col(TrustFlag.id).desc())).all()
     return {"scores": out,
             "held": [{"case_id": f.case_id, "brand": slug, "topic": f.topic,
                       "reasons": [s["reason"] for s in f.signals], "flagged_at": iso(f.created_at)}

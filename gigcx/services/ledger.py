@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx.models import LedgerEntry, LedgerTransaction
@@ -64,7 +64,7 @@ def balances_like(session: Session, pattern: str) -> dict[tuple[str, str], int]:
     """Balances of every account matching a LIKE pattern, keyed by (account, currency)."""
     rows = session.exec(select(LedgerEntry.account, LedgerEntry.currency,
                                func.sum(LedgerEntry.amount_cents))
-                        .where(LedgerEntry.account.like(pattern))  # type: ignore[attr-defined]
+                        .where(col(LedgerEntry.account).like(pattern))
                         .group_by(LedgerEntry.account, LedgerEntry.currency)).all()
     return {(a, c): int(s) for a, c, s in rows}
 
@@ -104,16 +104,16 @@ def transactions(session: Session, *, expert_id: int | None = None, brand_id: in
     q = select(LedgerTransaction).order_by(LedgerTransaction.id)  # type: ignore[arg-type]
     if expert_id is not None:
         sub = select(LedgerEntry.transaction_id).where(
-            LedgerEntry.account.like(payouts.accounts_like("expert", expert_id)))  # type: ignore[attr-defined]
-        q = q.where(LedgerTransaction.id.in_(sub))  # type: ignore[union-attr]
+            col(LedgerEntry.account).like(payouts.accounts_like("expert", expert_id)))
+        q = q.where(col(LedgerTransaction.id).in_(sub))
     if brand_id is not None:
         sub = select(LedgerEntry.transaction_id).where(
-            LedgerEntry.account.like(payouts.accounts_like("brand", brand_id)))  # type: ignore[attr-defined]
-        q = q.where(LedgerTransaction.id.in_(sub))  # type: ignore[union-attr]
+            col(LedgerEntry.account).like(payouts.accounts_like("brand", brand_id)))
+        q = q.where(col(LedgerTransaction.id).in_(sub))
     if case_id is not None:
         q = q.where(LedgerTransaction.case_id == case_id)
     if upto_id is not None:
-        q = q.where(LedgerTransaction.id <= upto_id)  # type: ignore[operator]
+        q = q.where(col(LedgerTransaction.id) <= upto_id)
     return [_rebuild(session, row) for row in session.exec(q)]
 
 

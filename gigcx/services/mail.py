@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.errors import ApiError
 from gigcx.models import (
@@ -225,7 +225,7 @@ def _clip(text: str, n: int = 300) -> str:
 
 def _opted(session: Session, list_name: str) -> dict[int, NotificationSettings]:
     rows = session.exec(select(NotificationSettings).where(
-        NotificationSettings.owner.like("expert:%"),  # type: ignore[attr-defined]
+        col(NotificationSettings.owner).like("expert:%"),
         getattr(NotificationSettings, list_name).is_(True))).all()
     return {int(r.owner.split(":")[1]): r for r in rows}
 
@@ -245,9 +245,9 @@ def scan_waiting(session: Session) -> int:
     cutoff = now - timedelta(seconds=settings.offer_email_after_s)
     fresh = now - timedelta(seconds=settings.presence_ttl_s)
     connected = set(session.exec(select(ExpertConnection.expert_id).where(
-        ExpertConnection.expert_id.in_(list(opted)), ExpertConnection.last_seen >= fresh)))  # type: ignore[attr-defined]
+        col(ExpertConnection.expert_id).in_(list(opted)), col(ExpertConnection.last_seen) >= fresh)))
     wanted: list[tuple[int, int]] = []
-    for offer in session.exec(select(Offer).where(Offer.status == OfferStatus.open, Offer.expert_id.in_(list(opted)))):  # type: ignore[attr-defined]
+    for offer in session.exec(select(Offer).where(col(Offer.status) == OfferStatus.open, col(Offer.expert_id).in_(list(opted)))):
         if offer.expert_id not in connected or _aware(offer.created_at) <= cutoff:
             wanted.append((offer.case_id, offer.expert_id))
     away = set(opted) - connected
@@ -261,7 +261,7 @@ def scan_waiting(session: Session) -> int:
             topic = routing.topic_pool(brand, case) if brand else None
             members = session.exec(select(ExpertProgram.expert_id, ExpertProgram.topics).where(
                 ExpertProgram.brand_id == case.brand_id, ExpertProgram.status == ProgramStatus.approved,
-                ExpertProgram.expert_id.in_(list(away)))).all()  # type: ignore[attr-defined]
+                col(ExpertProgram.expert_id).in_(list(away)))).all()
             for expert_id, topics in members:
                 if topic is None or topic in (topics or []):
                     wanted.append((case.id, expert_id))  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.models import Case, CaseStatus, Expert, Rating
 
@@ -61,7 +61,7 @@ def summarise(rows: Iterable[tuple[Case, Rating | None]]) -> dict[str, Any]:
 
 def case_rows(session: Session, brand_id: int, since: datetime | None, until: datetime | None) -> list[tuple[Case, Rating | None]]:
     """The brand's cases created in [since, until) with their ratings."""
-    q = select(Case, Rating).join(Rating, Rating.case_id == Case.id, isouter=True).where(Case.brand_id == brand_id)  # type: ignore[arg-type]
+    q = select(Case, Rating).join(Rating, col(Rating.case_id) == Case.id, isouter=True).where(col(Case.brand_id) == brand_id)
     if since is not None:
         q = q.where(Case.created_at >= since)
     if until is not None:
@@ -81,7 +81,7 @@ def metrics(session: Session, brand_id: int, since: datetime | None = None, unti
         if case.expert_id is not None:  # an escalated case's rating is not the expert's
             by_expert[case.expert_id].append((case, None if case.escalated_at is not None else rating))
     names = dict(session.exec(select(Expert.id, Expert.display_name).where(
-        Expert.id.in_(list(by_expert)))).all()) if by_expert else {}  # type: ignore[union-attr]
+        col(Expert.id).in_(list(by_expert)))).all()) if by_expert else {}
     out["by_topic"] = {topic: summarise(r) for topic, r in sorted(by_topic.items())}
     out["by_expert"] = {str(eid): {"display_name": names.get(eid), **summarise(r)}
                         for eid, r in sorted(by_expert.items())}

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx import stripe_gateway as sg
@@ -241,7 +241,7 @@ def retry_open(uow: UnitOfWork, gw: payouts.PayoutGateway) -> list[Payout]:
     """Step 4: re-send every payout still in transit or needing attention; crash recovery. Each
     outcome is recorded in a unit of work of its own (`send`)."""
     with uow:
-        stuck = list(uow.session.exec(select(Payout).where(Payout.status.in_(OPEN))  # type: ignore[attr-defined]
+        stuck = list(uow.session.exec(select(Payout).where(col(Payout.status).in_(OPEN))
                                       .order_by(Payout.id)))  # type: ignore[arg-type]
         for payout in stuck:
             send(uow, gw, payout)
@@ -303,7 +303,7 @@ def mark_batch_paid(session: Session, batch_id: int, reference: str | None = Non
 def list_payouts(session: Session, *, attention: bool = False, status: str | None = None,
                  expert_id: int | None = None, limit: int = 500) -> list[Payout]:
     """Payouts newest first; `attention` keeps those whose outcome the operator must settle."""
-    q = select(Payout).order_by(Payout.id.desc())  # type: ignore[union-attr]
+    q = select(Payout).order_by(col(Payout.id).desc())
     if attention:
         q = q.where(Payout.status == ATTENTION)
     if status:
@@ -344,7 +344,7 @@ def statement_csv(session: Session, payout: Payout, manual: bool) -> str:
     """The expert's statement up to and including this payout, naming the payee."""
     keys = [payouts.payout_key(payout.id), payouts.payout_paid_key(payout.id), payouts.payout_failed_key(payout.id)]
     upto = session.exec(select(func.max(LedgerTransaction.id)).where(
-        LedgerTransaction.key.in_(keys))).one()  # type: ignore[attr-defined]
+        col(LedgerTransaction.key).in_(keys))).one()
     history = ledger.transactions(session, expert_id=payout.expert_id, upto_id=upto)
     expert = session.get(Expert, payout.expert_id)
     return payouts.render_statement(payout.expert_id, history, payout=_planned(payout), manual=manual,

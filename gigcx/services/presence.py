@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.models import (
     BUSY_STATUSES,
@@ -50,15 +50,15 @@ def connect(session: Session, expert_id: int, sid: str, process_id: str) -> None
 
 def disconnect(session: Session, sid: str) -> None:
     """Forget a closed connection."""
-    session.execute(delete(ExpertConnection).where(ExpertConnection.sid == sid))  # type: ignore[arg-type]
+    session.execute(delete(ExpertConnection).where(col(ExpertConnection.sid) == sid))
 
 
 def heartbeat(session: Session, process_id: str) -> None:
     """Refresh this process' connections and drop those of processes that stopped beating."""
     now = utcnow()
-    session.execute(update(ExpertConnection).where(ExpertConnection.process_id == process_id)  # type: ignore[arg-type]
+    session.execute(update(ExpertConnection).where(col(ExpertConnection.process_id) == process_id)
                     .values(last_seen=now))
-    session.execute(delete(ExpertConnection).where(ExpertConnection.last_seen < now - 3 * _ttl()))  # type: ignore[arg-type]
+    session.execute(delete(ExpertConnection).where(col(ExpertConnection.last_seen) < now - 3 * _ttl()))
 
 
 def set_availability(session: Session, expert_id: int, online: bool, max_cases: int | None) -> ExpertPresence:
@@ -133,15 +133,15 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
     (`_brand_profiles`): building them from JSON columns for 100 experts was most of an ask."""
     fresh = utcnow() - _ttl()
     load = (select(func.count()).select_from(Case).where(Case.expert_id == ExpertPresence.expert_id,
-                                                          Case.status.in_(BUSY_STATUSES))  # type: ignore[attr-defined]
+                                                          col(Case.status).in_(BUSY_STATUSES))
             .scalar_subquery()
             + select(func.count()).select_from(Offer).where(Offer.expert_id == ExpertPresence.expert_id,
                                                              Offer.status == OfferStatus.open).scalar_subquery())
     rows = session.connection().execute(
         select(ExpertPresence.expert_id, ExpertPresence.max_cases, load)
-        .join(ExpertProgram, ExpertProgram.expert_id == ExpertPresence.expert_id)  # type: ignore[arg-type]
+        .join(ExpertProgram, col(ExpertProgram.expert_id) == ExpertPresence.expert_id)
         .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == ProgramStatus.approved,
-               ExpertPresence.online.is_(True),  # type: ignore[attr-defined]
+               col(ExpertPresence.online).is_(True),
                select(ExpertConnection.sid).where(ExpertConnection.expert_id == ExpertPresence.expert_id,
                                                   ExpertConnection.last_seen >= fresh).exists())).all()
     if not rows:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx import security
 from gigcx.errors import ApiError
@@ -56,8 +56,8 @@ KEPT = [
 def redact_case(session: Session, case: Case) -> int:
     """Replace every text of the case with `[redacted]`; returns how many messages changed."""
     changed = session.connection().execute(
-        update(Message).where(Message.case_id == case.id, Message.sender != Sender.system,  # type: ignore[arg-type]
-                              Message.text != REDACTED).values(text=REDACTED)).rowcount  # type: ignore[arg-type]
+        update(Message).where(col(Message.case_id) == case.id, col(Message.sender) != Sender.system,
+                              col(Message.text) != REDACTED).values(text=REDACTED)).rowcount
     case.question = REDACTED
     if case.escalation_reason is not None:
         case.escalation_reason = REDACTED
@@ -103,14 +103,14 @@ def retention_sweep(uow: UnitOfWork, now: datetime | None = None, batch: int = 2
 def _sweep(uow: UnitOfWork, now: datetime, batch: int, totals: dict[str, int]) -> None:
     session = uow.session
     brands = session.exec(select(Brand.id, Brand.retention_days).where(
-        Brand.retention_days.is_not(None))).all()  # type: ignore[union-attr]
+        col(Brand.retention_days).is_not(None))).all()
     for brand_id, days in brands:
         cutoff = now - timedelta(days=days or 0)
         while True:
             with uow:
                 rows = session.exec(select(Case).where(
-                    Case.brand_id == brand_id, Case.redacted_at.is_(None),  # type: ignore[union-attr]
-                    Case.status.not_in(OPEN_STATUSES), _finished_at() < cutoff)  # type: ignore[attr-defined]
+                    col(Case.brand_id) == brand_id, col(Case.redacted_at).is_(None),
+                    col(Case.status).not_in(OPEN_STATUSES), _finished_at() < cutoff)
                     .order_by(Case.id).limit(batch)).all()  # type: ignore[arg-type]
                 for case in rows:
                     totals["messages"] += redact_case(session, case)
@@ -118,9 +118,9 @@ def _sweep(uow: UnitOfWork, now: datetime, batch: int, totals: dict[str, int]) -
             if len(rows) < batch:
                 break
         with uow:
-            unredacted = select(Case.id).where(Case.customer_id == Customer.id, Case.redacted_at.is_(None))  # type: ignore[union-attr]
+            unredacted = select(Case.id).where(col(Case.customer_id) == Customer.id, col(Case.redacted_at).is_(None))
             customers = session.exec(select(Customer).where(
-                Customer.brand_id == brand_id, Customer.anonymised_at.is_(None),  # type: ignore[union-attr]
+                col(Customer.brand_id) == brand_id, col(Customer.anonymised_at).is_(None),
                 Customer.created_at < cutoff, ~unredacted.exists())).all()
             for customer in customers:
                 anonymise(session, customer)
@@ -186,12 +186,12 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
     ids = [c.id for c in cases]
     gone: set[int] = set()
     if ids:
-        for row in session.exec(select(ReusableAnswer).where(ReusableAnswer.case_id.in_(ids))).all():  # type: ignore[attr-defined]
+        for row in session.exec(select(ReusableAnswer).where(col(ReusableAnswer.case_id).in_(ids))).all():
             gone.add(row.id)  # type: ignore[arg-type]
             session.delete(row)
             removed["reusable_answers_deleted"] += 1
     if gone:  # open cases showing one of them as a suggestion stop showing it
-        for other in session.exec(select(Case).where(Case.brand_id == brand_id, Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
+        for other in session.exec(select(Case).where(col(Case.brand_id) == brand_id, col(Case.status).in_(OPEN_STATUSES))).all():
             kept = [s for s in other.suggestions if not (isinstance(s, dict) and s.get("id") in gone)]
             if len(kept) != len(other.suggestions):
                 other.suggestions = kept

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.models import Case, Rating
 from gigcx.services.metrics import NO_TOPIC_BUCKET, summarise
@@ -12,7 +12,7 @@ from gigcx.services.metrics import NO_TOPIC_BUCKET, summarise
 
 def expert_stats(session: Session, expert_id: int, brand_id: int | None = None) -> dict[str, Any]:
     """Summary metrics of the expert's assigned cases (one brand's, or all), and per topic."""
-    q = select(Case, Rating).join(Rating, Rating.case_id == Case.id, isouter=True).where(  # type: ignore[arg-type]
+    q = select(Case, Rating).join(Rating, col(Rating.case_id) == Case.id, isouter=True).where(
         Case.expert_id == expert_id)
     if brand_id is not None:
         q = q.where(Case.brand_id == brand_id)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from cachetools import TTLCache
 from flask import current_app
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.models import Brand, Case, CaseStatus, Rating
 from gigcx.services.modelcache import RefreshingCache
@@ -32,8 +32,8 @@ def _history_version(session: Session, brand_id: int) -> tuple[Any, ...]:
     # sqlmodel's select() is typed for at most four columns:
     return tuple(session.exec(select(func.count(), func.max(Case.resolved_at), func.max(Case.reviewed_at),  # type: ignore[call-overload]
                                      func.max(Case.escalated_at), func.max(Case.closed_at))
-                              .where(Case.brand_id == brand_id, Case.expert_id.is_not(None),  # type: ignore[union-attr]
-                                     Case.status.in_(FINISHED))).one())  # type: ignore[attr-defined]
+                              .where(col(Case.brand_id) == brand_id, col(Case.expert_id).is_not(None),
+                                     col(Case.status).in_(FINISHED))).one())
 
 
 def history(session: Session, brand_id: int, limit: int = 20000) -> list[ResolvedCase]:
@@ -127,8 +127,8 @@ def _query_stats(session: Session, expert_ids: list[int], recent: int) -> dict[i
     resolved = dict(session.exec(select(Case.expert_id, func.count()).where(
         Case.expert_id.in_(expert_ids), Case.status == CaseStatus.resolved).group_by(Case.expert_id)).all())  # type: ignore[union-attr, arg-type]
     rows = session.exec(select(Case.expert_id, Case.assigned_at, Case.first_response_at).where(
-        Case.expert_id.in_(expert_ids), Case.first_response_at.is_not(None),  # type: ignore[union-attr]
-        Case.assigned_at.is_not(None)).order_by(Case.id.desc()).limit(recent * len(expert_ids))).all()  # type: ignore[union-attr]
+        col(Case.expert_id).in_(expert_ids), col(Case.first_response_at).is_not(None),
+        col(Case.assigned_at).is_not(None)).order_by(col(Case.id).desc()).limit(recent * len(expert_ids))).all()
     waits: dict[int, list[float]] = {}
     for eid, assigned, first in rows:
         if eid is None or assigned is None or first is None:

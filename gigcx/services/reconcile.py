@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx import stripe_gateway as sg
@@ -38,7 +38,7 @@ def _ledger_sent(session: Session, payout: Payout) -> int:
     if paid is not None:
         total += sum(e.cents for e in paid.entries if payouts.bucket_of(e.account) == "paid")
     rows = session.exec(select(LedgerTransaction).where(
-        LedgerTransaction.key.like(payouts.reversals_like(payout.id)))).all()  # type: ignore[attr-defined]
+        col(LedgerTransaction.key).like(payouts.reversals_like(payout.id)))).all()
     for row in rows:
         tx = ledger.get(session, row.key)
         assert tx is not None

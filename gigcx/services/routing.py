@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.concurrency import call_blocking, spawn
 from gigcx.models import Brand, Case, ReusableAnswer, Topic
@@ -71,14 +71,14 @@ def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
     if seen is not None and now - seen[0] < current_app.config["GIGCX"].model_check_s:
         return seen[1]
     row = session.exec(select(func.count(), func.max(Topic.updated_at)).where(
-        Topic.brand_id == brand_id, Topic.active.is_(True))).one()  # type: ignore[attr-defined]
+        col(Topic.brand_id) == brand_id, col(Topic.active).is_(True))).one()
     state().topics_checked[brand_id] = (now, tuple(row))
     return tuple(row)
 
 
 def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> BrandModels:
     """A lexical model fitted on the topics' own examples (milliseconds, inside the request)."""
-    topics = list(session.exec(select(Topic).where(Topic.brand_id == brand.id, Topic.active.is_(True))  # type: ignore[attr-defined]
+    topics = list(session.exec(select(Topic).where(col(Topic.brand_id) == brand.id, col(Topic.active).is_(True))
                                .order_by(Topic.slug)))
     texts, labels = [], []
     for t in topics:
@@ -223,8 +223,8 @@ def answered_cases(session: Session, brand_id: int, limit: int = 5000) -> list[A
     if not statuses:
         return []
     rows = session.exec(select(ReusableAnswer.id, ReusableAnswer.question, ReusableAnswer.answer).where(
-        ReusableAnswer.brand_id == brand_id, ReusableAnswer.status.in_(statuses))  # type: ignore[attr-defined]
-        .order_by(ReusableAnswer.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+        col(ReusableAnswer.brand_id) == brand_id, col(ReusableAnswer.status).in_(statuses))
+        .order_by(col(ReusableAnswer.id).desc()).limit(limit)).all()
     # placeholders ("[name]", "[card number]") are not what the question was about
     return [AnsweredCase(aid, _PLACEHOLDER.sub(" ", q), a) for aid, q, a in rows]  # type: ignore[arg-type]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import insert, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.events import Outbox
 from gigcx.models import Timer, utcnow
@@ -68,7 +68,7 @@ def cancel_all(session: Session, refs: dict[str, list[int]]) -> None:
 
 def due(session: Session, limit: int = 100) -> list[int]:
     """Ids of timers whose deadline has passed and that nobody has claimed."""
-    rows = session.exec(select(Timer.id).where(Timer.fired_at.is_(None), Timer.due_at <= utcnow())  # type: ignore[union-attr]
+    rows = session.exec(select(Timer.id).where(col(Timer.fired_at).is_(None), col(Timer.due_at) <= utcnow())
                         .order_by(Timer.due_at).limit(limit))  # type: ignore[arg-type]
     return list(rows)  # type: ignore[arg-type]
 
@@ -77,7 +77,7 @@ def fire(session: Session, outbox: Outbox, timer_id: int, process_id: str) -> bo
     """Claim one timer and run its handler in the caller's transaction (one unit of work per
     timer); True if this call fired it."""
     claimed = session.execute(
-        update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))  # type: ignore[arg-type, union-attr]
+        update(Timer).where(col(Timer.id) == timer_id, col(Timer.fired_at).is_(None))
         .values(fired_at=utcnow(), claimed_by=process_id))
     if claimed.rowcount != 1:  # type: ignore[attr-defined]  # another process claimed it; nothing written
         return False

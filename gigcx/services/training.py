@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.models import Brand, Case, CaseStatus, Topic, TopicModel
 from matching import TopicClassifier
@@ -27,7 +27,7 @@ class TrainingResult:
 
 def training_data(session: Session, brand_id: int, limit: int = 50000) -> tuple[list[str], list[str]]:
     """Topic names, descriptions and examples, plus resolved (not rejected) cases with a topic."""
-    topics = session.exec(select(Topic).where(Topic.brand_id == brand_id, Topic.active.is_(True))).all()  # type: ignore[attr-defined]
+    topics = session.exec(select(Topic).where(col(Topic.brand_id) == brand_id, col(Topic.active).is_(True))).all()
     slugs = {t.slug for t in topics}
     texts: list[str] = []
     labels: list[str] = []
@@ -37,9 +37,9 @@ def training_data(session: Session, brand_id: int, limit: int = 50000) -> tuple[
                 texts.append(text)
                 labels.append(t.slug)
     rows = session.exec(select(Case.question, Case.topic).where(
-        Case.brand_id == brand_id, Case.status == CaseStatus.resolved, Case.topic.in_(slugs),  # type: ignore[union-attr]
-        (Case.review_verdict.is_(None)) | (Case.review_verdict != "reject"))  # type: ignore[union-attr]
-        .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+        col(Case.brand_id) == brand_id, col(Case.status) == CaseStatus.resolved, col(Case.topic).in_(slugs),
+        (col(Case.review_verdict).is_(None)) | (col(Case.review_verdict) != "reject"))
+        .order_by(col(Case.id).desc()).limit(limit)).all()
     for question, topic in rows:
         assert topic is not None  # the query keeps cases whose topic is one of the slugs
         texts.append(question)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import payouts
 from gigcx.models import (
@@ -135,7 +135,7 @@ def facts_for(session: Session, case: Case, settings: scoring.TrustSettings) -> 
         cycle = max(0.0, (_aware(case.resolved_at) - _aware(case.assigned_at)).total_seconds())
     pairs = session.exec(select(func.count()).select_from(Case).where(
         Case.brand_id == case.brand_id, Case.customer_id == case.customer_id, Case.expert_id == case.expert_id,
-        Case.status == CaseStatus.resolved, Case.resolved_at >= now - timedelta(days=settings.repeat_window_days))).one()  # type: ignore[operator]
+        col(Case.status) == CaseStatus.resolved, col(Case.resolved_at) >= now - timedelta(days=settings.repeat_window_days))).one()
     texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == Sender.expert)))
     quality = None
     if case.topic:
@@ -224,7 +224,7 @@ def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
     if not case_ids:
         return {}
     rows = session.exec(select(TrustFlag.case_id, TrustFlag.signals).where(
-        TrustFlag.case_id.in_(case_ids), TrustFlag.hold_state == HoldState.held)).all()  # type: ignore[attr-defined]
+        col(TrustFlag.case_id).in_(case_ids), col(TrustFlag.hold_state) == HoldState.held)).all()
     return {cid: [s["reason"] for s in sigs] for cid, sigs in rows}
 
 
@@ -232,9 +232,9 @@ def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
 
 def topic_norm(session: Session, brand_id: int, topic: str) -> float:
     """The brand's mean rating in the topic on the 0..1 scale (ratings of escalated cases left out)."""
-    avg = session.exec(select(func.avg(Rating.csat)).join(Case, Case.id == Rating.case_id).where(  # type: ignore[arg-type]
-        Case.brand_id == brand_id, Case.topic == topic, Case.escalated_at.is_(None),  # type: ignore[union-attr]
-        Rating.expert_id.is_not(None))).one()  # type: ignore[union-attr]
+    avg = session.exec(select(func.avg(Rating.csat)).join(Case, col(Case.id) == Rating.case_id).where(
+        col(Case.brand_id) == brand_id, col(Case.topic) == topic, col(Case.escalated_at).is_(None),
+        col(Rating.expert_id).is_not(None))).one()
     return DEFAULT_NORM if avg is None else scoring.csat_value(float(avg))  # type: ignore[arg-type]
 
 
@@ -242,12 +242,12 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     """Recompute the expert's quality in the topic from ratings (weighted against rings) and reviews."""
     settings = settings_for(brand)
     norm = topic_norm(session, brand.id, topic)  # type: ignore[arg-type]
-    rated = session.exec(select(Case.customer_id, Rating.csat).join(Rating, Rating.case_id == Case.id).where(  # type: ignore[arg-type]
-        Case.brand_id == brand.id, Case.topic == topic, Case.escalated_at.is_(None),  # type: ignore[union-attr]
+    rated = session.exec(select(Case.customer_id, Rating.csat).join(Rating, col(Rating.case_id) == Case.id).where(
+        col(Case.brand_id) == brand.id, col(Case.topic) == topic, col(Case.escalated_at).is_(None),
         Rating.expert_id == expert_id).order_by(Rating.id)).all()  # type: ignore[arg-type]
     # how often each customer rated this expert in any of the brand's topics (rings spread out)
-    repeats = dict(session.exec(select(Case.customer_id, func.count()).join(Rating, Rating.case_id == Case.id).where(  # type: ignore[arg-type]
-        Case.brand_id == brand.id, Case.escalated_at.is_(None), Rating.expert_id == expert_id)  # type: ignore[union-attr]
+    repeats = dict(session.exec(select(Case.customer_id, func.count()).join(Rating, col(Rating.case_id) == Case.id).where(
+        col(Case.brand_id) == brand.id, col(Case.escalated_at).is_(None), col(Rating.expert_id) == expert_id)
         .group_by(Case.customer_id)).all())  # type: ignore[arg-type]
     ring = scoring.ring_suspected(list(rated), norm, settings, repeats)
     weights = scoring.rating_weights([who for who, _ in rated], ring)
@@ -304,4 +304,4 @@ def quality_scores(session: Session, brand_id: int, topic: str | None, expert_id
         return {}
     return dict(session.exec(select(ExpertQuality.expert_id, ExpertQuality.score).where(
         ExpertQuality.brand_id == brand_id, ExpertQuality.topic == topic,
-        ExpertQuality.expert_id.in_(expert_ids))).all())  # type: ignore[attr-defined]
+        col(ExpertQuality.expert_id).in_(expert_ids))).all())
