@@ -85,9 +85,9 @@ def get_case(path: schemas.CasePath) -> dict[str, Any]:
     rating = session.exec(select(Rating).where(Rating.case_id == case.id)).first()
     name = session.get(Expert, case.expert_id).display_name if case.expert_id else None  # type: ignore[union-attr]
     out = case_view(case, rating, name)
-    msgs = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.seq)).all()  # type: ignore[arg-type]
+    msgs = session.exec(select(Message).where(col(Message.case_id) == case.id).order_by(col(Message.seq))).all()
     out["messages"] = [message_payload(m) for m in msgs]
-    offers = session.exec(select(Offer).where(Offer.case_id == case.id).order_by(Offer.id)).all()  # type: ignore[arg-type]
+    offers = session.exec(select(Offer).where(col(Offer.case_id) == case.id).order_by(col(Offer.id))).all()
     names = {e.id: e.display_name for e in session.exec(select(Expert).where(
         col(Expert.id).in_({o.expert_id for o in offers})))} if offers else {}
     out["offers"] = [{**dispatch.describe(o), "display_name": names.get(o.expert_id)} for o in offers]

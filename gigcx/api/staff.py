@@ -64,7 +64,7 @@ def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
 def list_staff() -> dict[str, Any]:
     """The brand's console users."""
     rows = db.request_session().exec(select(StaffUser).where(StaffUser.brand_id == principal().brand_id)
-                                     .order_by(StaffUser.id)).all()  # type: ignore[arg-type]
+                                     .order_by(col(StaffUser.id))).all()
     return {"staff": [_staff_view(s) for s in rows]}
 
 
@@ -78,7 +78,7 @@ def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
     if query.status:
         q = q.where(ExpertProgram.status == query.status)
     out = []
-    for program, expert in session.exec(q.order_by(ExpertProgram.id)).all():  # type: ignore[arg-type]
+    for program, expert in session.exec(q.order_by(col(ExpertProgram.id))).all():
         view = experts.program_view(session, program)
         view.update(display_name=expert.display_name, languages=expert.languages,
                     stats=expert_stats(session, expert.id, principal().brand_id))  # type: ignore[arg-type]

@@ -117,7 +117,7 @@ class ExpertNamespace(RoleNamespace):
         actor = self.actor()
         with session_scope() as session:
             mine = session.exec(select(Case).where(col(Case.expert_id) == actor.id, col(Case.status).in_(
-                BUSY_STATUSES)).order_by(Case.id)).all()  # type: ignore[arg-type]
+                BUSY_STATUSES)).order_by(col(Case.id))).all()
             offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == OfferStatus.open)).all()
             from gigcx.events import offer_payload
 

@@ -47,7 +47,7 @@ def record(session: Session, case: Case) -> ReusableAnswer | None:
     if session.exec(select(ReusableAnswer.id).where(ReusableAnswer.case_id == case.id)).first() is not None:
         return None
     msgs = session.exec(select(Message.sender, Message.text).where(Message.case_id == case.id)
-                        .order_by(Message.seq)).all()  # type: ignore[arg-type]
+                        .order_by(col(Message.seq))).all()
     expert_texts = [text for sender, text in msgs if sender == Sender.expert]
     if not expert_texts:
         return None

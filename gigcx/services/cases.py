@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gigcx.errors import ApiError
 from gigcx.events import Outbox, case_payload, expert_in_conversation, message_payload
@@ -181,7 +181,7 @@ def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: 
     already holds it and has checked the actor may see it."""
     case = case if case is not None else load_case(session, actor, case_id)
     msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
-                        .order_by(Message.seq)).all()  # type: ignore[arg-type]
+                        .order_by(col(Message.seq))).all()
     masked = actor.role == Sender.expert
     payload = case_payload(session, case, full=True, internal=actor.role == Sender.staff)
     if masked:

@@ -205,7 +205,7 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
     for _, case_id in offered:
         outbox.add("offer_withdrawn", {"case_id": case_id, "reason": "program_left"}, EXPERT, expert_room(expert_id))
     q = select(Case).where(Case.expert_id == expert_id, Case.brand_id == brand_id,
-                           Case.status.in_(BUSY_STATUSES)).order_by(Case.id)  # type: ignore[attr-defined, arg-type]
+                           col(Case.status).in_(BUSY_STATUSES)).order_by(col(Case.id))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     held = list(session.exec(q))
@@ -279,7 +279,7 @@ def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None
                            ~exists().where(col(Offer.case_id) == Case.id, col(Offer.status) == OfferStatus.open))
     if brand_ids is not None:
         q = q.where(col(Case.brand_id).in_(brand_ids))
-    return list(session.exec(q.order_by(Case.created_at).limit(limit)))  # type: ignore[arg-type]
+    return list(session.exec(q.order_by(col(Case.created_at)).limit(limit)))
 
 
 def sweep(uow: UnitOfWork, brand_ids: list[int] | None = None) -> int:

@@ -119,12 +119,12 @@ def flag_view(session: Session, flag: TrustFlag, case: Case, *, detail: bool = F
     }
     if detail:
         customer = session.get(Customer, case.customer_id)
-        msgs = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.seq)).all()  # type: ignore[arg-type]
+        msgs = session.exec(select(Message).where(col(Message.case_id) == case.id).order_by(col(Message.seq))).all()
         out["question"] = case.question
         out["customer"] = {"id": case.customer_id, "user_id": customer.external_id if customer else None}
         out["messages"] = [message_payload(m) for m in msgs]
         out["decisions"] = [decision_view(d) for d in session.exec(
-            select(TrustDecision).where(TrustDecision.case_id == case.id).order_by(TrustDecision.id))]  # type: ignore[arg-type]
+            select(TrustDecision).where(col(TrustDecision.case_id) == case.id).order_by(col(TrustDecision.id)))]
     return out
 
 
@@ -188,7 +188,7 @@ def brand_quality(session: Session, brand: Brand, expert_id: int | None) -> dict
         ExpertQuality.brand_id == brand.id)
     if expert_id is not None:
         q = q.where(ExpertQuality.expert_id == expert_id)
-    rows = session.exec(q.order_by(ExpertQuality.score)).all()  # type: ignore[arg-type]
+    rows = session.exec(q.order_by(col(ExpertQuality.score))).all()
     return {"threshold": threshold, "scores": [_quality_row(r, threshold, n) for r, n in rows]}
 
 

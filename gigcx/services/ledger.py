@@ -46,7 +46,7 @@ def get(session: Session, key: str) -> payouts.Transaction | None:
 
 def _rebuild(session: Session, row: LedgerTransaction) -> payouts.Transaction:
     entries = session.exec(select(LedgerEntry).where(LedgerEntry.transaction_id == row.id)
-                           .order_by(LedgerEntry.id)).all()  # type: ignore[arg-type]
+                           .order_by(col(LedgerEntry.id))).all()
     return payouts.Transaction(
         key=row.key, kind=row.kind, memo=row.memo,
         metadata={str(k): str(v) for k, v in (row.meta or {}).items()},
@@ -101,7 +101,7 @@ def post(session: Session, tx: payouts.Transaction, **ids: Any) -> bool:
 def transactions(session: Session, *, expert_id: int | None = None, brand_id: int | None = None,
                  case_id: int | None = None, upto_id: int | None = None) -> list[payouts.Transaction]:
     """Posted transactions touching an expert's (or brand's) accounts, in posting order."""
-    q = select(LedgerTransaction).order_by(LedgerTransaction.id)  # type: ignore[arg-type]
+    q = select(LedgerTransaction).order_by(col(LedgerTransaction.id))
     if expert_id is not None:
         sub = select(LedgerEntry.transaction_id).where(
             col(LedgerEntry.account).like(payouts.accounts_like("expert", expert_id)))
@@ -120,7 +120,7 @@ def transactions(session: Session, *, expert_id: int | None = None, brand_id: in
 def rows(session: Session, *, brand_id: int | None = None, case_id: int | None = None,
          expert_id: int | None = None) -> list[LedgerTransaction]:
     """Transaction rows filtered by their indexed columns, oldest first."""
-    q = select(LedgerTransaction).order_by(LedgerTransaction.id)  # type: ignore[arg-type]
+    q = select(LedgerTransaction).order_by(col(LedgerTransaction.id))
     if brand_id is not None:
         q = q.where(LedgerTransaction.brand_id == brand_id)
     if case_id is not None:
@@ -133,4 +133,4 @@ def rows(session: Session, *, brand_id: int | None = None, case_id: int | None =
 def all_entries(session: Session) -> list[payouts.Entry]:
     """Every entry (for invariant checks in tests and audits)."""
     return [payouts.Entry(e.account, e.amount_cents, e.currency)
-            for e in session.exec(select(LedgerEntry).order_by(LedgerEntry.id))]  # type: ignore[arg-type]
+            for e in session.exec(select(LedgerEntry).order_by(col(LedgerEntry.id)))]

@@ -66,7 +66,7 @@ def case_rows(session: Session, brand_id: int, since: datetime | None, until: da
         q = q.where(Case.created_at >= since)
     if until is not None:
         q = q.where(Case.created_at < until)
-    return list(session.exec(q.order_by(Case.created_at)).all())  # type: ignore[arg-type]
+    return list(session.exec(q.order_by(col(Case.created_at))).all())
 
 
 def metrics(session: Session, brand_id: int, since: datetime | None = None, until: datetime | None = None,

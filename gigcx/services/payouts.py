@@ -242,7 +242,7 @@ def retry_open(uow: UnitOfWork, gw: payouts.PayoutGateway) -> list[Payout]:
     outcome is recorded in a unit of work of its own (`send`)."""
     with uow:
         stuck = list(uow.session.exec(select(Payout).where(col(Payout.status).in_(OPEN))
-                                      .order_by(Payout.id)))  # type: ignore[arg-type]
+                                      .order_by(col(Payout.id))))
         for payout in stuck:
             send(uow, gw, payout)
     return stuck
@@ -288,7 +288,7 @@ def mark_batch_paid(session: Session, batch_id: int, reference: str | None = Non
     batch = session.get(PayoutBatch, batch_id)
     if batch is None:
         raise ApiError("not_found", f"no payout batch {batch_id}")
-    rows = list(session.exec(select(Payout).where(Payout.batch_id == batch_id).order_by(Payout.id)))  # type: ignore[arg-type]
+    rows = list(session.exec(select(Payout).where(col(Payout.batch_id) == batch_id).order_by(col(Payout.id))))
     ref = reference or f"manual-batch-{batch_id}"
     for payout in rows:
         if payout.status == MANUAL:

@@ -111,7 +111,7 @@ def _sweep(uow: UnitOfWork, now: datetime, batch: int, totals: dict[str, int]) -
                 rows = session.exec(select(Case).where(
                     col(Case.brand_id) == brand_id, col(Case.redacted_at).is_(None),
                     col(Case.status).not_in(OPEN_STATUSES), _finished_at() < cutoff)
-                    .order_by(Case.id).limit(batch)).all()  # type: ignore[arg-type]
+                    .order_by(col(Case.id)).limit(batch)).all()
                 for case in rows:
                     totals["messages"] += redact_case(session, case)
                     totals["cases"] += 1
@@ -139,10 +139,10 @@ def export(session: Session, brand_id: int, customer_id: int) -> dict[str, Any]:
     """Everything stored about one customer, as the brand would hand it to them."""
     customer = customer_of(session, brand_id, customer_id)
     brand = session.get(Brand, brand_id)
-    cases = session.exec(select(Case).where(Case.customer_id == customer_id).order_by(Case.id)).all()  # type: ignore[arg-type]
+    cases = session.exec(select(Case).where(col(Case.customer_id) == customer_id).order_by(col(Case.id))).all()
     out_cases = []
     for case in cases:
-        msgs = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.seq)).all()  # type: ignore[arg-type]
+        msgs = session.exec(select(Message).where(col(Message.case_id) == case.id).order_by(col(Message.seq))).all()
         rating = session.exec(select(Rating).where(Rating.case_id == case.id)).first()
         out_cases.append({
             "id": case.id, "status": case.status, "topic": case.topic, "language": case.language,
@@ -166,7 +166,7 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
 
     data = export(session, brand_id, customer_id)
     customer = customer_of(session, brand_id, customer_id)
-    q = select(Case).where(Case.customer_id == customer_id).order_by(Case.id)  # type: ignore[arg-type]
+    q = select(Case).where(col(Case.customer_id) == customer_id).order_by(col(Case.id))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     cases = session.exec(q).all()

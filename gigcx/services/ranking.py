@@ -125,7 +125,7 @@ def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> d
 
 def _query_stats(session: Session, expert_ids: list[int], recent: int) -> dict[int, tuple[float | None, int]]:
     resolved = dict(session.exec(select(Case.expert_id, func.count()).where(
-        Case.expert_id.in_(expert_ids), Case.status == CaseStatus.resolved).group_by(Case.expert_id)).all())  # type: ignore[union-attr, arg-type]
+        col(Case.expert_id).in_(expert_ids), col(Case.status) == CaseStatus.resolved).group_by(col(Case.expert_id))).all())
     rows = session.exec(select(Case.expert_id, Case.assigned_at, Case.first_response_at).where(
         col(Case.expert_id).in_(expert_ids), col(Case.first_response_at).is_not(None),
         col(Case.assigned_at).is_not(None)).order_by(col(Case.id).desc()).limit(recent * len(expert_ids))).all()

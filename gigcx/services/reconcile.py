@@ -63,7 +63,7 @@ def reconcile(session: Session, gw: payouts.PayoutGateway) -> Report:
         by_uid[tr.payout_uid].append(tr)
     report.lines.append(f"{len(transfers)} transfer(s) at Stripe")
     stripe_batches = set(session.exec(select(PayoutBatch.id).where(PayoutBatch.mode == "stripe")))
-    rows = [p for p in session.exec(select(Payout).order_by(Payout.id))  # type: ignore[arg-type]
+    rows = [p for p in session.exec(select(Payout).order_by(col(Payout.id)))
             if p.batch_id in stripe_batches]
     known = {p.uid for p in rows}
     for uid, trs in sorted(by_uid.items()):

@@ -69,7 +69,7 @@ def cancel_all(session: Session, refs: dict[str, list[int]]) -> None:
 def due(session: Session, limit: int = 100) -> list[int]:
     """Ids of timers whose deadline has passed and that nobody has claimed."""
     rows = session.exec(select(Timer.id).where(col(Timer.fired_at).is_(None), col(Timer.due_at) <= utcnow())
-                        .order_by(Timer.due_at).limit(limit))  # type: ignore[arg-type]
+                        .order_by(col(Timer.due_at)).limit(limit))
     return list(rows)  # type: ignore[arg-type]
 
 

@@ -244,11 +244,11 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     norm = topic_norm(session, brand.id, topic)  # type: ignore[arg-type]
     rated = session.exec(select(Case.customer_id, Rating.csat).join(Rating, col(Rating.case_id) == Case.id).where(
         col(Case.brand_id) == brand.id, col(Case.topic) == topic, col(Case.escalated_at).is_(None),
-        Rating.expert_id == expert_id).order_by(Rating.id)).all()  # type: ignore[arg-type]
+        col(Rating.expert_id) == expert_id).order_by(col(Rating.id))).all()
     # how often each customer rated this expert in any of the brand's topics (rings spread out)
     repeats = dict(session.exec(select(Case.customer_id, func.count()).join(Rating, col(Rating.case_id) == Case.id).where(
         col(Case.brand_id) == brand.id, col(Case.escalated_at).is_(None), col(Rating.expert_id) == expert_id)
-        .group_by(Case.customer_id)).all())  # type: ignore[arg-type]
+        .group_by(col(Case.customer_id))).all())
     ring = scoring.ring_suspected(list(rated), norm, settings, repeats)
     weights = scoring.rating_weights([who for who, _ in rated], ring)
     verdicts = session.exec(select(TrustFlag.qa_verdict, TrustFlag.hold_state).where(
