@@ -89,15 +89,18 @@ def seed(n_topics: int = 12, slug: str = "demo") -> DemoInfo:
                 brand, key = brands.create_brand(
                     session=session, data=schemas.BrandCreate(slug=slug, name="Demo Bank"))
             else:  # running servers disconnect the old key's sockets once this commits
-                key = brands.rotate_key(session=session, outbox=uow.outbox, brand_id=brand.id)  # type: ignore[arg-type]
+                assert brand.id is not None  # a stored row
+                key = brands.rotate_key(session=session, outbox=uow.outbox, brand_id=brand.id)
             topics = banking77_topics(n_topics)
             for i, (name, examples) in enumerate(topics.items()):
-                brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(  # type: ignore[arg-type]
+                assert brand.id is not None  # a stored row
+                brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(
                     name=topic_name(name), reward_cents=200 + 50 * (i % 4),
                     examples=examples))
             staff_pw = secrets.token_urlsafe(9)
             staff = session.exec(select(StaffUser).where(StaffUser.brand_id == brand.id)).first()
-            staff = staff or StaffUser(brand_id=brand.id, email="admin@demo.gigcx.test",  # type: ignore[arg-type]
+            assert brand.id is not None  # a stored row
+            staff = staff or StaffUser(brand_id=brand.id, email="admin@demo.gigcx.test",
                                        display_name="Demo admin", password_hash="")
             staff.password_hash = security.hash_password(staff_pw)
             session.add(staff)
@@ -114,7 +117,9 @@ def seed(n_topics: int = 12, slug: str = "demo") -> DemoInfo:
                 session.add(expert)
                 program = session.exec(select(ExpertProgram).where(
                     ExpertProgram.expert_id == expert.id, ExpertProgram.brand_id == brand.id)).first()
-                program = program or ExpertProgram(expert_id=expert.id, brand_id=brand.id)  # type: ignore[arg-type]
+                assert brand.id is not None  # a stored row
+                assert expert.id is not None  # a stored row
+                program = program or ExpertProgram(expert_id=expert.id, brand_id=brand.id)
                 program.status, program.topics, program.requested_topics = "approved", list(topics), list(topics)
                 session.add(program)
             info.experts.append((email, pw))

@@ -61,7 +61,7 @@ def credential_ok(credential: str) -> bool:
 
 def _read(credentials: Iterable[str]) -> dict[str, bool]:
     """Whether each credential is still valid, from the database (two statements at most)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from gigcx.db import session_scope
     from gigcx.models import AuthToken, BrandApiKey, StaffUser
@@ -78,15 +78,15 @@ def _read(credentials: Iterable[str]) -> dict[str, bool]:
     with session_scope() as session:
         if tokens:
             rows = session.exec(select(AuthToken.id, AuthToken.revoked_at, AuthToken.kind, StaffUser.id)
-                                .join(StaffUser, StaffUser.id == AuthToken.subject_id, isouter=True)  # type: ignore[arg-type]
-                                .where(AuthToken.id.in_(tokens))).all()  # type: ignore[union-attr]
+                                .join(StaffUser, col(StaffUser.id) == AuthToken.subject_id, isouter=True)
+                                .where(col(AuthToken.id).in_(tokens))).all()
             for token_id, revoked_at, kind, staff_id in rows:
                 valid = revoked_at is None and (kind != "staff" or staff_id is not None)
-                out[token_credential(token_id)] = valid  # type: ignore[arg-type]
+                out[token_credential(token_id)] = valid  # type: ignore[arg-type]  # a primary key, never NULL
         if keys:
             for key_id, revoked_at in session.exec(select(BrandApiKey.id, BrandApiKey.revoked_at)
-                                                   .where(BrandApiKey.id.in_(keys))).all():  # type: ignore[union-attr]
-                out[key_credential(key_id)] = revoked_at is None  # type: ignore[arg-type]
+                                                   .where(col(BrandApiKey.id).in_(keys))).all():
+                out[key_credential(key_id)] = revoked_at is None  # type: ignore[arg-type]  # a primary key
     return out
 
 

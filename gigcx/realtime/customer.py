@@ -51,11 +51,12 @@ class CustomerNamespace(RoleNamespace):
             brand = brands.brand_by_slug(session, slug)
             if brand is None:
                 raise ConnectionRefusedError("unknown brand")
-            customer = _resume(session, brand.id, token) if token else None  # type: ignore[arg-type]
+            assert brand.id is not None  # a stored row
+            customer = _resume(session, brand.id, token) if token else None
             if isinstance(user_id, str):
                 if not trust.verify_identity(brand, user_id, user_hash):
                     raise ConnectionRefusedError("identity verification failed")
-                known = trust.known_customer(session, brand.id, user_id, customer)  # type: ignore[arg-type]
+                known = trust.known_customer(session, brand.id, user_id, customer)
                 if known is not customer:  # another device (or a new customer): a token for this one
                     token = security.new_token(security.CUSTOMER_TOKEN)
                     if known.id is None:
@@ -73,13 +74,16 @@ class CustomerNamespace(RoleNamespace):
                     raise ConnectionRefusedError("rate_limited: too many new customers from this "
                                                  "address; retry in a minute") from None
                 token = security.new_token(security.CUSTOMER_TOKEN)
-                customer = Customer(brand_id=brand.id, token_hash=security.token_hash(token))  # type: ignore[arg-type]
+                customer = Customer(brand_id=brand.id, token_hash=security.token_hash(token))
                 session.add(customer)
                 session.flush()
-            trust.record_client(session, "customer", customer.id, request.remote_addr,  # type: ignore[arg-type]
+            assert customer.id is not None  # a stored row
+            trust.record_client(session, "customer", customer.id, request.remote_addr,
                                 request.headers.get("User-Agent"))
-        self.authenticated(Actor("customer", customer.id, brand.id), None,  # type: ignore[arg-type]
-                           customer_room(customer.id))  # type: ignore[arg-type]
+        assert brand.id is not None  # a stored row
+        assert customer.id is not None  # a stored row
+        self.authenticated(Actor("customer", customer.id, brand.id), None,
+                           customer_room(customer.id))
         out = {"customer_id": customer.id, "token": token, "brand": slug}
         if customer.external_id is not None:
             out["user_id"] = customer.external_id

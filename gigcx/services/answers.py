@@ -57,7 +57,8 @@ def record(session: Session, case: Case) -> ReusableAnswer | None:
     answer = reusable_answer(max(expert_texts, key=len), asker, words)
     if len(answer) < MIN_ANSWER_CHARS:
         return None
-    row = ReusableAnswer(brand_id=case.brand_id, case_id=case.id, topic=case.topic,  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    row = ReusableAnswer(brand_id=case.brand_id, case_id=case.id, topic=case.topic,
                          question=reusable_answer(case.question, asker, words)[:4000],
                          answer=answer[:4000], scrubbed=answer[:4000])
     session.add(row)

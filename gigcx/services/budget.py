@@ -25,7 +25,8 @@ def exposure_cents(session: Session, brand: Brand, exclude_case: int | None = No
     total = 0
     for case in session.exec(q):
         if case.id != exclude_case:
-            total += payouts.max_case_reward_cents(topic_reward(session, brand.id, case.topic), rules)  # type: ignore[arg-type]
+            assert brand.id is not None  # a stored row
+            total += payouts.max_case_reward_cents(topic_reward(session, brand.id, case.topic), rules)
     return total
 
 
@@ -39,7 +40,8 @@ def may_route(session: Session, brand: Brand, case: Case) -> bool:
     policy = policy_for(brand)
     if policy is None:
         return True
-    nxt = payouts.max_case_reward_cents(topic_reward(session, brand.id, case.topic), rules_for(brand))  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    nxt = payouts.max_case_reward_cents(topic_reward(session, brand.id, case.topic), rules_for(brand))
     return payouts.can_route_case(budget_cents(session, brand),
                                   exposure_cents(session, brand, exclude_case=case.id), nxt, policy)
 

@@ -74,7 +74,8 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     from gigcx.services import routing
 
     topic, confidence = routing.classify(session, brand, text)
-    case = Case(brand_id=brand.id, customer_id=customer_id, client_id=client_id, question=text,  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    case = Case(brand_id=brand.id, customer_id=customer_id, client_id=client_id, question=text,
                 language=(language or "en").lower(), topic=topic, topic_confidence=confidence,
                 last_seq=1)  # the question is message 1, inserted below
     case.suggestions = routing.suggest(session, brand, text)
@@ -86,8 +87,9 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
         again = session.exec(select(Case).where(Case.customer_id == customer_id,
                                                 Case.client_id == client_id)).one()
         return again, False
-    _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)  # type: ignore[arg-type]
-    timers.start(session, TimerKind.case_escalate, case.id,  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)
+    timers.start(session, TimerKind.case_escalate, case.id,
                  case.created_at + timedelta(seconds=brand.escalate_after_s))
     outbox.case_changed(session, case, rev_set=True)  # inserted with rev 1
     webhooks.case_event(session, "case.created", case)
@@ -137,7 +139,8 @@ def _insert_message(session: Session, case_id: int, sender: str, sender_id: int 
 def _append(session: Session, case: Case, sender: str, sender_id: int | None, text: str,
             client_id: str | None) -> Row[Any]:
     """`_insert_message` for a case loaded through the ORM (keeps its `last_seq` current)."""
-    msg = _insert_message(session, case.id, sender, sender_id, text, client_id)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    msg = _insert_message(session, case.id, sender, sender_id, text, client_id)
     set_committed_value(case, "last_seq", msg.seq)  # what the row now holds; not a pending change
     return msg
 
@@ -204,7 +207,8 @@ def propose_resolution(session: Session, outbox: Outbox, actor: Actor, *, case_i
     brand = session.get(Brand, case.brand_id)
     case.status, case.proposed_at = CaseStatus.pending_confirmation, utcnow()
     session.add(case)
-    timers.schedule(session, TimerKind.confirm_window, case.id,  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    timers.schedule(session, TimerKind.confirm_window, case.id,
                     case.proposed_at + timedelta(seconds=brand.confirm_window_s))  # type: ignore[union-attr]
     system_message(session, outbox, case, "The expert marked this question as solved.")
     outbox.case_changed(session, case)

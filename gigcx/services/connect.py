@@ -172,7 +172,8 @@ def transfer_reversed(session: Session, gw: sg.StripeGateway, event: sg.Transfer
         posted = ledger.post(session, payouts.payout_reversed(
             payout.id, payout.expert_id, payouts.Money(cents, payout.currency), rid))
         if posted and session.get(PayoutReversal, rid) is None:
-            session.add(PayoutReversal(id=rid, payout_id=payout.id, expert_id=payout.expert_id,  # type: ignore[arg-type]
+            assert payout.id is not None  # a stored row
+            session.add(PayoutReversal(id=rid, payout_id=payout.id, expert_id=payout.expert_id,
                                        amount_cents=cents, currency=payout.currency))
     total = sum(a for _, a in reversals)
     if total >= payout.amount_cents:

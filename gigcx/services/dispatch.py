@@ -65,7 +65,8 @@ _INSERT_OFFER = insert(_OFFER).returning(_OFFER.c.id)
 
 def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list[Offer]:
     first = fresh or case.offer_round == 0  # no offer was ever made: nothing to look up
-    if case.status != CaseStatus.matching or (not first and has_open_offer(session, case.id)):  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    if case.status != CaseStatus.matching or (not first and has_open_offer(session, case.id)):
         return []
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
@@ -81,7 +82,8 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
     from gigcx.services import routing
 
     offered_before = set() if first else set(session.exec(select(Offer.expert_id).where(Offer.case_id == case.id)))
-    pool = presence.available_experts(session, brand.id, routing.topic_pool(brand, case), case.language)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    pool = presence.available_experts(session, brand.id, routing.topic_pool(brand, case), case.language)
     if routing.no_topic(case):  # none of the brand's topics: its generalists, else its staff
         allowed = routing.generalists(session, brand)
         if not allowed:
@@ -116,7 +118,7 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
         offer_id = session.connection().execute(_INSERT_OFFER, {
             "case_id": case.id, "expert_id": pick["expert_id"], "round": bumped, "status": "open",
             "score": pick["score"], "reasons": pick, "created_at": now, "expires_at": expires}).scalar_one()
-        offer = Offer(id=offer_id, case_id=case.id, expert_id=pick["expert_id"], round=bumped,  # type: ignore[arg-type]
+        offer = Offer(id=offer_id, case_id=case.id, expert_id=pick["expert_id"], round=bumped,
                       status=OfferStatus.open, score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
         offers.append(offer)
         outbox.add("offer", offer_payload(session, offer, case, reward), EXPERT, expert_room(offer.expert_id))
@@ -135,7 +137,8 @@ def has_open_offer(session: Session, case_id: int) -> bool:
 
 def withdraw_open_offers(session: Session, outbox: Outbox, case: Case, keep: int | None = None) -> None:
     """Withdraw every open offer of the case (but `keep`), telling each expert."""
-    _close_offers(session, outbox, case.id, keep, accepted=False)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    _close_offers(session, outbox, case.id, keep, accepted=False)
 
 
 def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | None, *, accepted: bool,
@@ -211,12 +214,13 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
     held = list(session.exec(q))
     now = utcnow()
     for case in held:
-        timers.cancel(session, TimerKind.confirm_window, case.id)  # type: ignore[arg-type]
+        assert case.id is not None  # a stored row
+        timers.cancel(session, TimerKind.confirm_window, case.id)
         case.status, case.expert_id, case.offer_round = CaseStatus.matching, None, 0
         case.assigned_at = case.proposed_at = case.first_response_at = None
         case.routing = {**case.routing, "released": {"expert_id": expert_id, "at": now.isoformat()}}
         session.add(case)
-        timers.schedule(session, TimerKind.case_escalate, case.id, now + timedelta(seconds=brand.escalate_after_s))  # type: ignore[arg-type]
+        timers.schedule(session, TimerKind.case_escalate, case.id, now + timedelta(seconds=brand.escalate_after_s))
         cases.system_message(session, outbox, case, "Your expert is no longer available; "
                                                     "we are finding someone else to help.")
         outbox.case_changed(session, case)
@@ -240,7 +244,8 @@ def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> N
     offer.status, offer.responded_at = OfferStatus.declined, utcnow()
     OFFERS.labels("declined").inc()
     session.add(offer)
-    timers.cancel(session, TimerKind.offer_expiry, offer.id)  # type: ignore[arg-type]
+    assert offer.id is not None  # a stored row
+    timers.cancel(session, TimerKind.offer_expiry, offer.id)
     session.flush()
     case = session.get(Case, case_id)
     dispatch(session, outbox, case)  # type: ignore[arg-type]

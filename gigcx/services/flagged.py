@@ -104,7 +104,8 @@ def flag_view(session: Session, flag: TrustFlag, case: Case, *, detail: bool = F
     if name is None and flag.expert_id:
         expert = session.get(Expert, flag.expert_id)
         name = expert.display_name if expert else None
-    credited = earnings.credited(session, case.id)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    credited = earnings.credited(session, case.id)
     out: dict[str, Any] = {
         "case_id": case.id, "topic": case.topic, "status": case.status,
         "expert": {"id": flag.expert_id, "display_name": name} if flag.expert_id else None,
@@ -113,7 +114,7 @@ def flag_view(session: Session, flag: TrustFlag, case: Case, *, detail: bool = F
         "score": flag.score, "signals": flag.signals, "reasons": [s["reason"] for s in flag.signals],
         "reward_cents": credited.cents if credited else 0,
         "currency": credited.currency if credited else None,
-        "reward_status": earnings.reward_status(session, case.id),  # type: ignore[arg-type]
+        "reward_status": earnings.reward_status(session, case.id),
         "resolved_at": iso(case.resolved_at), "resolved_by": case.resolved_by,
         "flagged_at": iso(flag.created_at) if flag.id is not None else None, "decided_at": iso(flag.decided_at),
     }

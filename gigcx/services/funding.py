@@ -36,7 +36,8 @@ def _claim(session: Session, brand: Brand, amount_cents: int, reference: str,
     """The funding row of this reference, created now if new; a different top-up is a conflict."""
     row = _row(session, brand, reference)
     if row is None:
-        row = Funding(brand_id=brand.id, reference=reference, amount_cents=amount_cents,  # type: ignore[arg-type]
+        assert brand.id is not None  # a stored row
+        row = Funding(brand_id=brand.id, reference=reference, amount_cents=amount_cents,
                       currency=brand.currency, payment_method=payment_method)
         try:
             with session.begin_nested():

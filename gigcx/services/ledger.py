@@ -92,7 +92,8 @@ def post(session: Session, tx: payouts.Transaction, **ids: Any) -> bool:
     session.add(row)
     session.flush()
     for entry in tx.entries:
-        session.add(LedgerEntry(transaction_id=row.id, account=entry.account,  # type: ignore[arg-type]
+        assert row.id is not None  # a stored row
+        session.add(LedgerEntry(transaction_id=row.id, account=entry.account,
                                 amount_cents=entry.cents, currency=entry.currency))
     session.flush()
     return True

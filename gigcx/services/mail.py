@@ -169,8 +169,9 @@ def escalated(session: Session, brand: Brand, case: Case) -> None:
             continue
         values = {"brand": brand.name, "case_id": case.id, "topic": case.topic or "-",
                   "reason": case.escalation_reason or "-", "question": _clip(mask(case.question))}
+        assert case.id is not None  # a stored row
         enqueue(session, owner=p.owner, list_name="escalations", to=person.email, template="escalation",
-                lang=p.language, values=values, link=_brand_link(case.id),  # type: ignore[arg-type]
+                lang=p.language, values=values, link=_brand_link(case.id),
                 dedupe_key=f"escalation:{case.id}:{person.id}")
 
 
@@ -264,7 +265,8 @@ def scan_waiting(session: Session) -> int:
                 col(ExpertProgram.expert_id).in_(list(away)))).all()
             for expert_id, topics in members:
                 if topic is None or topic in (topics or []):
-                    wanted.append((case.id, expert_id))  # type: ignore[arg-type]
+                    assert case.id is not None  # a stored row
+                    wanted.append((case.id, expert_id))
     queued = 0
     gap = now - timedelta(seconds=settings.offer_email_gap_s)
     for case_id, expert_id in wanted:

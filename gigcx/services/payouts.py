@@ -160,7 +160,8 @@ def run(uow: UnitOfWork, gw: payouts.PayoutGateway, minimum_cents: Minimum) -> R
 def _reserve(session: Session, batch: PayoutBatch, plan: payouts.PlannedPayout) -> Payout:
     """Step 1: the payout row (its uid made now) and available -> in_transit, in the caller's unit
     of work (committed before the gateway is called). Raises InsufficientFunds."""
-    payout = Payout(batch_id=batch.id, expert_id=int(plan.expert_id), amount_cents=plan.amount.cents,  # type: ignore[arg-type]
+    assert batch.id is not None  # a stored row
+    payout = Payout(batch_id=batch.id, expert_id=int(plan.expert_id), amount_cents=plan.amount.cents,
                     currency=plan.amount.currency, status=IN_TRANSIT)
     session.add(payout)
     session.flush()

@@ -187,7 +187,8 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
     gone: set[int] = set()
     if ids:
         for row in session.exec(select(ReusableAnswer).where(col(ReusableAnswer.case_id).in_(ids))).all():
-            gone.add(row.id)  # type: ignore[arg-type]
+            assert row.id is not None  # a stored row
+            gone.add(row.id)
             session.delete(row)
             removed["reusable_answers_deleted"] += 1
     if gone:  # open cases showing one of them as a suggestion stop showing it

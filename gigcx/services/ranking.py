@@ -149,7 +149,8 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
     if not pool:
         decision["reason"] = "no approved expert for this topic and language is online with spare capacity"
         return [], decision
-    ranked = dict(ranker_for(session, brand.id).rank(case.question, [case.topic] if case.topic else [],  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    ranked = dict(ranker_for(session, brand.id).rank(case.question, [case.topic] if case.topic else [],
                                                       candidates=[a.expert_id for a in pool],
                                                       at=_epoch(case.created_at)))
     stats = expert_stats(session, [a.expert_id for a in pool])
@@ -177,7 +178,8 @@ def quality_factors(session: Session, brand: Brand, topic: str | None, expert_id
     threshold = trust.settings_for(brand).quality_threshold
     if threshold <= 0:
         return {}
-    scores = trust.quality_scores(session, brand.id, topic, expert_ids)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    scores = trust.quality_scores(session, brand.id, topic, expert_ids)
     return {e: dispatch_factor(q, threshold) for e, q in scores.items() if q < threshold}
 
 

@@ -60,13 +60,16 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     clawback = False
     if verdict == "reject" and utcnow() < available_at(session, case) and case.expert_id is not None:
         ledger.lock(session, ["acct:" + payouts.expert_pending(case.expert_id)])
-        amount = credited(session, case.id)  # type: ignore[arg-type]
+        assert case.id is not None  # a stored row
+        amount = credited(session, case.id)
         if amount is not None and not _posted(session, payouts.release_key(case.id)):
             ledger.post(session, payouts.reverse_reward(case.id, case.brand_id, case.expert_id, amount))
             clawback = True
     else:
-        release_case(session, case.id)  # type: ignore[arg-type]
-    timers.cancel(session, REVIEW_TIMER, case.id)  # type: ignore[arg-type]
+        assert case.id is not None  # a stored row
+        release_case(session, case.id)
+    assert case.id is not None  # a stored row
+    timers.cancel(session, REVIEW_TIMER, case.id)
     case.review_verdict, case.review_note, case.reviewed_at = verdict, note, utcnow()
     session.add(case)
     from gigcx.services import webhooks
@@ -75,14 +78,15 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     if verdict == "reject":
         from gigcx.services import answers
 
-        answers.reject_for_case(session, case.id)  # type: ignore[arg-type]
+        answers.reject_for_case(session, case.id)
     session.flush()
     return review_view(session, case, clawback=clawback)
 
 
 def review_view(session: Session, case: Case, *, clawback: bool) -> dict[str, Any]:
     """The review answer."""
-    amount = credited(session, case.id)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    amount = credited(session, case.id)
     assert case.id is not None
     return {"case_id": case.id, "verdict": case.review_verdict, "note": case.review_note,
             "reviewed_at": iso(case.reviewed_at), "reward_cents": amount.cents if amount else 0,

@@ -88,7 +88,8 @@ def outcome(session: Session, case: Case, rating: int | None = None) -> payouts.
 
 def breakdown(session: Session, case: Case, brand: Brand, rating: int | None = None) -> list[payouts.RewardLine]:
     """Itemised reward of the case for a given rating."""
-    return payouts.reward_breakdown(topic_reward(session, brand.id, case.topic), brand.currency,  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    return payouts.reward_breakdown(topic_reward(session, brand.id, case.topic), brand.currency,
                                     outcome(session, case, rating), rules_for(brand))
 
 
@@ -137,7 +138,8 @@ def credit_resolved_case(session: Session, case: Case) -> None:
         if brand.platform_fee_cents > 0:  # the platform's own fee, on top of the reward
             ledger.post(session, payouts.platform_fee(case.id, brand.id,
                                                       payouts.Money(brand.platform_fee_cents, brand.currency)))
-    timers.schedule(session, REVIEW_TIMER, case.id, available_at)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    timers.schedule(session, REVIEW_TIMER, case.id, available_at)
     trust.on_credit(session, case)  # may hold the reward for the brand's review (docs/trust.md)
 
 
@@ -152,7 +154,8 @@ def apply_rating_bonus(session: Session, case: Case, csat: int) -> None:
         return  # the review window is over (or the brand rejected): no more bonuses
     lines = breakdown(session, case, brand, rating=csat)
     full = sum((line.amount for line in lines), payouts.Money.zero(brand.currency))
-    have = credited(session, case.id)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    have = credited(session, case.id)
     extra = full.cents - (have.cents if have else 0)
     if extra <= 0:
         return

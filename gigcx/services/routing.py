@@ -94,8 +94,9 @@ def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> Bra
 def topic_reward(session: Session, brand: Brand, slug: str) -> int | None:
     """An active topic's reward as of the brand's current topics version (read with the models,
     so an ask costs no query for it); None when the topic is not active or not cached."""
-    cached = state().classifiers.get(brand.id)  # type: ignore[arg-type]
-    if cached is None or cached.version != _topics_version(session, brand.id):  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    cached = state().classifiers.get(brand.id)
+    if cached is None or cached.version != _topics_version(session, brand.id):
         return None
     return cached.rewards.get(slug)
 
@@ -130,18 +131,19 @@ def brand_models(session: Session, brand: Brand) -> BrandModels:
     """The brand's newest trained model once loaded (never blocking a request for it), else a
     cold-start model from its topics' examples; a trained model missing a topic is not used."""
     caches = state()
-    version = _topics_version(session, brand.id)  # type: ignore[arg-type]
-    cached = caches.classifiers.get(brand.id)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    version = _topics_version(session, brand.id)
+    cached = caches.classifiers.get(brand.id)
     if cached is None or cached.version != version:
         cached = _cold_start(session, brand, version)
         with caches.lock:
-            caches.classifiers[brand.id] = cached  # type: ignore[index]
-    trained_v = _trained_version(session, brand.id)  # type: ignore[arg-type]
-    trained = caches.trained.get(brand.id)  # type: ignore[arg-type]
+            caches.classifiers[brand.id] = cached
+    trained_v = _trained_version(session, brand.id)
+    trained = caches.trained.get(brand.id)
     if trained_v is not None and (trained is None or trained.trained_version != trained_v):
         key = (brand.id, trained_v)
         if key not in caches.loading:
-            caches.loading.add(key)  # type: ignore[arg-type]
+            caches.loading.add(key)
             spawn(_load_trained, current_app._get_current_object(), brand.id, trained_v)  # type: ignore[attr-defined]
     if trained is not None and set(cached.topics) <= set(trained.topics):
         return BrandModels(version, cached.topics, trained.classifier, trained.trained_version)
@@ -188,7 +190,8 @@ def generalists(session: Session, brand: Brand) -> set[int]:
     active = set(brand_models(session, brand).topics)
     if not active:
         return set()
-    roster = presence.brand_roster(session, brand.id)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    roster = presence.brand_roster(session, brand.id)
     return {eid for eid, topics in roster.items() if active <= set(topics)}
 
 
@@ -207,8 +210,9 @@ def suggest(session: Session, brand: Brand, text: str) -> list[dict[str, Any]]:
 
     if not answers.served_statuses(brand.answer_reuse):
         return []
-    hits = state().suggesters.get(session, brand.id).suggest(text)  # type: ignore[arg-type]
-    live = answers.served(session, brand.id, [s.case_id for s in hits])  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    hits = state().suggesters.get(session, brand.id).suggest(text)
+    live = answers.served(session, brand.id, [s.case_id for s in hits])
     return [{"id": row.id, "answer": row.answer, "topic": row.topic, "score": s.score}
             for s in hits if (row := live.get(s.case_id)) is not None]
 

@@ -51,7 +51,8 @@ def train_brand(session: Session, brand: Brand, embeddings: str = "auto",
                 progress: Callable[[str], None] | None = None) -> TrainingResult:
     """Fit and store a new model version for the brand (skipped with fewer than two topics)."""
     say = progress or (lambda _msg: None)
-    texts, labels = training_data(session, brand.id)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    texts, labels = training_data(session, brand.id)
     classes = sorted(set(labels))
     if len(classes) < 2:
         return TrainingResult(brand.slug, None, len(texts), classes, False, "fewer than two topics")
@@ -60,7 +61,7 @@ def train_brand(session: Session, brand: Brand, embeddings: str = "auto",
 
     clf = TopicClassifier(embeddings=embeddings, unknown_label=NO_TOPIC).fit(texts, labels)
     last = session.exec(select(func.max(TopicModel.version)).where(TopicModel.brand_id == brand.id)).one()
-    row = TopicModel(brand_id=brand.id, version=(last or 0) + 1, n_examples=len(texts), classes=classes,  # type: ignore[arg-type]
+    row = TopicModel(brand_id=brand.id, version=(last or 0) + 1, n_examples=len(texts), classes=classes,
                      embeddings=bool(clf.embeddings_used_), blob=pickle.dumps(clf, protocol=5))
     session.add(row)
     session.flush()

@@ -191,11 +191,12 @@ def on_credit(session: Session, case: Case) -> None:
     settings = settings_for(brand)
     assessment = scoring.assess(facts_for(session, case, settings), settings)
     sample = _draw_sample(session, brand, case, settings)
-    flag = _flag(session, case.id)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    flag = _flag(session, case.id)
     if flag is None:
         if not assessment.signals and not sample:
             return
-        flag = TrustFlag(case_id=case.id, brand_id=case.brand_id, expert_id=case.expert_id, topic=case.topic)  # type: ignore[arg-type]
+        flag = TrustFlag(case_id=case.id, brand_id=case.brand_id, expert_id=case.expert_id, topic=case.topic)
     flag.sampled = flag.sampled or sample
     _apply(session, flag, assessment)
 
@@ -241,7 +242,8 @@ def topic_norm(session: Session, brand_id: int, topic: str) -> float:
 def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) -> ExpertQuality:
     """Recompute the expert's quality in the topic from ratings (weighted against rings) and reviews."""
     settings = settings_for(brand)
-    norm = topic_norm(session, brand.id, topic)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    norm = topic_norm(session, brand.id, topic)
     rated = session.exec(select(Case.customer_id, Rating.csat).join(Rating, col(Rating.case_id) == Case.id).where(
         col(Case.brand_id) == brand.id, col(Case.topic) == topic, col(Case.escalated_at).is_(None),
         col(Rating.expert_id) == expert_id).order_by(col(Rating.id))).all()
@@ -260,7 +262,7 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
                                                    ExpertQuality.expert_id == expert_id,
                                                    ExpertQuality.topic == topic)).first()
     if row is None:
-        row = ExpertQuality(brand_id=brand.id, expert_id=expert_id, topic=topic, score=score)  # type: ignore[arg-type]
+        row = ExpertQuality(brand_id=brand.id, expert_id=expert_id, topic=topic, score=score)
     row.score, row.ratings, row.reviews, row.ring = score, round(sum(weights), 4), len(reviews), ring
     row.updated_at = utcnow()
     session.add(row)
@@ -277,16 +279,17 @@ def on_rating(session: Session, case: Case) -> None:
     quality = refresh_quality(session, brand, case.expert_id, case.topic)
     if not quality.ring or case.status != CaseStatus.resolved:
         return
-    flag = _flag(session, case.id, lock=True)  # type: ignore[arg-type]
+    assert case.id is not None  # a stored row
+    flag = _flag(session, case.id, lock=True)
     if flag is None:
-        flag = TrustFlag(case_id=case.id, brand_id=case.brand_id, expert_id=case.expert_id, topic=case.topic)  # type: ignore[arg-type]
+        flag = TrustFlag(case_id=case.id, brand_id=case.brand_id, expert_id=case.expert_id, topic=case.topic)
     settings = settings_for(brand)
     if any(s["code"] == "rating_ring" for s in flag.signals) or settings.weight("rating_ring") <= 0:
         return
     signals = [scoring.Signal(s["code"], s["weight"], s["reason"]) for s in flag.signals]
     signals.append(scoring.Signal("rating_ring", settings.weight("rating_ring"), scoring.SIGNAL_TEXT["rating_ring"]))
     assessment = scoring.score(signals, settings)
-    if assessment.hold and _money_settled(session, case.id):  # type: ignore[arg-type]
+    if assessment.hold and _money_settled(session, case.id):
         assessment = scoring.Assessment(assessment.signals, assessment.score, False)
     _apply(session, flag, assessment)
 

@@ -112,7 +112,8 @@ def record(session: Session, delivery_id: int, result: outbound.Result) -> None:
     d.attempts += 1
     d.last_status_code, d.last_error = result.status, result.error
     d.claimed_until, d.claimed_by = None, None
-    session.add(WebhookAttempt(delivery_id=d.id, at=now, status_code=result.status, error=result.error,  # type: ignore[arg-type]
+    assert d.id is not None  # a stored row
+    session.add(WebhookAttempt(delivery_id=d.id, at=now, status_code=result.status, error=result.error,
                                duration_ms=result.duration_ms))
     ep = session.get(WebhookEndpoint, d.endpoint_id)
     assert ep is not None

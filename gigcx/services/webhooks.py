@@ -19,7 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
+from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
 from gigcx import outbound
@@ -133,7 +133,7 @@ def get_endpoint(session: Session, brand_id: int, endpoint_id: int) -> WebhookEn
 
 def list_endpoints(session: Session, brand_id: int) -> list[WebhookEndpoint]:
     return list(session.exec(sm_select(WebhookEndpoint).where(WebhookEndpoint.brand_id == brand_id)
-                             .order_by(WebhookEndpoint.id)))  # type: ignore[arg-type]
+                             .order_by(col(WebhookEndpoint.id))))
 
 
 def update_endpoint(session: Session, brand_id: int, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
@@ -179,8 +179,9 @@ def delete_endpoint(session: Session, brand_id: int, endpoint_id: int) -> None:
 
     ep = get_endpoint(session, brand_id, endpoint_id)
     ids = select(_D.c.id).where(_D.c.endpoint_id == ep.id)
-    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))  # type: ignore[attr-defined]
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id))  # type: ignore[arg-type]
+    session.execute(delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(ids)))
+    assert ep.id is not None  # a stored row
+    session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == ep.id))
     session.delete(ep)
     session.flush()
 
@@ -228,7 +229,8 @@ def _console_base() -> str:
 def emit(session: Session, brand: Brand, event_type: str, data: dict[str, Any], order_key: str,
          case_id: int | None = None) -> int:
     """Queue `event_type` for every endpoint of the brand that wants it; returns how many."""
-    wanted = [(eid, kind) for eid, kind, events in _subscribers(session, brand.id) if event_type in events]  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    wanted = [(eid, kind) for eid, kind, events in _subscribers(session, brand.id) if event_type in events]
     if not wanted:
         return 0
     now = utcnow()
@@ -300,7 +302,7 @@ def payout_event(session: Session, payout: Any) -> None:
                        "error": payout.error, "updated_at": iso(payout.updated_at)}}
     brand_ids = session.exec(sm_select(ExpertProgram.brand_id).where(
         ExpertProgram.expert_id == payout.expert_id,
-        ExpertProgram.status.in_((ProgramStatus.approved, ProgramStatus.suspended)))).all()  # type: ignore[attr-defined]
+        col(ExpertProgram.status).in_((ProgramStatus.approved, ProgramStatus.suspended)))).all()
     for brand_id in sorted(set(brand_ids)):
         brand = session.get(Brand, brand_id)
         if brand is not None:
@@ -354,13 +356,13 @@ def delivery_view(d: WebhookDelivery, *, full: bool = False, attempts: list[Webh
 def list_deliveries(session: Session, brand_id: int, *, endpoint_id: int | None, status: str | None,
                     case_id: int | None, before_id: int | None, limit: int) -> list[WebhookDelivery]:
     q = sm_select(WebhookDelivery).where(WebhookDelivery.brand_id == brand_id)
-    for col, value in ((WebhookDelivery.endpoint_id, endpoint_id), (WebhookDelivery.status, status),
-                       (WebhookDelivery.case_id, case_id)):
+    for column, value in ((WebhookDelivery.endpoint_id, endpoint_id), (WebhookDelivery.status, status),
+                          (WebhookDelivery.case_id, case_id)):
         if value is not None:
-            q = q.where(col == value)
+            q = q.where(column == value)
     if before_id is not None:
-        q = q.where(WebhookDelivery.id < before_id)  # type: ignore[operator]
-    return list(session.exec(q.order_by(WebhookDelivery.id.desc()).limit(limit)))  # type: ignore[union-attr]
+        q = q.where(col(WebhookDelivery.id) < before_id)
+    return list(session.exec(q.order_by(col(WebhookDelivery.id).desc()).limit(limit)))
 
 
 def get_delivery(session: Session, brand_id: int, delivery_id: int) -> tuple[WebhookDelivery, list[WebhookAttempt]]:
@@ -368,7 +370,7 @@ def get_delivery(session: Session, brand_id: int, delivery_id: int) -> tuple[Web
     if d is None or d.brand_id != brand_id:
         raise ApiError("not_found", "no such delivery")
     attempts = list(session.exec(sm_select(WebhookAttempt).where(WebhookAttempt.delivery_id == d.id)
-                                 .order_by(WebhookAttempt.id)))  # type: ignore[arg-type]
+                                 .order_by(col(WebhookAttempt.id))))
     return d, attempts
 
 
