@@ -45,6 +45,18 @@ class Principal:
         return None if self.key_id is None else f"key:{self.key_id}"
 
     @property
+    def required_brand_id(self) -> int:
+        """`brand_id` where the declared roles admit brand principals only (staff and API keys)."""
+        assert self.brand_id is not None, "a brand principal has a brand"
+        return self.brand_id
+
+    @property
+    def required_expert_id(self) -> int:
+        """`expert_id` where the declared roles admit experts only."""
+        assert self.expert_id is not None, "an expert principal is an expert"
+        return self.expert_id
+
+    @property
     def can_write(self) -> bool:
         """Analysts read; everybody else may change their own data."""
         return self.role != "analyst"

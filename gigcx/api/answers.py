@@ -22,7 +22,7 @@ def _who() -> str:
 @requires("brand")
 def list_answers(query: schemas.AnswerListQuery) -> dict[str, Any]:
     """The brand's reusable answers, newest first, with the brand's reuse mode."""
-    return svc.list_answers(db.request_session(), principal().brand_id, status=query.status,  # type: ignore[arg-type]
+    return svc.list_answers(db.request_session(), principal().required_brand_id, status=query.status,
                             limit=query.limit, before_id=query.before_id)
 
 
@@ -30,14 +30,14 @@ def list_answers(query: schemas.AnswerListQuery) -> dict[str, Any]:
 @requires("brand")
 def get_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """One reusable answer."""
-    return svc.view(svc.get(db.request_session(), principal().brand_id, path.id))  # type: ignore[arg-type]
+    return svc.view(svc.get(db.request_session(), principal().required_brand_id, path.id))
 
 
 @api.patch("/answers/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
 @requires("brand_admin")
 def patch_answer(path: schemas.AnswerPath, body: schemas.AnswerDecision) -> dict[str, Any]:
     """Edit an answer's text and/or set its status (`approved`, `rejected`, `pending`)."""
-    row = svc.decide(db.request_session(), principal().brand_id, path.id,  # type: ignore[arg-type]
+    row = svc.decide(db.request_session(), principal().required_brand_id, path.id,
                      status=body.status, answer=body.answer, who=_who())
     return svc.view(row)
 
@@ -46,7 +46,7 @@ def patch_answer(path: schemas.AnswerPath, body: schemas.AnswerDecision) -> dict
 @requires("brand_admin")
 def approve_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """Approve an answer for reuse (needed under `curated`)."""
-    return svc.view(svc.decide(db.request_session(), principal().brand_id, path.id,  # type: ignore[arg-type]
+    return svc.view(svc.decide(db.request_session(), principal().required_brand_id, path.id,
                                status=AnswerStatus.approved, answer=None, who=_who()))
 
 
@@ -54,5 +54,5 @@ def approve_answer(path: schemas.AnswerPath) -> dict[str, Any]:
 @requires("brand_admin")
 def reject_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """Never reuse this answer."""
-    return svc.view(svc.decide(db.request_session(), principal().brand_id, path.id,  # type: ignore[arg-type]
+    return svc.view(svc.decide(db.request_session(), principal().required_brand_id, path.id,
                                status=AnswerStatus.rejected, answer=None, who=_who()))

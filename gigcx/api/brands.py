@@ -23,7 +23,7 @@ def create_brand(body: schemas.BrandCreate) -> tuple[dict[str, Any], int]:
 @requires("brand")
 def get_brand() -> dict[str, Any]:
     """The calling brand's settings (admins also see the identity secret that signs customers' ids)."""
-    return svc.settings_view(svc.get_brand(db.request_session(), principal().brand_id),  # type: ignore[arg-type]
+    return svc.settings_view(svc.get_brand(db.request_session(), principal().required_brand_id),
                              admin=principal().can_write)
 
 
@@ -32,7 +32,7 @@ def get_brand() -> dict[str, Any]:
 @requires("brand_admin")
 def patch_brand(body: schemas.BrandUpdate) -> dict[str, Any]:
     """Change some of the brand's settings (timers, currency, bonuses)."""
-    brand = svc.update_settings(session=db.request_session(), brand_id=principal().brand_id,  # type: ignore[arg-type]
+    brand = svc.update_settings(session=db.request_session(), brand_id=principal().required_brand_id,
                                 data=body)
     return svc.settings_view(brand, admin=True)
 
@@ -44,8 +44,8 @@ def rotate_api_key() -> tuple[dict[str, Any], int]:
     """Revoke the brand's API keys and issue a new one."""
     session = db.request_session()
     outbox = uow.for_request().outbox  # emitted after the request commits
-    key = svc.rotate_key(session=session, outbox=outbox, brand_id=principal().brand_id)  # type: ignore[arg-type]
-    brand = svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
+    key = svc.rotate_key(session=session, outbox=outbox, brand_id=principal().required_brand_id)
+    brand = svc.get_brand(session, principal().required_brand_id)
     return {"slug": brand.slug, "name": brand.name, "api_key": key}, 201
 
 
@@ -54,7 +54,7 @@ def rotate_api_key() -> tuple[dict[str, Any], int]:
 @requires("brand_admin")
 def put_topic(path: schemas.TopicPath, body: schemas.TopicPut) -> dict[str, Any]:
     """Create or replace a topic with its reward and example questions."""
-    topic = svc.put_topic(session=db.request_session(), brand_id=principal().brand_id,  # type: ignore[arg-type]
+    topic = svc.put_topic(session=db.request_session(), brand_id=principal().required_brand_id,
                           slug=path.slug, data=body)
     return svc.topic_view(topic)
 
@@ -64,5 +64,5 @@ def put_topic(path: schemas.TopicPath, body: schemas.TopicPut) -> dict[str, Any]
 @requires("brand")
 def list_topics() -> dict[str, Any]:
     """The brand's topics."""
-    topics = svc.list_topics(db.request_session(), principal().brand_id)  # type: ignore[arg-type]
+    topics = svc.list_topics(db.request_session(), principal().required_brand_id)
     return {"topics": [svc.topic_view(t) for t in topics]}

@@ -67,7 +67,7 @@ def _query(brand_id: int, q: schemas.CaseListQuery | schemas.ExportQuery) -> Any
 @requires("brand")
 def list_cases(query: schemas.CaseListQuery) -> dict[str, Any]:
     """The brand's cases, newest first; page with `before_id`."""
-    rows = db.request_session().exec(_query(principal().brand_id, query).limit(query.limit + 1)).all()  # type: ignore[arg-type]
+    rows = db.request_session().exec(_query(principal().required_brand_id, query).limit(query.limit + 1)).all()
     page = rows[: query.limit]
     more = len(rows) > query.limit
     return {"cases": [case_view(c, r, n) for c, r, n in page],
@@ -100,7 +100,7 @@ def get_case(path: schemas.CasePath) -> dict[str, Any]:
 @requires("brand")
 def get_metrics(query: schemas.MetricsQuery) -> dict[str, Any]:
     """Resolution quality over cases created in [since, until)."""
-    return metrics_svc.metrics(db.request_session(), principal().brand_id, query.since, query.until,  # type: ignore[arg-type]
+    return metrics_svc.metrics(db.request_session(), principal().required_brand_id, query.since, query.until,
                                query.bucket)
 
 
@@ -116,7 +116,7 @@ def export_cases(query: schemas.ExportQuery) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(EXPORT_FIELDS)
-    for case, rating, name in db.request_session().exec(_query(principal().brand_id, query)):  # type: ignore[arg-type]
+    for case, rating, name in db.request_session().exec(_query(principal().required_brand_id, query)):
         v = case_view(case, rating, name)
         row = [v["id"], v["created_at"], v["status"], v["topic"], v["language"], case.expert_id, name,
                v["first_response_s"], v["resolution_s"], rating.csat if rating else None,

@@ -55,7 +55,7 @@ def staff_me() -> dict[str, Any]:
     """The calling console user (or the brand's API key, which has admin rights)."""
     me = principal()
     session = db.request_session()
-    brand = brands.get_brand(session, me.brand_id)  # type: ignore[arg-type]
+    brand = brands.get_brand(session, me.required_brand_id)
     staff = session.get(StaffUser, me.staff_id) if me.staff_id else None
     return {"brand": brand.slug, "brand_name": brand.name, "role": me.role,
             "staff": None if staff is None else {"id": staff.id, "email": staff.email,
@@ -71,7 +71,7 @@ METRIC_FIELDS = ["bucket", "cases", "resolved", "escalated", "deflected", "resol
 @requires("brand")
 def export_metrics(query: MetricsExportQuery) -> Response:
     """The metrics series (one row per hour, day or week of case creation) as CSV."""
-    out = metrics_svc.metrics(db.request_session(), principal().brand_id, query.since, query.until,  # type: ignore[arg-type]
+    out = metrics_svc.metrics(db.request_session(), principal().required_brand_id, query.since, query.until,
                               query.bucket)
     buf = io.StringIO()
     writer = csv.writer(buf)

@@ -16,7 +16,7 @@ from gigcx.services import privacy
 @requires("brand")
 def export_customer(path: schemas.CustomerPath) -> Response:
     """Everything stored about one customer, as a JSON file to hand to them."""
-    data = privacy.export(db.request_session(), principal().brand_id, path.id)  # type: ignore[arg-type]
+    data = privacy.export(db.request_session(), principal().required_brand_id, path.id)
     return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
                     headers={"Content-Disposition": f"attachment; filename=customer-{path.id}.json"})
 
@@ -28,5 +28,5 @@ def erase_customer(path: schemas.CustomerPath) -> dict[str, Any]:
     close, answers reused from their cases are deleted and their token stops working. The answer
     says what was removed, what was kept and why, and carries the data as it was (`export`)."""
     outbox = uow.for_request().outbox  # emitted after the request commits
-    report = privacy.erase(db.request_session(), outbox, principal().brand_id, path.id)  # type: ignore[arg-type]
+    report = privacy.erase(db.request_session(), outbox, principal().required_brand_id, path.id)
     return report

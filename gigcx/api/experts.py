@@ -48,7 +48,7 @@ def revoke_token() -> tuple[str, int]:
 def apply_to_program(body: schemas.ProgramApply) -> tuple[dict[str, Any], int]:
     """Apply to a brand's program for some topics; the brand approves."""
     session = db.request_session()
-    program = svc.apply(session=session, expert_id=principal().expert_id, data=body)  # type: ignore[arg-type]
+    program = svc.apply(session=session, expert_id=principal().required_expert_id, data=body)
     return svc.program_view(session, program), 201
 
 
@@ -58,6 +58,6 @@ def apply_to_program(body: schemas.ProgramApply) -> tuple[dict[str, Any], int]:
 def approve_expert(path: schemas.ExpertPath, body: schemas.ApproveRequest) -> dict[str, Any]:
     """Admit an applicant to the brand's program for the given topics."""
     session = db.request_session()
-    program = svc.approve(session=session, brand_id=principal().brand_id,  # type: ignore[arg-type]
+    program = svc.approve(session=session, brand_id=principal().required_brand_id,
                           expert_id=path.id, data=body)
     return svc.program_view(session, program)

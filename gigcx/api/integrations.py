@@ -74,7 +74,7 @@ class BrandPrefs(Strict):
 
 
 def _brand() -> int:
-    return principal().brand_id  # type: ignore[return-value]
+    return principal().required_brand_id
 
 
 def _reveal() -> bool:

@@ -103,10 +103,10 @@ def review_case_verdict(path: CasePath, body: ReviewRequest) -> dict[str, Any]:
     if trust.is_held(session, path.id):
         from gigcx.api.trust import actor
 
-        flagged.decide(session, brand_id=principal().brand_id, case_id=path.id,  # type: ignore[arg-type]
+        flagged.decide(session, brand_id=principal().required_brand_id, case_id=path.id,
                        action="release" if body.verdict == "approve" else "reject", note=body.note or "",
                        actor=actor())
-    return earnings.review(db.request_session(), brand_id=principal().brand_id,  # type: ignore[arg-type]
+    return earnings.review(db.request_session(), brand_id=principal().required_brand_id,
                            case_id=path.id, verdict=body.verdict, note=body.note)
 
 
@@ -114,7 +114,7 @@ def review_case_verdict(path: CasePath, body: ReviewRequest) -> dict[str, Any]:
 @requires("expert")
 def expert_earnings() -> dict[str, Any]:
     """The calling expert's balances, per-case rewards and payouts."""
-    return earnings.earnings_view(db.request_session(), principal().expert_id)  # type: ignore[arg-type]
+    return earnings.earnings_view(db.request_session(), principal().required_expert_id)
 
 
 @api.post("/payouts/run", tags=[TAGS["payouts"]], security=SECURITY)
@@ -208,7 +208,7 @@ def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
 
     # the configured public URL, not the Host header (which a client chooses)
     base = current_app.config["GIGCX"].public_url or request.host_url.rstrip("/")
-    return connect.payout_account(uow.for_request(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
+    return connect.payout_account(uow.for_request(), svc.stripe(), principal().required_expert_id,
                               body.refresh_url or f"{base}/expert?payouts=refresh",
                               body.return_url or f"{base}/expert?payouts=done")
 
@@ -234,7 +234,7 @@ def expert_payout_account_status() -> dict[str, Any]:
 def fund_brand_budget(body: FundingRequest) -> tuple[dict[str, Any], int]:
     """Top up the budget: a Stripe PaymentIntent, or a recorded top-up without Stripe."""
     session = db.request_session()
-    brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
+    brand = brand_svc.get_brand(session, principal().required_brand_id)
     return _funded(session, brand, funding.fund(
         uow.for_request(), svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method,
         customer=body.customer, off_session=body.off_session, return_url=body.return_url))
@@ -262,7 +262,7 @@ def _funded(session: Any, brand: Brand, out: dict[str, Any]) -> tuple[dict[str, 
 def brand_spend_statement() -> dict[str, Any]:
     """Funding, rewards, bonuses, reversals, budget, debt and the routing state of the budget."""
     session = db.request_session()
-    return earnings.brand_statement(session, brand_svc.get_brand(session, principal().brand_id))  # type: ignore[arg-type]
+    return earnings.brand_statement(session, brand_svc.get_brand(session, principal().required_brand_id))
 
 
 @api.put("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY)

@@ -39,7 +39,7 @@ def staff_token(body: schemas.StaffTokenRequest) -> dict[str, Any]:
 def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
     """Add a console user (admin or analyst) to the brand."""
     session = db.request_session()
-    staff = StaffUser(brand_id=principal().brand_id, email=body.email, display_name=body.display_name,  # type: ignore[arg-type]
+    staff = StaffUser(brand_id=principal().required_brand_id, email=body.email, display_name=body.display_name,
                       role=body.role, password_hash=security.hash_password(body.password))
     session.add(staff)
     try:
@@ -54,7 +54,7 @@ def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
 def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
     """Remove a console user: their tokens stop working and their live sockets are disconnected."""
     outbox = uow.for_request().outbox  # emitted after the request commits
-    experts.remove_staff(session=db.request_session(), outbox=outbox, brand_id=principal().brand_id,  # type: ignore[arg-type]
+    experts.remove_staff(session=db.request_session(), outbox=outbox, brand_id=principal().required_brand_id,
                          staff_id=path.id)
     return "", 204
 
@@ -89,7 +89,7 @@ def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
 def _set_status(expert_id: int, status: str) -> dict[str, Any]:
     session = db.request_session()
     outbox = uow.for_request().outbox  # emitted after the request commits
-    program = experts.set_program_status(session=session, outbox=outbox, brand_id=principal().brand_id,  # type: ignore[arg-type]
+    program = experts.set_program_status(session=session, outbox=outbox, brand_id=principal().required_brand_id,
                                          expert_id=expert_id, status=status)
     return experts.program_view(session, program)
 

@@ -61,7 +61,7 @@ def actor() -> str:
 def get_identity_secret() -> dict[str, Any]:
     """The secret your server signs customers' user ids with (made on first call)."""
     session = db.request_session()
-    brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
+    brand = brand_svc.get_brand(session, principal().required_brand_id)
     return {"identity_secret": trust.identity_secret(session, brand), "algorithm": "HMAC-SHA256"}
 
 
@@ -70,7 +70,7 @@ def get_identity_secret() -> dict[str, Any]:
 def rotate_identity_secret() -> tuple[dict[str, Any], int]:
     """Replace the identity secret: hashes made with the old one are refused from now on."""
     session = db.request_session()
-    brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
+    brand = brand_svc.get_brand(session, principal().required_brand_id)
     return {"identity_secret": trust.identity_secret(session, brand, rotate=True), "algorithm": "HMAC-SHA256"}, 201
 
 
@@ -78,7 +78,7 @@ def rotate_identity_secret() -> tuple[dict[str, Any], int]:
 @requires("brand")
 def list_flagged(query: FlagQuery) -> dict[str, Any]:
     """Flagged cases, newest first: held (default), released, rejected, pending_qa or all."""
-    return flagged.list_flags(db.request_session(), principal().brand_id, state=query.status,  # type: ignore[arg-type]
+    return flagged.list_flags(db.request_session(), principal().required_brand_id, state=query.status,
                               sampled=query.sampled, limit=query.limit, before_id=query.before_id)
 
 
@@ -86,14 +86,14 @@ def list_flagged(query: FlagQuery) -> dict[str, Any]:
 @requires("brand")
 def get_flagged(path: FlagPath) -> dict[str, Any]:
     """One case as trust sees it: signals (none if never flagged), transcript, reward, decisions."""
-    return flagged.flag_detail(db.request_session(), principal().brand_id, path.id)  # type: ignore[arg-type]
+    return flagged.flag_detail(db.request_session(), principal().required_brand_id, path.id)
 
 
 @api.post("/trust/flagged/<int:id>/decision", tags=[TAGS["cases"]], security=SECURITY)
 @requires("brand_admin")
 def decide_flagged(path: FlagPath, body: DecisionBody) -> dict[str, Any]:
     """Release or reject a held case's reward; audited with who, when and the note."""
-    return flagged.decide(db.request_session(), brand_id=principal().brand_id, case_id=path.id,  # type: ignore[arg-type]
+    return flagged.decide(db.request_session(), brand_id=principal().required_brand_id, case_id=path.id,
                           action=body.action, note=body.note, actor=actor())
 
 
@@ -101,7 +101,7 @@ def decide_flagged(path: FlagPath, body: DecisionBody) -> dict[str, Any]:
 @requires("brand_admin")
 def qa_verdict(path: FlagPath, body: QaBody) -> dict[str, Any]:
     """Pass or fail a case of the QA sample; it counts in the expert's quality score."""
-    return flagged.qa_verdict(db.request_session(), brand_id=principal().brand_id, case_id=path.id,  # type: ignore[arg-type]
+    return flagged.qa_verdict(db.request_session(), brand_id=principal().required_brand_id, case_id=path.id,
                               verdict=body.verdict, note=body.note, actor=actor())
 
 
@@ -109,7 +109,7 @@ def qa_verdict(path: FlagPath, body: QaBody) -> dict[str, Any]:
 @requires("brand")
 def list_decisions(query: DecisionsQuery) -> dict[str, Any]:
     """The audit trail of holds, releases, rejects and QA verdicts, newest first."""
-    return {"decisions": flagged.decisions(db.request_session(), principal().brand_id,  # type: ignore[arg-type]
+    return {"decisions": flagged.decisions(db.request_session(), principal().required_brand_id,
                                            query.case_id, query.limit)}
 
 
@@ -118,7 +118,7 @@ def list_decisions(query: DecisionsQuery) -> dict[str, Any]:
 def brand_quality(query: QualityQuery) -> dict[str, Any]:
     """Quality score of every expert per topic, lowest first, with the brand's threshold."""
     session = db.request_session()
-    brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
+    brand = brand_svc.get_brand(session, principal().required_brand_id)
     return flagged.brand_quality(session, brand, query.expert_id)
 
 
@@ -126,4 +126,4 @@ def brand_quality(query: QualityQuery) -> dict[str, Any]:
 @requires("expert")
 def my_quality() -> dict[str, Any]:
     """Your quality score per brand and topic, and which of your rewards are held, with why."""
-    return flagged.expert_quality(db.request_session(), principal().expert_id)  # type: ignore[arg-type]
+    return flagged.expert_quality(db.request_session(), principal().required_expert_id)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 
 from gigcx import auth as bearer
@@ -13,7 +12,7 @@ from gigcx.errors import ApiError
 from gigcx.events import BRAND, brand_room, case_payload
 from gigcx.models import CaseStatus
 from gigcx.realtime import payloads as p
-from gigcx.realtime.common import RoleNamespace, acked, parse, transact
+from gigcx.realtime.common import RoleNamespace, acked, parse, request_sid, transact
 from gigcx.services import cases
 from gigcx.services.cases import Actor
 
@@ -30,7 +29,7 @@ class BrandNamespace(RoleNamespace):
     def writer(self) -> Actor:
         """The actor, if this connection may change data (not an analyst's)."""
         actor = self.actor()
-        if request.sid in self.read_only:  # type: ignore[attr-defined]
+        if request_sid() in self.read_only:
             raise ApiError("forbidden", "analysts have read-only access")
         return actor
 
@@ -46,14 +45,14 @@ class BrandNamespace(RoleNamespace):
         if who is None or who.kind != "brand":
             raise ConnectionRefusedError("invalid brand API key")
         if not who.can_write:
-            self.read_only.add(request.sid)  # type: ignore[attr-defined]
+            self.read_only.add(request_sid())
         self.authenticated(Actor("staff", who.staff_id or 0, who.brand_id), who.credential,
-                           brand_room(who.brand_id))  # type: ignore[arg-type]
+                           brand_room(who.required_brand_id))
 
     @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
-        self.read_only.discard(request.sid)  # type: ignore[attr-defined]
+        self.read_only.discard(request_sid())
 
     @requires("brand")  # analysts: writer() refuses
     @acked

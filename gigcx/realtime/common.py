@@ -61,6 +61,12 @@ def acked(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     return wrapper
 
 
+def request_sid() -> str:
+    """The Socket.IO session id Flask-SocketIO sets on the request (Flask's types do not declare it)."""
+    sid: str = request.sid  # type: ignore[attr-defined]
+    return sid
+
+
 class RoleNamespace(Namespace):
     """A namespace whose connections each belong to one actor (kept in this process). Every
     `on_*` handler declares who may send it (`@requires`, `@public`); an undeclared one is refused."""
@@ -77,7 +83,7 @@ class RoleNamespace(Namespace):
 
     def actor(self) -> Actor:
         """The actor of the connection sending the current event, if its credential still stands."""
-        sid = request.sid  # type: ignore[attr-defined]
+        sid = request_sid()
         actor = self.actors.get(sid)
         if actor is None:
             raise ApiError("unauthorized", "this connection is not authenticated")
@@ -92,7 +98,7 @@ class RoleNamespace(Namespace):
 
     def authenticated(self, actor: Actor, credential: str | None, *rooms: str) -> None:
         """Bind the connecting socket to its actor and credential, and join their rooms."""
-        sid = request.sid  # type: ignore[attr-defined]
+        sid = request_sid()
         self.actors[sid] = actor
         if credential is not None:
             self.credentials[sid] = credential
@@ -102,7 +108,7 @@ class RoleNamespace(Namespace):
 
     def forget(self) -> None:
         """The connection closed: drop what this process knew about it."""
-        sid = request.sid  # type: ignore[attr-defined]
+        sid = request_sid()
         self.actors.pop(sid, None)
         self.credentials.pop(sid, None)
 

@@ -15,7 +15,7 @@ from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_r
 from gigcx.extensions import socketio
 from gigcx.models import BUSY_STATUSES, Case, Offer, OfferStatus
 from gigcx.realtime import payloads as p
-from gigcx.realtime.common import RoleNamespace, acked, parse, transact
+from gigcx.realtime.common import RoleNamespace, acked, parse, request_sid, transact
 from gigcx.services import cases, dispatch, presence, trust
 from gigcx.services.cases import Actor
 from gigcx.uow import transaction, unit_of_work
@@ -36,18 +36,18 @@ class ExpertNamespace(RoleNamespace):
             who = bearer.resolve(session, token, None)
             if who is None or who.kind != "expert":
                 raise ConnectionRefusedError("invalid expert token")
-            presence.connect(session, who.expert_id, request.sid,  # type: ignore[arg-type, attr-defined]
+            presence.connect(session, who.required_expert_id, request_sid(),
                              current_app.config["GIGCX"].process_id)
-            trust.record_client(session, "expert", who.expert_id, request.remote_addr,  # type: ignore[arg-type]
+            trust.record_client(session, "expert", who.required_expert_id, request.remote_addr,
                                 request.headers.get("User-Agent"))
-        self.authenticated(Actor("expert", who.expert_id), who.credential,  # type: ignore[arg-type]
-                           expert_room(who.expert_id))  # type: ignore[arg-type]
+        self.authenticated(Actor("expert", who.required_expert_id), who.credential,
+                           expert_room(who.required_expert_id))
 
     @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
         with transaction() as session:
-            presence.disconnect(session, request.sid)  # type: ignore[attr-defined]
+            presence.disconnect(session, request_sid())
 
     @requires("expert")
     @acked
