@@ -4,13 +4,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON
-from sqlmodel import Column, Field
+from sqlalchemy import JSON, Table
+from sqlmodel import Column, Field, SQLModel
 
 
 def utcnow() -> datetime:
     """Current time as an aware UTC datetime (SQLModel stores and returns aware UTC)."""
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for the hot paths' prebuilt statements (SQLModel's types do not
+    declare `__table__`)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def json_field(default_factory: Any = list) -> Any:

@@ -25,6 +25,7 @@ from gigcx.models import (
     TimerKind,
     utcnow,
 )
+from gigcx.models.base import table_of
 from gigcx.services import timers, webhooks
 from gigcx.uow import discard
 
@@ -98,8 +99,8 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     return case, True
 
 
-_CASE = Case.__table__  # type: ignore[attr-defined]
-_MSG = Message.__table__  # type: ignore[attr-defined]
+_CASE = table_of(Case)
+_MSG = table_of(Message)
 
 # The chat hot path's statements, built once: building them per message (column comparisons,
 # generative .where/.values) was a fifth of a message's server time (py-spy, docs/benchmarks.md).
@@ -114,8 +115,10 @@ _INSERT_MSG = insert(_MSG).returning(*_MSG.c)
 _CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id,  # type: ignore[call-overload]
                           _CASE.c.status, _CASE.c.escalated_at).where(_CASE.c.id == bindparam("b_case"))
 _CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update()
-_PRIOR_MSG = select(_MSG).where(_MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
-                                _MSG.c.sender_id == bindparam("b_sender_id"), _MSG.c.client_id == bindparam("b_client"))
+# (sqlmodel's select() is typed for models and columns; a Core table selects its columns)
+_PRIOR_MSG = select(_MSG).where(  # type: ignore[call-overload]
+    _MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
+    _MSG.c.sender_id == bindparam("b_sender_id"), _MSG.c.client_id == bindparam("b_client"))
 
 
 def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,

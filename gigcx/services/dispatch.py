@@ -24,7 +24,7 @@ from gigcx.models import (
     TimerKind,
     utcnow,
 )
-from gigcx.models.base import iso
+from gigcx.models.base import iso, table_of
 from gigcx.observability import OFFERS, ROUTING, timed
 from gigcx.services import cases, presence, rewards, timers, webhooks
 from gigcx.uow import UnitOfWork
@@ -59,7 +59,7 @@ def dispatch(session: Session, outbox: Outbox, case: Case, *, fresh: bool = Fals
     return offers
 
 
-_OFFER = Offer.__table__  # type: ignore[attr-defined]
+_OFFER = table_of(Offer)
 _INSERT_OFFER = insert(_OFFER).returning(_OFFER.c.id)
 
 

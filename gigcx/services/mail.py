@@ -32,6 +32,7 @@ from gigcx.models import (
     StaffUser,
     utcnow,
 )
+from gigcx.models.base import table_of
 from gigcx.models.notify import NotificationSettings, OutboundEmail, WebhookEndpoint
 from gigcx.services import mailtext
 
@@ -41,7 +42,7 @@ LISTS = ("offers", "digest", "payouts", "escalations", "alerts")
 #: what each kind of owner may subscribe to, and what they get before choosing
 OWNER_LISTS = {"expert": ("offers", "digest", "payouts"), "staff": ("escalations", "alerts"), "brand": ("alerts",)}
 DEFAULT_ON = {"expert": (), "staff": ("escalations", "alerts"), "brand": ("alerts",)}
-_OE = OutboundEmail.__table__  # type: ignore[attr-defined]
+_OE = table_of(OutboundEmail)
 
 
 def public_url() -> str:

@@ -17,13 +17,14 @@ from sqlmodel import Session
 
 from gigcx.db import session_scope
 from gigcx.models import EmailStatus, utcnow
+from gigcx.models.base import table_of
 from gigcx.models.notify import OutboundEmail
 from gigcx.services.mail import enabled
 from gigcx.services.webhook_sender import backoff_s
 from gigcx.uow import transaction
 
 log = logging.getLogger("gigcx.services.mail")
-_OE = OutboundEmail.__table__  # type: ignore[attr-defined]
+_OE = table_of(OutboundEmail)
 
 
 def _aware(dt: datetime) -> datetime:

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from gigcx.models import Brand, Case, CaseStatus, Rating
+from gigcx.models.base import table_of
 from gigcx.services.modelcache import RefreshingCache
 from gigcx.services.presence import Available
 from matching import ExpertRanker, ResolvedCase
@@ -23,8 +24,8 @@ from matching import dispatch as policy
 from matching.dispatch import Candidate
 
 FINISHED = (CaseStatus.resolved, CaseStatus.escalated, CaseStatus.closed)
-_CASE = Case.__table__  # type: ignore[attr-defined]
-_RATING = Rating.__table__  # type: ignore[attr-defined]
+_CASE = table_of(Case)
+_RATING = table_of(Rating)
 
 
 def _history_version(session: Session, brand_id: int) -> tuple[Any, ...]:

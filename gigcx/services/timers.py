@@ -13,11 +13,12 @@ from sqlmodel import Session, col, select
 
 from gigcx.events import Outbox
 from gigcx.models import Timer, utcnow
+from gigcx.models.base import table_of
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Outbox, int], None]
-_TIMER = Timer.__table__  # type: ignore[attr-defined]
+_TIMER = table_of(Timer)
 _INSERT = insert(_TIMER)  # Core, on the session's connection: new timers are on every ask's path
 
 

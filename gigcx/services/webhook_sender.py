@@ -22,14 +22,14 @@ from sqlmodel import select as sm_select
 from gigcx import outbound
 from gigcx.db import session_scope
 from gigcx.models import DeliveryStatus, EndpointStatus, utcnow
-from gigcx.models.base import iso
+from gigcx.models.base import iso, table_of
 from gigcx.models.notify import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from gigcx.services.webhooks import SIGNATURE_HEADER, USER_AGENT, signature_header
 from gigcx.uow import transaction
 
 log = logging.getLogger("gigcx.services.webhooks")
-_D = WebhookDelivery.__table__  # type: ignore[attr-defined]
-_E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+_D = table_of(WebhookDelivery)
+_E = table_of(WebhookEndpoint)
 
 
 def _aware(dt: datetime) -> datetime:

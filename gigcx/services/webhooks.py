@@ -36,7 +36,7 @@ from gigcx.models import (
     Rating,
     utcnow,
 )
-from gigcx.models.base import iso
+from gigcx.models.base import iso, table_of
 from gigcx.models.notify import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ PAYOUT_EVENTS = ("payout.sent", "payout.failed")
 EVENTS = CASE_EVENTS + PAYOUT_EVENTS
 SIGNATURE_HEADER = "GigCX-Signature"
 USER_AGENT = "GigCX-Webhooks/1"  # the version of the payload format
-_D = WebhookDelivery.__table__  # type: ignore[attr-defined]
-_E = WebhookEndpoint.__table__  # type: ignore[attr-defined]
-_A = WebhookAttempt.__table__  # type: ignore[attr-defined]
+_D = table_of(WebhookDelivery)
+_E = table_of(WebhookEndpoint)
+_A = table_of(WebhookAttempt)
 
 
 # ---- signatures ----------------------------------------------------------------------------------
