@@ -56,6 +56,7 @@ class UnitOfWork:
         self._given = session
         self._engine = engine
         self._depth = 0
+        # typed for the `with` block, where it is always set; None outside it if the unit of work opens its own
         self.session: Session = session  # type: ignore[assignment]
         self.outbox = Outbox()
 

@@ -167,7 +167,9 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
         raise ApiError("not_found", "no such case")
     now = utcnow()
     if offer.status == OfferStatus.accepted:
-        return session.get(Case, case_id)  # type: ignore[return-value]
+        taken = session.get(Case, case_id)
+        assert taken is not None  # the accepted offer's case
+        return taken
     if offer.status != OfferStatus.open or offer.expires_at <= now:
         code = "already_taken" if offer.status == OfferStatus.withdrawn else "offer_expired"
         raise ApiError(code, "this offer is no longer open", status=409)
@@ -248,7 +250,8 @@ def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> N
     timers.cancel(session, TimerKind.offer_expiry, offer.id)
     session.flush()
     case = session.get(Case, case_id)
-    dispatch(session, outbox, case)  # type: ignore[arg-type]
+    assert case is not None  # the declined offer's case
+    dispatch(session, outbox, case)
 
 
 def offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
@@ -261,14 +264,17 @@ def offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     outbox.add("offer_withdrawn", {"case_id": offer.case_id, "reason": "expired"}, EXPERT,
                expert_room(offer.expert_id))
     session.flush()
-    dispatch(session, outbox, session.get(Case, offer.case_id))  # type: ignore[arg-type]
+    case = session.get(Case, offer.case_id)
+    assert case is not None  # the offer's case
+    dispatch(session, outbox, case)
 
 
 def escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is not None and case.status == CaseStatus.matching:
         brand = session.get(Brand, case.brand_id)
-        cases.escalate(session, outbox, case, f"no expert accepted within {brand.escalate_after_s} s")  # type: ignore[union-attr]
+        assert brand is not None  # the case's brand
+        cases.escalate(session, outbox, case, f"no expert accepted within {brand.escalate_after_s} s")
 
 
 def confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:

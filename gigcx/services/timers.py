@@ -71,7 +71,7 @@ def due(session: Session, limit: int = 100) -> list[int]:
     """Ids of timers whose deadline has passed and that nobody has claimed."""
     rows = session.exec(select(Timer.id).where(col(Timer.fired_at).is_(None), col(Timer.due_at) <= utcnow())
                         .order_by(col(Timer.due_at)).limit(limit))
-    return list(rows)  # type: ignore[arg-type]
+    return list(rows)  # type: ignore[arg-type]  # primary keys, never NULL
 
 
 def fire(session: Session, outbox: Outbox, timer_id: int, process_id: str) -> bool:
@@ -80,6 +80,7 @@ def fire(session: Session, outbox: Outbox, timer_id: int, process_id: str) -> bo
     claimed = session.execute(
         update(Timer).where(col(Timer.id) == timer_id, col(Timer.fired_at).is_(None))
         .values(fired_at=utcnow(), claimed_by=process_id))
+    # (an UPDATE's result is a CursorResult, typed as the general Result)
     if claimed.rowcount != 1:  # type: ignore[attr-defined]  # another process claimed it; nothing written
         return False
     timer = session.get(Timer, timer_id)
@@ -87,5 +88,6 @@ def fire(session: Session, outbox: Outbox, timer_id: int, process_id: str) -> bo
     if fn is None:
         log.error("no handler for timer %s", timer_id)
     else:
-        fn(session, outbox, timer.ref_id)  # type: ignore[union-attr]
+        assert timer is not None  # a handler is only looked up for a timer
+        fn(session, outbox, timer.ref_id)
     return True
