@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from gigcx import db, ratelimit, schemas, security
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.brands import ExpertProfile, ProgramList, StaffList
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
 from gigcx.events import Outbox
@@ -50,7 +51,8 @@ def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
     return _staff_view(staff), 201
 
 
-@api.delete("/staff/<int:id>", tags=[TAGS["brands"]], security=SECURITY)
+@api.delete("/staff/<int:id>", tags=[TAGS["brands"]], security=SECURITY,
+            responses={204: None})
 @requires("brand_admin")
 def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
     """Remove a console user: their tokens stop working and their live sockets are disconnected."""
@@ -61,7 +63,8 @@ def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
     return "", 204
 
 
-@api.get("/staff", tags=[TAGS["brands"]], security=SECURITY)
+@api.get("/staff", tags=[TAGS["brands"]], security=SECURITY,
+         responses={200: StaffList})
 @requires("brand")
 def list_staff() -> dict[str, Any]:
     """The brand's console users."""
@@ -70,7 +73,8 @@ def list_staff() -> dict[str, Any]:
     return {"staff": [_staff_view(s) for s in rows]}
 
 
-@api.get("/programs", tags=[TAGS["experts"]], security=SECURITY)
+@api.get("/programs", tags=[TAGS["experts"]], security=SECURITY,
+         responses={200: ProgramList})
 @requires("brand")
 def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
     """Experts who applied to the brand's program, with their track record here."""
@@ -97,21 +101,24 @@ def _set_status(expert_id: int, status: str) -> dict[str, Any]:
     return experts.program_view(session, program)
 
 
-@api.post("/experts/<int:id>/suspend", tags=[TAGS["experts"]], security=SECURITY)
+@api.post("/experts/<int:id>/suspend", tags=[TAGS["experts"]], security=SECURITY,
+          responses={200: schemas.ProgramPublic})
 @requires("brand_admin")
 def suspend_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Stop offering the brand's cases to this expert."""
     return _set_status(path.id, "suspended")
 
 
-@api.post("/experts/<int:id>/reject", tags=[TAGS["experts"]], security=SECURITY)
+@api.post("/experts/<int:id>/reject", tags=[TAGS["experts"]], security=SECURITY,
+          responses={200: schemas.ProgramPublic})
 @requires("brand_admin")
 def reject_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Turn an application down."""
     return _set_status(path.id, "rejected")
 
 
-@api.get("/experts/me", tags=[TAGS["experts"]], security=SECURITY)
+@api.get("/experts/me", tags=[TAGS["experts"]], security=SECURITY,
+         responses={200: ExpertProfile})
 @requires("expert")
 def my_profile() -> dict[str, Any]:
     """The expert's profile, programs and ratings per brand and topic."""
