@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from gigcx.models import Brand, Case, Expert, Message, Offer, Rating
+from gigcx.models import Brand, Case, CaseStatus, Expert, Message, Offer, Rating
 from gigcx.models.base import iso
 from gigcx.pii import mask
 
@@ -52,7 +52,7 @@ def expert_in_conversation(case: Any) -> bool:
     """Whether the case's expert still takes part: not once the case was escalated (the expert who
     escalates leaves; staff take over). `case` is a Case or a row with `expert_id`, `status` and
     `escalated_at`."""
-    return case.expert_id is not None and case.escalated_at is None and case.status != "escalated"
+    return case.expert_id is not None and case.escalated_at is None and case.status != CaseStatus.escalated
 
 
 def case_payload(session: Session, case: Case, *, full: bool = False, internal: bool = False) -> dict[str, Any]:

@@ -15,7 +15,9 @@ Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+#: A language tag: a 2-3 letter language and any number of subtags (en, pt-BR, zh-Hant-TW).
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+Language = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 
 
@@ -313,10 +315,6 @@ class AnswerDecision(Strict):
     """Approve or reject an answer for reuse, and/or replace its text."""
 
     status: Literal["pending", "approved", "rejected"] | None = None
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
-
-
-class AnswerEdit(Strict):
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)] | None = None
 
 

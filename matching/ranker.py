@@ -51,7 +51,6 @@ TIME_FREE: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("t_")
 
 CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
-_Profiles = Profiles  # old name
 # learning lists: (feature matrix, resolver row, rows of the question's own experts)
 _Lists = list[tuple[CompactArray, int, IntArray]]
 

@@ -2,8 +2,11 @@
 
 from .accounts import (
                        AccountNameError,
+                       accounts_like,
                        brand_budget,
                        brand_funding,
+                       bucket_of,
+                       expert_account,
                        expert_available,
                        expert_held,
                        expert_in_transit,
@@ -35,6 +38,24 @@ from .gateway import (
                        Unknown,
                        Waiting,
 )
+from .keys import (
+                       bonus_key,
+                       fee_key,
+                       fund_key,
+                       fund_restore_key,
+                       fund_return_key,
+                       payout_failed_key,
+                       payout_key,
+                       payout_paid_key,
+                       release_key,
+                       reversal_key,
+                       reversal_repay_key,
+                       reversal_write_off_key,
+                       reversals_like,
+                       reverse_key,
+                       reward_key,
+                       stripe_fee_key,
+)
 from .ledger import (
                        Entry,
                        IdempotencyConflict,
@@ -63,31 +84,26 @@ from .rewards import (
                        reward_breakdown,
                        rule_from_dict,
 )
-from .statements import MANUAL_MARKER, render_statement, statement_total
+from .statements import MANUAL_MARKER, render_statement, spreadsheet_safe, statement_total
 from .transactions import (
                        credit_reward,
                        fund_brand,
                        fund_restored,
                        fund_returned,
                        payout_failed,
-                       payout_key,
                        payout_reversed,
                        payout_succeeded,
                        platform_fee,
-                       release_key,
                        release_reward,
-                       reversal_key,
                        reversal_repaid,
                        reversal_written_off,
-                       reverse_key,
                        reverse_reward,
-                       reward_key,
                        start_payout,
                        stripe_fee,
 )
 
 __all__ = [
-    "AccountNameError", "brand_budget", "brand_funding", "expert_available", "expert_in_transit",
+    "AccountNameError", "accounts_like", "brand_budget", "bucket_of", "expert_account", "brand_funding", "expert_available", "expert_in_transit",
     "expert_paid", "expert_pending", "expert_held", "must_stay_non_negative", "parse_account",
     "platform_revenue", "platform_stripe_fees", "platform_written_off",
     "AwaitingManual", "Outcome", "PayeeCheck", "PayoutGateway", "PayoutOrder", "Refused", "Sent",
@@ -102,9 +118,11 @@ __all__ = [
     "PlannedPayout", "available_by_expert", "plan_payouts",
     "CaseOutcome", "FastResponseBonus", "RatingBonus", "RewardLine", "RewardRules", "RuleError",
     "compute_reward", "reward_breakdown", "rule_from_dict",
-    "MANUAL_MARKER", "render_statement", "statement_total",
+    "MANUAL_MARKER", "render_statement", "spreadsheet_safe", "statement_total",
     "credit_reward", "fund_brand", "fund_restored", "fund_returned", "payout_failed", "payout_key", "payout_reversed",
     "payout_succeeded", "platform_fee", "release_key", "release_reward", "reversal_key",
     "reversal_repaid", "reversal_written_off", "reverse_key", "reverse_reward",
     "reward_key", "start_payout", "stripe_fee",
+    "bonus_key", "fee_key", "fund_key", "fund_restore_key", "fund_return_key", "payout_failed_key",
+    "payout_paid_key", "reversal_repay_key", "reversal_write_off_key", "reversals_like", "stripe_fee_key",
 ]

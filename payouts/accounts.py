@@ -56,6 +56,23 @@ def expert_held(expert_id: object) -> str:
     return f"expert:{_check_id(expert_id)}:held"
 
 
+def expert_account(expert_id: object, bucket: str) -> str:
+    """One of the expert's accounts by bucket name ('pending', 'available', ...)."""
+    if bucket not in EXPERT_BUCKETS:
+        raise AccountNameError(f"no expert bucket {bucket!r}")
+    return f"expert:{_check_id(expert_id)}:{bucket}"
+
+
+def accounts_like(owner: str, owner_id: object = "%", bucket: str = "%") -> str:
+    """SQL LIKE pattern of account names: one owner's accounts, or one bucket of every owner."""
+    return f"{owner}:{owner_id}:{bucket}"
+
+
+def bucket_of(name: str) -> str:
+    """The bucket of an account name ('expert:42:pending' -> 'pending')."""
+    return parse_account(name).bucket
+
+
 def platform_revenue() -> str:
     """The platform's fees on rewards (its own money; brands pay it on top of the reward)."""
     return f"platform:{PLATFORM_ID}:revenue"

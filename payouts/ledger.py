@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
+from . import keys
 from .accounts import must_stay_non_negative, parse_account
 from .money import Money, normalize_currency
 
@@ -129,22 +130,21 @@ def balances(entries: Iterable[Entry]) -> dict[BalanceKey, int]:
 
 def preconditions(tx: Transaction) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Keys that must already be posted, and keys that must not be, before `tx` may post."""
-    prefix, _, rest = tx.key.partition(":")
-    if prefix == "release":
-        return (f"reward:{rest}",), (f"reverse:{rest}",)
-    if prefix == "reverse":
-        return (f"reward:{rest}",), (f"release:{rest}",)
-    if prefix == "payout-paid":
-        return (f"payout:{rest}",), (f"payout-failed:{rest}",)
-    if prefix == "payout-failed":
-        return (f"payout:{rest}",), (f"payout-paid:{rest}",)
-    if prefix == "payout-reversed":
+    prefix, rest = keys.split(tx.key)
+    pairs = {  # prefix -> (the prefix that must be posted, the one that must not be)
+        keys.RELEASE: (keys.REWARD, keys.REVERSE),
+        keys.REVERSE: (keys.REWARD, keys.RELEASE),
+        keys.PAYOUT_PAID: (keys.PAYOUT, keys.PAYOUT_FAILED),
+        keys.PAYOUT_FAILED: (keys.PAYOUT, keys.PAYOUT_PAID),
+        keys.REVERSAL_REPAY: (keys.PAYOUT_REVERSED, keys.REVERSAL_WRITE_OFF),
+        keys.REVERSAL_WRITE_OFF: (keys.PAYOUT_REVERSED, keys.REVERSAL_REPAY),
+    }
+    if prefix == keys.PAYOUT_REVERSED:
         payout_id = rest.rsplit(":", 1)[0]
-        return (f"payout-paid:{payout_id}",), ()
-    if prefix == "reversal-repay":
-        return (f"payout-reversed:{rest}",), (f"reversal-writeoff:{rest}",)
-    if prefix == "reversal-writeoff":
-        return (f"payout-reversed:{rest}",), (f"reversal-repay:{rest}",)
+        return (keys.join(keys.PAYOUT_PAID, payout_id),), ()
+    if prefix in pairs:
+        required, excluded = pairs[prefix]
+        return (keys.join(required, rest),), (keys.join(excluded, rest),)
     return (), ()
 
 

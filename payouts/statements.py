@@ -17,8 +17,9 @@ COLUMNS = ("key", "kind", "account", "currency", "amount", "memo")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe(text: str) -> str:
-    """Neutralise spreadsheet formula injection in free text."""
+def spreadsheet_safe(text: str) -> str:
+    """Neutralise spreadsheet formula injection (CSV injection) in free text: a cell a
+    spreadsheet would run as a formula gets a leading apostrophe."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -37,7 +38,7 @@ def render_statement(expert_id: object, transactions: Iterable[Transaction], *,
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["statement", "expert", str(expert_id)])
     if payee_name or payee_email:
-        writer.writerow(["payee", _safe(payee_name), _safe(payee_email)])
+        writer.writerow(["payee", spreadsheet_safe(payee_name), spreadsheet_safe(payee_email)])
     if generated_at:
         writer.writerow(["generated_at", generated_at])
     writer.writerow(["payment_method", MANUAL_MARKER if manual else "stripe"])
@@ -52,19 +53,18 @@ def render_statement(expert_id: object, transactions: Iterable[Transaction], *,
         for entry in tx.entries:
             if entry.account in expert_accounts:
                 mine.append(entry)
-                writer.writerow([tx.key, tx.kind, entry.account.rsplit(":", 1)[1],
-                                 entry.currency, _decimal(entry.cents, entry.currency), _safe(tx.memo)])
+                writer.writerow([tx.key, tx.kind, acc.bucket_of(entry.account),
+                                 entry.currency, _decimal(entry.cents, entry.currency), spreadsheet_safe(tx.memo)])
     writer.writerow([])
     writer.writerow(["totals", "bucket", "currency", "amount"])
     for (account, currency), cents in sorted(balances(mine).items()):
-        writer.writerow(["total", account.rsplit(":", 1)[1], currency, _decimal(cents, currency)])
+        writer.writerow(["total", acc.bucket_of(account), currency, _decimal(cents, currency)])
     return out.getvalue()
 
 
 def statement_total(transactions: Iterable[Transaction], expert_id: object, bucket: str,
                     currency: str) -> Money:
     """Balance of one expert bucket over the given transactions (helper for reconciling a statement)."""
-    account = f"expert:{expert_id}:{bucket}"
-    acc.parse_account(account)
+    account = acc.expert_account(expert_id, bucket)
     folded = balances(e for tx in transactions for e in tx.entries)
     return Money(folded.get((account, currency.lower()), 0), currency)

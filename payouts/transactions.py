@@ -5,6 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import accounts as acc
+from .keys import (
+    fee_key,
+    fund_key,
+    fund_restore_key,
+    fund_return_key,
+    payout_failed_key,
+    payout_key,
+    payout_paid_key,
+    release_key,
+    reversal_key,
+    reversal_repay_key,
+    reversal_write_off_key,
+    reverse_key,
+    reward_key,
+    stripe_fee_key,
+)
+from .keys import ref as _ref
 from .ledger import Entry, Transaction
 from .money import Money
 
@@ -29,13 +46,6 @@ def _positive(amount: Money) -> Money:
     return amount
 
 
-def _ref(value: object, name: str) -> str:
-    text = str(value)
-    if not text or ":" in text or any(c.isspace() for c in text):
-        raise ValueError(f"invalid {name}: {value!r}")
-    return text
-
-
 def _move(key: str, kind: str, src: str, dst: str, amount: Money, memo: str,
           metadata: Mapping[str, str]) -> Transaction:
     amount = _positive(amount)
@@ -43,30 +53,10 @@ def _move(key: str, kind: str, src: str, dst: str, amount: Money, memo: str,
         Entry(src, -amount.cents, amount.currency), Entry(dst, amount.cents, amount.currency)))
 
 
-def reward_key(case_id: object) -> str:
-    """Idempotency key of the reward credit for a case."""
-    return f"reward:case:{_ref(case_id, 'case_id')}"
-
-
-def release_key(case_id: object) -> str:
-    """Idempotency key of the end-of-review-window release for a case."""
-    return f"release:case:{_ref(case_id, 'case_id')}"
-
-
-def reverse_key(case_id: object) -> str:
-    """Idempotency key of a brand rejection reversing a case reward."""
-    return f"reverse:case:{_ref(case_id, 'case_id')}"
-
-
-def payout_key(payout_id: object) -> str:
-    """Idempotency key of the start of a payout (available -> in_transit)."""
-    return f"payout:{_ref(payout_id, 'payout_id')}"
-
-
 def fund_brand(brand_id: object, amount: Money, funding_ref: object, memo: str = "") -> Transaction:
     """Brand tops up its budget: brand funding (external) -> brand budget; key fund:{funding_ref}."""
     ref = _ref(funding_ref, "funding_ref")
-    return _move(f"fund:{ref}", KIND_FUND, acc.brand_funding(brand_id), acc.brand_budget(brand_id),
+    return _move(fund_key(ref), KIND_FUND, acc.brand_funding(brand_id), acc.brand_budget(brand_id),
                  amount, memo or f"budget top-up {ref}",
                  {"brand_id": str(brand_id), "funding_ref": ref})
 
@@ -105,7 +95,7 @@ def payout_succeeded(payout_id: object, expert_id: object, amount: Money,
                      external_ref: str = "", memo: str = "") -> Transaction:
     """Transfer confirmed (or manual payment confirmed): in_transit -> paid."""
     pid = _ref(payout_id, "payout_id")
-    return _move(f"payout-paid:{pid}", KIND_PAYOUT_PAID, acc.expert_in_transit(expert_id),
+    return _move(payout_paid_key(pid), KIND_PAYOUT_PAID, acc.expert_in_transit(expert_id),
                  acc.expert_paid(expert_id), amount, memo or f"payout {pid} paid",
                  {"payout_id": pid, "expert_id": str(expert_id), "external_ref": external_ref})
 
@@ -114,14 +104,9 @@ def payout_failed(payout_id: object, expert_id: object, amount: Money, reason: s
                   memo: str = "") -> Transaction:
     """Transfer permanently failed: in_transit -> available, so the next run can retry it."""
     pid = _ref(payout_id, "payout_id")
-    return _move(f"payout-failed:{pid}", KIND_PAYOUT_FAILED, acc.expert_in_transit(expert_id),
+    return _move(payout_failed_key(pid), KIND_PAYOUT_FAILED, acc.expert_in_transit(expert_id),
                  acc.expert_available(expert_id), amount, memo or f"payout {pid} failed",
                  {"payout_id": pid, "expert_id": str(expert_id), "reason": reason})
-
-
-def reversal_key(payout_id: object, reversal_id: object) -> str:
-    """Idempotency key of one reversal of a paid transfer."""
-    return f"payout-reversed:{_ref(payout_id, 'payout_id')}:{_ref(reversal_id, 'reversal_id')}"
 
 
 def payout_reversed(payout_id: object, expert_id: object, amount: Money, reversal_id: object = "full",
@@ -138,7 +123,7 @@ def reversal_repaid(payout_id: object, expert_id: object, amount: Money, reversa
                     memo: str = "") -> Transaction:
     """Operator decides to pay a reversed amount again: held -> available (the next run pays it)."""
     pid, rid = _ref(payout_id, "payout_id"), _ref(reversal_id, "reversal_id")
-    return _move(f"reversal-repay:{pid}:{rid}", KIND_REVERSAL_REPAY, acc.expert_held(expert_id),
+    return _move(reversal_repay_key(pid, rid), KIND_REVERSAL_REPAY, acc.expert_held(expert_id),
                  acc.expert_available(expert_id), amount, memo or f"reversal {rid} of payout {pid}: pay again",
                  {"payout_id": pid, "expert_id": str(expert_id), "reversal_id": rid})
 
@@ -147,7 +132,7 @@ def reversal_written_off(payout_id: object, expert_id: object, amount: Money, re
                          memo: str = "") -> Transaction:
     """Operator decides not to pay a reversed amount again: held -> platform written_off."""
     pid, rid = _ref(payout_id, "payout_id"), _ref(reversal_id, "reversal_id")
-    return _move(f"reversal-writeoff:{pid}:{rid}", KIND_REVERSAL_WRITE_OFF, acc.expert_held(expert_id),
+    return _move(reversal_write_off_key(pid, rid), KIND_REVERSAL_WRITE_OFF, acc.expert_held(expert_id),
                  acc.platform_written_off(), amount, memo or f"reversal {rid} of payout {pid}: written off",
                  {"payout_id": pid, "expert_id": str(expert_id), "reversal_id": rid})
 
@@ -159,7 +144,7 @@ def fund_returned(brand_id: object, amount: Money, ref: object, memo: str = "") 
     movement with `fund_restored`.
     """
     r = _ref(ref, "ref")
-    return _move(f"fund-return:{r}", KIND_FUND_RETURN, acc.brand_budget(brand_id),
+    return _move(fund_return_key(r), KIND_FUND_RETURN, acc.brand_budget(brand_id),
                  acc.brand_funding(brand_id), amount, memo or f"top-up returned ({r})",
                  {"brand_id": str(brand_id), "funding_ref": r})
 
@@ -167,14 +152,14 @@ def fund_returned(brand_id: object, amount: Money, ref: object, memo: str = "") 
 def fund_restored(brand_id: object, amount: Money, ref: object, memo: str = "") -> Transaction:
     """A disputed top-up came back to the platform (dispute won): funding -> budget."""
     r = _ref(ref, "ref")
-    return _move(f"fund-restore:{r}", KIND_FUND, acc.brand_funding(brand_id),
+    return _move(fund_restore_key(r), KIND_FUND, acc.brand_funding(brand_id),
                  acc.brand_budget(brand_id), amount, memo or f"top-up restored ({r})",
                  {"brand_id": str(brand_id), "funding_ref": r})
 
 
 def platform_fee(case_id: object, brand_id: object, amount: Money, memo: str = "") -> Transaction:
     """The platform's fee on a resolved case: brand budget -> platform revenue."""
-    return _move(f"fee:case:{_ref(case_id, 'case_id')}", KIND_PLATFORM_FEE, acc.brand_budget(brand_id),
+    return _move(fee_key(case_id), KIND_PLATFORM_FEE, acc.brand_budget(brand_id),
                  acc.platform_revenue(), amount, memo or f"platform fee for case {case_id}",
                  {"case_id": str(case_id), "brand_id": str(brand_id)})
 
@@ -185,6 +170,6 @@ def stripe_fee(balance_transaction_id: object, brand_id: object, amount: Money, 
     The platform bears Stripe's fees: the brand's budget is credited with what it paid.
     """
     ref = _ref(balance_transaction_id, "balance_transaction_id")
-    return _move(f"stripe-fee:{ref}", KIND_STRIPE_FEE, acc.platform_revenue(), acc.platform_stripe_fees(),
+    return _move(stripe_fee_key(ref), KIND_STRIPE_FEE, acc.platform_revenue(), acc.platform_stripe_fees(),
                  amount, memo or f"Stripe fee ({ref})",
                  {"brand_id": str(brand_id), "balance_transaction": ref})

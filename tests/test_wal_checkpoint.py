@@ -2,16 +2,14 @@
 inside a commit on the event loop (docs/architecture.md, "Tuned for many connections")."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import text
 
 from gigcx.db import WalCheckpointer, make_engine
-from tests.servers import ADMIN_TOKEN
+from tests.polling import wait_for_metric
 
 
 @pytest.fixture
@@ -67,11 +65,4 @@ def test_a_serving_process_checkpoints_in_the_background(servers: Any, database_
     slug, key = server.brand()
     for i in range(3):
         server.topic(key, f"topic-{i}")
-    deadline = time.monotonic() + 15
-    while True:  # the first checkpoint runs a second after start-up
-        body = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10).text
-        counts = [line for line in body.splitlines() if line.startswith("gigcx_sqlite_checkpoint_seconds_count")]
-        if counts and float(counts[0].split()[-1]) >= 1 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert counts and float(counts[0].split()[-1]) >= 1, counts
+    wait_for_metric(server, "gigcx_sqlite_checkpoint_seconds_count")  # the first runs a second after start-up

@@ -1,9 +1,9 @@
-"""REST API under /api/v1: one blueprint, authenticated before any body is parsed."""
+"""REST API under /api/v1: one blueprint; each view declares its roles (`gigcx.auth`), checked
+before any body is parsed."""
 from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from gigcx import auth, db
 from gigcx.schemas import ErrorBody
 
 SECURITY = [{"bearer": []}]
@@ -14,12 +14,6 @@ api = APIBlueprint("api", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
 TAGS = {name: Tag(name=name) for name in
         ("brands", "topics", "experts", "cases", "metrics", "payouts", "health", "webhooks",
                   "notifications")}
-
-
-@api.before_request
-def _authenticate() -> None:
-    """Check the bearer token against the view's declared roles."""
-    auth.check_request(db.request_session())
 
 
 def register(app: object) -> None:

@@ -10,6 +10,7 @@ from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.api.responses.cases import AnswerList, AnswerView
 from gigcx.auth import principal, requires
+from gigcx.models import AnswerStatus
 from gigcx.services import answers as svc
 
 
@@ -51,7 +52,7 @@ def patch_answer(path: schemas.AnswerPath, body: schemas.AnswerDecision) -> dict
 def approve_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """Approve an answer for reuse (needed under `curated`)."""
     return svc.view(svc.decide(db.request_session(), principal().brand_id, path.id,  # type: ignore[arg-type]
-                               status="approved", answer=None, who=_who()))
+                               status=AnswerStatus.approved, answer=None, who=_who()))
 
 
 @api.post("/answers/<int:id>/reject", tags=[TAGS["cases"]], security=SECURITY,
@@ -60,4 +61,4 @@ def approve_answer(path: schemas.AnswerPath) -> dict[str, Any]:
 def reject_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """Never reuse this answer."""
     return svc.view(svc.decide(db.request_session(), principal().brand_id, path.id,  # type: ignore[arg-type]
-                               status="rejected", answer=None, who=_who()))
+                               status=AnswerStatus.rejected, answer=None, who=_who()))

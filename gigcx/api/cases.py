@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response
 from sqlmodel import select
 
+import payouts
 from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.api.responses.cases import CaseDetail, CaseList, Metrics
@@ -133,7 +134,7 @@ def export_cases(query: schemas.ExportQuery) -> Response:
 
 
 def _cell(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    """A CSV cell: text a spreadsheet would run as a formula is neutralised (CSV injection)."""
+    if isinstance(value, str):
+        return payouts.spreadsheet_safe(value)
     return "" if value is None else value

@@ -19,7 +19,7 @@ from gigcx.api import SECURITY, TAGS, api
 from gigcx.api.cases import _cell
 from gigcx.api.responses.brands import PublicProgram, StaffMe
 from gigcx.api.responses.common import CSV
-from gigcx.auth import principal, requires
+from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
 from gigcx.models import StaffUser
 from gigcx.services import brands
@@ -38,6 +38,7 @@ class MetricsExportQuery(schemas.StrictQuery):
 
 @api.get("/brands/<slug>/program", tags=[TAGS["brands"]],
          responses={200: PublicProgram})
+@public  # a brand's public sign-up page
 def public_program(path: ProgramSlugPath) -> dict[str, Any]:
     """A brand's expert program: its name and the active topics experts may apply for."""
     session = db.request_session()

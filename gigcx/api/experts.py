@@ -7,12 +7,13 @@ from flask import request
 
 from gigcx import db, ratelimit, schemas
 from gigcx.api import SECURITY, TAGS, api
-from gigcx.auth import principal, requires
+from gigcx.auth import principal, public, requires
 from gigcx.events import Outbox
 from gigcx.services import experts as svc
 
 
 @api.post("/experts", tags=[TAGS["experts"]], responses={201: schemas.ExpertCreated})
+@public  # signing up
 def create_expert(body: schemas.ExpertCreate) -> tuple[dict[str, Any], int]:
     """Sign up as an expert."""
     ratelimit.check("auth", request.remote_addr)
@@ -21,6 +22,7 @@ def create_expert(body: schemas.ExpertCreate) -> tuple[dict[str, Any], int]:
 
 
 @api.post("/auth/token", tags=[TAGS["experts"]], responses={200: schemas.TokenResponse})
+@public  # logging in: checks the password
 def create_token(body: schemas.TokenRequest) -> dict[str, Any]:
     """Log in: exchange e-mail and password for a bearer token."""
     ratelimit.check("auth", request.remote_addr)

@@ -264,10 +264,9 @@ def fund_brand_budget(body: FundingRequest) -> tuple[dict[str, Any], int]:
     """Top up the budget: a Stripe PaymentIntent, or a recorded top-up without Stripe."""
     session = db.request_session()
     brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
-    out = funding.fund(session, svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method,
-                       customer=body.customer, off_session=body.off_session, return_url=body.return_url)
-    out["budget_cents"] = earnings.budget_cents(session, brand)
-    return out, 201
+    return _funded(session, brand, funding.fund(
+        session, svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method,
+        customer=body.customer, off_session=body.off_session, return_url=body.return_url))
 
 
 @api.post("/brands/<slug>/funding", tags=[TAGS["payouts"]], security=SECURITY,
@@ -279,7 +278,11 @@ def record_brand_funding(path: BrandSlugPath, body: RecordFundingRequest) -> tup
     brand = brand_svc.brand_by_slug(session, path.slug)
     if brand is None:
         raise ApiError("not_found", "no such brand")
-    out = funding.record(session, brand, body.amount_cents, body.reference)
+    return _funded(session, brand, funding.record(session, brand, body.amount_cents, body.reference))
+
+
+def _funded(session: Any, brand: Brand, out: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Both ways of funding answer alike: the top-up, and the brand's budget after it."""
     out["budget_cents"] = earnings.budget_cents(session, brand)
     return out, 201
 

@@ -10,10 +10,10 @@ from sqlmodel import select
 from gigcx import db, ratelimit, schemas, security
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.api.responses.brands import ExpertProfile, ProgramList, StaffList
-from gigcx.auth import principal, requires
+from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
 from gigcx.events import Outbox
-from gigcx.models import Expert, ExpertProgram, StaffUser
+from gigcx.models import Expert, ExpertProgram, ProgramStatus, StaffUser
 from gigcx.services import brands, experts
 from gigcx.services.profiles import expert_stats
 
@@ -23,6 +23,7 @@ def _staff_view(staff: StaffUser) -> dict[str, Any]:
 
 
 @api.post("/staff/token", tags=[TAGS["brands"]], responses={200: schemas.StaffTokenResponse})
+@public  # logging in: checks the password
 def staff_token(body: schemas.StaffTokenRequest) -> dict[str, Any]:
     """Staff log in to the brand console."""
     ratelimit.check("auth", request.remote_addr)
@@ -106,7 +107,7 @@ def _set_status(expert_id: int, status: str) -> dict[str, Any]:
 @requires("brand_admin")
 def suspend_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Stop offering the brand's cases to this expert."""
-    return _set_status(path.id, "suspended")
+    return _set_status(path.id, ProgramStatus.suspended)
 
 
 @api.post("/experts/<int:id>/reject", tags=[TAGS["experts"]], security=SECURITY,
@@ -114,7 +115,7 @@ def suspend_expert(path: schemas.ExpertPath) -> dict[str, Any]:
 @requires("brand_admin")
 def reject_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Turn an application down."""
-    return _set_status(path.id, "rejected")
+    return _set_status(path.id, ProgramStatus.rejected)
 
 
 @api.get("/experts/me", tags=[TAGS["experts"]], security=SECURITY,

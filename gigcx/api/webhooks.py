@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from gigcx import db
+from gigcx.auth import public
 from gigcx.errors import ApiError
 from gigcx.services import connect
 from gigcx.services import payouts as svc
@@ -22,6 +23,7 @@ bp = Blueprint("webhooks", __name__)
 
 
 @bp.post("/webhooks/stripe")
+@public  # checks Stripe's signature itself
 def stripe_webhook() -> Any:
     """Receive one Stripe event."""
     if svc.gateway().mode != "stripe":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from gigcx.cli.config import config_group
 from gigcx.cli.matching import matching
 from gigcx.cli.notify import notify
 from gigcx.cli.payouts import payouts
@@ -18,5 +19,5 @@ def cli() -> None:
     """GigCX: peer-to-peer customer support."""
 
 
-for command in (serve, db, demo, matching, payouts, notify, privacy):
+for command in (serve, db, demo, matching, payouts, notify, privacy, config_group):
     cli.add_command(command)

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gigcx import create_app
+from gigcx.config import ConfigError
 
 #: Loggers whose INFO lines (alembic's plugins and each migration step, "demo brand seeded") are
 #: noise on a one-off command, which prints its own result; `gigcx serve` keeps GigCX's own.
@@ -26,7 +27,10 @@ def _app(test_config: dict[str, Any] | None = None, quiet: bool = True) -> Any:
             for lg, level in zip(loggers, before):
                 lg.setLevel(level)
         ctx.call_on_close(restore)
-    app = create_app(test_config)
+    try:
+        app = create_app(test_config)
+    except ConfigError as exc:  # a bad variable: its name and the problem, not a traceback
+        raise click.ClickException(str(exc)) from exc
     if ctx is not None:
         ctx.call_on_close(app.extensions["gigcx_engine"].dispose)
     return app

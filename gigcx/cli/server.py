@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import click
 
 from gigcx.cli.base import _app
+from gigcx.config import ConfigError
 
 
 @click.command()
@@ -26,20 +26,22 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
+    from gigcx.config import Settings
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
     from gigcx.wsgi import hardened_handler
 
     try:
-        freezer = GcFreezer.from_env(os.environ)
-    except ValueError as exc:
+        settings = Settings.load()  # before the app: a bad value stops here, with the variable's name
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    app = _app(quiet=False)
+    freezer = GcFreezer.from_settings(settings)
+    app = _app({"GIGCX": settings}, quiet=False)
     if not app.config["GIGCX"].public_url:  # links in e-mails and webhooks point here by default
         app.config["GIGCX"].public_url = f"http://{host}:{port}"
     _warm_up()
-    tune_gc_for_serving()
+    tune_gc_for_serving(settings.gc_thresholds)
     start_background(app)
     if freezer is not None:
         socketio.start_background_task(freezer.run, socketio.sleep)

@@ -5,12 +5,18 @@ from gigcx.models.accounts import (
     BrandApiKey,
     Expert,
     ExpertProgram,
+    ProgramStatus,
+    StaffRole,
     StaffUser,
+    TokenKind,
     Topic,
     TopicModel,
 )
 from gigcx.models.base import utcnow
 from gigcx.models.cases import (
+    BUSY_STATUSES,
+    OPEN_STATUSES,
+    AnswerStatus,
     Case,
     CaseStatus,
     Customer,
@@ -18,9 +24,12 @@ from gigcx.models.cases import (
     ExpertPresence,
     Message,
     Offer,
+    OfferStatus,
     Rating,
     ReusableAnswer,
+    Sender,
     Timer,
+    TimerKind,
 )
 from gigcx.models.ledger import (
     Funding,
@@ -29,16 +38,21 @@ from gigcx.models.ledger import (
     Payout,
     PayoutBatch,
     PayoutReversal,
+    PayoutStatus,
     WebhookEvent,
 )
 from gigcx.models.notify import (
+    DeliveryStatus,
+    EmailStatus,
+    EndpointKind,
+    EndpointStatus,
     NotificationSettings,
     OutboundEmail,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from gigcx.models.trust import ClientSeen, ExpertQuality, TrustDecision, TrustFlag
+from gigcx.models.trust import ClientSeen, ExpertQuality, HoldState, TrustDecision, TrustFlag
 
 __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "ClientSeen", "Customer", "Expert",
@@ -48,4 +62,8 @@ __all__ = [
     "Topic", "TopicModel",
     "WebhookEvent", "utcnow",
     "NotificationSettings", "OutboundEmail", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
+    # statuses and kinds, stored and sent as their exact string values
+    "BUSY_STATUSES", "OPEN_STATUSES", "AnswerStatus", "DeliveryStatus", "EmailStatus", "EndpointKind",
+    "EndpointStatus", "HoldState", "OfferStatus", "PayoutStatus", "ProgramStatus", "Sender", "StaffRole",
+    "TimerKind", "TokenKind",
 ]

@@ -2,12 +2,37 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, LargeBinary
 from sqlmodel import Column, Field, SQLModel, UniqueConstraint
 
 from gigcx.models.base import json_field, utcnow
+
+
+class StaffRole(StrEnum):
+    """What a brand's staff member may do in the brand console."""
+
+    admin = "admin"
+    analyst = "analyst"
+
+
+class ProgramStatus(StrEnum):
+    """An expert's membership of a brand's program."""
+
+    pending = "pending"
+    approved = "approved"
+    suspended = "suspended"
+    rejected = "rejected"
+
+
+class TokenKind(StrEnum):
+    """Whose bearer token it is (a verified customer's other devices hold `customer` ones)."""
+
+    customer = "customer"
+    expert = "expert"
+    staff = "staff"
 
 
 class Brand(SQLModel, table=True):
@@ -60,7 +85,7 @@ class StaffUser(SQLModel, table=True):
     email: str = Field(max_length=254)
     display_name: str = Field(default="", max_length=100)
     password_hash: str
-    role: str = Field(default="admin", max_length=16)
+    role: str = Field(default=StaffRole.admin, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -103,7 +128,7 @@ class ExpertProgram(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     expert_id: int = Field(foreign_key="expert.id", index=True)
     brand_id: int = Field(foreign_key="brand.id", index=True)
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=ProgramStatus.pending, max_length=16)
     requested_topics: list[str] = json_field(list)
     topics: list[str] = json_field(list)
     created_at: datetime = Field(default_factory=utcnow)

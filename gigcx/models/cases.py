@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlmodel import Field, Index, SQLModel, UniqueConstraint
@@ -10,8 +10,8 @@ from sqlmodel import Field, Index, SQLModel, UniqueConstraint
 from gigcx.models.base import json_field, utcnow
 
 
-class CaseStatus(str, Enum):
-    """The contract's case statuses."""
+class CaseStatus(StrEnum):
+    """The contract's case statuses (stored and sent as these exact strings)."""
 
     matching = "matching"
     active = "active"
@@ -19,6 +19,48 @@ class CaseStatus(str, Enum):
     resolved = "resolved"
     escalated = "escalated"
     closed = "closed"
+
+
+#: An expert is working on the case: it counts against their max_cases and the brand's budget.
+BUSY_STATUSES = (CaseStatus.active, CaseStatus.pending_confirmation)
+#: The case is not finished yet (still waiting for an expert, or being worked on).
+OPEN_STATUSES = (CaseStatus.matching, *BUSY_STATUSES)
+
+
+class OfferStatus(StrEnum):
+    """An offer is open until the expert answers, it expires, or the case goes elsewhere."""
+
+    open = "open"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+    withdrawn = "withdrawn"
+
+
+class AnswerStatus(StrEnum):
+    """A reusable answer's review state (see ReusableAnswer)."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class Sender(StrEnum):
+    """Who wrote a message."""
+
+    customer = "customer"
+    expert = "expert"
+    staff = "staff"
+    system = "system"
+
+
+class TimerKind(StrEnum):
+    """What a persisted timer does when it fires."""
+
+    offer_expiry = "offer_expiry"
+    case_escalate = "case_escalate"
+    confirm_window = "confirm_window"
+    review_window = "review_window"
 
 
 class Customer(SQLModel, table=True):
@@ -54,7 +96,7 @@ class Case(SQLModel, table=True):
     language: str = Field(default="en", max_length=16)
     topic: Optional[str] = Field(default=None, max_length=64)
     topic_confidence: Optional[float] = None
-    status: str = Field(default=CaseStatus.matching.value, max_length=24)
+    status: str = Field(default=CaseStatus.matching, max_length=24)
     expert_id: Optional[int] = Field(default=None, foreign_key="expert.id", index=True)
     offer_round: int = 0
     last_seq: int = 0
@@ -96,7 +138,7 @@ class ReusableAnswer(SQLModel, table=True):
     question: str = Field(max_length=4000)
     answer: str = Field(max_length=4000)
     scrubbed: str = Field(max_length=4000)  # the answer as scrubbing left it, before any edit
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default=AnswerStatus.pending, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: Optional[datetime] = None
     decided_by: Optional[str] = Field(default=None, max_length=100)
@@ -128,7 +170,7 @@ class Offer(SQLModel, table=True):
     case_id: int = Field(foreign_key="support_case.id", index=True)
     expert_id: int = Field(foreign_key="expert.id")
     round: int = 1
-    status: str = Field(default="open", max_length=16)
+    status: str = Field(default=OfferStatus.open, max_length=16)
     score: float = 0.0
     reasons: dict[str, Any] = json_field(dict)
     created_at: datetime = Field(default_factory=utcnow)

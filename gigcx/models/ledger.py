@@ -3,12 +3,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+import payouts
 from gigcx.models.base import json_field, utcnow
+
+
+class PayoutStatus(StrEnum):
+    """Where a payout's money is (docs/payouts.md); in_transit and needs_attention are open."""
+
+    pending = "pending"
+    in_transit = "in_transit"
+    needs_attention = "needs_attention"
+    awaiting_manual_payment = payouts.MANUAL_STATUS
+    paid = "paid"
+    failed = "failed"
+    reversed = "reversed"
 
 
 class LedgerTransaction(SQLModel, table=True):
@@ -66,7 +80,7 @@ class Payout(SQLModel, table=True):
     expert_id: int = Field(foreign_key="expert.id", index=True)
     amount_cents: int
     currency: str = Field(max_length=3)
-    status: str = Field(default="pending", max_length=32, index=True)
+    status: str = Field(default=PayoutStatus.pending, max_length=32, index=True)
     attempt: int = 0
     transfer_id: Optional[str] = Field(default=None, max_length=64)
     error: Optional[str] = Field(default=None, max_length=500)

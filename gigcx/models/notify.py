@@ -3,12 +3,39 @@ per-person e-mail preferences, and the e-mail outbox."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlalchemy import JSON, Text
 from sqlmodel import Column, Field, Index, SQLModel
 
 from gigcx.models.base import json_field, utcnow
+
+
+class EndpointKind(StrEnum):
+    """A brand's own URL (signed events) or a team chat's incoming webhook (text)."""
+
+    webhook = "webhook"
+    chat = "chat"
+
+
+class EndpointStatus(StrEnum):
+    active = "active"
+    disabled = "disabled"
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery's state."""
+
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class EmailStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -18,7 +45,7 @@ class WebhookEndpoint(SQLModel, table=True):
     __tablename__ = "webhook_endpoint"
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id", index=True)
-    kind: str = Field(default="webhook", max_length=16)
+    kind: str = Field(default=EndpointKind.webhook, max_length=16)
     url: str = Field(max_length=2000)
     description: str = Field(default="", max_length=200)
     events: list[str] = json_field(list)
@@ -26,7 +53,7 @@ class WebhookEndpoint(SQLModel, table=True):
     # the secret before the last rotation; deliveries are signed with both until it expires
     previous_secret: Optional[str] = Field(default=None, max_length=100)
     previous_secret_expires_at: Optional[datetime] = None
-    status: str = Field(default="active", max_length=16)  # active | disabled
+    status: str = Field(default=EndpointStatus.active, max_length=16)
     disabled_at: Optional[datetime] = None
     disabled_reason: Optional[str] = Field(default=None, max_length=500)
     # first failure since the last success; failing for webhook_disable_after_s disables it
@@ -53,7 +80,7 @@ class WebhookDelivery(SQLModel, table=True):
     order_key: str = Field(max_length=64)
     case_id: Optional[int] = None
     payload: dict[str, Any] = json_field(dict)
-    status: str = Field(default="pending", max_length=16)  # pending | delivered | failed
+    status: str = Field(default=DeliveryStatus.pending, max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     claimed_until: Optional[datetime] = None
@@ -109,7 +136,7 @@ class OutboundEmail(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     html: str = Field(sa_column=Column(Text, nullable=False))
     headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
+    status: str = Field(default=EmailStatus.pending, max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     claimed_until: Optional[datetime] = None

@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Optional
 
 from sqlmodel import Field, Index, SQLModel, UniqueConstraint
 
 from gigcx.models.base import json_field, utcnow
+
+
+class HoldState(StrEnum):
+    """A flagged case's reward: held for the brand's decision, then released or rejected."""
+
+    held = "held"
+    released = "released"
+    rejected = "rejected"
 
 
 class ClientSeen(SQLModel, table=True):
@@ -36,7 +45,7 @@ class TrustFlag(SQLModel, table=True):
     topic: Optional[str] = Field(default=None, max_length=64)
     signals: list[dict[str, Any]] = json_field(list)
     score: float = 0.0
-    hold_state: Optional[str] = Field(default=None, max_length=16)  # held, released, rejected
+    hold_state: Optional[str] = Field(default=None, max_length=16)  # a HoldState
     sampled: bool = False
     qa_verdict: Optional[str] = Field(default=None, max_length=16)  # pass, fail
     created_at: datetime = Field(default_factory=utcnow)

@@ -9,6 +9,7 @@ from socketio.exceptions import ConnectionRefusedError  # carries its message to
 from sqlmodel import Session, select
 
 from gigcx import loadshed, ratelimit, security
+from gigcx.auth import public, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import (
@@ -21,7 +22,7 @@ from gigcx.events import (
     public_suggestions,
 )
 from gigcx.extensions import socketio
-from gigcx.models import AuthToken, Case, Customer
+from gigcx.models import AuthToken, Case, Customer, TokenKind
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import brands, cases, dispatch, trust
@@ -31,6 +32,9 @@ from gigcx.services.cases import Actor
 class CustomerNamespace(RoleNamespace):
     """Customers, identified by the token their browser keeps."""
 
+    role = "customer"
+
+    @public  # authenticates the customer itself
     def on_connect(self, auth: Any = None) -> None:
         """Refuse unknown brands and wrongly signed identities; resume a customer by verified id or
         token, or create one. Where the connection comes from is recorded for fraud signals."""
@@ -81,9 +85,11 @@ class CustomerNamespace(RoleNamespace):
             out["user_id"] = customer.external_id
         emit("session", out)
 
+    @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
 
+    @requires("customer")
     @acked
     def on_ask(self, data: Any) -> dict[str, Any]:
         """Open a case for a question; suggestions come back at once."""
@@ -104,6 +110,7 @@ class CustomerNamespace(RoleNamespace):
 
         return transact(work)  # type: ignore[no-any-return]
 
+    @requires("customer")
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:
         """The customer's cases, newest first (to find the open one after a reload)."""
@@ -114,6 +121,7 @@ class CustomerNamespace(RoleNamespace):
                                 .order_by(Case.id.desc()).limit(50)).all()  # type: ignore[union-attr]
             return {"cases": [case_payload(session, c, full=True) for c in rows]}
 
+    @requires("customer")
     @acked
     def on_resolve(self, data: Any) -> dict[str, Any]:
         """Confirm (`resolved: true`) or deny the expert's proposed resolution."""
@@ -122,6 +130,7 @@ class CustomerNamespace(RoleNamespace):
         return transact(lambda s, o: {"case": case_payload(s, cases.customer_resolve(
             s, o, actor, case_id=body.case_id, resolved=body.resolved))})  # type: ignore[no-any-return]
 
+    @requires("customer")
     @acked
     def on_deflect(self, data: Any) -> dict[str, Any]:
         """A suggested answer solved it: close the case without an expert."""
@@ -129,6 +138,7 @@ class CustomerNamespace(RoleNamespace):
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(s, cases.deflect(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
 
+    @requires("customer")
     @acked
     def on_rate(self, data: Any) -> dict[str, Any]:
         """CSAT 1-5, optional NPS 0-10 and a comment, once per finished case."""
@@ -138,6 +148,7 @@ class CustomerNamespace(RoleNamespace):
                                                   nps=body.nps, comment=body.comment))
         return {"rating": {"case_id": rating.case_id, "csat": rating.csat, "nps": rating.nps}}
 
+    @requires("customer")
     @acked
     def on_typing(self, data: Any) -> dict[str, Any]:
         """Tell the expert the customer is typing (not stored)."""
@@ -157,7 +168,7 @@ def _resume(session: Session, brand_id: int, token: str) -> Customer | None:
     customer = session.exec(select(Customer).where(Customer.token_hash == digest)).first()
     if customer is None:
         extra = session.exec(select(AuthToken.subject_id).where(
-            AuthToken.token_hash == digest, AuthToken.kind == "customer", AuthToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
+            AuthToken.token_hash == digest, AuthToken.kind == TokenKind.customer, AuthToken.revoked_at.is_(None))).first()  # type: ignore[union-attr]
         customer = session.get(Customer, extra) if extra is not None else None
     if customer is None or customer.brand_id != brand_id:
         return None

@@ -8,11 +8,12 @@ from socketio.exceptions import ConnectionRefusedError  # carries its message to
 from sqlmodel import Session, select
 
 from gigcx import auth as bearer
+from gigcx.auth import public, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
 from gigcx.extensions import socketio
-from gigcx.models import Case, Offer
+from gigcx.models import BUSY_STATUSES, Case, Offer, OfferStatus
 from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import cases, dispatch, presence, trust
@@ -22,6 +23,9 @@ from gigcx.services.cases import Actor
 class ExpertNamespace(RoleNamespace):
     """Experts, authenticated by the bearer token of `POST /auth/token`."""
 
+    role = "expert"
+
+    @public  # authenticates the expert itself
     def on_connect(self, auth: Any = None) -> None:
         """Accept a valid expert token; the connection counts for presence."""
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -39,12 +43,14 @@ class ExpertNamespace(RoleNamespace):
         self.authenticated(Actor("expert", who.expert_id), who.credential,  # type: ignore[arg-type]
                            expert_room(who.expert_id))  # type: ignore[arg-type]
 
+    @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
         with session_scope() as session:
             presence.disconnect(session, request.sid)  # type: ignore[attr-defined]
             session.commit()
 
+    @requires("expert")
     @acked
     def on_availability(self, data: Any) -> dict[str, Any]:
         """Go online or offline; going online offers queued cases at once."""
@@ -61,6 +67,7 @@ class ExpertNamespace(RoleNamespace):
                 dispatch.sweep(session, brand_ids=presence.brands_of(session, actor.id))
         return out  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_accept(self, data: Any) -> dict[str, Any]:
         """Take an offered case; the first accept wins."""
@@ -74,6 +81,7 @@ class ExpertNamespace(RoleNamespace):
 
         return transact(work)  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_decline(self, data: Any) -> dict[str, Any]:
         """Refuse an offer; it goes to the next expert."""
@@ -82,6 +90,7 @@ class ExpertNamespace(RoleNamespace):
         transact(lambda s, o: dispatch.decline(s, o, actor.id, body.case_id))
         return {}
 
+    @requires("expert")
     @acked
     def on_resolve(self, data: Any) -> dict[str, Any]:
         """Propose that the case is resolved; the customer confirms."""
@@ -90,6 +99,7 @@ class ExpertNamespace(RoleNamespace):
         return transact(lambda s, o: {"case": case_payload(
             s, cases.propose_resolution(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_escalate(self, data: Any) -> dict[str, Any]:
         """Hand the case to the brand's staff, with an internal reason (and a message to the
@@ -100,6 +110,7 @@ class ExpertNamespace(RoleNamespace):
             s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason,
                                      message=body.message))})  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:
         """The expert's open cases and open offers (to rebuild the console after a reload)."""
@@ -107,8 +118,8 @@ class ExpertNamespace(RoleNamespace):
         actor = self.actor()
         with session_scope() as session:
             mine = session.exec(select(Case).where(Case.expert_id == actor.id, Case.status.in_(  # type: ignore[attr-defined]
-                ("active", "pending_confirmation"))).order_by(Case.id)).all()  # type: ignore[arg-type]
-            offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == "open")).all()
+                BUSY_STATUSES)).order_by(Case.id)).all()  # type: ignore[arg-type]
+            offers = session.exec(select(Offer).where(Offer.expert_id == actor.id, Offer.status == OfferStatus.open)).all()
             from gigcx.events import offer_payload
 
             return {"cases": [case_payload(session, c) for c in mine],
@@ -116,6 +127,7 @@ class ExpertNamespace(RoleNamespace):
                                              dispatch.reward_for(session, session.get(Case, o.case_id)))  # type: ignore[arg-type]
                                for o in offers]}
 
+    @requires("expert")
     @acked
     def on_typing(self, data: Any) -> dict[str, Any]:
         """Tell the customer the expert is typing (not stored)."""

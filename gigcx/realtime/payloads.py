@@ -5,12 +5,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gigcx.schemas import MAX_ID, refuse_nul
+from gigcx.schemas import MAX_ID, Language, refuse_nul
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 CaseId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 
 
 class Event(BaseModel):

@@ -20,18 +20,17 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
-from gigcx.models import Brand, Case, Message, ReusableAnswer, Topic, utcnow
+from gigcx.models import AnswerStatus, Brand, Case, Message, ReusableAnswer, Sender, Topic, utcnow
 from gigcx.models.base import iso
 
 log = logging.getLogger(__name__)
 MODES = ("auto", "curated", "off")
-STATUSES = ("pending", "approved", "rejected")
 MIN_ANSWER_CHARS = 20  # what is left after scrubbing must still say something
 
 
 def served_statuses(mode: str) -> tuple[str, ...]:
     """Which answers a brand with this `answer_reuse` setting suggests."""
-    return {"auto": ("pending", "approved"), "curated": ("approved",)}.get(mode, ())
+    return {"auto": (AnswerStatus.pending, AnswerStatus.approved), "curated": (AnswerStatus.approved,)}.get(mode, ())
 
 
 def vocabulary(session: Session, brand: Brand) -> list[str]:
@@ -49,10 +48,10 @@ def record(session: Session, case: Case) -> ReusableAnswer | None:
         return None
     msgs = session.exec(select(Message.sender, Message.text).where(Message.case_id == case.id)
                         .order_by(Message.seq)).all()  # type: ignore[arg-type]
-    expert_texts = [text for sender, text in msgs if sender == "expert"]
+    expert_texts = [text for sender, text in msgs if sender == Sender.expert]
     if not expert_texts:
         return None
-    asker = [case.question, *(text for sender, text in msgs if sender == "customer")]
+    asker = [case.question, *(text for sender, text in msgs if sender == Sender.customer)]
     brand = session.get(Brand, case.brand_id)
     words = vocabulary(session, brand) if brand else []
     answer = reusable_answer(max(expert_texts, key=len), asker, words)
@@ -70,8 +69,8 @@ def record(session: Session, case: Case) -> ReusableAnswer | None:
 def reject_for_case(session: Session, case_id: int) -> None:
     """The brand rejected the case in review: its answer is never reused."""
     row = session.exec(select(ReusableAnswer).where(ReusableAnswer.case_id == case_id)).first()
-    if row is not None and row.status != "rejected":
-        row.status, row.decided_at, row.decided_by = "rejected", utcnow(), "case review"
+    if row is not None and row.status != AnswerStatus.rejected:
+        row.status, row.decided_at, row.decided_by = AnswerStatus.rejected, utcnow(), "case review"
         session.add(row)
 
 

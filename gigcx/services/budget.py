@@ -5,11 +5,9 @@ from sqlmodel import Session, select
 
 import payouts
 from gigcx.errors import ApiError
-from gigcx.models import Brand, Case, CaseStatus, Offer
+from gigcx.models import BUSY_STATUSES, Brand, Case, CaseStatus, Offer, OfferStatus
 from gigcx.services import ledger
 from gigcx.services.rewards import rules_for, topic_reward
-
-OPEN_ROUTED = (CaseStatus.active.value, CaseStatus.pending_confirmation.value)
 
 
 def policy_for(brand: Brand) -> payouts.BudgetPolicy | None:
@@ -19,10 +17,10 @@ def policy_for(brand: Brand) -> payouts.BudgetPolicy | None:
 
 def exposure_cents(session: Session, brand: Brand, exclude_case: int | None = None) -> int:
     """Worst-case reward of the brand's routed, unfinished cases (offered, active, confirming)."""
-    offered = select(Offer.case_id).where(Offer.status == "open")
+    offered = select(Offer.case_id).where(Offer.status == OfferStatus.open)
     q = select(Case).where(Case.brand_id == brand.id,
-                           (Case.status.in_(OPEN_ROUTED))  # type: ignore[attr-defined]
-                           | ((Case.status == CaseStatus.matching.value) & Case.id.in_(offered)))  # type: ignore[union-attr]
+                           (Case.status.in_(BUSY_STATUSES))  # type: ignore[attr-defined]
+                           | ((Case.status == CaseStatus.matching) & Case.id.in_(offered)))  # type: ignore[union-attr]
     rules = rules_for(brand)
     total = 0
     for case in session.exec(q):

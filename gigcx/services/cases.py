@@ -13,11 +13,21 @@ from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
 from gigcx.events import Outbox, case_payload, expert_in_conversation, message_payload
-from gigcx.models import Brand, Case, CaseStatus, Message, Rating, utcnow
+from gigcx.models import (
+    OPEN_STATUSES,
+    Brand,
+    Case,
+    CaseStatus,
+    Message,
+    OfferStatus,
+    Rating,
+    Sender,
+    TimerKind,
+    utcnow,
+)
 from gigcx.services import timers, webhooks
 
 log = logging.getLogger(__name__)
-OPEN = (CaseStatus.matching.value, CaseStatus.active.value, CaseStatus.pending_confirmation.value)
 
 
 @dataclass(frozen=True)
@@ -42,16 +52,16 @@ def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = Fals
 
 def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
     """A customer sees their cases, an expert those offered or assigned, staff their brand's."""
-    if actor.role == "customer":
+    if actor.role == Sender.customer:
         return case.customer_id == actor.id
-    if actor.role == "staff":
+    if actor.role == Sender.staff:
         return case.brand_id == actor.brand_id
     if case.expert_id == actor.id:
         return expert_in_conversation(case)  # the expert who escalated has left the conversation
     from gigcx.models import Offer
 
     return session.exec(select(Offer.id).where(Offer.case_id == case.id, Offer.expert_id == actor.id,
-                                               Offer.status == "open")).first() is not None
+                                               Offer.status == OfferStatus.open)).first() is not None
 
 
 def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, text: str,
@@ -76,7 +86,7 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
                                                 Case.client_id == client_id)).one()
         return again, False
     _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)  # type: ignore[arg-type]
-    timers.start(session, "case_escalate", case.id,  # type: ignore[arg-type]
+    timers.start(session, TimerKind.case_escalate, case.id,  # type: ignore[arg-type]
                  case.created_at + timedelta(seconds=brand.escalate_after_s))
     outbox.case_changed(session, case, rev_set=True)  # inserted with rev 1
     webhooks.case_event(session, "case.created", case)
@@ -145,21 +155,21 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
                                       "b_client": client_id}).first()
     if prior is not None:
         return prior
-    if actor.role == "expert" and case.expert_id != actor.id:
+    if actor.role == Sender.expert and case.expert_id != actor.id:
         raise ApiError("forbidden", "accept the offer before writing in this case")
-    if case.status in (CaseStatus.resolved.value, CaseStatus.closed.value):
+    if case.status in (CaseStatus.resolved, CaseStatus.closed):
         raise ApiError("case_closed", "this case is closed", status=409)
-    if actor.role == "staff" and case.status != CaseStatus.escalated.value:
+    if actor.role == Sender.staff and case.status != CaseStatus.escalated:
         raise ApiError("conflict", "staff answer escalated cases only")
     msg = _insert_message(session, case_id, sender, actor.id, text, client_id,
-                          first_response=actor.role == "expert")
+                          first_response=actor.role == Sender.expert)
     outbox.message_posted(case, msg)
     return msg
 
 
 def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> Row[Any]:
     """A notice in the conversation from GigCX itself."""
-    msg = _append(session, case, "system", None, text, None)
+    msg = _append(session, case, Sender.system, None, text, None)
     outbox.message_posted(case, msg)
     return msg
 
@@ -170,8 +180,8 @@ def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: 
     case = case if case is not None else load_case(session, actor, case_id)
     msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
                         .order_by(Message.seq)).all()  # type: ignore[arg-type]
-    masked = actor.role == "expert"
-    payload = case_payload(session, case, full=True, internal=actor.role == "staff")
+    masked = actor.role == Sender.expert
+    payload = case_payload(session, case, full=True, internal=actor.role == Sender.staff)
     if masked:
         from gigcx.pii import mask
 
@@ -184,15 +194,15 @@ def propose_resolution(session: Session, outbox: Outbox, actor: Actor, *, case_i
     case = load_case(session, actor, case_id, lock=True)
     if case.expert_id != actor.id:
         raise ApiError("forbidden", "only the assigned expert can propose a resolution")
-    if case.status == CaseStatus.pending_confirmation.value:
+    if case.status == CaseStatus.pending_confirmation:
         return case
-    if case.status != CaseStatus.active.value:
-        raise ApiError("case_closed" if case.status not in OPEN else "conflict",
+    if case.status != CaseStatus.active:
+        raise ApiError("case_closed" if case.status not in OPEN_STATUSES else "conflict",
                        f"a {case.status} case cannot be resolved", status=409)
     brand = session.get(Brand, case.brand_id)
-    case.status, case.proposed_at = CaseStatus.pending_confirmation.value, utcnow()
+    case.status, case.proposed_at = CaseStatus.pending_confirmation, utcnow()
     session.add(case)
-    timers.schedule(session, "confirm_window", case.id,  # type: ignore[arg-type]
+    timers.schedule(session, TimerKind.confirm_window, case.id,  # type: ignore[arg-type]
                     case.proposed_at + timedelta(seconds=brand.confirm_window_s))  # type: ignore[union-attr]
     system_message(session, outbox, case, "The expert marked this question as solved.")
     outbox.case_changed(session, case)
@@ -203,9 +213,9 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
                      resolved: bool) -> Case:
     """The customer confirms (case resolved, reward credited) or denies (back to active)."""
     case = load_case(session, actor, case_id, lock=True)
-    if case.status == CaseStatus.resolved.value and resolved:
+    if case.status == CaseStatus.resolved and resolved:
         return case
-    if case.status != CaseStatus.pending_confirmation.value:
+    if case.status != CaseStatus.pending_confirmation:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
         mark_resolved(session, outbox, case, by="customer")
@@ -213,7 +223,7 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
 
         answers.record(session, case)  # confirmed by the customer: the answer may help others
     else:
-        case.status, case.proposed_at = CaseStatus.active.value, None
+        case.status, case.proposed_at = CaseStatus.active, None
         session.add(case)
         system_message(session, outbox, case, "The customer says it is not solved yet.")
         outbox.case_changed(session, case)
@@ -225,7 +235,7 @@ def mark_resolved(session: Session, outbox: Outbox, case: Case, by: str | None =
     (`customer`, or `silence` when the confirmation window passed)."""
     from gigcx.services import earnings
 
-    case.status, case.resolved_at, case.resolved_by = CaseStatus.resolved.value, utcnow(), by
+    case.status, case.resolved_at, case.resolved_by = CaseStatus.resolved, utcnow(), by
     session.add(case)
     earnings.credit_resolved_case(session, case)
     outbox.case_changed(session, case)
@@ -236,12 +246,12 @@ def mark_resolved(session: Session, outbox: Outbox, case: Case, by: str | None =
 def deflect(session: Session, outbox: Outbox, actor: Actor, *, case_id: int) -> Case:
     """The customer says a suggested answer solved it: closed as deflected, no reward."""
     case = load_case(session, actor, case_id, lock=True)
-    if case.status != CaseStatus.matching.value:
+    if case.status != CaseStatus.matching:
         raise ApiError("conflict", "only a case still waiting for an expert can be deflected")
     from gigcx.services import dispatch
 
     dispatch.withdraw_open_offers(session, outbox, case)
-    case.status, case.deflected, case.closed_at = CaseStatus.closed.value, True, utcnow()
+    case.status, case.deflected, case.closed_at = CaseStatus.closed, True, utcnow()
     session.add(case)
     outbox.case_changed(session, case)
     return case
@@ -252,7 +262,7 @@ def escalate(session: Session, outbox: Outbox, case: Case, reason: str) -> None:
     from gigcx.services import dispatch
 
     dispatch.withdraw_open_offers(session, outbox, case)
-    case.status, case.escalated_at, case.escalation_reason = CaseStatus.escalated.value, utcnow(), reason
+    case.status, case.escalated_at, case.escalation_reason = CaseStatus.escalated, utcnow(), reason
     log.info("case escalated", extra={"case_id": case.id})  # the reason is free text: never logged
     session.add(case)
     system_message(session, outbox, case, "This question was handed to the brand's support team. "
@@ -278,7 +288,7 @@ def expert_escalate(session: Session, outbox: Outbox, actor: Actor, *, case_id: 
         raise ApiError("not_found", "no such case")
     if case.expert_id != actor.id:
         raise ApiError("forbidden", "only the assigned expert can escalate")
-    if case.status not in OPEN:
+    if case.status not in OPEN_STATUSES:
         raise ApiError("case_closed", "this case is closed", status=409)
     if message:
         outbox.message_posted(case, _append(session, case, "expert", actor.id, message, None))
@@ -290,14 +300,14 @@ def rate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, csat: 
          nps: int | None, comment: str | None) -> Rating:
     """The customer rates a finished case once."""
     case = load_case(session, actor, case_id, lock=True)
-    if case.status in OPEN:
+    if case.status in OPEN_STATUSES:
         raise ApiError("conflict", "rate the case once it is resolved")
     if session.exec(select(Rating).where(Rating.case_id == case_id)).first() is not None:
         raise ApiError("conflict", "this case is already rated")
     rating = Rating(case_id=case_id, expert_id=case.expert_id, csat=csat, nps=nps, comment=comment)
     session.add(rating)
     session.flush()
-    if case.status == CaseStatus.resolved.value:
+    if case.status == CaseStatus.resolved:
         from gigcx.services import earnings
 
         earnings.apply_rating_bonus(session, case, csat)
@@ -311,6 +321,6 @@ def rate(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, csat: 
 
 def close(session: Session, outbox: Outbox, case: Case) -> None:
     """Close an escalated case once staff are done."""
-    case.status, case.closed_at = CaseStatus.closed.value, utcnow()
+    case.status, case.closed_at = CaseStatus.closed, utcnow()
     session.add(case)
     outbox.case_changed(session, case)

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 import payouts
 from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
-from gigcx.models import Expert, Payout, PayoutReversal, WebhookEvent, utcnow
+from gigcx.models import Expert, Payout, PayoutReversal, PayoutStatus, WebhookEvent, utcnow
 from gigcx.models.base import iso
 from gigcx.services import funding, ledger
 
@@ -152,7 +152,7 @@ def transfer_reversed(session: Session, gw: sg.StripeGateway, event: sg.Transfer
         payout = session.exec(select(Payout).where(Payout.transfer_id == event.transfer_id)).first()
     if payout is None:
         return "ignored"
-    if ledger.get(session, f"payout-paid:{payout.id}") is None:
+    if ledger.get(session, payouts.payout_paid_key(payout.id)) is None:
         raise RetryLater(f"payout {payout.id} is not settled yet")
     reversals = list(event.reversals)
     if event.reversals_has_more or sum(a for _, a in reversals) < event.amount_reversed_cents:
@@ -170,7 +170,7 @@ def transfer_reversed(session: Session, gw: sg.StripeGateway, event: sg.Transfer
                                        amount_cents=cents, currency=payout.currency))
     total = sum(a for _, a in reversals)
     if total >= payout.amount_cents:
-        payout.status = "reversed"
+        payout.status = PayoutStatus.reversed
     payout.error = f"reversed {total} of {payout.amount_cents}; held for the operator's decision"
     payout.updated_at = utcnow()
     session.add(payout)

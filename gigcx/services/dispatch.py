@@ -6,19 +6,29 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import case as when
-from sqlalchemy import exists, func, insert, update
+from sqlalchemy import exists, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
 from gigcx.events import EXPERT, Outbox, expert_room, expert_summary, offer_payload
-from gigcx.models import Brand, Case, CaseStatus, ExpertProgram, Offer, Topic, utcnow
+from gigcx.models import (
+    BUSY_STATUSES,
+    Brand,
+    Case,
+    CaseStatus,
+    ExpertProgram,
+    Offer,
+    OfferStatus,
+    ProgramStatus,
+    TimerKind,
+    utcnow,
+)
 from gigcx.models.base import iso
 from gigcx.observability import OFFERS, ROUTING, timed
-from gigcx.services import cases, presence, timers, webhooks
+from gigcx.services import cases, presence, rewards, timers, webhooks
 
 log = logging.getLogger(__name__)
-BUSY = (CaseStatus.active.value, CaseStatus.pending_confirmation.value)
 
 
 def reward_for(session: Session, case: Case) -> int:
@@ -31,8 +41,7 @@ def reward_for(session: Session, case: Case) -> int:
     cached = routing.topic_reward(session, brand, case.topic) if brand is not None else None
     if cached is not None:
         return cached
-    topic = session.exec(select(Topic).where(Topic.brand_id == case.brand_id, Topic.slug == case.topic)).first()
-    return topic.reward_cents if topic else 0
+    return rewards.topic_reward(session, case.brand_id, case.topic)
 
 
 def dispatch(session: Session, outbox: Outbox, case: Case, *, fresh: bool = False) -> list[Offer]:
@@ -55,7 +64,7 @@ _INSERT_OFFER = insert(_OFFER).returning(_OFFER.c.id)
 
 def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list[Offer]:
     first = fresh or case.offer_round == 0  # no offer was ever made: nothing to look up
-    if case.status != CaseStatus.matching.value or (not first and has_open_offer(session, case.id)):  # type: ignore[arg-type]
+    if case.status != CaseStatus.matching or (not first and has_open_offer(session, case.id)):  # type: ignore[arg-type]
         return []
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
@@ -88,7 +97,7 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
     if fresh:  # invisible to others until commit; the round is written with the routing below
         bumped = case.offer_round + 1
     else:
-        bumped = session.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.matching.value,  # type: ignore[arg-type]
+        bumped = session.execute(update(Case).where(Case.id == case.id, Case.status == CaseStatus.matching,  # type: ignore[arg-type]
                                                     Case.offer_round == case.offer_round)
                                  .values(offer_round=Case.offer_round + 1).returning(Case.offer_round)
                                  .execution_options(synchronize_session=False)).scalar_one_or_none()
@@ -106,10 +115,10 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
             "case_id": case.id, "expert_id": pick["expert_id"], "round": bumped, "status": "open",
             "score": pick["score"], "reasons": pick, "created_at": now, "expires_at": expires}).scalar_one()
         offer = Offer(id=offer_id, case_id=case.id, expert_id=pick["expert_id"], round=bumped,  # type: ignore[arg-type]
-                      status="open", score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
+                      status=OfferStatus.open, score=pick["score"], reasons=pick, created_at=now, expires_at=expires)
         offers.append(offer)
         outbox.add("offer", offer_payload(session, offer, case, reward), EXPERT, expert_room(offer.expert_id))
-    timers.start_many(session, "offer_expiry", [(o.id, expires) for o in offers])  # type: ignore[misc]
+    timers.start_many(session, TimerKind.offer_expiry, [(o.id, expires) for o in offers])  # type: ignore[misc]
     case.offer_round, case.routing = bumped, {**decision, "round": bumped}
     session.add(case)
     webhooks.case_event(session, "case.offered", case, offers=[
@@ -119,7 +128,7 @@ def _dispatch(session: Session, outbox: Outbox, case: Case, fresh: bool) -> list
 
 def has_open_offer(session: Session, case_id: int) -> bool:
     """Whether some expert currently holds an offer for the case."""
-    return session.exec(select(Offer.id).where(Offer.case_id == case_id, Offer.status == "open")).first() is not None
+    return session.exec(select(Offer.id).where(Offer.case_id == case_id, Offer.status == OfferStatus.open)).first() is not None
 
 
 def withdraw_open_offers(session: Session, outbox: Outbox, case: Case, keep: int | None = None) -> None:
@@ -134,7 +143,7 @@ def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | No
     one more."""
     now = utcnow()
     status = when((_OFFER.c.id == keep, "accepted"), else_="withdrawn") if accepted else "withdrawn"
-    q = update(_OFFER).where(_OFFER.c.case_id == case_id, _OFFER.c.status == "open")
+    q = update(_OFFER).where(_OFFER.c.case_id == case_id, _OFFER.c.status == OfferStatus.open)
     if keep is not None and not accepted:
         q = q.where(_OFFER.c.id != keep)
     closed = session.connection().execute(q.values(status=status, responded_at=now)
@@ -142,7 +151,7 @@ def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | No
     for offer_id, expert_id in closed:
         if offer_id != keep:
             outbox.add("offer_withdrawn", {"case_id": case_id}, EXPERT, expert_room(expert_id))
-    timers.cancel_all(session, {"offer_expiry": [offer_id for offer_id, _ in closed], **(cancel_too or {})})
+    timers.cancel_all(session, {TimerKind.offer_expiry: [offer_id for offer_id, _ in closed], **(cancel_too or {})})
 
 
 def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Case:
@@ -152,18 +161,18 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     if offer is None:
         raise ApiError("not_found", "no such case")
     now = utcnow()
-    if offer.status == "accepted":
+    if offer.status == OfferStatus.accepted:
         return session.get(Case, case_id)  # type: ignore[return-value]
-    if offer.status != "open" or offer.expires_at <= now:
-        code = "already_taken" if offer.status == "withdrawn" else "offer_expired"
+    if offer.status != OfferStatus.open or offer.expires_at <= now:
+        code = "already_taken" if offer.status == OfferStatus.withdrawn else "offer_expired"
         raise ApiError(code, "this offer is no longer open", status=409)
     # only while the expert is still in the brand's program: a suspension commits before the
     # signal that disconnects them, and an accept racing it must not win the case
     approved = (select(ExpertProgram.id).where(ExpertProgram.expert_id == expert_id,
                                               ExpertProgram.brand_id == Case.brand_id,
-                                              ExpertProgram.status == "approved").exists())
-    won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching.value, approved)  # type: ignore[arg-type]
-                          .values(status=CaseStatus.active.value, expert_id=expert_id, assigned_at=now,
+                                              ExpertProgram.status == ProgramStatus.approved).exists())
+    won = session.execute(update(Case).where(Case.id == case_id, Case.status == CaseStatus.matching, approved)  # type: ignore[arg-type]
+                          .values(status=CaseStatus.active, expert_id=expert_id, assigned_at=now,
                                   rev=Case.rev + 1)
                           .returning(Case)).scalars().first()
     if won is None:
@@ -173,7 +182,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     log.info("case accepted", extra={"case_id": case_id, "expert_id": expert_id})
     # this offer accepted, the others withdrawn, and every timer of the offers and the case
     # cancelled: three statements whatever the fan-out
-    _close_offers(session, outbox, case_id, offer.id, accepted=True, cancel_too={"case_escalate": [case_id]})
+    _close_offers(session, outbox, case_id, offer.id, accepted=True, cancel_too={TimerKind.case_escalate: [case_id]})
     expert = expert_summary(session, expert_id) or {"display_name": "An expert"}
     cases.system_message(session, outbox, won, f"{expert['display_name']} is here to help.")
     outbox.case_changed(session, won, rev_set=True)
@@ -188,25 +197,25 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
     brand = session.get(Brand, brand_id)
     assert brand is not None
     offered = session.connection().execute(
-        update(_OFFER).where(_OFFER.c.expert_id == expert_id, _OFFER.c.status == "open",
+        update(_OFFER).where(_OFFER.c.expert_id == expert_id, _OFFER.c.status == OfferStatus.open,
                              _OFFER.c.case_id.in_(select(Case.id).where(Case.brand_id == brand_id)))
-        .values(status="withdrawn", responded_at=utcnow()).returning(_OFFER.c.id, _OFFER.c.case_id)).all()
-    timers.cancel_all(session, {"offer_expiry": [offer_id for offer_id, _ in offered]})
+        .values(status=OfferStatus.withdrawn, responded_at=utcnow()).returning(_OFFER.c.id, _OFFER.c.case_id)).all()
+    timers.cancel_all(session, {TimerKind.offer_expiry: [offer_id for offer_id, _ in offered]})
     for _, case_id in offered:
         outbox.add("offer_withdrawn", {"case_id": case_id, "reason": "program_left"}, EXPERT, expert_room(expert_id))
     q = select(Case).where(Case.expert_id == expert_id, Case.brand_id == brand_id,
-                           Case.status.in_(BUSY)).order_by(Case.id)  # type: ignore[attr-defined, arg-type]
+                           Case.status.in_(BUSY_STATUSES)).order_by(Case.id)  # type: ignore[attr-defined, arg-type]
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     held = list(session.exec(q))
     now = utcnow()
     for case in held:
-        timers.cancel(session, "confirm_window", case.id)  # type: ignore[arg-type]
-        case.status, case.expert_id, case.offer_round = CaseStatus.matching.value, None, 0
+        timers.cancel(session, TimerKind.confirm_window, case.id)  # type: ignore[arg-type]
+        case.status, case.expert_id, case.offer_round = CaseStatus.matching, None, 0
         case.assigned_at = case.proposed_at = case.first_response_at = None
         case.routing = {**case.routing, "released": {"expert_id": expert_id, "at": now.isoformat()}}
         session.add(case)
-        timers.schedule(session, "case_escalate", case.id, now + timedelta(seconds=brand.escalate_after_s))  # type: ignore[arg-type]
+        timers.schedule(session, TimerKind.case_escalate, case.id, now + timedelta(seconds=brand.escalate_after_s))  # type: ignore[arg-type]
         cases.system_message(session, outbox, case, "Your expert is no longer available; "
                                                     "we are finding someone else to help.")
         outbox.case_changed(session, case)
@@ -214,7 +223,7 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
     released: set[int] = {int(case_id) for _, case_id in offered} | {int(c.id) for c in held}  # type: ignore[arg-type]
     for case_id in sorted(released):
         waiting = session.get(Case, case_id)
-        if waiting is not None and waiting.status == CaseStatus.matching.value:
+        if waiting is not None and waiting.status == CaseStatus.matching:
             dispatch(session, outbox, waiting)
     log.info("expert released", extra={"expert_id": expert_id, "brand_id": brand_id,
                                        "cases": [c.id for c in held], "offers": len(offered)})
@@ -224,24 +233,23 @@ def release_expert(session: Session, outbox: Outbox, expert_id: int, brand_id: i
 def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> None:
     """Refuse an offer; the case moves on to the next expert at once."""
     offer = session.exec(select(Offer).where(Offer.case_id == case_id, Offer.expert_id == expert_id,
-                                             Offer.status == "open")).first()
+                                             Offer.status == OfferStatus.open)).first()
     if offer is None:
         raise ApiError("offer_expired", "you hold no open offer for this case", status=409)
-    offer.status, offer.responded_at = "declined", utcnow()
+    offer.status, offer.responded_at = OfferStatus.declined, utcnow()
     OFFERS.labels("declined").inc()
     session.add(offer)
-    timers.cancel(session, "offer_expiry", offer.id)  # type: ignore[arg-type]
+    timers.cancel(session, TimerKind.offer_expiry, offer.id)  # type: ignore[arg-type]
     session.flush()
     case = session.get(Case, case_id)
     dispatch(session, outbox, case)  # type: ignore[arg-type]
 
 
-@timers.handler("offer_expiry")
-def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
+def offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     offer = session.get(Offer, offer_id)
-    if offer is None or offer.status != "open":
+    if offer is None or offer.status != OfferStatus.open:
         return
-    offer.status, offer.responded_at = "expired", utcnow()
+    offer.status, offer.responded_at = OfferStatus.expired, utcnow()
     OFFERS.labels("expired").inc()
     session.add(offer)
     outbox.add("offer_withdrawn", {"case_id": offer.case_id, "reason": "expired"}, EXPERT,
@@ -250,38 +258,27 @@ def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     dispatch(session, outbox, session.get(Case, offer.case_id))  # type: ignore[arg-type]
 
 
-@timers.handler("case_escalate")
-def _escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
+def escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
-    if case is not None and case.status == CaseStatus.matching.value:
+    if case is not None and case.status == CaseStatus.matching:
         brand = session.get(Brand, case.brand_id)
         cases.escalate(session, outbox, case, f"no expert accepted within {brand.escalate_after_s} s")  # type: ignore[union-attr]
 
 
-@timers.handler("confirm_window")
-def _confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
+def confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
-    if case is not None and case.status == CaseStatus.pending_confirmation.value:
+    if case is not None and case.status == CaseStatus.pending_confirmation:
         cases.system_message(session, outbox, case, "Marked as solved: no reply within the confirmation window.")
         cases.mark_resolved(session, outbox, case, by="silence")
 
 
 def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None = None) -> list[Case]:
     """Cases still matching that nobody holds an offer for (the queue), oldest first."""
-    q = select(Case).where(Case.status == CaseStatus.matching.value,
-                           ~exists().where(Offer.case_id == Case.id, Offer.status == "open"))
+    q = select(Case).where(Case.status == CaseStatus.matching,
+                           ~exists().where(Offer.case_id == Case.id, Offer.status == OfferStatus.open))
     if brand_ids is not None:
         q = q.where(Case.brand_id.in_(brand_ids))  # type: ignore[attr-defined]
     return list(session.exec(q.order_by(Case.created_at).limit(limit)))  # type: ignore[arg-type]
-
-
-def load(session: Session, expert_id: int) -> int:
-    """Cases the expert is working on plus offers they hold."""
-    busy = session.exec(select(func.count()).select_from(Case).where(
-        Case.expert_id == expert_id, Case.status.in_(BUSY))).one()  # type: ignore[attr-defined]
-    held = session.exec(select(func.count()).select_from(Offer).where(
-        Offer.expert_id == expert_id, Offer.status == "open")).one()
-    return int(busy) + int(held)
 
 
 def sweep(session: Session, brand_ids: list[int] | None = None) -> int:

@@ -4,7 +4,6 @@ This module keeps the names other parts of the app import (`earnings.credit_reso
 `earnings.review`, `earnings.may_route`, ...); the code lives in the modules above.
 """
 from gigcx.services.budget import (
-    OPEN_ROUTED,
     budget_cents,
     check_currency_change,
     exposure_cents,
@@ -29,7 +28,7 @@ from gigcx.services.rewards import (
 )
 
 __all__ = [
-    "OPEN_ROUTED", "budget_cents", "check_currency_change", "exposure_cents", "may_route", "policy_for",
+    "budget_cents", "check_currency_change", "exposure_cents", "may_route", "policy_for",
     "brand_statement", "earnings_view", "payout_view",
     "available_at", "review", "review_view", "reward_status",
     "CREDIT_KINDS", "KIND_BONUS", "REVIEW_TIMER", "apply_rating_bonus", "breakdown", "credit_resolved_case",

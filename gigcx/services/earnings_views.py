@@ -26,7 +26,7 @@ def earnings_view(session: Session, expert_id: int) -> dict[str, Any]:
         if row.kind in CREDIT_KINDS:
             tx = ledger.get(session, row.key)
             assert tx is not None
-            money = next(e.money for e in tx.entries if e.account.endswith(":pending"))
+            money = next(e.money for e in tx.entries if payouts.bucket_of(e.account) == "pending")
             entry = cases.setdefault(row.case_id, {"case_id": row.case_id, "amount_cents": 0,
                                                    "currency": money.currency, "lines": [],
                                                    "credited_at": iso(row.created_at)})

@@ -9,7 +9,17 @@ from sqlmodel import Session, select
 from gigcx import schemas, security
 from gigcx.errors import ApiError
 from gigcx.events import Outbox, expert_room
-from gigcx.models import AuthToken, Brand, Expert, ExpertProgram, StaffUser, Topic, utcnow
+from gigcx.models import (
+    AuthToken,
+    Brand,
+    Expert,
+    ExpertProgram,
+    ProgramStatus,
+    StaffUser,
+    TokenKind,
+    Topic,
+    utcnow,
+)
 from gigcx.sessions import token_credential
 
 NO_SUCH_EXPERT = "no such expert in your program"  # unknown ids and other brands' experts alike
@@ -39,7 +49,7 @@ def issue_token(*, session: Session, data: schemas.TokenRequest) -> tuple[str, E
     if not security.check_password(stored, data.password) or expert is None:
         raise ApiError("unauthorized", "wrong e-mail or password")
     token = security.new_token(security.EXPERT_TOKEN)
-    session.add(AuthToken(token_hash=security.token_hash(token), kind="expert", subject_id=expert.id))
+    session.add(AuthToken(token_hash=security.token_hash(token), kind=TokenKind.expert, subject_id=expert.id))
     session.commit()
     return token, expert
 
@@ -52,7 +62,7 @@ def issue_staff_token(*, session: Session, brand_id: int, email: str, password: 
     if not security.check_password(stored, password) or staff is None:
         raise ApiError("unauthorized", "wrong e-mail or password")
     token = security.new_token(security.STAFF_TOKEN)
-    session.add(AuthToken(token_hash=security.token_hash(token), kind="staff", subject_id=staff.id))
+    session.add(AuthToken(token_hash=security.token_hash(token), kind=TokenKind.staff, subject_id=staff.id))
     session.commit()
     return token, staff
 
@@ -72,7 +82,7 @@ def remove_staff(*, session: Session, outbox: Outbox, brand_id: int, staff_id: i
     staff = session.get(StaffUser, staff_id)
     if staff is None or staff.brand_id != brand_id:
         raise ApiError("not_found", "no such staff user")
-    tokens = session.exec(select(AuthToken).where(AuthToken.kind == "staff", AuthToken.subject_id == staff_id,
+    tokens = session.exec(select(AuthToken).where(AuthToken.kind == TokenKind.staff, AuthToken.subject_id == staff_id,
                                                   AuthToken.revoked_at.is_(None))).all()  # type: ignore[union-attr]
     now = utcnow()
     for token in tokens:
@@ -106,12 +116,12 @@ def apply(*, session: Session, expert_id: int, data: schemas.ProgramApply) -> Ex
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand.id)).first()
     if program is None:
         program = ExpertProgram(expert_id=expert_id, brand_id=brand.id, requested_topics=topics)
-    elif program.status == "suspended":
+    elif program.status == ProgramStatus.suspended:
         raise ApiError("forbidden", "you are suspended from this brand's program")
     else:
         program.requested_topics = _dedupe([*program.requested_topics, *topics])
         if set(topics) - set(program.topics):
-            program.status = "pending" if not program.topics else program.status
+            program.status = ProgramStatus.pending if not program.topics else program.status
     session.add(program)
     session.commit()
     return program
@@ -129,7 +139,7 @@ def approve(*, session: Session, brand_id: int, expert_id: int, data: schemas.Ap
     program.topics = topics
     if data.user_id is not None:
         program.external_user_id = data.user_id
-    program.status = "approved"
+    program.status = ProgramStatus.approved
     program.decided_at = utcnow()
     session.add(program)
     session.commit()
@@ -147,7 +157,7 @@ def set_program_status(*, session: Session, outbox: Outbox, brand_id: int, exper
         ExpertProgram.expert_id == expert_id, ExpertProgram.brand_id == brand_id)).first()
     if program is None:
         raise ApiError("not_found", NO_SUCH_EXPERT)
-    was_working = program.status == "approved"
+    was_working = program.status == ProgramStatus.approved
     program.status = status
     program.decided_at = utcnow()
     session.add(program)
@@ -157,7 +167,7 @@ def set_program_status(*, session: Session, outbox: Outbox, brand_id: int, exper
 
         dispatch.release_expert(session, outbox, expert_id, brand_id)
     session.commit()
-    if was_working or status == "suspended":
+    if was_working or status == ProgramStatus.suspended:
         outbox.end_sessions([expert_room(expert_id)], status)
     return program
 

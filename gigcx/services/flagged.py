@@ -15,6 +15,7 @@ from gigcx.models import (
     Customer,
     Expert,
     ExpertQuality,
+    HoldState,
     Message,
     TrustDecision,
     TrustFlag,
@@ -22,8 +23,6 @@ from gigcx.models import (
 )
 from gigcx.models.base import iso
 from gigcx.services import earnings, ledger, timers, trust
-
-STATES = ("held", "released", "rejected")
 
 
 def _load(session: Session, brand_id: int, case_id: int) -> tuple[TrustFlag | None, Case]:
@@ -38,12 +37,12 @@ def decide(session: Session, *, brand_id: int, case_id: int, action: str, note: 
     window is over) or reject (the reward goes back to the brand's budget) a held case; commits.
     Repeating the same decision is a no-op; the other one is a conflict."""
     flag, case = _load(session, brand_id, case_id)
-    target = {"release": "released", "reject": "rejected"}[action]
+    target = {"release": HoldState.released, "reject": HoldState.rejected}[action]
     if flag is None:
         raise ApiError("conflict", "this case's reward is not held")
     if flag.hold_state == target:
         return flag_view(session, flag, case, detail=True)
-    if flag.hold_state != "held":
+    if flag.hold_state != HoldState.held:
         raise ApiError("conflict", "this case's reward is not held" if flag.hold_state is None
                        else f"this case was already decided: {flag.hold_state}")
     now = utcnow()
@@ -109,7 +108,7 @@ def flag_view(session: Session, flag: TrustFlag, case: Case, *, detail: bool = F
     out: dict[str, Any] = {
         "case_id": case.id, "topic": case.topic, "status": case.status,
         "expert": {"id": flag.expert_id, "display_name": name} if flag.expert_id else None,
-        "hold_state": flag.hold_state, "held": flag.hold_state == "held",
+        "hold_state": flag.hold_state, "held": flag.hold_state == HoldState.held,
         "sampled": flag.sampled, "qa_verdict": flag.qa_verdict,
         "score": flag.score, "signals": flag.signals, "reasons": [s["reason"] for s in flag.signals],
         "reward_cents": credited.cents if credited else 0,
@@ -203,7 +202,7 @@ def expert_quality(session: Session, expert_id: int) -> dict[str, Any]:
         view.pop("display_name")
         out.append({"brand": brand.slug, **view})
     held = session.exec(select(TrustFlag, Brand.slug).join(Brand, Brand.id == TrustFlag.brand_id).where(  # type: ignore[arg-type]
-        TrustFlag.expert_id == expert_id, TrustFlag.hold_state == "held").order_by(TrustFlag.id.desc())).all()  # type: ignore[union-attr]
+        TrustFlag.expert_id == expert_id, TrustFlag.hold_state == HoldState.held).order_by(TrustFlag.id.desc())).all()  # type: ignore[union-attr]
     return {"scores": out,
             "held": [{"case_id": f.case_id, "brand": slug, "topic": f.topic,
                       "reasons": [s["reason"] for s in f.signals], "flagged_at": iso(f.created_at)}

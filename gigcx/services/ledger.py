@@ -104,11 +104,11 @@ def transactions(session: Session, *, expert_id: int | None = None, brand_id: in
     q = select(LedgerTransaction).order_by(LedgerTransaction.id)  # type: ignore[arg-type]
     if expert_id is not None:
         sub = select(LedgerEntry.transaction_id).where(
-            LedgerEntry.account.like(f"expert:{expert_id}:%"))  # type: ignore[attr-defined]
+            LedgerEntry.account.like(payouts.accounts_like("expert", expert_id)))  # type: ignore[attr-defined]
         q = q.where(LedgerTransaction.id.in_(sub))  # type: ignore[union-attr]
     if brand_id is not None:
         sub = select(LedgerEntry.transaction_id).where(
-            LedgerEntry.account.like(f"brand:{brand_id}:%"))  # type: ignore[attr-defined]
+            LedgerEntry.account.like(payouts.accounts_like("brand", brand_id)))  # type: ignore[attr-defined]
         q = q.where(LedgerTransaction.id.in_(sub))  # type: ignore[union-attr]
     if case_id is not None:
         q = q.where(LedgerTransaction.case_id == case_id)

@@ -23,7 +23,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from gigcx.errors import ApiError
-from gigcx.models import Brand, Case, Expert, ExpertConnection, ExpertProgram, Offer, StaffUser, utcnow
+from gigcx.models import (
+    Brand,
+    Case,
+    EmailStatus,
+    Expert,
+    ExpertConnection,
+    ExpertProgram,
+    Offer,
+    OfferStatus,
+    PayoutStatus,
+    ProgramStatus,
+    StaffRole,
+    StaffUser,
+    utcnow,
+)
 from gigcx.models.notify import NotificationSettings, OutboundEmail, WebhookEndpoint
 from gigcx.services import mailtext
 
@@ -126,7 +140,7 @@ def enqueue(session: Session, *, owner: str, list_name: str, to: str, template: 
     unsubscribe = unsubscribe_link(owner, list_name)
     r = mailtext.render(template, lang, values, link=link, list_name=list_name, unsubscribe=unsubscribe)
     row = {"dedupe_key": dedupe_key, "owner": owner, "list": list_name, "to_addr": to, "subject": r.subject[:300],
-           "text": r.text, "html": r.html, "status": "pending", "attempts": 0, "next_attempt_at": utcnow(),
+           "text": r.text, "html": r.html, "status": EmailStatus.pending, "attempts": 0, "next_attempt_at": utcnow(),
            "created_at": utcnow(),
            "headers": {"List-Unsubscribe": f"<{unsubscribe}>",
                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
@@ -175,7 +189,7 @@ def payout_notice(session: Session, payout: Any) -> None:
     expert = session.get(Expert, payout.expert_id)
     if not p.payouts or expert is None:
         return
-    template = "payout_sent" if payout.status == "paid" else "payout_failed"
+    template = "payout_sent" if payout.status == PayoutStatus.paid else "payout_failed"
     values = {"name": expert.display_name, "amount": mailtext.money(payout.amount_cents, payout.currency, p.language),
               "payout_id": payout.id, "reason": payout.error or "-"}
     enqueue(session, owner=p.owner, list_name="payouts", to=expert.email, template=template, lang=p.language,
@@ -195,7 +209,7 @@ def endpoint_disabled(session: Session, ep: WebhookEndpoint) -> None:
             enqueue(session, owner=contact.owner, list_name="alerts", to=contact.email, template="endpoint_disabled",
                     lang=contact.language, values=values, link=link, dedupe_key=key)
         return
-    admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == "admin")).all()
+    admins = session.exec(select(StaffUser).where(StaffUser.brand_id == ep.brand_id, StaffUser.role == StaffRole.admin)).all()
     for person in admins:
         p = prefs(session, f"staff:{person.id}")
         if p.alerts:
@@ -240,7 +254,7 @@ def scan_waiting(session: Session) -> int:
     connected = set(session.exec(select(ExpertConnection.expert_id).where(
         ExpertConnection.expert_id.in_(list(opted)), ExpertConnection.last_seen >= fresh)))  # type: ignore[attr-defined]
     wanted: list[tuple[int, int]] = []
-    for offer in session.exec(select(Offer).where(Offer.status == "open", Offer.expert_id.in_(list(opted)))):  # type: ignore[attr-defined]
+    for offer in session.exec(select(Offer).where(Offer.status == OfferStatus.open, Offer.expert_id.in_(list(opted)))):  # type: ignore[attr-defined]
         if offer.expert_id not in connected or _aware(offer.created_at) <= cutoff:
             wanted.append((offer.case_id, offer.expert_id))
     away = set(opted) - connected
@@ -253,7 +267,7 @@ def scan_waiting(session: Session) -> int:
             brand = session.get(Brand, case.brand_id)
             topic = routing.topic_pool(brand, case) if brand else None  # type: ignore[arg-type]
             members = session.exec(select(ExpertProgram.expert_id, ExpertProgram.topics).where(
-                ExpertProgram.brand_id == case.brand_id, ExpertProgram.status == "approved",
+                ExpertProgram.brand_id == case.brand_id, ExpertProgram.status == ProgramStatus.approved,
                 ExpertProgram.expert_id.in_(list(away)))).all()  # type: ignore[attr-defined]
             for expert_id, topics in members:
                 if topic is None or topic in (topics or []):
@@ -342,7 +356,7 @@ def claim(session: Session, limit: int, lease_s: float) -> list[int]:
     now = utcnow()
     free = or_(_OE.c.claimed_until.is_(None), _OE.c.claimed_until < now)
     q = (_OE.select().with_only_columns(_OE.c.id)
-         .where(_OE.c.status == "pending", _OE.c.next_attempt_at <= now, free).order_by(_OE.c.id).limit(limit))
+         .where(_OE.c.status == EmailStatus.pending, _OE.c.next_attempt_at <= now, free).order_by(_OE.c.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     ids = list(session.connection().execute(q).scalars())
@@ -350,7 +364,7 @@ def claim(session: Session, limit: int, lease_s: float) -> list[int]:
         session.rollback()
         return []
     got = list(session.connection().execute(
-        update(_OE).where(_OE.c.id.in_(ids), _OE.c.status == "pending", free)
+        update(_OE).where(_OE.c.id.in_(ids), _OE.c.status == EmailStatus.pending, free)
         .values(claimed_until=now + timedelta(seconds=lease_s)).returning(_OE.c.id)).scalars())
     session.commit()
     return sorted(got)
@@ -393,7 +407,7 @@ def send_one(email_id: int) -> bool:
     s = current_app.config["GIGCX"]
     with session_scope() as session:
         row = session.get(OutboundEmail, email_id)
-        if row is None or row.status != "pending":
+        if row is None or row.status != EmailStatus.pending:
             return False
         msg = build(row, s.mail_from)
         session.rollback()
@@ -410,11 +424,11 @@ def send_one(email_id: int) -> bool:
         row.attempts += 1
         row.claimed_until = None
         if error is None:
-            row.status, row.sent_at, row.last_error = "sent", now, None
+            row.status, row.sent_at, row.last_error = EmailStatus.sent, now, None
         else:
             row.last_error = error
             if (now - _aware(row.created_at)).total_seconds() >= s.webhook_retry_window_s:
-                row.status = "failed"
+                row.status = EmailStatus.failed
             else:
                 row.next_attempt_at = now + timedelta(seconds=backoff_s(row.attempts, s.webhook_retry_base_s,
                                                                         s.webhook_retry_max_s))

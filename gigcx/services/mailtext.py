@@ -10,6 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, StrictUndefined
 
+import payouts
+
 LANGUAGES = ("en", "fr")
 
 CATALOG: dict[str, dict[str, dict[str, Any]]] = {
@@ -143,8 +145,9 @@ def render(template: str, lang: str, values: dict[str, Any], *, link: str | None
 
 
 def money(cents: int, currency: str, lang: str) -> str:
-    """12.50 USD (English) or 12,50 USD (French)."""
-    amount = f"{cents / 100:,.2f}"
+    """12.50 USD (English) or 12,50 USD (French), in the currency's own precision (1,234 JPY)."""
+    whole, _, frac = payouts.format_minor(abs(cents), currency).partition(".")
+    amount = ("-" if cents < 0 else "") + f"{int(whole):,}" + (f".{frac}" if frac else "")
     if language(lang) == "fr":
         amount = amount.replace(",", "\u202f").replace(".", ",")
     return f"{amount} {currency.upper()}"

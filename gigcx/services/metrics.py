@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, select
 
-from gigcx.models import Case, Expert, Rating
+from gigcx.models import Case, CaseStatus, Expert, Rating
 
 # by_topic key of cases without a topic (none of the brand's topics fitted, or it had none);
 # not a valid slug, so never a topic's own key
@@ -35,7 +35,7 @@ def summarise(rows: Iterable[tuple[Case, Rating | None]]) -> dict[str, Any]:
     n = len(rows)
     first = [(c.first_response_at - c.created_at).total_seconds() for c, _ in rows if c.first_response_at]
     resolution = [(c.resolved_at - c.created_at).total_seconds() for c, _ in rows if c.resolved_at]
-    resolved = sum(1 for c, _ in rows if c.status == "resolved")
+    resolved = sum(1 for c, _ in rows if c.status == CaseStatus.resolved)
     escalated = sum(1 for c, _ in rows if c.escalated_at is not None)
     deflected = sum(1 for c, _ in rows if c.deflected)
     csat = [r.csat for _, r in rows if r is not None]

@@ -29,15 +29,15 @@ from sqlmodel import Session, select
 import payouts
 from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
-from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, utcnow
+from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, PayoutStatus, utcnow
 from gigcx.models.base import iso
 from gigcx.services import ledger, webhooks
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "gigcx_payments"
-IN_TRANSIT, ATTENTION, MANUAL = "in_transit", "needs_attention", payouts.MANUAL_STATUS
-PAID, FAILED, REVERSED = "paid", "failed", "reversed"
+IN_TRANSIT, ATTENTION, MANUAL = PayoutStatus.in_transit, PayoutStatus.needs_attention, PayoutStatus.awaiting_manual_payment
+PAID, FAILED = PayoutStatus.paid, PayoutStatus.failed
 OPEN = (IN_TRANSIT, ATTENTION)  # money in transit that later runs retry
 
 
@@ -127,7 +127,7 @@ def run(session: Session, gw: payouts.PayoutGateway, minimum_cents: Minimum) -> 
     batch = PayoutBatch(mode=gw.mode)
     session.add(batch)
     session.commit()
-    available = payouts.available_by_expert(ledger.balances_like(session, "expert:%:available"))
+    available = payouts.available_by_expert(ledger.balances_like(session, payouts.accounts_like("expert", bucket="available")))
     if callable(minimum_cents):
         currencies = {m.currency for ms in available.values() for m in ms}
         minimum: int | dict[str, int] = {c: minimum_cents(c) for c in currencies}
@@ -241,9 +241,6 @@ def retry_open(session: Session, gw: payouts.PayoutGateway) -> list[Payout]:
     return stuck
 
 
-retry_in_transit = retry_open  # the older name
-
-
 # ---- the operator's decisions ------------------------------------------------------------------
 
 def get_payout(session: Session, payout_id: int) -> Payout:
@@ -263,7 +260,7 @@ def settle(session: Session, gw: payouts.PayoutGateway, payout_id: int, *,
     cannot be made). Commits.
     """
     if (transfer_id is None) == (not not_sent):
-        raise ApiError("bad_request", "give exactly one of a transfer id or not-sent", status=400)
+        raise ApiError("invalid", "give exactly one of a transfer id or not-sent")
     payout = get_payout(session, payout_id)
     if payout.status not in OPEN:
         raise ApiError("conflict", f"payout {payout_id} is {payout.status}, not open")
@@ -338,7 +335,7 @@ def run_view(result: RunResult) -> dict[str, Any]:
 
 def statement_csv(session: Session, payout: Payout, manual: bool) -> str:
     """The expert's statement up to and including this payout, naming the payee."""
-    keys = [payouts.payout_key(payout.id), f"payout-paid:{payout.id}", f"payout-failed:{payout.id}"]
+    keys = [payouts.payout_key(payout.id), payouts.payout_paid_key(payout.id), payouts.payout_failed_key(payout.id)]
     upto = session.exec(select(func.max(LedgerTransaction.id)).where(
         LedgerTransaction.key.in_(keys))).one()  # type: ignore[attr-defined]
     history = ledger.transactions(session, expert_id=payout.expert_id, upto_id=upto)

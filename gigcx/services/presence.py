@@ -5,14 +5,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
-from gigcx.models import Case, Expert, ExpertConnection, ExpertPresence, ExpertProgram, Offer, utcnow
-
-BUSY = ("active", "pending_confirmation")
+from gigcx.models import (
+    BUSY_STATUSES,
+    Case,
+    Expert,
+    ExpertConnection,
+    ExpertPresence,
+    ExpertProgram,
+    Offer,
+    OfferStatus,
+    ProgramStatus,
+    utcnow,
+)
 
 
 @dataclass
@@ -82,23 +92,30 @@ class _Profiles:
     by_id: dict[int, _Profile]
 
 
-_profiles: dict[int, _Profiles] = {}  # replaced whole per brand: readers never see a partial entry
+def init_app(app: Any) -> None:
+    """Give the app its own roster cache, by brand id (two apps in one process never share it);
+    each brand's entry is replaced whole, so readers never see a partial one."""
+    app.extensions["gigcx_presence"] = {}
+
+
+def _profiles() -> dict[int, _Profiles]:
+    return current_app.extensions["gigcx_presence"]  # type: ignore[no-any-return]
 
 
 def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int, _Profile]:
     """Names, languages, approved topics and join dates of the brand's experts, cached per process
     for GIGCX_ROSTER_CACHE_S (re-read at once when an expert is not in the cache yet)."""
     now = time.monotonic()
-    cached = _profiles.get(brand_id)
+    cached = _profiles().get(brand_id)
     max_age = current_app.config["GIGCX"].roster_cache_s
     if cached is not None and now - cached.read_at < max_age and need <= cached.by_id.keys():
         return cached.by_id
     rows = session.execute(
         select(Expert.id, Expert.display_name, Expert.languages, ExpertProgram.topics, Expert.created_at)
         .join(ExpertProgram, ExpertProgram.expert_id == Expert.id)  # type: ignore[arg-type]
-        .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == "approved")).all()
+        .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == ProgramStatus.approved)).all()
     by_id = {r[0]: (r[1], list(r[2]), _bases(r[2]), list(r[3]), r[4]) for r in rows}
-    _profiles[brand_id] = _Profiles(now, by_id)
+    _profiles()[brand_id] = _Profiles(now, by_id)
     return by_id
 
 
@@ -116,14 +133,14 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
     (`_brand_profiles`): building them from JSON columns for 100 experts was most of an ask."""
     fresh = utcnow() - _ttl()
     load = (select(func.count()).select_from(Case).where(Case.expert_id == ExpertPresence.expert_id,
-                                                          Case.status.in_(BUSY))  # type: ignore[attr-defined]
+                                                          Case.status.in_(BUSY_STATUSES))  # type: ignore[attr-defined]
             .scalar_subquery()
             + select(func.count()).select_from(Offer).where(Offer.expert_id == ExpertPresence.expert_id,
-                                                             Offer.status == "open").scalar_subquery())
+                                                             Offer.status == OfferStatus.open).scalar_subquery())
     rows = session.connection().execute(
         select(ExpertPresence.expert_id, ExpertPresence.max_cases, load)
         .join(ExpertProgram, ExpertProgram.expert_id == ExpertPresence.expert_id)  # type: ignore[arg-type]
-        .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == "approved",
+        .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == ProgramStatus.approved,
                ExpertPresence.online.is_(True),  # type: ignore[attr-defined]
                select(ExpertConnection.sid).where(ExpertConnection.expert_id == ExpertPresence.expert_id,
                                                   ExpertConnection.last_seen >= fresh).exists())).all()
@@ -148,4 +165,4 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
 def brands_of(session: Session, expert_id: int) -> list[int]:
     """Brands whose program the expert is approved in."""
     return list(session.exec(select(ExpertProgram.brand_id).where(
-        ExpertProgram.expert_id == expert_id, ExpertProgram.status == "approved")))
+        ExpertProgram.expert_id == expert_id, ExpertProgram.status == ProgramStatus.approved)))

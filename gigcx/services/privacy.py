@@ -21,12 +21,22 @@ from sqlmodel import Session, select
 from gigcx import security
 from gigcx.errors import ApiError
 from gigcx.events import Outbox
-from gigcx.models import Brand, Case, CaseStatus, Customer, Message, Rating, ReusableAnswer, utcnow
+from gigcx.models import (
+    OPEN_STATUSES,
+    Brand,
+    Case,
+    CaseStatus,
+    Customer,
+    Message,
+    Rating,
+    ReusableAnswer,
+    Sender,
+    utcnow,
+)
 from gigcx.models.base import iso
 
 log = logging.getLogger(__name__)
 REDACTED = "[redacted]"
-OPEN = (CaseStatus.matching.value, CaseStatus.active.value, CaseStatus.pending_confirmation.value)
 
 #: What an erasure keeps, and why: said in every erasure report and in docs/security.md.
 KEPT = [
@@ -45,7 +55,7 @@ KEPT = [
 def redact_case(session: Session, case: Case) -> int:
     """Replace every text of the case with `[redacted]`; returns how many messages changed."""
     changed = session.connection().execute(
-        update(Message).where(Message.case_id == case.id, Message.sender != "system",  # type: ignore[arg-type]
+        update(Message).where(Message.case_id == case.id, Message.sender != Sender.system,  # type: ignore[arg-type]
                               Message.text != REDACTED).values(text=REDACTED)).rowcount  # type: ignore[arg-type, attr-defined]
     case.question = REDACTED
     if case.escalation_reason is not None:
@@ -87,7 +97,7 @@ def retention_sweep(session: Session, now: datetime | None = None, batch: int = 
         while True:
             rows = session.exec(select(Case).where(
                 Case.brand_id == brand_id, Case.redacted_at.is_(None),  # type: ignore[union-attr]
-                Case.status.not_in(OPEN), _finished_at() < cutoff)  # type: ignore[attr-defined]
+                Case.status.not_in(OPEN_STATUSES), _finished_at() < cutoff)  # type: ignore[attr-defined]
                 .order_by(Case.id).limit(batch)).all()  # type: ignore[arg-type]
             for case in rows:
                 totals["messages"] += redact_case(session, case)
@@ -155,10 +165,10 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
     removed = {"cases_redacted": 0, "messages_redacted": 0, "open_cases_closed": 0, "reusable_answers_deleted": 0}
     now = utcnow()
     for case in cases:
-        was_open = case.status in OPEN
+        was_open = case.status in OPEN_STATUSES
         if was_open:
             dispatch.withdraw_open_offers(session, outbox, case)
-            case.status, case.closed_at = CaseStatus.closed.value, now
+            case.status, case.closed_at = CaseStatus.closed, now
             removed["open_cases_closed"] += 1
         if case.redacted_at is None or was_open:
             removed["messages_redacted"] += redact_case(session, case)
@@ -173,7 +183,7 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
             session.delete(row)
             removed["reusable_answers_deleted"] += 1
     if gone:  # open cases showing one of them as a suggestion stop showing it
-        for other in session.exec(select(Case).where(Case.brand_id == brand_id, Case.status.in_(OPEN))).all():  # type: ignore[attr-defined]
+        for other in session.exec(select(Case).where(Case.brand_id == brand_id, Case.status.in_(OPEN_STATUSES))).all():  # type: ignore[attr-defined]
             kept = [s for s in other.suggestions if not (isinstance(s, dict) and s.get("id") in gone)]
             if len(kept) != len(other.suggestions):
                 other.suggestions = kept

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 import payouts
 from gigcx import stripe_gateway as sg
-from gigcx.models import Funding, LedgerTransaction, Payout, PayoutBatch
+from gigcx.models import Funding, LedgerTransaction, Payout, PayoutBatch, PayoutStatus
 from gigcx.services import ledger
 
 
@@ -34,15 +34,15 @@ class Report:
 def _ledger_sent(session: Session, payout: Payout) -> int:
     """Paid minus reversed for one payout, from the ledger."""
     total = 0
-    paid = ledger.get(session, f"payout-paid:{payout.id}")
+    paid = ledger.get(session, payouts.payout_paid_key(payout.id))
     if paid is not None:
-        total += sum(e.cents for e in paid.entries if e.account.endswith(":paid"))
+        total += sum(e.cents for e in paid.entries if payouts.bucket_of(e.account) == "paid")
     rows = session.exec(select(LedgerTransaction).where(
-        LedgerTransaction.key.like(f"payout-reversed:{payout.id}:%"))).all()  # type: ignore[attr-defined]
+        LedgerTransaction.key.like(payouts.reversals_like(payout.id)))).all()  # type: ignore[attr-defined]
     for row in rows:
         tx = ledger.get(session, row.key)
         assert tx is not None
-        total += sum(e.cents for e in tx.entries if e.account.endswith(":paid"))
+        total += sum(e.cents for e in tx.entries if payouts.bucket_of(e.account) == "paid")
     return total
 
 
@@ -75,7 +75,7 @@ def reconcile(session: Session, gw: payouts.PayoutGateway) -> Report:
         sent = sum(t.amount_cents - t.amount_reversed for t in trs)
         if len(trs) > 1:
             report.differences.append(f"payout {p.id}: {len(trs)} transfers at Stripe")
-        if p.status in ("paid", "reversed"):
+        if p.status in (PayoutStatus.paid, PayoutStatus.reversed):
             if not trs:
                 report.differences.append(f"payout {p.id} is {p.status} with {p.transfer_id}, which Stripe "
                                           "does not list")

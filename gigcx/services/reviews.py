@@ -51,7 +51,7 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
     case = session.exec(q).first()
     if case is None:
         raise ApiError("not_found", "no such case")
-    if case.status != CaseStatus.resolved.value:
+    if case.status != CaseStatus.resolved:
         raise ApiError("conflict", f"only resolved cases are reviewed; this one is {case.status}")
     if case.review_verdict is not None:
         if case.review_verdict != verdict:

@@ -24,11 +24,11 @@ from sqlmodel import Session, select
 
 import payouts
 from gigcx.events import Outbox
-from gigcx.models import Brand, Case, CaseStatus, Topic, utcnow
+from gigcx.models import Brand, Case, CaseStatus, TimerKind, Topic, utcnow
 from gigcx.models.base import iso
 from gigcx.services import ledger, timers, trust
 
-REVIEW_TIMER = "review_window"
+REVIEW_TIMER = TimerKind.review_window
 CREDIT_KINDS = ("reward", "bonus")
 KIND_BONUS = "bonus"
 
@@ -75,11 +75,11 @@ def first_response_seconds(case: Case) -> float | None:
 
 def outcome(session: Session, case: Case, rating: int | None = None) -> payouts.CaseOutcome:
     """The case as the reward rules see it: only `resolved` pays."""
-    if case.status == CaseStatus.resolved.value and not case.deflected:
+    if case.status == CaseStatus.resolved and not case.deflected:
         status = "resolved"
     elif case.deflected:
         status = "deflected"
-    elif case.status == CaseStatus.escalated.value or case.escalated_at is not None:
+    elif case.status == CaseStatus.escalated or case.escalated_at is not None:
         status = "escalated"
     else:
         status = "unresolved"
@@ -101,7 +101,7 @@ def credited(session: Session, case_id: int) -> payouts.Money | None:
         tx = ledger.get(session, row.key)
         assert tx is not None
         for e in tx.entries:
-            if e.account.endswith(":pending") and e.cents > 0:
+            if payouts.bucket_of(e.account) == "pending" and e.cents > 0:
                 total = e.money if total is None else total + e.money
     return total
 
@@ -118,7 +118,7 @@ def credit_resolved_case(session: Session, case: Case) -> None:
     Schedules the `review_window` timer that releases it after the brand's `review_window_s`.
     Deflected and escalated cases, and cases without an expert, earn nothing.
     """
-    if case.expert_id is None or case.status != CaseStatus.resolved.value or case.deflected:
+    if case.expert_id is None or case.status != CaseStatus.resolved or case.deflected:
         return
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
@@ -143,7 +143,7 @@ def credit_resolved_case(session: Session, case: Case) -> None:
 
 def apply_rating_bonus(session: Session, case: Case, csat: int) -> None:
     """Credit the brand's rating bonus, only while the case's reward is still pending."""
-    if case.expert_id is None or case.status != CaseStatus.resolved.value or case.deflected:
+    if case.expert_id is None or case.status != CaseStatus.resolved or case.deflected:
         return
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
@@ -162,7 +162,7 @@ def apply_rating_bonus(session: Session, case: Case, csat: int) -> None:
                                    memo=f"rating bonus for case {case.id}")
     else:
         tx = payouts.Transaction(
-            key=f"bonus:case:{case.id}:rating", kind=KIND_BONUS,
+            key=payouts.bonus_key(case.id), kind=KIND_BONUS,
             memo=f"rating bonus for case {case.id} ({csat} stars)",
             metadata={"case_id": str(case.id), "brand_id": str(brand.id),
                       "expert_id": str(case.expert_id), "rating": str(csat)},
@@ -187,6 +187,5 @@ def release_case(session: Session, case_id: int) -> bool:
     return ledger.post(session, payouts.release_reward(case_id, case.expert_id, amount))
 
 
-@timers.handler(REVIEW_TIMER)
-def _review_window_over(session: Session, outbox: Outbox, case_id: int) -> None:
+def review_window_over(session: Session, outbox: Outbox, case_id: int) -> None:
     release_case(session, case_id)

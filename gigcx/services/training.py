@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from gigcx.models import Brand, Case, Topic, TopicModel
+from gigcx.models import Brand, Case, CaseStatus, Topic, TopicModel
 from matching import TopicClassifier
 
 
@@ -37,7 +37,7 @@ def training_data(session: Session, brand_id: int, limit: int = 50000) -> tuple[
                 texts.append(text)
                 labels.append(t.slug)
     rows = session.exec(select(Case.question, Case.topic).where(
-        Case.brand_id == brand_id, Case.status == "resolved", Case.topic.in_(slugs),  # type: ignore[union-attr]
+        Case.brand_id == brand_id, Case.status == CaseStatus.resolved, Case.topic.in_(slugs),  # type: ignore[union-attr]
         (Case.review_verdict.is_(None)) | (Case.review_verdict != "reject"))  # type: ignore[union-attr]
         .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
     for question, topic in rows:
@@ -81,8 +81,3 @@ def unpickle(blob: bytes) -> TopicClassifier:
     """Our own blobs only (written by `train_brand`, read from our database)."""
     clf: TopicClassifier = pickle.loads(blob)  # noqa: S301 - trusted: written by this service
     return clf
-
-
-def load(session: Session, brand_id: int, version: int) -> TopicClassifier:
-    """Read and unpickle a stored model."""
-    return unpickle(load_blob(session, brand_id, version))

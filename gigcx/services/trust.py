@@ -22,13 +22,16 @@ import payouts
 from gigcx.models import (
     Brand,
     Case,
+    CaseStatus,
     ClientSeen,
     Customer,
     Expert,
     ExpertProgram,
     ExpertQuality,
+    HoldState,
     Message,
     Rating,
+    Sender,
     TrustDecision,
     TrustFlag,
     utcnow,
@@ -132,8 +135,8 @@ def facts_for(session: Session, case: Case, settings: scoring.TrustSettings) -> 
         cycle = max(0.0, (_aware(case.resolved_at) - _aware(case.assigned_at)).total_seconds())
     pairs = session.exec(select(func.count()).select_from(Case).where(
         Case.brand_id == case.brand_id, Case.customer_id == case.customer_id, Case.expert_id == case.expert_id,
-        Case.status == "resolved", Case.resolved_at >= now - timedelta(days=settings.repeat_window_days))).one()  # type: ignore[operator]
-    texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == "expert")))
+        Case.status == CaseStatus.resolved, Case.resolved_at >= now - timedelta(days=settings.repeat_window_days))).one()  # type: ignore[operator]
+    texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == Sender.expert)))
     quality = None
     if case.topic:
         quality = session.exec(select(ExpertQuality.score).where(
@@ -173,7 +176,7 @@ def _apply(session: Session, flag: TrustFlag, assessment: scoring.Assessment) ->
     flag.score = assessment.score
     flag.updated_at = utcnow()
     if assessment.hold and flag.hold_state is None:
-        flag.hold_state = "held"
+        flag.hold_state = HoldState.held
         _audit(session, flag, "hold", "system", "; ".join(assessment.reasons))
     session.add(flag)
 
@@ -204,7 +207,7 @@ def _draw_sample(session: Session, brand: Brand, case: Case, settings: scoring.T
         return False
     n = session.exec(select(func.count()).select_from(Case).where(
         Case.brand_id == brand.id, Case.expert_id == case.expert_id, Case.topic == case.topic,
-        Case.status == "resolved")).one()
+        Case.status == CaseStatus.resolved)).one()
     secret = brand.identity_secret or f"brand-{brand.id}-{brand.created_at}"
     return scoring.sampled(settings.qa_sample_rate, int(n),
                            scoring.stratum_offset(secret, "qa", case.expert_id, case.topic))
@@ -213,7 +216,7 @@ def _draw_sample(session: Session, brand: Brand, case: Case, settings: scoring.T
 def is_held(session: Session, case_id: int) -> bool:
     """Whether the case's reward waits for the brand's decision."""
     state = session.exec(select(TrustFlag.hold_state).where(TrustFlag.case_id == case_id)).first()
-    return state == "held"
+    return state == HoldState.held
 
 
 def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
@@ -221,7 +224,7 @@ def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
     if not case_ids:
         return {}
     rows = session.exec(select(TrustFlag.case_id, TrustFlag.signals).where(
-        TrustFlag.case_id.in_(case_ids), TrustFlag.hold_state == "held")).all()  # type: ignore[attr-defined]
+        TrustFlag.case_id.in_(case_ids), TrustFlag.hold_state == HoldState.held)).all()  # type: ignore[attr-defined]
     return {cid: [s["reason"] for s in sigs] for cid, sigs in rows}
 
 
@@ -250,7 +253,7 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     weights = scoring.rating_weights([who for who, _ in rated], ring)
     verdicts = session.exec(select(TrustFlag.qa_verdict, TrustFlag.hold_state).where(
         TrustFlag.brand_id == brand.id, TrustFlag.expert_id == expert_id, TrustFlag.topic == topic)).all()
-    reviews = [v == "pass" for v, _ in verdicts if v is not None] + [False for _, h in verdicts if h == "rejected"]
+    reviews = [v == "pass" for v, _ in verdicts if v is not None] + [False for _, h in verdicts if h == HoldState.rejected]
     score = scoring.quality_score([(scoring.csat_value(c), w) for (_, c), w in zip(rated, weights)], reviews,
                                   norm, settings.quality_prior_strength)
     row = session.exec(select(ExpertQuality).where(ExpertQuality.brand_id == brand.id,
@@ -272,7 +275,7 @@ def on_rating(session: Session, case: Case) -> None:
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
     quality = refresh_quality(session, brand, case.expert_id, case.topic)
-    if not quality.ring or case.status != "resolved":
+    if not quality.ring or case.status != CaseStatus.resolved:
         return
     flag = _flag(session, case.id, lock=True)  # type: ignore[arg-type]
     if flag is None:

@@ -30,7 +30,17 @@ from sqlmodel import select as sm_select
 from gigcx import outbound
 from gigcx.errors import ApiError
 from gigcx.events import expert_summary
-from gigcx.models import Brand, Case, Rating, utcnow
+from gigcx.models import (
+    Brand,
+    Case,
+    DeliveryStatus,
+    EndpointKind,
+    EndpointStatus,
+    PayoutStatus,
+    ProgramStatus,
+    Rating,
+    utcnow,
+)
 from gigcx.models.base import iso
 from gigcx.models.notify import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -110,7 +120,7 @@ def create_endpoint(session: Session, brand_id: int, *, url: str, kind: str, eve
     """Register an endpoint; chat endpoints default to escalations. Commits."""
     _check_url(url)
     chosen = _check_events(kind, list(events) if events is not None else (
-        ["case.escalated"] if kind == "chat" else list(EVENTS)))
+        ["case.escalated"] if kind == EndpointKind.chat else list(EVENTS)))
     ep = WebhookEndpoint(brand_id=brand_id, kind=kind, url=url, events=chosen, description=description,
                          secret=new_secret())
     session.add(ep)
@@ -146,7 +156,7 @@ def update_endpoint(session: Session, brand_id: int, endpoint_id: int, changes: 
         ep.description = changes["description"]
     if "status" in changes and changes["status"] != ep.status:
         ep.status = changes["status"]
-        if ep.status == "active":  # a fresh start: failures before the re-enable do not count
+        if ep.status == EndpointStatus.active:  # a fresh start: failures before the re-enable do not count
             ep.disabled_at, ep.disabled_reason, ep.failing_since = None, None, None
         else:
             ep.disabled_at, ep.disabled_reason = utcnow(), "disabled by the brand"
@@ -202,7 +212,7 @@ def _subscribers(session: Session, brand_id: int) -> list[tuple[int, str, list[s
     memo: dict[int, list[tuple[int, str, list[str]]]] = session.info.setdefault("gigcx_endpoints", {})
     if brand_id not in memo:
         rows = session.connection().execute(select(_E.c.id, _E.c.kind, _E.c.events).where(
-            _E.c.brand_id == brand_id, _E.c.status == "active")).all()
+            _E.c.brand_id == brand_id, _E.c.status == EndpointStatus.active)).all()
         memo[brand_id] = [(r[0], r[1], list(r[2] or [])) for r in rows]
     return memo[brand_id]
 
@@ -231,10 +241,10 @@ def emit(session: Session, brand: Brand, event_type: str, data: dict[str, Any], 
                 "brand": brand.slug, "data": data}
     rows = []
     for endpoint_id, kind in wanted:
-        payload = {"text": chat_text(envelope)} if kind == "chat" else envelope
+        payload = {"text": chat_text(envelope)} if kind == EndpointKind.chat else envelope
         rows.append({"endpoint_id": endpoint_id, "brand_id": brand.id, "event_id": envelope["id"],
                      "event_type": event_type, "order_key": order_key, "case_id": case_id,
-                     "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+                     "payload": payload, "status": DeliveryStatus.pending, "attempts": 0, "next_attempt_at": now,
                      "created_at": now})
     session.connection().execute(insert(_D), rows)
     return len(rows)
@@ -287,15 +297,15 @@ def payout_event(session: Session, payout: Any) -> None:
     from gigcx.models import ExpertProgram
     from gigcx.services import mail
 
-    if payout.status not in ("paid", "failed"):
+    if payout.status not in (PayoutStatus.paid, PayoutStatus.failed):
         return
-    event_type = "payout.sent" if payout.status == "paid" else "payout.failed"
+    event_type = "payout.sent" if payout.status == PayoutStatus.paid else "payout.failed"
     data = {"payout": {"id": payout.id, "expert_id": payout.expert_id, "amount_cents": payout.amount_cents,
                        "currency": payout.currency, "status": payout.status, "transfer_id": payout.transfer_id,
                        "error": payout.error, "updated_at": iso(payout.updated_at)}}
     brand_ids = session.exec(sm_select(ExpertProgram.brand_id).where(
         ExpertProgram.expert_id == payout.expert_id,
-        ExpertProgram.status.in_(("approved", "suspended")))).all()  # type: ignore[attr-defined]
+        ExpertProgram.status.in_((ProgramStatus.approved, ProgramStatus.suspended)))).all()  # type: ignore[attr-defined]
     for brand_id in sorted(set(brand_ids)):
         brand = session.get(Brand, brand_id)
         if brand is not None:
@@ -337,7 +347,7 @@ def delivery_view(d: WebhookDelivery, *, full: bool = False, attempts: list[Webh
         "id": d.id, "endpoint_id": d.endpoint_id, "event_id": d.event_id, "event_type": d.event_type,
         "case_id": d.case_id, "status": d.status, "attempts": d.attempts,
         "response_status": d.last_status_code, "error": d.last_error, "created_at": iso(d.created_at),
-        "next_attempt_at": iso(d.next_attempt_at) if d.status == "pending" else None,
+        "next_attempt_at": iso(d.next_attempt_at) if d.status == DeliveryStatus.pending else None,
         "delivered_at": iso(d.delivered_at), "replay_of": d.replay_of}
     if full:
         out["payload"] = d.payload
@@ -371,7 +381,7 @@ def replay(session: Session, brand_id: int, delivery_id: int) -> WebhookDelivery
     """Send a delivery's event again (same event id: receivers may deduplicate). Commits."""
     d, _ = get_delivery(session, brand_id, delivery_id)
     ep = session.get(WebhookEndpoint, d.endpoint_id)
-    if ep is None or ep.status != "active":
+    if ep is None or ep.status != EndpointStatus.active:
         raise ApiError("conflict", "the endpoint is disabled: enable it before replaying")
     again = WebhookDelivery(endpoint_id=d.endpoint_id, brand_id=d.brand_id, event_id=d.event_id,
                             event_type=d.event_type, order_key="replay", case_id=d.case_id,
@@ -401,9 +411,9 @@ def claim(session: Session, process_id: str, limit: int, lease_s: float, due_by:
     earlier = _D.alias("earlier")
     free = or_(_D.c.claimed_until.is_(None), _D.c.claimed_until < now)
     q = (select(_D.c.id, _D.c.endpoint_id).join(_E, _E.c.id == _D.c.endpoint_id)
-         .where(_D.c.status == "pending", _D.c.next_attempt_at <= due_by, free, _E.c.status == "active",
+         .where(_D.c.status == DeliveryStatus.pending, _D.c.next_attempt_at <= due_by, free, _E.c.status == EndpointStatus.active,
                 ~exists().where(earlier.c.endpoint_id == _D.c.endpoint_id, earlier.c.order_key == _D.c.order_key,
-                                earlier.c.status == "pending", earlier.c.id < _D.c.id))
+                                earlier.c.status == DeliveryStatus.pending, earlier.c.id < _D.c.id))
          .order_by(_D.c.id).limit(limit * 4))
     full = [e for e, n in busy.items() if n >= PER_ENDPOINT]
     if full:
@@ -419,7 +429,7 @@ def claim(session: Session, process_id: str, limit: int, lease_s: float, due_by:
         session.rollback()
         return []
     got = list(session.connection().execute(
-        update(_D).where(_D.c.id.in_(list(chosen)), _D.c.status == "pending", free)
+        update(_D).where(_D.c.id.in_(list(chosen)), _D.c.status == DeliveryStatus.pending, free)
         .values(claimed_until=now + timedelta(seconds=lease_s), claimed_by=process_id)
         .returning(_D.c.id)).scalars())
     session.commit()
@@ -430,7 +440,7 @@ def prepare(session: Session, delivery_id: int) -> tuple[str, bytes, dict[str, s
     """The URL, body and signed headers of one claimed delivery (None if it vanished)."""
     d = session.get(WebhookDelivery, delivery_id)
     ep = session.get(WebhookEndpoint, d.endpoint_id) if d is not None else None
-    if d is None or ep is None or d.status != "pending":
+    if d is None or ep is None or d.status != DeliveryStatus.pending:
         return None
     body = json.dumps(d.payload, separators=(",", ":"), ensure_ascii=False).encode()
     now = utcnow()
@@ -455,7 +465,7 @@ def record(session: Session, delivery_id: int, result: outbound.Result) -> None:
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     d = session.exec(q).first()
-    if d is None or d.status != "pending":
+    if d is None or d.status != DeliveryStatus.pending:
         session.rollback()
         return
     now = utcnow()
@@ -467,19 +477,19 @@ def record(session: Session, delivery_id: int, result: outbound.Result) -> None:
     ep = session.get(WebhookEndpoint, d.endpoint_id)
     assert ep is not None
     if result.ok:
-        d.status, d.delivered_at = "delivered", now
+        d.status, d.delivered_at = DeliveryStatus.delivered, now
         ep.failing_since, ep.last_success_at = None, now
     else:
         ep.failing_since = ep.failing_since or now
         window_end = _aware(d.created_at) + timedelta(seconds=settings.webhook_retry_window_s)
         if now >= window_end:
-            d.status = "failed"
+            d.status = DeliveryStatus.failed
             log.warning("webhook delivery %s given up after %s attempts: %s", d.id, d.attempts, result.error)
         else:
             wait = backoff_s(d.attempts, settings.webhook_retry_base_s, settings.webhook_retry_max_s)
             d.next_attempt_at = min(now + timedelta(seconds=wait), window_end)
         failing_for = (now - _aware(ep.failing_since)).total_seconds()
-        if ep.status == "active" and failing_for >= settings.webhook_disable_after_s:
+        if ep.status == EndpointStatus.active and failing_for >= settings.webhook_disable_after_s:
             ep.status, ep.disabled_at = "disabled", now
             ep.disabled_reason = f"failing since {iso(ep.failing_since)}: {result.error or 'no answer'}"[:500]
             log.warning("webhook endpoint %s disabled: %s", ep.id, ep.disabled_reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
+from gigcx.auth import public
 from gigcx.db import request_session
 from gigcx.services import mail, mailtext
 
@@ -23,6 +24,7 @@ TEXT = {
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@public  # the signed link is the credential
 def unsubscribe(token: str) -> Response:
     """Leave (or, with `action=subscribe`, rejoin) the list the token names."""
     found = mail.read_token(token)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -23,7 +22,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from gigcx.auth import public
 from gigcx.db import session_scope
+from gigcx.schemas import LANGUAGE_PATTERN
 from gigcx.services import brands
 from gigcx.web.headers import strict_page
 
@@ -41,7 +42,7 @@ WIDGET_PARTS = tuple(WIDGET_DIR / name for name in (
 #: `/widget.js` keeps its URL across releases, so browsers revalidate it (cheaply, by ETag)
 #: after five minutes and may keep using the old copy for a day while they do.
 WIDGET_CACHE = "public, max-age=300, stale-while-revalidate=86400"
-LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+LANG = re.compile(LANGUAGE_PATTERN)  # the same tags `ask` accepts (it allowed one subtag only)
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/widget/static",
                template_folder="templates")
@@ -53,7 +54,7 @@ class WidgetUnavailable(RuntimeError):
 
 def node_modules() -> Path:
     """Where npm installed the browser dependencies."""
-    configured = current_app.config.get("GIGCX_NODE_MODULES") or os.environ.get("GIGCX_NODE_MODULES")
+    configured = current_app.config.get("GIGCX_NODE_MODULES") or current_app.config["GIGCX"].node_modules
     return Path(configured) if configured else REPO_ROOT / "node_modules"
 
 
@@ -109,6 +110,7 @@ def bundle() -> Bundle:
 
 
 @bp.get("/widget.js")
+@public
 def widget_js() -> Response:
     """The one script a brand embeds."""
     try:
@@ -138,6 +140,7 @@ def widget_js() -> Response:
 
 
 @bp.get("/demo/<slug>")
+@public
 def demo(slug: str) -> tuple[Response | str, int] | Response:
     """A sample brand page with the widget embedded, for brands to try it."""
     with session_scope() as session:

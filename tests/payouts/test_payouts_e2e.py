@@ -2,28 +2,16 @@
 localstripe's own signed webhooks delivered to the server, review, then a payout run."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from stripe_fixture import WEBHOOK_SECRET
 
+from tests.polling import wait_until
 from tests.servers import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def eventually(fn: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {value!r}")
-        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -40,7 +28,8 @@ def test_case_to_transfer_over_real_processes(servers: Any, peers: Any, localstr
     link = server.rest("POST", "/experts/me/payout-account", token, json={})
     assert link.status_code == 200, link.text
     localstripe.complete_onboarding(link.json()["account_id"])
-    eventually(lambda: server.rest("GET", "/experts/me/payout-account", token).json()["payouts_enabled"])
+    wait_until(lambda: server.rest("GET", "/experts/me/payout-account", token).json()["payouts_enabled"],
+               timeout=15, interval=0.1)
 
     expert = peers(server.url, "/expert", {"token": token})
     assert expert.call("availability", {"online": True})["ok"]
@@ -66,7 +55,8 @@ def test_case_to_transfer_over_real_processes(servers: Any, peers: Any, localstr
     assert {e["case_id"]: e["status"] for e in early["entries"]} == {kept: "pending", rejected: "reversed"}
 
     # The review window (3 s) ends; the server's timer loop releases the reward.
-    eventually(lambda: server.rest("GET", "/experts/me/earnings", token).json()["available_cents"] == 400)
+    wait_until(lambda: server.rest("GET", "/experts/me/earnings", token).json()["available_cents"] == 400,
+               timeout=15, interval=0.1)
     run = server.rest("POST", "/payouts/run", ADMIN_TOKEN)
     assert run.status_code == 200, run.text
     [p] = run.json()["payouts"]

@@ -98,7 +98,7 @@ def test_operator_settles_with_evidence_checked_at_stripe(app: Any, api: Any, lo
     assert out.exit_code != 0 and "could not confirm" in out.output, out.output
     # The transfer exists: "not sent" is refused, a wrong transfer too.
     assert_error(api.post(f"/payouts/{pid}/settle", ADMIN, json={"not_sent": True}), 409, "conflict")
-    assert_error(api.post(f"/payouts/{pid}/settle", ADMIN, json={}), 400, "bad_request")
+    assert_error(api.post(f"/payouts/{pid}/settle", ADMIN, json={}), 422, "invalid")
     out = cli_env.invoke(cli, ["payouts", "settle", str(pid), "--transfer", "tr_nonesuch"])
     assert out.exit_code != 0, out.output
     out = cli_env.invoke(cli, ["payouts", "settle", str(pid), "--transfer", tr["id"]])

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from gigcx.models import utcnow
+from tests.polling import wait_until
 
 
 def test_the_serving_process_applies_retention(servers: Any, peers: Any, database_url: str) -> None:
@@ -38,10 +39,8 @@ def test_the_serving_process_applies_retention(servers: Any, peers: Any, databas
             conn.execute(sa.text("UPDATE customer SET created_at = :t"), {"t": past})
     finally:
         engine.dispose()
-    deadline = time.monotonic() + 20
-    while (view := server.rest("GET", f"/cases/{case_id}", key).json())["redacted_at"] is None:
-        assert time.monotonic() < deadline, "the retention job did not run"
-        time.sleep(0.3)
+    view = wait_until(lambda: (v := server.rest("GET", f"/cases/{case_id}", key).json())["redacted_at"] and v,
+                      timeout=20, what="the retention job", interval=0.3)
     assert "Maria" not in str(view["messages"]) and view["question"] == "[redacted]"
     assert view["status"] == "resolved" and view["reward_cents"] == 300
     assert "Maria" not in server.log()  # nor in the server's log

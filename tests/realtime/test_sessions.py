@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from tests.polling import wait_until
 from tests.servers import Peer, Server
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
-    """Poll `check` until it holds (the disconnect arrives from the server on its own)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
-        time.sleep(0.05)
 
 
 def gone(peer: Peer) -> bool:
