@@ -45,7 +45,8 @@ def public_program(path: ProgramSlugPath) -> dict[str, Any]:
     brand = brands.brand_by_slug(session, path.slug)
     if brand is None:
         raise ApiError("not_found", "no such brand")
-    topics = brands.list_topics(session, brand.id, active_only=True)  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    topics = brands.list_topics(session, brand.id, active_only=True)
     return {"slug": brand.slug, "name": brand.name,
             "topics": [{"slug": t.slug, "name": t.name, "description": t.description,
                         "reward_cents": t.reward_cents} for t in topics],

@@ -30,7 +30,8 @@ def staff_token(body: schemas.StaffTokenRequest) -> dict[str, Any]:
     brand = brands.brand_by_slug(session, body.brand)
     if brand is None:
         raise ApiError("unauthorized", "wrong brand, e-mail or password")
-    token, staff = experts.issue_staff_token(session=session, brand_id=brand.id, email=body.email,  # type: ignore[arg-type]
+    assert brand.id is not None  # a stored row
+    token, staff = experts.issue_staff_token(session=session, brand_id=brand.id, email=body.email,
                                              password=body.password)
     return {"token": token, "staff": _staff_view(staff), "brand": brand.slug}
 
@@ -84,8 +85,9 @@ def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
     out = []
     for program, expert in session.exec(q.order_by(col(ExpertProgram.id))).all():
         view = experts.program_view(session, program)
+        assert expert.id is not None  # a stored row
         view.update(display_name=expert.display_name, languages=expert.languages,
-                    stats=expert_stats(session, expert.id, principal().brand_id))  # type: ignore[arg-type]
+                    stats=expert_stats(session, expert.id, principal().brand_id))
         out.append(view)
     return {"programs": out}
 
@@ -121,8 +123,9 @@ def my_profile() -> dict[str, Any]:
     """The expert's profile, programs and ratings per brand and topic."""
     session = db.request_session()
     expert = session.get(Expert, principal().expert_id)
-    programs = session.exec(select(ExpertProgram).where(ExpertProgram.expert_id == expert.id)).all()  # type: ignore[union-attr]
-    return {"id": expert.id, "email": expert.email, "display_name": expert.display_name,  # type: ignore[union-attr]
-            "languages": expert.languages, "max_cases": expert.max_cases,  # type: ignore[union-attr]
+    assert expert is not None and expert.id is not None  # the caller's own row (tokens die with it)
+    programs = session.exec(select(ExpertProgram).where(ExpertProgram.expert_id == expert.id)).all()
+    return {"id": expert.id, "email": expert.email, "display_name": expert.display_name,
+            "languages": expert.languages, "max_cases": expert.max_cases,
             "programs": [experts.program_view(session, p) for p in programs],
-            "stats": expert_stats(session, expert.id)}  # type: ignore[union-attr, arg-type]
+            "stats": expert_stats(session, expert.id)}

@@ -45,7 +45,8 @@ def privacy_erase(slug: str, customer_id: int, export_path: str | None) -> None:
         if brand is None:
             raise click.ClickException(f"unknown brand: {slug}")
         try:
-            report = privacy.erase(uow.session, uow.outbox, brand.id, customer_id)  # type: ignore[arg-type]
+            assert brand.id is not None  # a stored row
+            report = privacy.erase(uow.session, uow.outbox, brand.id, customer_id)
         except ApiError as exc:
             raise click.ClickException(exc.message) from None
     data = report.pop("export")
