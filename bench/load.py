@@ -205,6 +205,8 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
     if args.soak:  # no target, ramp or echo phases: the per-minute lines and the summary below say it
         rows = [r for r in rows if r[0].startswith(("warmup", "acked", "checked"))]
     for label, a, b in rows:
+        if med(a) is None and label.startswith(("target PostgreSQL", "target Redis")):
+            continue  # not part of this deployment
         print(f"  {label:36s} {med(a)!s:>10}" + (f" / {med(b)!s}" if b else ""))
     if args.soak:
         for r in reports:
