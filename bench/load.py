@@ -284,7 +284,7 @@ def main() -> None:
         one = ceiling(by_count[1])
         for n, rs in by_count.items():
             if n != 1:
-                ratio = round(ceiling(rs) / one, 2) if one else None
+                ratio = round(ceiling(rs) / one, 2) if one else "undefined (1 process sustained no ramp step)"
                 print(f"scaling: relay ceiling {ceiling(rs)} msgs/s at {n} processes vs {one} at 1: ratio {ratio}")
 
 if __name__ == "__main__":
