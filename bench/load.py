@@ -102,6 +102,8 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         services = {"redis": ("redis-server",)} if processes > 1 else {}
         if database_url and database_url.startswith("postgresql"):
             services["postgres"] = ("postgres",)
+        if balancer is not None:
+            services["haproxy"] = ("haproxy",)
         t = time.time()
         slug, tokens = seed(base, args.experts)
         report["seed_s"] = round(time.time() - t, 1)
@@ -197,6 +199,7 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
            t + ["servers", i, "cpu_max_pct"]) for i in range(n if n > 1 else 0)],
         ("target PostgreSQL CPU avg / max %", t + ["postgres", "cpu_avg_pct"], t + ["postgres", "cpu_max_pct"]),
         ("target Redis CPU avg / max %", t + ["redis", "cpu_avg_pct"], t + ["redis", "cpu_max_pct"]),
+        ("target HAProxy CPU avg / max %", t + ["haproxy", "cpu_avg_pct"], t + ["haproxy", "cpu_max_pct"]),
         ("acked / lost live", ["gigcx", "acked_messages"], ["gigcx", "lost_live"]),
         ("checked by sync / lost stored", ["gigcx", "checked_by_sync"], ["gigcx", "lost_stored"]),
         ("relay ceiling gigcx / echo msgs/s", ["ceiling", "gigcx_msg_per_s"], ["ceiling", "echo_msg_per_s"]),
@@ -205,7 +208,7 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
     if args.soak:  # no target, ramp or echo phases: the per-minute lines and the summary below say it
         rows = [r for r in rows if r[0].startswith(("warmup", "acked", "checked"))]
     for label, a, b in rows:
-        if med(a) is None and label.startswith(("target PostgreSQL", "target Redis")):
+        if med(a) is None and label.startswith(("target PostgreSQL", "target Redis", "target HAProxy")):
             continue  # not part of this deployment
         print(f"  {label:36s} {med(a)!s:>10}" + (f" / {med(b)!s}" if b else ""))
     if args.soak:
