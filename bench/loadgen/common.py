@@ -81,13 +81,16 @@ class Sampler:
                 del self.group[pid]
         for pid, p in seen.items():
             if pid not in self.group:
+                try:
+                    p.cpu_percent(None)  # the first reading of a process is its baseline
+                except psutil.Error:  # gone already (a backend that just closed)
+                    continue
                 self.group[pid] = p
-                p.cpu_percent(None)  # the first reading of a process is its baseline
         return list(self.group.values())
 
     def run(self) -> None:
-        for p in self.members():
-            p.cpu_percent(None)
+        if self.proc is not None:
+            self.proc.cpu_percent(None)
         while not self.stop.wait(1.0):
             cpu = rss = 0.0
             for p in self.members():
