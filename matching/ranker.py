@@ -49,6 +49,12 @@ __all__ = ["DEFAULT_WEIGHTS", "FEATURES", "TIME_FREE", "ExpertRanker", "Resolved
 # the features learned on when the history has no times (``ResolvedCase.at`` left out)
 TIME_FREE: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("t_"))
 
+# learned weights must beat tag-count on the out-of-fold lists by this many standard errors of
+# the mean per-question difference to be used (else the ranker orders like tag-count)
+TAG_COUNT_MARGIN = 2.0
+# in that fallback the learned score (scaled to weights of at most 1) only breaks tag-count's ties
+TIE_BREAK = 1e-9
+
 CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
 # learning lists: (feature matrix, resolver row, rows of the question's own experts)
@@ -135,6 +141,7 @@ class ExpertRanker:
         self.coef_: FloatArray = np.array([base.get(f, 0.0) for f in FEATURES])
         self.coef_candidates_: FloatArray = self.coef_.copy()
         self.weights_learned_ = False
+        self.tag_count_fallback_ = {"all": False, "candidates": False}
         # without times the t_* columns only say who was active at the end of the list, which
         # is not when a past question was asked: learn on the time-free features alone
         self.features_used_: tuple[str, ...] = FEATURES if times is not None else TIME_FREE
@@ -143,7 +150,8 @@ class ExpertRanker:
             if lists is not None:
                 used = np.array([FEATURES.index(f) for f in self.features_used_], dtype=np.intp)
                 sub = [[(x[:, used], p, own) for x, p, own in part] for part in lists]
-                w_all, w_cand = self._learn(sub[0], sub[1])
+                w_all, w_cand = self._learn(sub[0], sub[1],
+                                            self.features_used_.index("tag_count"))
                 self.coef_ = np.zeros(len(FEATURES))
                 self.coef_candidates_ = np.zeros(len(FEATURES))
                 self.coef_[used], self.coef_candidates_[used] = w_all, w_cand
@@ -203,7 +211,8 @@ class ExpertRanker:
                                  np.arange(len(own), dtype=np.intp)))
         return (lists, cand) if len(lists) >= self.min_learn_questions else None
 
-    def _learn(self, lists: _Lists, cand: _Lists) -> tuple[FloatArray, FloatArray]:
+    def _learn(self, lists: _Lists, cand: _Lists,
+               tag_col: int) -> tuple[FloatArray, FloatArray]:
         """(all-experts weights, candidate weights) from out-of-fold lists, in raw feature units.
 
         All experts: pairwise logistic regression of the resolver against random experts and
@@ -211,7 +220,9 @@ class ExpertRanker:
         negatives, then coordinate ascent on the mean reciprocal rank. Candidates: pairwise
         logistic regression of the resolver against the question's other experts (candidate
         lists of every question); kept only if, fitted on the other folds, it ranks held-out
-        candidate lists better (P@1 + MRR) than the all-experts weights."""
+        candidate lists better (P@1 + MRR) than the all-experts weights. Each vector then has
+        to beat tag-count (weight on ``tag_count`` alone: the baseline's order) on the same
+        lists by ``TAG_COUNT_MARGIN`` standard errors, or tag-count's weights are used."""
         rng = np.random.default_rng(self.random_state)
         # floor the scale: a near-constant feature must not get a huge raw-unit weight that
         # then dominates for unseen experts (whose features lie outside the learned range)
@@ -236,18 +247,40 @@ class ExpertRanker:
 
         w_all = _pair_lr(all_pairs(_pair_lr(all_pairs(None), 1.0)), 1.0)
         w_all = self._ascend(z, w_all / np.abs(w_all).max())
-        w_cand = w_all
+        w_cand: FloatArray | None = None  # None: the all-experts weights
+        cand_lists: FloatArray | None = None
         if len(zc) >= self.min_learn_questions // 2:
             # out-of-fold comparison: on some sites (dba) the resolver-vs-answerers model is
             # worse on held-out lists than the all-experts weights, in-sample it looks better
             k_of = np.arange(len(zc)) % self.n_folds
             held = 0.0
+            held_lists = np.zeros(len(zc))
             for k in range(self.n_folds):
                 w_k = self._own_lr(zc, [i for i in range(len(zc)) if k_of[i] != k])
-                held += _own_score([zc[i] for i in range(len(zc)) if k_of[i] == k], w_k) * \
-                    float(np.mean(k_of == k))
+                part = [i for i in range(len(zc)) if k_of[i] == k]
+                held += _own_score([zc[i] for i in part], w_k) * float(np.mean(k_of == k))
+                held_lists[part] = _own_lists([zc[i] for i in part], w_k)
             if held > _own_score(zc, w_all):
                 w_cand = self._own_lr(zc, list(range(len(zc))))
+                cand_lists = held_lists
+        # never worse than the baseline the ranker replaces: keep the learned weights only where
+        # they clearly beat tag-count on the out-of-fold lists, else rank like tag-count and
+        # break its ties (where it says nothing) with the learned score instead of by id
+        w_tag = np.zeros(len(w_all))
+        w_tag[tag_col] = 1.0
+        self.tag_count_fallback_ = {"all": not _beats(_rr_lists(z, w_all), _rr_lists(z, w_tag)),
+                                    "candidates": False}
+        if zc:
+            w_cand = w_all if w_cand is None else w_cand
+            if cand_lists is None:
+                cand_lists = _own_lists(zc, w_cand)
+            if not _beats(cand_lists, _own_lists(zc, w_tag)):
+                w_cand = w_tag + TIE_BREAK * w_cand / np.abs(w_cand).max()
+                self.tag_count_fallback_["candidates"] = True
+        if self.tag_count_fallback_["all"]:
+            w_all = w_tag + TIE_BREAK * w_all / np.abs(w_all).max()
+        if w_cand is None:
+            w_cand = w_all
         self.validation_score_ = {"mrr_all": _mrr_all(z, w_all),
                                   "own": _own_score(zc, w_cand) if zc else 0.0}
         return w_all / scale, w_cand / scale
@@ -348,6 +381,40 @@ def _own_score(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> floa
         r = int((s > (x[p] @ w32)).sum()) + 1
         total += (r == 1) + 1.0 / r
     return total / len(z)
+
+
+def _rr_lists(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
+    """Per list, the resolver's reciprocal rank among all experts, ties broken at random
+    (expected value), as an evaluation that breaks ties by id does on average."""
+    w32 = w.astype(np.float32)
+    out = np.empty(len(z))
+    for i, (x, p, _) in enumerate(z):
+        s = x @ w32
+        out[i] = 1.0 / (1 + int((s > s[p]).sum()) + 0.5 * (int((s == s[p]).sum()) - 1))
+    return out
+
+
+def _own_lists(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
+    """Per list, P@1 + reciprocal rank of the resolver among the question's own experts, ties
+    broken at random (expected P@1, reciprocal of the expected rank)."""
+    w32 = w.astype(np.float32)
+    out = np.empty(len(z))
+    for i, (x, p, own) in enumerate(z):
+        s_all = x @ w32
+        s, sp_ = s_all[own], s_all[p]
+        above, ties = int((s > sp_).sum()), int((s == sp_).sum()) - int(np.isin(p, own))
+        out[i] = (1.0 / (1 + ties) if above == 0 else 0.0) + 1.0 / (1 + above + 0.5 * ties)
+    return out
+
+
+def _beats(ours: FloatArray, base: FloatArray) -> bool:
+    """Whether per-list scores ``ours`` beat ``base`` on the same lists by more than
+    ``TAG_COUNT_MARGIN`` standard errors of the mean paired difference."""
+    d = ours - base
+    if len(d) < 2:
+        return False
+    se = float(d.std(ddof=1)) / np.sqrt(len(d))
+    return float(d.mean()) > TAG_COUNT_MARGIN * se
 
 
 def _case_times(cases: Sequence[ResolvedCase]) -> FloatArray | None:
