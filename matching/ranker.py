@@ -413,7 +413,7 @@ def _beats(ours: FloatArray, base: FloatArray) -> bool:
     d = ours - base
     if len(d) < 2:
         return False
-    se = float(d.std(ddof=1)) / np.sqrt(len(d))
+    se = float(d.std(ddof=1)) / float(np.sqrt(len(d)))
     return float(d.mean()) > TAG_COUNT_MARGIN * se
 
 
