@@ -52,8 +52,6 @@ TIME_FREE: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("t_")
 # learned weights must beat tag-count on the out-of-fold lists by this many standard errors of
 # the mean per-question difference to be used (else the ranker orders like tag-count)
 TAG_COUNT_MARGIN = 2.0
-# in that fallback the learned score (scaled to weights of at most 1) only breaks tag-count's ties
-TIE_BREAK = 1e-9
 
 CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
@@ -221,8 +219,9 @@ class ExpertRanker:
         logistic regression of the resolver against the question's other experts (candidate
         lists of every question); kept only if, fitted on the other folds, it ranks held-out
         candidate lists better (P@1 + MRR) than the all-experts weights. Each vector then has
-        to beat tag-count (weight on ``tag_count`` alone: the baseline's order) on the same
-        lists by ``TAG_COUNT_MARGIN`` standard errors, or tag-count's weights are used."""
+        to beat tag-count on the same lists by ``TAG_COUNT_MARGIN`` standard errors, or
+        tag-count's weights are used (weight on ``tag_count`` alone: the same order as the
+        baseline, ties by id)."""
         rng = np.random.default_rng(self.random_state)
         # floor the scale: a near-constant feature must not get a huge raw-unit weight that
         # then dominates for unseen experts (whose features lie outside the learned range)
@@ -264,8 +263,8 @@ class ExpertRanker:
                 w_cand = self._own_lr(zc, list(range(len(zc))))
                 cand_lists = held_lists
         # never worse than the baseline the ranker replaces: keep the learned weights only where
-        # they clearly beat tag-count on the out-of-fold lists, else rank like tag-count and
-        # break its ties (where it says nothing) with the learned score instead of by id
+        # they clearly beat tag-count on the out-of-fold lists, else rank exactly like tag-count
+        # (ties by id, as the baseline breaks them)
         w_tag = np.zeros(len(w_all))
         w_tag[tag_col] = 1.0
         self.tag_count_fallback_ = {"all": not _beats(_rr_lists(z, w_all), _rr_lists(z, w_tag)),
@@ -275,10 +274,10 @@ class ExpertRanker:
             if cand_lists is None:
                 cand_lists = _own_lists(zc, w_cand)
             if not _beats(cand_lists, _own_lists(zc, w_tag)):
-                w_cand = w_tag + TIE_BREAK * w_cand / np.abs(w_cand).max()
+                w_cand = w_tag
                 self.tag_count_fallback_["candidates"] = True
         if self.tag_count_fallback_["all"]:
-            w_all = w_tag + TIE_BREAK * w_all / np.abs(w_all).max()
+            w_all = w_tag
         if w_cand is None:
             w_cand = w_all
         self.validation_score_ = {"mrr_all": _mrr_all(z, w_all),
