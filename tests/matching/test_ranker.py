@@ -368,7 +368,6 @@ def test_falls_back_to_tag_count_when_learning_does_not_beat_it() -> None:
     assert r.tag_count_fallback_["candidates"]
     tag = TagCountRanker().fit(data)
     for topic in ("t0", "t1", "t2", "t3"):
-        counts = {e: s for e, s in tag.rank("", [topic])}
         ranked = [e for e, _ in r.rank(f"new question about {topic}", [topic],
                                        candidates=experts)]
         # exactly the tag-count order, ties by id
