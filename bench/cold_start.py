@@ -43,7 +43,12 @@ from gigcx.services import ranking, routing  # noqa: E402
 from gigcx.services.modelcache import INTERIM, RefreshingCache  # noqa: E402
 from matching.datasets import load_cqa, missing_data  # noqa: E402
 
-CACHES: tuple[RefreshingCache[Any, Any], ...] = (ranking._rankers, routing._suggesters)
+CACHES: list[RefreshingCache[Any, Any]] = []  # the app's model caches, once it exists (`use_caches_of`)
+
+
+def use_caches_of(app: Any) -> None:
+    """Measure the model caches of this app (each app has its own)."""
+    CACHES[:] = [ranking.state(app).rankers, routing.state(app).suggesters]
 
 
 def seed(app: Any, n_cases: int) -> tuple[int, str]:
@@ -143,6 +148,7 @@ def main() -> None:
         settings = Settings(instance_path=f"{tmp}/instance", database_url=f"sqlite:///{tmp}/bench.db",
                             admin_token="bench", secret_key="bench", model_check_s=0).finish()  # noqa: S106
         app = create_app({"GIGCX": settings})
+        use_caches_of(app)
         brand_id, question = seed(app, args.cases)
         with app.app_context(), session_scope() as s:
             n = s.execute(sa.select(sa.func.count()).select_from(Case)).scalar_one()

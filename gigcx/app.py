@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.request_class = MaxBodyRequest
     test_config = dict(test_config or {})
     settings = test_config.pop("GIGCX", None) or Settings.from_env(app.instance_path)
-    settings.finish()
+    settings.finish(app.instance_path)
     app.config.update(
         GIGCX=settings,
         SECRET_KEY=settings.secret_key,
@@ -39,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from gigcx import db, errors, loadshed, observability, ratelimit, realtime
+    from gigcx import auth, db, errors, loadshed, observability, ratelimit, realtime
     from gigcx.api import register, webhooks
     from gigcx.services import payouts as payments
     from gigcx.web import consoles_bp, unsubscribe_bp, widget_bp
@@ -56,12 +56,32 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.register_blueprint(widget_bp)
     app.register_blueprint(consoles_bp)
     app.register_blueprint(unsubscribe_bp)
+    _services(app)
+    auth.init_app(app)  # last: every route exists; a request to one declaring no roles is refused
     if settings.trusted_proxies > 0:  # outermost, so Socket.IO's handshake sees the client's address too
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
+
+
+def _services(app: OpenAPI) -> None:
+    """The services' per-app state (model and roster caches) and what runs when each kind of
+    timer is due (gigcx.services.timers)."""
+    from gigcx.models import TimerKind
+    from gigcx.services import dispatch, presence, ranking, rewards, routing, timers
+
+    routing.init_app(app)
+    ranking.init_app(app)
+    presence.init_app(app)
+
+    timers.init_app(app, {
+        TimerKind.offer_expiry: dispatch.offer_expired,
+        TimerKind.case_escalate: dispatch.escalate_unanswered,
+        TimerKind.confirm_window: dispatch.confirm_by_silence,
+        TimerKind.review_window: rewards.review_window_over,
+    })
 
 
 def _validation_error(exc: Any) -> Any:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -14,9 +15,14 @@ from gigcx.errors import ApiError
 from gigcx.models import AuthToken, BrandApiKey, StaffUser
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
-#: endpoint function name -> roles allowed (filled by `requires`, checked before validation).
-ROLE_RULES: dict[str, tuple[str, ...]] = {}
+#: The attribute `requires` and `public` set on a view or event handler.
+ROLES_ATTR = "__gigcx_roles__"
+#: The declaration of a view or event anyone may call (it checks its own token, signature or link if any).
+PUBLIC: tuple[str, ...] = ()
+#: Endpoints Flask and flask-openapi3 make themselves: static files and the OpenAPI document.
+LIBRARY_PUBLIC = ("static", "consoles.static", "web.static", "openapi.doc_url", "openapi.openapi", "openapi.static")
 
 
 @dataclass(frozen=True)
@@ -69,21 +75,77 @@ def resolve(session: Session, token: str, admin_token: str | None) -> Principal 
 
 
 def requires(*roles: str) -> Callable[[F], F]:
-    """Declare which principals may call a view (`operator`, `brand`, `expert`, `brand_admin`)."""
+    """Declare which principals may call a view or event (`operator`, `brand`, `expert`,
+    `brand_admin`, and on Socket.IO `customer`). Without a declaration a call is refused."""
+    if not roles:
+        raise ValueError("requires() needs at least one role; use @public for open endpoints")
 
     def mark(fn: F) -> F:
-        ROLE_RULES[fn.__name__] = roles
+        setattr(fn, ROLES_ATTR, roles)
         return fn
 
     return mark
 
 
-def check_request(session: Session) -> None:
-    """Authenticate and authorise the current request before its body is even parsed."""
-    endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
-    roles = ROLE_RULES.get(endpoint)
-    if not roles:
+def public(fn: F) -> F:
+    """Declare a view or event open to anyone (it may still check its own token, signature or link)."""
+    setattr(fn, ROLES_ATTR, PUBLIC)
+    return fn
+
+
+def declared(fn: Any) -> tuple[str, ...] | None:
+    """The roles a view or handler declares; None when it declares nothing."""
+    roles = getattr(fn, ROLES_ATTR, None)
+    return roles if isinstance(roles, tuple) else None
+
+
+class RoleTable:
+    """Endpoint (`blueprint.view`) -> declared roles, for one app. Built when the app is created."""
+
+    def __init__(self, app: Any, public_endpoints: Iterable[str] = LIBRARY_PUBLIC):
+        self.app = app
+        self.roles: dict[str, tuple[str, ...]] = {ep: PUBLIC for ep in public_endpoints}
+        for endpoint, view in app.view_functions.items():
+            roles = declared(view)
+            if roles is not None:
+                self.roles[endpoint] = roles
+
+    def undeclared(self) -> list[str]:
+        """Every endpoint of the app without a declaration (each one refuses every request)."""
+        return sorted(ep for ep in self.app.view_functions if self.lookup(ep) is None)
+
+    def lookup(self, endpoint: str) -> tuple[str, ...] | None:
+        roles = self.roles.get(endpoint)
+        if roles is None:  # a view added after the app was built
+            roles = declared(self.app.view_functions.get(endpoint))
+            if roles is not None:
+                self.roles[endpoint] = roles
+        return roles
+
+
+def init_app(app: Any) -> None:
+    """Check every request against its endpoint's declared roles (after all routes exist)."""
+    app.extensions["gigcx_roles"] = RoleTable(app)
+    app.before_request(_gate)
+
+
+def _gate() -> None:
+    endpoint = request.endpoint
+    if endpoint is None:  # no route matched: 404/405 as usual
         return
+    roles = current_app.extensions["gigcx_roles"].lookup(endpoint)
+    if roles is None:
+        log.error("refused %s %s: endpoint %r declares no roles (@requires or @public)",
+                  request.method, request.path, endpoint)
+        raise ApiError("forbidden", "this endpoint is not available")
+    if roles:
+        from gigcx import db
+
+        check_request(db.request_session(), roles)
+
+
+def check_request(session: Session, roles: tuple[str, ...]) -> None:
+    """Authenticate and authorise the current request before its body is even parsed."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

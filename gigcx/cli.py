@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import click
 
 from gigcx import create_app
+from gigcx.config import ConfigError
 
 #: Loggers whose INFO lines (alembic's plugins and each migration step, "demo brand seeded") are
 #: noise on a one-off command, which prints its own result; `gigcx serve` keeps GigCX's own.
@@ -27,7 +27,10 @@ def _app(test_config: dict[str, Any] | None = None, quiet: bool = True) -> Any:
             for lg, level in zip(loggers, before):
                 lg.setLevel(level)
         ctx.call_on_close(restore)
-    app = create_app(test_config)
+    try:
+        app = create_app(test_config)
+    except ConfigError as exc:  # a bad variable: its name and the problem, not a traceback
+        raise click.ClickException(str(exc)) from exc
     if ctx is not None:
         ctx.call_on_close(app.extensions["gigcx_engine"].dispose)
     return app
@@ -55,20 +58,22 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gevent.pywsgi import WSGIServer
     from gevent.socket import socket as green_socket
 
+    from gigcx.config import Settings
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
     from gigcx.wsgi import hardened_handler
 
     try:
-        freezer = GcFreezer.from_env(os.environ)
-    except ValueError as exc:
+        settings = Settings.load()  # before the app: a bad value stops here, with the variable's name
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    app = _app(quiet=False)
+    freezer = GcFreezer.from_settings(settings)
+    app = _app({"GIGCX": settings}, quiet=False)
     if not app.config["GIGCX"].public_url:  # links in e-mails and webhooks point here by default
         app.config["GIGCX"].public_url = f"http://{host}:{port}"
     _warm_up()
-    tune_gc_for_serving()
+    tune_gc_for_serving(settings.gc_thresholds)
     start_background(app)
     if freezer is not None:
         socketio.start_background_task(freezer.run, socketio.sleep)
@@ -151,12 +156,13 @@ def matching_train(slugs: tuple[str, ...], embeddings: str) -> None:
     Running servers pick the new version up within seconds, loading it in the background."""
     from sqlmodel import select
 
-    from gigcx.db import session_scope
     from gigcx.models import Brand
     from gigcx.services.training import train_brand
+    from gigcx.uow import unit_of_work
 
     app = _app()
-    with app.app_context(), session_scope() as session:
+    with app.app_context(), unit_of_work() as uow:
+        session = uow.session
         q = select(Brand).order_by(Brand.slug)
         if slugs:
             q = q.where(Brand.slug.in_(slugs))  # type: ignore[attr-defined]
@@ -165,7 +171,10 @@ def matching_train(slugs: tuple[str, ...], embeddings: str) -> None:
         if missing:
             raise click.ClickException(f"unknown brand(s): {', '.join(sorted(missing))}")
         with click.progressbar(brands, label="training", item_show_func=lambda b: b.slug if b else "") as bar:
-            results = [train_brand(session, brand, embeddings=embeddings) for brand in bar]
+            results = []
+            for brand in bar:  # each brand's model commits on its own
+                with uow:
+                    results.append(train_brand(session, brand, embeddings=embeddings))
     for r in results:
         if r.skipped:
             click.echo(f"{r.brand}: skipped ({r.skipped})")
@@ -190,14 +199,14 @@ def payouts_run(minimum_cents: int | None, statements_dir: str | None) -> None:
     """Pay every expert's available balance now (retrying open payouts first)."""
     import json
 
-    from gigcx.db import session_scope
     from gigcx.services import payouts as svc
+    from gigcx.uow import unit_of_work
 
     app = _app()
     settings = app.config["GIGCX"]
-    with app.app_context(), session_scope() as session:
-        result = svc.run(session, svc.gateway(), settings.minimum_for if minimum_cents is None else minimum_cents)
-        written = svc.write_statements(session, result, statements_dir or settings.statements_dir)
+    with app.app_context(), unit_of_work() as uow:
+        result = svc.run(uow, svc.gateway(), settings.minimum_for if minimum_cents is None else minimum_cents)
+        written = svc.write_statements(uow.session, result, statements_dir or settings.statements_dir)
         out = svc.run_view(result)
         out["statements"] = [str(p) for p in written]
         click.echo(json.dumps(out, indent=2))
@@ -219,12 +228,12 @@ def _show(p: Any) -> str:
 @payouts.command("retry")
 def payouts_retry() -> None:
     """Re-send the payouts left in transit or needing attention (cron this with Stripe)."""
-    from gigcx.db import session_scope
     from gigcx.services import payouts as svc
+    from gigcx.uow import unit_of_work
 
     app = _app()
-    with app.app_context(), session_scope() as session:
-        done = svc.retry_open(session, svc.gateway())
+    with app.app_context(), unit_of_work() as uow:
+        done = svc.retry_open(uow, svc.gateway())
         for p in done:
             click.echo(_show(p))
         click.echo(f"{len(done)} payout(s) retried")
@@ -256,12 +265,12 @@ def _api_error(exc: Exception) -> click.ClickException:
 @click.option("--not-sent", is_flag=True, help="No transfer exists: the money becomes available again.")
 def payouts_settle(payout_id: int, transfer_id: str | None, not_sent: bool) -> None:
     """Settle a payout whose outcome is unknown, with evidence (checked against Stripe)."""
-    from gigcx.db import session_scope
     from gigcx.errors import ApiError
     from gigcx.services import payouts as svc
+    from gigcx.uow import transaction
 
     app = _app()
-    with app.app_context(), session_scope() as session:
+    with app.app_context(), transaction() as session:
         try:
             p = svc.settle(session, svc.gateway(), payout_id, transfer_id=transfer_id, not_sent=not_sent)
         except ApiError as exc:
@@ -274,12 +283,12 @@ def payouts_settle(payout_id: int, transfer_id: str | None, not_sent: bool) -> N
 @click.option("--reference", default=None, help="Your bank reference of the payments.")
 def payouts_mark_paid(batch_id: int, reference: str | None) -> None:
     """Manual mode: every payout of the batch was paid by hand."""
-    from gigcx.db import session_scope
     from gigcx.errors import ApiError
     from gigcx.services import payouts as svc
+    from gigcx.uow import transaction
 
     app = _app()
-    with app.app_context(), session_scope() as session:
+    with app.app_context(), transaction() as session:
         try:
             rows = svc.mark_batch_paid(session, batch_id, reference)
         except ApiError as exc:
@@ -309,14 +318,14 @@ def payouts_reversals(undecided: bool) -> None:
 @click.option("--write-off", "decision", flag_value="write_off", help="Do not pay it again.")
 def payouts_decide(reversal_id: str, decision: str | None) -> None:
     """Decide what happens to the money of a reversed transfer."""
-    from gigcx.db import session_scope
     from gigcx.errors import ApiError
     from gigcx.services import connect
+    from gigcx.uow import transaction
 
     if decision is None:
         raise click.UsageError("give --repay or --write-off")
     app = _app()
-    with app.app_context(), session_scope() as session:
+    with app.app_context(), transaction() as session:
         try:
             r = connect.decide_reversal(session, reversal_id, decision)
         except ApiError as exc:
@@ -327,12 +336,12 @@ def payouts_decide(reversal_id: str, decision: str | None) -> None:
 @payouts.command("reconcile")
 def payouts_reconcile() -> None:
     """Compare the ledger with Stripe's transfers and balance transactions; exit 1 on a difference."""
-    from gigcx.db import session_scope
     from gigcx.services import payouts as svc
     from gigcx.services import reconcile
+    from gigcx.uow import transaction
 
     app = _app()
-    with app.app_context(), session_scope() as session:
+    with app.app_context(), transaction() as session:
         report = reconcile.reconcile(session, svc.gateway())
     for line in report.lines:
         click.echo(line)
@@ -352,23 +361,23 @@ def notify() -> None:
 @notify.command("send")
 def notify_send() -> None:
     """Send every due webhook delivery and e-mail now, from this process."""
-    from gigcx.services import mail, webhooks
+    from gigcx.services import mail_sender, webhook_sender
 
     app = _app()
     with app.app_context():
-        hooks = webhooks.send_due(limit=10_000)
-        emails = mail.send_due(limit=10_000)
+        hooks = webhook_sender.send_due(limit=10_000)
+        emails = mail_sender.send_due(limit=10_000)
     click.echo(f"{hooks} webhook attempt(s), {emails} e-mail(s) sent")
 
 
 @notify.command("digest")
 def notify_digest() -> None:
     """Queue today's earnings digests now, whatever GIGCX_DIGEST_HOUR_UTC says (once a day each)."""
-    from gigcx.db import session_scope
     from gigcx.services import mail
+    from gigcx.uow import transaction
 
     app = _app()
-    with app.app_context(), session_scope() as session:
+    with app.app_context(), transaction() as session:
         queued = mail.send_digests(session, force=True)
     click.echo(f"{queued} digest(s) queued")
 
@@ -384,12 +393,12 @@ def privacy_retention() -> None:
     GIGCX_RETENTION_CHECK_S): redact old conversations and anonymise their customers."""
     import json
 
-    from gigcx.db import session_scope
     from gigcx.services.privacy import retention_sweep
+    from gigcx.uow import unit_of_work
 
     app = _app()
-    with app.app_context(), session_scope() as session:
-        click.echo(json.dumps(retention_sweep(session)))
+    with app.app_context():
+        click.echo(json.dumps(retention_sweep(unit_of_work())))
 
 
 @privacy.command("erase")
@@ -402,23 +411,41 @@ def privacy_erase(slug: str, customer_id: int, export_path: str | None) -> None:
     import json
     from pathlib import Path
 
-    from gigcx.db import session_scope
     from gigcx.errors import ApiError
-    from gigcx.events import Outbox
     from gigcx.services import brands, privacy
+    from gigcx.uow import unit_of_work
 
     app = _app()
-    with app.app_context(), session_scope() as session:
-        brand = brands.brand_by_slug(session, slug)
+    with app.app_context(), unit_of_work() as uow:
+        brand = brands.brand_by_slug(uow.session, slug)
         if brand is None:
             raise click.ClickException(f"unknown brand: {slug}")
-        outbox = Outbox()
         try:
-            report = privacy.erase(session, outbox, brand.id, customer_id)  # type: ignore[arg-type]
+            report = privacy.erase(uow.session, uow.outbox, brand.id, customer_id)  # type: ignore[arg-type]
         except ApiError as exc:
             raise click.ClickException(exc.message) from None
-        outbox.flush()
     data = report.pop("export")
     if export_path:
         Path(export_path).write_text(json.dumps(data, ensure_ascii=False, indent=2))
     click.echo(json.dumps(report, indent=2))
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration: the reference of every environment variable."""
+
+
+@config_group.command("docs")
+@click.option("--write", "path", type=click.Path(dir_okay=False), default=None,
+              help="Update the generated part of this file (docs/configuration.md) instead of printing.")
+def config_docs(path: str | None) -> None:
+    """Print (or write into docs/configuration.md) the variable tables generated from Settings."""
+    from pathlib import Path
+
+    from gigcx.config import reference_markdown, render_reference_into
+
+    if path is None:
+        click.echo(reference_markdown(), nl=False)
+        return
+    doc = Path(path)
+    doc.write_text(render_reference_into(doc.read_text()))

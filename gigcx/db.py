@@ -120,10 +120,16 @@ def engine() -> Engine:
     return current_app.extensions["gigcx_engine"]  # type: ignore[no-any-return]
 
 
+def new_session(bind: Engine | None = None) -> Session:
+    """A session of the current app's engine (or `bind`); `gigcx.uow` commits it, nothing else."""
+    return Session(bind or engine(), expire_on_commit=False)
+
+
 def request_session() -> Session:
-    """The session of the current request (created on first use, closed at teardown)."""
+    """The session of the current request (created on first use, closed at teardown); the
+    request's unit of work (`gigcx.uow.for_request`) commits it."""
     if "db_session" not in g:
-        g.db_session = Session(engine(), expire_on_commit=False)
+        g.db_session = new_session()
     return g.db_session  # type: ignore[no-any-return]
 
 
@@ -135,13 +141,11 @@ def _close_request_session(_exc: BaseException | None) -> None:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A session outside requests (Socket.IO events, timers); rolls back on error."""
-    sess = Session(engine(), expire_on_commit=False)
+    """A session for reading outside requests (Socket.IO events, timers); closing it ends (rolls
+    back) its transaction. Changes go through a unit of work (`gigcx.uow`) instead."""
+    sess = new_session()
     try:
         yield sess
-    except BaseException:
-        sess.rollback()
-        raise
     finally:
         sess.close()
 

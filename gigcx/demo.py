@@ -9,10 +9,10 @@ from pathlib import Path
 from flask import current_app
 from sqlmodel import select
 
-from gigcx import db, schemas, security
-from gigcx.events import Outbox
+from gigcx import schemas, security
 from gigcx.models import Expert, ExpertProgram, StaffUser
 from gigcx.services import brands, experts
+from gigcx.uow import unit_of_work
 
 #: The BANKING77 questions shipped for the demo (CC BY 4.0; source and licence in its README.md).
 DEMO_DATA = Path(__file__).resolve().parent / "data" / "banking77" / "demo.csv"
@@ -81,43 +81,42 @@ class DemoInfo:
 
 def seed(n_topics: int = 12, slug: str = "demo") -> DemoInfo:
     """Create (or refresh) the demo brand; passwords are new on every run."""
-    with db.session_scope() as session:
-        brand = brands.brand_by_slug(session, slug)
-        if brand is None:
-            brand, key = brands.create_brand(
-                session=session, data=schemas.BrandCreate(slug=slug, name="Demo Bank"))
-        else:
-            outbox = Outbox()
-            key = brands.rotate_key(session=session, outbox=outbox, brand_id=brand.id)  # type: ignore[arg-type]
-            outbox.flush()  # running servers disconnect the old key's sockets
-        topics = banking77_topics(n_topics)
-        for i, (name, examples) in enumerate(topics.items()):
-            brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(  # type: ignore[arg-type]
-                name=topic_name(name), reward_cents=200 + 50 * (i % 4),
-                examples=examples))
-        staff_pw = secrets.token_urlsafe(9)
-        staff = session.exec(select(StaffUser).where(StaffUser.brand_id == brand.id)).first()
-        staff = staff or StaffUser(brand_id=brand.id, email="admin@demo.gigcx.test",  # type: ignore[arg-type]
-                                   display_name="Demo admin", password_hash="")
-        staff.password_hash = security.hash_password(staff_pw)
-        session.add(staff)
-        session.commit()
+    with unit_of_work() as uow:  # the brand, then each expert, commit in turn
+        session = uow.session
+        with uow:
+            brand = brands.brand_by_slug(session, slug)
+            if brand is None:
+                brand, key = brands.create_brand(
+                    session=session, data=schemas.BrandCreate(slug=slug, name="Demo Bank"))
+            else:  # running servers disconnect the old key's sockets once this commits
+                key = brands.rotate_key(session=session, outbox=uow.outbox, brand_id=brand.id)  # type: ignore[arg-type]
+            topics = banking77_topics(n_topics)
+            for i, (name, examples) in enumerate(topics.items()):
+                brands.put_topic(session=session, brand_id=brand.id, slug=name, data=schemas.TopicPut(  # type: ignore[arg-type]
+                    name=topic_name(name), reward_cents=200 + 50 * (i % 4),
+                    examples=examples))
+            staff_pw = secrets.token_urlsafe(9)
+            staff = session.exec(select(StaffUser).where(StaffUser.brand_id == brand.id)).first()
+            staff = staff or StaffUser(brand_id=brand.id, email="admin@demo.gigcx.test",  # type: ignore[arg-type]
+                                       display_name="Demo admin", password_hash="")
+            staff.password_hash = security.hash_password(staff_pw)
+            session.add(staff)
         info = DemoInfo(slug=slug, api_key=key, staff_email=staff.email, staff_password=staff_pw,
                         topics=list(topics))
         for email, name, langs in DEMO_EXPERTS:
             pw = secrets.token_urlsafe(9)
-            expert = session.exec(select(Expert).where(Expert.email == email)).first()
-            if expert is None:
-                expert = experts.sign_up(session=session, data=schemas.ExpertCreate(
-                    email=email, password=pw, display_name=name, languages=langs))
-            expert.password_hash = security.hash_password(pw)
-            session.add(expert)
-            program = session.exec(select(ExpertProgram).where(
-                ExpertProgram.expert_id == expert.id, ExpertProgram.brand_id == brand.id)).first()
-            program = program or ExpertProgram(expert_id=expert.id, brand_id=brand.id)  # type: ignore[arg-type]
-            program.status, program.topics, program.requested_topics = "approved", list(topics), list(topics)
-            session.add(program)
-            session.commit()
+            with uow:
+                expert = session.exec(select(Expert).where(Expert.email == email)).first()
+                if expert is None:
+                    expert = experts.sign_up(session=session, data=schemas.ExpertCreate(
+                        email=email, password=pw, display_name=name, languages=langs))
+                expert.password_hash = security.hash_password(pw)
+                session.add(expert)
+                program = session.exec(select(ExpertProgram).where(
+                    ExpertProgram.expert_id == expert.id, ExpertProgram.brand_id == brand.id)).first()
+                program = program or ExpertProgram(expert_id=expert.id, brand_id=brand.id)  # type: ignore[arg-type]
+                program.status, program.topics, program.requested_topics = "approved", list(topics), list(topics)
+                session.add(program)
             info.experts.append((email, pw))
         current_app.logger.info("demo brand %s seeded", slug)
         return info

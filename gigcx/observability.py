@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -13,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, text
 from sqlmodel import select
+
+from gigcx.auth import public
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 SOCKETS = Gauge("gigcx_connected_sockets", "Open Socket.IO connections in this process", ["namespace"],
@@ -65,6 +66,7 @@ class CasesByStatus:
 
 
 @bp.get("/metrics")
+@public  # checks the operator's or the metrics token itself
 def prometheus() -> Response | tuple[Response, int]:
     """Prometheus text exposition, for a bearer of the operator's or the metrics token
     (`GIGCX_METRICS_TOKEN`); `GIGCX_METRICS_ADDRESS` serves it without a token on an address of
@@ -99,6 +101,7 @@ def metrics_app(app: Flask) -> Callable[[dict[str, Any], Callable[..., Any]], li
 
 
 @bp.get("/healthz")
+@public
 def health() -> tuple[Response, int]:
     """200 when the database (and Redis, when configured) answer; 503 otherwise."""
     from gigcx.db import engine
@@ -160,7 +163,7 @@ def _on_gc(phase: str, info: dict[str, int]) -> None:
         GC_PAUSES.labels(str(info["generation"])).observe(time.perf_counter() - _gc_started.pop())
 
 
-def tune_gc_for_serving() -> None:
+def tune_gc_for_serving(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
     """For a long-running server: time every collection (`gigcx_gc_pause_seconds`) and move what
     start-up built (modules, models, the app) out of the collector's way with `gc.freeze()`, so
     full collections only walk objects made while serving. Frozen objects are alive for the
@@ -173,7 +176,7 @@ def tune_gc_for_serving() -> None:
         gc.callbacks.append(_on_gc)
     # Young collections 10x rarer than the default 700 allocations: each one promotes whatever
     # in-flight events hold at that instant, and promotions are what trigger full collections.
-    gc.set_threshold(*gc_thresholds(os.environ.get("GIGCX_GC_THRESHOLDS")))
+    gc.set_threshold(*thresholds)  # GIGCX_GC_THRESHOLDS
 
 
 class GcFreezer:
@@ -228,38 +231,11 @@ class GcFreezer:
                 logging.getLogger(__name__).exception("gc freezer tick failed")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> GcFreezer | None:
-        """None when GIGCX_GC_FREEZE_S is 0 (off); a clear error for a bad value."""
-        values = []
-        for name, default in (("GIGCX_GC_FREEZE_S", "60"), ("GIGCX_GC_RECLAIM_S", "3600")):
-            raw = env.get(name) or default
-            try:
-                value = float(raw)
-            except ValueError:
-                value = -1.0
-            if not 0 <= value < float("inf"):  # also refuses nan and inf
-                raise ValueError(f"{name} must be a number of seconds >= 0; got {raw!r}")
-            values.append(value)
-        freeze_s, reclaim_s = values
-        if not freeze_s:
+    def from_settings(cls, settings: Any) -> GcFreezer | None:
+        """None when GIGCX_GC_FREEZE_S is 0 (off); `Settings` has checked both values."""
+        if not settings.gc_freeze_s:
             return None
-        if reclaim_s and reclaim_s < freeze_s:
-            raise ValueError(f"GIGCX_GC_RECLAIM_S ({reclaim_s:g}) must be 0 (never) or at least "
-                             f"GIGCX_GC_FREEZE_S ({freeze_s:g})")
-        return cls(freeze_s, reclaim_s)
-
-
-def gc_thresholds(spec: str | None) -> tuple[int, int, int]:
-    """`gc.set_threshold` arguments from "gen0,gen1,gen2" (GIGCX_GC_THRESHOLDS), or the defaults."""
-    if not spec:
-        return GC_THRESHOLDS
-    try:
-        values = tuple(int(v) for v in spec.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or values[0] < 1 or min(values) < 0:
-        raise ValueError(f"GIGCX_GC_THRESHOLDS must be three integers 'gen0,gen1,gen2' (gen0 >= 1); got {spec!r}")
-    return values  # type: ignore[return-value]
+        return cls(settings.gc_freeze_s, settings.gc_reclaim_s)
 
 
 class timed:

@@ -13,6 +13,9 @@ import sqlalchemy as sa
 
 from gigcx import create_app
 from gigcx.config import Settings
+from gigcx.uow import install_commit_guard
+
+install_commit_guard()  # any commit of the app's sessions not issued by the unit of work fails
 
 ADMIN_TOKEN = "test-operator-token"
 PG_URL = os.environ.get("GIGCX_TEST_DATABASE_URL", "")

@@ -146,16 +146,18 @@ def test_trained_model_is_served_after_background_load(api: Any, app: Any) -> No
     from gigcx.db import session_scope
     from gigcx.services import routing, training
     from gigcx.services.brands import brand_by_slug
+    from gigcx.uow import transaction
 
     key = api.brand("acme")
     api.topic(key, "cards", examples=["where is my card"])
     api.topic(key, "loans", examples=["loan interest"])
     with app.app_context():
-        with session_scope() as session:
+        with transaction() as session:
             brand = brand_by_slug(session, "acme")
             assert routing.brand_models(session, brand).trained_version is None
             training.train_brand(session, brand, embeddings="none")
-            routing._checked.clear()
+        with session_scope() as session:
+            routing.state().checked.clear()
             # Starts the background load and answers with the cold-start model meanwhile.
             assert routing.brand_models(session, brand).trained_version is None
         deadline = time.monotonic() + 10
@@ -177,4 +179,4 @@ def test_serve_refuses_a_bad_gc_setting_before_starting(env: str) -> None:
     out = subprocess.run([sys.executable, "-m", "gigcx", "serve", "--port", "1"], capture_output=True, text=True,
                          timeout=120, env={**os.environ, "GIGCX_GC_FREEZE_S": "soon"})
     assert out.returncode != 0
-    assert "GIGCX_GC_FREEZE_S must be a number of seconds >= 0; got 'soon'" in out.stderr
+    assert "GIGCX_GC_FREEZE_S: Input should be a valid number, unable to parse string as a number (got 'soon')" in out.stderr

@@ -136,8 +136,10 @@ def test_a_failed_full_fit_keeps_the_stand_in_and_is_retried(app: Any) -> None:
 
 
 def test_each_cache_serves_the_newest_end_of_its_loader_order() -> None:
-    from gigcx.services.ranking import _rankers
-    from gigcx.services.routing import _suggesters
+    from gigcx.services.ranking import _ranker_cache
+    from gigcx.services.routing import _suggestion_cache
+
+    _rankers, _suggesters = _ranker_cache(), _suggestion_cache()
 
     assert _rankers.interim is not None and _suggesters.interim is not None
     assert _rankers.interim(list(range(10)), 3) == [7, 8, 9]  # ranking.history: oldest first

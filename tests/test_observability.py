@@ -85,13 +85,15 @@ def test_serving_gc_is_frozen_after_startup_and_its_pauses_are_measured() -> Non
 
 
 def test_gc_thresholds_come_from_the_environment_or_the_defaults() -> None:
-    from gigcx.observability import GC_THRESHOLDS, gc_thresholds
+    from gigcx.config import ConfigError, Settings
+    from gigcx.observability import GC_THRESHOLDS
 
-    assert gc_thresholds(None) == gc_thresholds("") == GC_THRESHOLDS == (7000, 10, 10)
-    assert gc_thresholds("3000,10,100") == (3000, 10, 100)
+    assert Settings.load({}).gc_thresholds == Settings.load({"GIGCX_GC_THRESHOLDS": ""}).gc_thresholds \
+        == GC_THRESHOLDS == (7000, 10, 10)
+    assert Settings.load({"GIGCX_GC_THRESHOLDS": "3000,10,100"}).gc_thresholds == (3000, 10, 100)
     for bad in ("3000,10", "a,b,c", "0,10,10", "700,-1,10"):
-        with pytest.raises(ValueError, match="GIGCX_GC_THRESHOLDS"):
-            gc_thresholds(bad)
+        with pytest.raises(ConfigError, match="GIGCX_GC_THRESHOLDS"):
+            Settings.load({"GIGCX_GC_THRESHOLDS": bad})
 
 
 def test_periodic_freeze_keeps_serving_objects_out_of_full_collections_and_reclaim_frees_garbage() -> None:
@@ -133,14 +135,15 @@ def test_periodic_freeze_keeps_serving_objects_out_of_full_collections_and_recla
 
 
 def test_gc_freezer_settings_come_from_the_environment() -> None:
+    from gigcx.config import ConfigError, Settings
     from gigcx.observability import GcFreezer
 
-    default = GcFreezer.from_env({})
+    default = GcFreezer.from_settings(Settings.load({}))
     assert default is not None and (default.freeze_s, default.reclaim_s) == (60, 3600)
-    assert GcFreezer.from_env({"GIGCX_GC_FREEZE_S": "0"}) is None
-    never = GcFreezer.from_env({"GIGCX_GC_FREEZE_S": "30", "GIGCX_GC_RECLAIM_S": "0"})
+    assert GcFreezer.from_settings(Settings.load({"GIGCX_GC_FREEZE_S": "0"})) is None
+    never = GcFreezer.from_settings(Settings.load({"GIGCX_GC_FREEZE_S": "30", "GIGCX_GC_RECLAIM_S": "0"}))
     assert never is not None and never.reclaim_s == 0
     for bad in ({"GIGCX_GC_FREEZE_S": "soon"}, {"GIGCX_GC_FREEZE_S": "-1"}, {"GIGCX_GC_FREEZE_S": "nan"},
                 {"GIGCX_GC_FREEZE_S": "60", "GIGCX_GC_RECLAIM_S": "30"}):
-        with pytest.raises(ValueError, match="GIGCX_GC_"):
-            GcFreezer.from_env(bad)
+        with pytest.raises(ConfigError, match="GIGCX_GC_"):
+            Settings.load(bad)

@@ -1,9 +1,10 @@
-"""REST API under /api/v1: one blueprint, authenticated before any body is parsed."""
+"""REST API under /api/v1: one blueprint; each view declares its roles (`gigcx.auth`), checked
+before any body is parsed."""
 from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from gigcx import auth, db
+from gigcx import uow
 from gigcx.schemas import ErrorBody
 
 SECURITY = [{"bearer": []}]
@@ -16,14 +17,9 @@ TAGS = {name: Tag(name=name) for name in
                   "notifications")}
 
 
-@api.before_request
-def _authenticate() -> None:
-    """Check the bearer token against the view's declared roles."""
-    auth.check_request(db.request_session())
-
-
 def register(app: object) -> None:
-    """Import the view modules (they add routes to `api`) and register the blueprint."""
+    """Import the view modules (they add routes to `api`) and register the blueprint; every view
+    runs in the request's unit of work (committed when it returns, then its events emitted)."""
     from gigcx.api import (  # noqa: F401
         answers,
         brands,
@@ -38,3 +34,4 @@ def register(app: object) -> None:
     )
 
     app.register_api(api)  # type: ignore[attr-defined]
+    uow.wrap_views(app, "api.")

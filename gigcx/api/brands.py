@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gigcx import db, schemas
+from gigcx import db, schemas, uow
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
-from gigcx.events import Outbox
 from gigcx.services import brands as svc
 
 
@@ -44,9 +43,8 @@ def patch_brand(body: schemas.BrandUpdate) -> dict[str, Any]:
 def rotate_api_key() -> tuple[dict[str, Any], int]:
     """Revoke the brand's API keys and issue a new one."""
     session = db.request_session()
-    outbox = Outbox()
+    outbox = uow.for_request().outbox  # emitted after the request commits
     key = svc.rotate_key(session=session, outbox=outbox, brand_id=principal().brand_id)  # type: ignore[arg-type]
-    outbox.flush()  # sockets of the old keys are disconnected, on every process
     brand = svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
     return {"slug": brand.slug, "name": brand.name, "api_key": key}, 201
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.api.cases import _cell
-from gigcx.auth import principal, requires
+from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
 from gigcx.models import StaffUser
 from gigcx.services import brands
@@ -35,6 +35,7 @@ class MetricsExportQuery(schemas.StrictQuery):
 
 
 @api.get("/brands/<slug>/program", tags=[TAGS["brands"]])
+@public  # a brand's public sign-up page
 def public_program(path: ProgramSlugPath) -> dict[str, Any]:
     """A brand's expert program: its name and the active topics experts may apply for."""
     session = db.request_session()

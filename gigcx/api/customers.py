@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import Response
 
-from gigcx import db, schemas
+from gigcx import db, schemas, uow
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
-from gigcx.events import Outbox
 from gigcx.services import privacy
 
 
@@ -28,7 +27,6 @@ def erase_customer(path: schemas.CustomerPath) -> dict[str, Any]:
     """Erase one customer's personal data now: their conversations' text is redacted, open cases
     close, answers reused from their cases are deleted and their token stops working. The answer
     says what was removed, what was kept and why, and carries the data as it was (`export`)."""
-    outbox = Outbox()
+    outbox = uow.for_request().outbox  # emitted after the request commits
     report = privacy.erase(db.request_session(), outbox, principal().brand_id, path.id)  # type: ignore[arg-type]
-    outbox.flush()
     return report

@@ -5,14 +5,14 @@ from typing import Any
 
 from flask import request
 
-from gigcx import db, ratelimit, schemas
+from gigcx import db, ratelimit, schemas, uow
 from gigcx.api import SECURITY, TAGS, api
-from gigcx.auth import principal, requires
-from gigcx.events import Outbox
+from gigcx.auth import principal, public, requires
 from gigcx.services import experts as svc
 
 
 @api.post("/experts", tags=[TAGS["experts"]], responses={201: schemas.ExpertCreated})
+@public  # signing up
 def create_expert(body: schemas.ExpertCreate) -> tuple[dict[str, Any], int]:
     """Sign up as an expert."""
     ratelimit.check("auth", request.remote_addr)
@@ -21,6 +21,7 @@ def create_expert(body: schemas.ExpertCreate) -> tuple[dict[str, Any], int]:
 
 
 @api.post("/auth/token", tags=[TAGS["experts"]], responses={200: schemas.TokenResponse})
+@public  # logging in: checks the password
 def create_token(body: schemas.TokenRequest) -> dict[str, Any]:
     """Log in: exchange e-mail and password for a bearer token."""
     ratelimit.check("auth", request.remote_addr)
@@ -36,9 +37,8 @@ def revoke_token() -> tuple[str, int]:
     if me.token_id is None:
         from gigcx.errors import ApiError
         raise ApiError("invalid", "API keys are not revoked here; rotate them with POST /brand/api-key")
-    outbox = Outbox()
+    outbox = uow.for_request().outbox  # emitted after the request commits
     svc.revoke_token(session=db.request_session(), outbox=outbox, token_id=me.token_id)
-    outbox.flush()  # its live sockets are disconnected, on every process
     return "", 204
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from flask import Response, current_app
 from pydantic import BaseModel, Field, StringConstraints
 
-from gigcx import db
+from gigcx import db, uow
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
@@ -122,9 +122,9 @@ def expert_earnings() -> dict[str, Any]:
 def run_payouts() -> dict[str, Any]:
     """Pay every expert's available balance at or above the minimum, now."""
     settings = current_app.config["GIGCX"]
-    session = db.request_session()
-    result = svc.run(session, svc.gateway(), settings.minimum_for)
-    _write_statements(session, result, settings.statements_dir)
+    unit = uow.for_request()
+    result = svc.run(unit, svc.gateway(), settings.minimum_for)
+    _write_statements(unit.session, result, settings.statements_dir)
     return svc.run_view(result)
 
 
@@ -139,7 +139,7 @@ def _write_statements(session: Any, result: svc.RunResult, directory: str) -> No
 @requires("operator")
 def retry_payouts() -> dict[str, Any]:
     """Re-send the payouts still in transit or needing attention (crash recovery)."""
-    recovered = svc.retry_open(db.request_session(), svc.stripe())
+    recovered = svc.retry_open(uow.for_request(), svc.stripe())
     return {"payouts": [svc.payout_view(p) for p in recovered]}
 
 
@@ -208,7 +208,7 @@ def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
 
     # the configured public URL, not the Host header (which a client chooses)
     base = current_app.config["GIGCX"].public_url or request.host_url.rstrip("/")
-    return connect.payout_account(db.request_session(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
+    return connect.payout_account(uow.for_request(), svc.stripe(), principal().expert_id,  # type: ignore[arg-type]
                               body.refresh_url or f"{base}/expert?payouts=refresh",
                               body.return_url or f"{base}/expert?payouts=done")
 
@@ -236,7 +236,7 @@ def fund_brand_budget(body: FundingRequest) -> tuple[dict[str, Any], int]:
     session = db.request_session()
     brand = brand_svc.get_brand(session, principal().brand_id)  # type: ignore[arg-type]
     return _funded(session, brand, funding.fund(
-        session, svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method,
+        uow.for_request(), svc.gateway(), brand, body.amount_cents, body.reference, body.payment_method,
         customer=body.customer, off_session=body.off_session, return_url=body.return_url))
 
 
@@ -275,7 +275,7 @@ def put_budget_policy(path: BrandSlugPath, body: BudgetPolicyBody) -> dict[str, 
         raise ApiError("not_found", "no such brand")
     brand.budget_policy = body.model_dump()
     session.add(brand)
-    session.commit()
+    session.flush()
     return earnings.brand_statement(session, brand)
 
 
@@ -289,7 +289,7 @@ def put_platform_fee(path: BrandSlugPath, body: PlatformFeeBody) -> dict[str, An
         raise ApiError("not_found", "no such brand")
     brand.platform_fee_cents = body.platform_fee_cents
     session.add(brand)
-    session.commit()
+    session.flush()
     return {"slug": brand.slug, "platform_fee_cents": brand.platform_fee_cents, "currency": brand.currency}
 
 
@@ -303,5 +303,5 @@ def delete_budget_policy(path: BrandSlugPath) -> dict[str, Any]:
         raise ApiError("not_found", "no such brand")
     brand.budget_policy = None
     session.add(brand)
-    session.commit()
+    session.flush()
     return earnings.brand_statement(session, brand)

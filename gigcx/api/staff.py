@@ -7,11 +7,10 @@ from flask import request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from gigcx import db, ratelimit, schemas, security
+from gigcx import db, ratelimit, schemas, security, uow
 from gigcx.api import SECURITY, TAGS, api
-from gigcx.auth import principal, requires
+from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
-from gigcx.events import Outbox
 from gigcx.models import Expert, ExpertProgram, ProgramStatus, StaffUser
 from gigcx.services import brands, experts
 from gigcx.services.profiles import expert_stats
@@ -22,6 +21,7 @@ def _staff_view(staff: StaffUser) -> dict[str, Any]:
 
 
 @api.post("/staff/token", tags=[TAGS["brands"]], responses={200: schemas.StaffTokenResponse})
+@public  # logging in: checks the password
 def staff_token(body: schemas.StaffTokenRequest) -> dict[str, Any]:
     """Staff log in to the brand console."""
     ratelimit.check("auth", request.remote_addr)
@@ -43,9 +43,8 @@ def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
                       role=body.role, password_hash=security.hash_password(body.password))
     session.add(staff)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        session.flush()
+    except IntegrityError:  # raising rolls the request's unit of work back
         raise ApiError("conflict", "a staff user with this e-mail exists") from None
     return _staff_view(staff), 201
 
@@ -54,10 +53,9 @@ def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
 @requires("brand_admin")
 def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
     """Remove a console user: their tokens stop working and their live sockets are disconnected."""
-    outbox = Outbox()
+    outbox = uow.for_request().outbox  # emitted after the request commits
     experts.remove_staff(session=db.request_session(), outbox=outbox, brand_id=principal().brand_id,  # type: ignore[arg-type]
                          staff_id=path.id)
-    outbox.flush()
     return "", 204
 
 
@@ -90,10 +88,9 @@ def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
 
 def _set_status(expert_id: int, status: str) -> dict[str, Any]:
     session = db.request_session()
-    outbox = Outbox()
+    outbox = uow.for_request().outbox  # emitted after the request commits
     program = experts.set_program_status(session=session, outbox=outbox, brand_id=principal().brand_id,  # type: ignore[arg-type]
                                          expert_id=expert_id, status=status)
-    outbox.flush()
     return experts.program_view(session, program)
 
 

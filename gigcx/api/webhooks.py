@@ -13,15 +13,19 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from gigcx import db
+from gigcx.auth import public
 from gigcx.errors import ApiError
 from gigcx.services import connect
 from gigcx.services import payouts as svc
 from gigcx.stripe_gateway import WebhookVerificationError
+from gigcx.uow import transactional
 
 bp = Blueprint("webhooks", __name__)
 
 
 @bp.post("/webhooks/stripe")
+@public  # checks Stripe's signature itself
+@transactional
 def stripe_webhook() -> Any:
     """Receive one Stripe event."""
     if svc.gateway().mode != "stripe":
@@ -36,7 +40,6 @@ def stripe_webhook() -> Any:
     session = db.request_session()
     try:
         outcome = connect.handle_webhook(session, gw, event, raw if isinstance(raw, dict) else {})
-    except connect.RetryLater as exc:
-        session.rollback()
+    except connect.RetryLater as exc:  # raising rolls the request's unit of work back
         raise ApiError("unavailable", str(exc), status=503) from None
     return jsonify({"received": True, "id": event.event_id, "outcome": outcome})

@@ -91,37 +91,36 @@ def _loop(app: Flask, name: str, every: float, step: Any) -> None:
 def _run_due_timers(app: Flask) -> None:
     from gigcx.db import session_scope
     from gigcx.services import timers
+    from gigcx.uow import unit_of_work
 
     pid = app.config["GIGCX"].process_id
     while True:
         with session_scope() as session:
             ids = timers.due(session)
-        for timer_id in ids:
-            with session_scope() as session:
-                timers.fire(session, timer_id, pid)
+        for timer_id in ids:  # each timer claimed and handled in a unit of work of its own
+            with unit_of_work() as uow:
+                timers.fire(uow.session, uow.outbox, timer_id, pid)
         if len(ids) < 100:
             return
 
 
 def _heartbeat(app: Flask) -> None:
-    from gigcx.db import session_scope
     from gigcx.services import presence
+    from gigcx.uow import transaction
 
-    with session_scope() as session:
+    with transaction() as session:
         presence.heartbeat(session, app.config["GIGCX"].process_id)
 
 
 def _retention(app: Flask) -> None:
-    from gigcx.db import session_scope
     from gigcx.services import privacy
+    from gigcx.uow import unit_of_work
 
-    with session_scope() as session:
-        privacy.retention_sweep(session)
+    privacy.retention_sweep(unit_of_work())
 
 
 def _sweep(app: Flask) -> None:
-    from gigcx.db import session_scope
     from gigcx.services import dispatch
+    from gigcx.uow import unit_of_work
 
-    with session_scope() as session:
-        dispatch.sweep(session)
+    dispatch.sweep(unit_of_work())

@@ -7,6 +7,7 @@ from flask import request
 from socketio.exceptions import ConnectionRefusedError  # carries its message to connect_error
 
 from gigcx import auth as bearer
+from gigcx.auth import public, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import BRAND, brand_room, case_payload
@@ -20,6 +21,8 @@ from gigcx.services.cases import Actor
 class BrandNamespace(RoleNamespace):
     """Brand integrations (`{api_key}`) and staff consoles (`{token}`)."""
 
+    role = "brand"
+
     def __init__(self, namespace: str):
         super().__init__(namespace)
         self.read_only: set[str] = set()  # connections of analysts: they watch, never write
@@ -31,6 +34,7 @@ class BrandNamespace(RoleNamespace):
             raise ApiError("forbidden", "analysts have read-only access")
         return actor
 
+    @public  # authenticates the API key or staff token itself
     def on_connect(self, auth: Any = None) -> None:
         """Accept a brand API key or a staff token."""
         auth = auth if isinstance(auth, dict) else {}
@@ -46,10 +50,12 @@ class BrandNamespace(RoleNamespace):
         self.authenticated(Actor("staff", who.staff_id or 0, who.brand_id), who.credential,
                            brand_room(who.brand_id))  # type: ignore[arg-type]
 
+    @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
         self.read_only.discard(request.sid)  # type: ignore[attr-defined]
 
+    @requires("brand")  # analysts: writer() refuses
     @acked
     def on_close(self, data: Any) -> dict[str, Any]:
         """Staff close an escalated case they have answered."""

@@ -12,14 +12,16 @@ from flask_socketio import Namespace, join_room
 from pydantic import BaseModel, ValidationError
 
 from gigcx import loadshed, ratelimit, sessions
+from gigcx.auth import declared, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError, describe_validation
-from gigcx.events import Outbox, message_payload
+from gigcx.events import message_payload
 from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
 from gigcx.observability import EVENTS, SOCKETS
 from gigcx.realtime.payloads import SendMessage, Sync
 from gigcx.services import cases
 from gigcx.services.cases import Actor
+from gigcx.uow import transact  # one unit of work per event: commit, then emit
 
 log = logging.getLogger("gigcx.realtime")
 M = TypeVar("M", bound=BaseModel)
@@ -59,18 +61,12 @@ def acked(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
     return wrapper
 
 
-def transact(work: Callable[[Any, Outbox], Any]) -> Any:
-    """Run `work(session, outbox)` in a transaction; commit, then emit its events."""
-    outbox = Outbox()
-    with session_scope() as session:
-        result = work(session, outbox)
-        session.commit()
-    outbox.flush()
-    return result
-
-
 class RoleNamespace(Namespace):
-    """A namespace whose connections each belong to one actor (kept in this process)."""
+    """A namespace whose connections each belong to one actor (kept in this process). Every
+    `on_*` handler declares who may send it (`@requires`, `@public`); an undeclared one is refused."""
+
+    #: The principal every connection of this namespace authenticated as (`customer`, `expert`, `brand`).
+    role = ""
 
     def __init__(self, namespace: str):
         super().__init__(namespace)
@@ -123,6 +119,11 @@ class RoleNamespace(Namespace):
             return ApiError("invalid", f"{event!r} is reserved; it cannot be sent as an event").ack()
         if not hasattr(self, handler) and event not in ("connect", "disconnect"):
             return ApiError("invalid", f"unknown event {event!r}").ack()
+        refused = self._refused(event, handler)
+        if refused is not None:
+            if event == "connect":
+                return False
+            return None if event == "disconnect" else refused.ack()
         known = args[0] in self.actors if event == "disconnect" and args else False
         result = super().trigger_event(event, *args)
         if event == "connect" and args and args[0] in self.actors:
@@ -130,6 +131,20 @@ class RoleNamespace(Namespace):
         elif known:
             SOCKETS.labels(self.namespace).dec()
         return result
+
+    def _refused(self, event: str, handler: str) -> ApiError | None:
+        """Why this namespace's principal may not send this event (None: it may)."""
+        fn = getattr(type(self), handler, None)
+        if fn is None:  # connect/disconnect without a handler: Flask-SocketIO's default
+            return None
+        roles = declared(fn)
+        if roles is None:
+            log.error("refused event %r on %s: %s declares no roles (@requires or @public)",
+                      event, self.namespace, handler)
+            return ApiError("forbidden", f"the event {event!r} is not available")
+        if roles and self.role not in roles:
+            return ApiError("forbidden", f"this event is for: {', '.join(roles)}")
+        return None
 
     def _connected(self, sid: Any) -> bool:
         server = self.socketio.server if self.socketio is not None else None
@@ -140,6 +155,7 @@ class RoleNamespace(Namespace):
         """The actor, if this connection may change data (namespaces with read-only users override)."""
         return self.actor()
 
+    @requires("customer", "expert", "brand")  # brand analysts: writer() refuses
     @acked
     def on_message(self, data: Any) -> dict[str, Any]:
         """Write in a case: customers in theirs, experts in assigned ones, staff in escalated ones."""
@@ -152,6 +168,7 @@ class RoleNamespace(Namespace):
             s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
         return {"message": msg}
 
+    @requires("customer", "expert", "brand")
     @acked
     def on_sync(self, data: Any) -> dict[str, Any]:
         """The case and every message after `after_seq` (masked for experts)."""

@@ -9,6 +9,7 @@ from socketio.exceptions import ConnectionRefusedError  # carries its message to
 from sqlmodel import Session, select
 
 from gigcx import loadshed, ratelimit, security
+from gigcx.auth import public, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import (
@@ -26,11 +27,15 @@ from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import brands, cases, dispatch, trust
 from gigcx.services.cases import Actor
+from gigcx.uow import transaction
 
 
 class CustomerNamespace(RoleNamespace):
     """Customers, identified by the token their browser keeps."""
 
+    role = "customer"
+
+    @public  # authenticates the customer itself
     def on_connect(self, auth: Any = None) -> None:
         """Refuse unknown brands and wrongly signed identities; resume a customer by verified id or
         token, or create one. Where the connection comes from is recorded for fraud signals."""
@@ -42,7 +47,7 @@ class CustomerNamespace(RoleNamespace):
         if user_id is not None or user_hash is not None:
             if not (isinstance(user_id, str) and isinstance(user_hash, str) and 0 < len(user_id) <= 200):
                 raise ConnectionRefusedError("a known customer needs user_id (1-200 characters) and user_hash")
-        with session_scope() as session:
+        with transaction() as session:
             brand = brands.brand_by_slug(session, slug)
             if brand is None:
                 raise ConnectionRefusedError("unknown brand")
@@ -73,7 +78,6 @@ class CustomerNamespace(RoleNamespace):
                 session.flush()
             trust.record_client(session, "customer", customer.id, request.remote_addr,  # type: ignore[arg-type]
                                 request.headers.get("User-Agent"))
-            session.commit()
         self.authenticated(Actor("customer", customer.id, brand.id), None,  # type: ignore[arg-type]
                            customer_room(customer.id))  # type: ignore[arg-type]
         out = {"customer_id": customer.id, "token": token, "brand": slug}
@@ -81,9 +85,11 @@ class CustomerNamespace(RoleNamespace):
             out["user_id"] = customer.external_id
         emit("session", out)
 
+    @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
 
+    @requires("customer")
     @acked
     def on_ask(self, data: Any) -> dict[str, Any]:
         """Open a case for a question; suggestions come back at once."""
@@ -104,6 +110,7 @@ class CustomerNamespace(RoleNamespace):
 
         return transact(work)  # type: ignore[no-any-return]
 
+    @requires("customer")
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:
         """The customer's cases, newest first (to find the open one after a reload)."""
@@ -114,6 +121,7 @@ class CustomerNamespace(RoleNamespace):
                                 .order_by(Case.id.desc()).limit(50)).all()  # type: ignore[union-attr]
             return {"cases": [case_payload(session, c, full=True) for c in rows]}
 
+    @requires("customer")
     @acked
     def on_resolve(self, data: Any) -> dict[str, Any]:
         """Confirm (`resolved: true`) or deny the expert's proposed resolution."""
@@ -122,6 +130,7 @@ class CustomerNamespace(RoleNamespace):
         return transact(lambda s, o: {"case": case_payload(s, cases.customer_resolve(
             s, o, actor, case_id=body.case_id, resolved=body.resolved))})  # type: ignore[no-any-return]
 
+    @requires("customer")
     @acked
     def on_deflect(self, data: Any) -> dict[str, Any]:
         """A suggested answer solved it: close the case without an expert."""
@@ -129,6 +138,7 @@ class CustomerNamespace(RoleNamespace):
         actor = self.actor()
         return transact(lambda s, o: {"case": case_payload(s, cases.deflect(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
 
+    @requires("customer")
     @acked
     def on_rate(self, data: Any) -> dict[str, Any]:
         """CSAT 1-5, optional NPS 0-10 and a comment, once per finished case."""
@@ -138,6 +148,7 @@ class CustomerNamespace(RoleNamespace):
                                                   nps=body.nps, comment=body.comment))
         return {"rating": {"case_id": rating.case_id, "csat": rating.csat, "nps": rating.nps}}
 
+    @requires("customer")
     @acked
     def on_typing(self, data: Any) -> dict[str, Any]:
         """Tell the expert the customer is typing (not stored)."""

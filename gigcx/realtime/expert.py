@@ -8,6 +8,7 @@ from socketio.exceptions import ConnectionRefusedError  # carries its message to
 from sqlmodel import Session, select
 
 from gigcx import auth as bearer
+from gigcx.auth import public, requires
 from gigcx.db import session_scope
 from gigcx.errors import ApiError
 from gigcx.events import CUSTOMER, EXPERT, case_payload, customer_room, expert_room
@@ -17,17 +18,21 @@ from gigcx.realtime import payloads as p
 from gigcx.realtime.common import RoleNamespace, acked, parse, transact
 from gigcx.services import cases, dispatch, presence, trust
 from gigcx.services.cases import Actor
+from gigcx.uow import transaction, unit_of_work
 
 
 class ExpertNamespace(RoleNamespace):
     """Experts, authenticated by the bearer token of `POST /auth/token`."""
 
+    role = "expert"
+
+    @public  # authenticates the expert itself
     def on_connect(self, auth: Any = None) -> None:
         """Accept a valid expert token; the connection counts for presence."""
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
             raise ConnectionRefusedError("auth must be {token: <expert token>}")
-        with session_scope() as session:
+        with transaction() as session:
             who = bearer.resolve(session, token, None)
             if who is None or who.kind != "expert":
                 raise ConnectionRefusedError("invalid expert token")
@@ -35,16 +40,16 @@ class ExpertNamespace(RoleNamespace):
                              current_app.config["GIGCX"].process_id)
             trust.record_client(session, "expert", who.expert_id, request.remote_addr,  # type: ignore[arg-type]
                                 request.headers.get("User-Agent"))
-            session.commit()
         self.authenticated(Actor("expert", who.expert_id), who.credential,  # type: ignore[arg-type]
                            expert_room(who.expert_id))  # type: ignore[arg-type]
 
+    @public
     def on_disconnect(self, *args: Any) -> None:
         self.forget()
-        with session_scope() as session:
+        with transaction() as session:
             presence.disconnect(session, request.sid)  # type: ignore[attr-defined]
-            session.commit()
 
+    @requires("expert")
     @acked
     def on_availability(self, data: Any) -> dict[str, Any]:
         """Go online or offline; going online offers queued cases at once."""
@@ -57,10 +62,11 @@ class ExpertNamespace(RoleNamespace):
 
         out = transact(work)
         if body.online:
-            with session_scope() as session:
-                dispatch.sweep(session, brand_ids=presence.brands_of(session, actor.id))
+            with unit_of_work() as uow:
+                dispatch.sweep(uow, brand_ids=presence.brands_of(uow.session, actor.id))
         return out  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_accept(self, data: Any) -> dict[str, Any]:
         """Take an offered case; the first accept wins."""
@@ -74,6 +80,7 @@ class ExpertNamespace(RoleNamespace):
 
         return transact(work)  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_decline(self, data: Any) -> dict[str, Any]:
         """Refuse an offer; it goes to the next expert."""
@@ -82,6 +89,7 @@ class ExpertNamespace(RoleNamespace):
         transact(lambda s, o: dispatch.decline(s, o, actor.id, body.case_id))
         return {}
 
+    @requires("expert")
     @acked
     def on_resolve(self, data: Any) -> dict[str, Any]:
         """Propose that the case is resolved; the customer confirms."""
@@ -90,6 +98,7 @@ class ExpertNamespace(RoleNamespace):
         return transact(lambda s, o: {"case": case_payload(
             s, cases.propose_resolution(s, o, actor, case_id=body.case_id))})  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_escalate(self, data: Any) -> dict[str, Any]:
         """Hand the case to the brand's staff, with an internal reason (and a message to the
@@ -100,6 +109,7 @@ class ExpertNamespace(RoleNamespace):
             s, cases.expert_escalate(s, o, actor, case_id=body.case_id, reason=body.reason,
                                      message=body.message))})  # type: ignore[no-any-return]
 
+    @requires("expert")
     @acked
     def on_cases(self, data: Any) -> dict[str, Any]:
         """The expert's open cases and open offers (to rebuild the console after a reload)."""
@@ -116,6 +126,7 @@ class ExpertNamespace(RoleNamespace):
                                              dispatch.reward_for(session, session.get(Case, o.case_id)))  # type: ignore[arg-type]
                                for o in offers]}
 
+    @requires("expert")
     @acked
     def on_typing(self, data: Any) -> dict[str, Any]:
         """Tell the customer the expert is typing (not stored)."""

@@ -12,7 +12,7 @@ def start(app: Flask) -> None:
     """Start the loops (from `gigcx serve`, beside timers and presence)."""
     from gigcx.extensions import socketio
     from gigcx.realtime import _loop
-    from gigcx.services.webhooks import Sender
+    from gigcx.services.webhook_sender import Sender
 
     settings = app.config["GIGCX"]
     sender = Sender(app)
@@ -28,13 +28,13 @@ class _Mail:
         self.digests_at = 0.0
 
     def step(self, _app: Any) -> None:
-        from gigcx.db import session_scope
-        from gigcx.services import mail
+        from gigcx.services import mail, mail_sender
+        from gigcx.uow import transaction
 
-        with session_scope() as session:
+        with transaction() as session:
             mail.scan_waiting(session)
         if time.monotonic() >= self.digests_at:
-            with session_scope() as session:
+            with transaction() as session:
                 mail.send_digests(session)
             self.digests_at = time.monotonic() + 60
-        mail.send_due(limit=50)
+        mail_sender.send_due(limit=50)

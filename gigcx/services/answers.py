@@ -132,7 +132,7 @@ def get(session: Session, brand_id: int, answer_id: int) -> ReusableAnswer:
 
 def decide(session: Session, brand_id: int, answer_id: int, *, status: str | None, answer: str | None,
            who: str) -> ReusableAnswer:
-    """Approve, reject or edit an answer (an edit keeps the status unless one is given); commits.
+    """Approve, reject or edit an answer (an edit keeps the status unless one is given).
 
     An edited text is scrubbed of structured data again (e-mails, numbers…) in case staff pasted
     some in; names are the editor's responsibility."""
@@ -148,5 +148,5 @@ def decide(session: Session, brand_id: int, answer_id: int, *, status: str | Non
         row.status = status
     row.decided_at, row.decided_by = utcnow(), who
     session.add(row)
-    session.commit()
+    session.flush()
     return row

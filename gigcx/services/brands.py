@@ -21,11 +21,10 @@ def create_brand(*, session: Session, data: schemas.BrandCreate) -> tuple[Brand,
     session.add(brand)
     try:
         session.flush()
-    except IntegrityError:
-        session.rollback()
+    except IntegrityError:  # raising rolls the unit of work back
         raise ApiError("conflict", f"brand {data.slug!r} already exists") from None
     key = _add_key(session, brand)
-    session.commit()
+    session.flush()
     return brand, key
 
 
@@ -47,7 +46,7 @@ def rotate_key(*, session: Session, outbox: Outbox, brand_id: int) -> str:
         session.add(old)
         revoked.append(old.id)
     key = _add_key(session, brand)
-    session.commit()
+    session.flush()
     outbox.end_sessions([key_credential(key_id) for key_id in revoked], "key_rotated")  # type: ignore[arg-type]
     return key
 
@@ -92,7 +91,7 @@ def update_settings(*, session: Session, brand_id: int, data: schemas.BrandUpdat
             continue
         setattr(brand, name, value)
     session.add(brand)
-    session.commit()
+    session.flush()
     return brand
 
 
@@ -108,7 +107,7 @@ def put_topic(*, session: Session, brand_id: int, slug: str, data: schemas.Topic
     topic.active = data.active
     topic.updated_at = utcnow()
     session.add(topic)
-    session.commit()
+    session.flush()
     return topic
 
 

@@ -26,6 +26,7 @@ from gigcx.models import (
     utcnow,
 )
 from gigcx.services import timers, webhooks
+from gigcx.uow import discard
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     try:
         session.flush()
     except IntegrityError:  # this client_id was asked before (a resend, or a race between tabs)
-        session.rollback()
+        discard(session)  # nothing was written before the case; a savepoint would tax every ask
         again = session.exec(select(Case).where(Case.customer_id == customer_id,
                                                 Case.client_id == client_id)).one()
         return again, False

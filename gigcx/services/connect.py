@@ -23,6 +23,7 @@ from gigcx.errors import ApiError
 from gigcx.models import Expert, Payout, PayoutReversal, PayoutStatus, WebhookEvent, utcnow
 from gigcx.models.base import iso
 from gigcx.services import funding, ledger
+from gigcx.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +34,20 @@ class RetryLater(Exception):
 
 # ---- onboarding ----------------------------------------------------------------------------------
 
-def payout_account(session: Session, gw: sg.StripeGateway, expert_id: int, refresh_url: str,
+def payout_account(uow: UnitOfWork, gw: sg.StripeGateway, expert_id: int, refresh_url: str,
                    return_url: str) -> dict[str, Any]:
-    """Create the expert's Express account once (idempotent) and a fresh onboarding link."""
-    expert = session.get(Expert, expert_id)
-    if expert is None:
-        raise ApiError("not_found", "no such expert")
-    if not expert.stripe_account_id:
-        acct = gw.create_expert_account(str(expert.id), email=expert.email)
-        expert.stripe_account_id = acct.account_id
-        session.add(expert)
-        session.commit()
+    """Create the expert's Express account once (idempotent) and a fresh onboarding link.
+
+    The new account's id commits (a unit of work of its own) before the link is asked for, so a
+    failing link never loses the account."""
+    with uow:
+        expert = uow.session.get(Expert, expert_id)
+        if expert is None:
+            raise ApiError("not_found", "no such expert")
+        if not expert.stripe_account_id:
+            acct = gw.create_expert_account(str(expert.id), email=expert.email)
+            expert.stripe_account_id = acct.account_id
+            uow.session.add(expert)
     link = gw.create_account_link(expert.stripe_account_id, refresh_url, return_url)  # type: ignore[arg-type]
     return {"account_id": expert.stripe_account_id, "url": link.url, "expires_at": link.expires_at,
             "payouts_enabled": expert.payouts_enabled}
@@ -61,7 +65,7 @@ def refresh_account(session: Session, gw: sg.StripeGateway, expert: Expert) -> b
     if expert.payouts_enabled != acct.ready_for_payouts:
         expert.payouts_enabled = acct.ready_for_payouts
         session.add(expert)
-        session.commit()
+        session.flush()
     return True
 
 
@@ -69,20 +73,22 @@ def refresh_account(session: Session, gw: sg.StripeGateway, expert: Expert) -> b
 
 def handle_webhook(session: Session, gw: sg.StripeGateway, event: sg.WebhookEvent,
                    raw: dict[str, Any]) -> str:
-    """Apply one verified event exactly once; returns `applied`, `duplicate` or `ignored`."""
+    """Apply one verified event exactly once; returns `applied`, `duplicate` or `ignored`.
+
+    The event is applied and recorded in a savepoint: when the same event raced in on another
+    worker (its id is taken), all of this one's work is undone."""
     if event.livemode != gw.livemode:
         log.warning("event %s dropped: livemode=%s but the key is %s", event.event_id, event.livemode,
                     "live" if gw.livemode else "test")
         return "ignored"
     if session.get(WebhookEvent, event.event_id) is not None:
         return "duplicate"
-    outcome = _apply(session, gw, event) if _account_ok(session, event) else "ignored"
-    session.add(WebhookEvent(id=event.event_id, type=str(raw.get("type") or type(event).__name__)[:100],
-                             created=event.created))
     try:
-        session.commit()
+        with session.begin_nested():
+            outcome = _apply(session, gw, event) if _account_ok(session, event) else "ignored"
+            session.add(WebhookEvent(id=event.event_id, type=str(raw.get("type") or type(event).__name__)[:100],
+                                     created=event.created))
     except IntegrityError:  # the same event raced in on another worker: it won
-        session.rollback()
         return "duplicate"
     return outcome
 
@@ -186,7 +192,7 @@ def list_reversals(session: Session, *, undecided: bool = False) -> list[PayoutR
 
 
 def decide_reversal(session: Session, reversal_id: str, decision: str) -> PayoutReversal:
-    """The operator's decision on held money: `repay` (available again) or `write_off`. Commits."""
+    """The operator's decision on held money: `repay` (available again) or `write_off`."""
     if decision not in ("repay", "write_off"):
         raise ApiError("bad_request", "decision is repay or write_off", status=400)
     row = session.get(PayoutReversal, reversal_id)
@@ -201,7 +207,7 @@ def decide_reversal(session: Session, reversal_id: str, decision: str) -> Payout
                                row.id))
     row.decision, row.decided_at = decision, utcnow()
     session.add(row)
-    session.commit()
+    session.flush()
     return row
 
 

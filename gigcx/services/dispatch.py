@@ -27,6 +27,7 @@ from gigcx.models import (
 from gigcx.models.base import iso
 from gigcx.observability import OFFERS, ROUTING, timed
 from gigcx.services import cases, presence, rewards, timers, webhooks
+from gigcx.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
                           .values(status=CaseStatus.active, expert_id=expert_id, assigned_at=now,
                                   rev=Case.rev + 1)
                           .returning(Case)).scalars().first()
-    if won is None:
-        session.rollback()
+    if won is None:  # raising rolls the unit of work back
         raise ApiError("already_taken", "another expert took this case", status=409)
     OFFERS.labels("accepted").inc()
     log.info("case accepted", extra={"case_id": case_id, "expert_id": expert_id})
@@ -245,8 +245,7 @@ def decline(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> N
     dispatch(session, outbox, case)  # type: ignore[arg-type]
 
 
-@timers.handler("offer_expiry")
-def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
+def offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     offer = session.get(Offer, offer_id)
     if offer is None or offer.status != OfferStatus.open:
         return
@@ -259,16 +258,14 @@ def _offer_expired(session: Session, outbox: Outbox, offer_id: int) -> None:
     dispatch(session, outbox, session.get(Case, offer.case_id))  # type: ignore[arg-type]
 
 
-@timers.handler("case_escalate")
-def _escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
+def escalate_unanswered(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is not None and case.status == CaseStatus.matching:
         brand = session.get(Brand, case.brand_id)
         cases.escalate(session, outbox, case, f"no expert accepted within {brand.escalate_after_s} s")  # type: ignore[union-attr]
 
 
-@timers.handler("confirm_window")
-def _confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
+def confirm_by_silence(session: Session, outbox: Outbox, case_id: int) -> None:
     case = session.get(Case, case_id)
     if case is not None and case.status == CaseStatus.pending_confirmation:
         cases.system_message(session, outbox, case, "Marked as solved: no reply within the confirmation window.")
@@ -284,19 +281,20 @@ def waiting_cases(session: Session, limit: int = 50, brand_ids: list[int] | None
     return list(session.exec(q.order_by(Case.created_at).limit(limit)))  # type: ignore[arg-type]
 
 
-def sweep(session: Session, brand_ids: list[int] | None = None) -> int:
-    """Offer queued cases to whoever is available now; returns how many offers went out."""
+def sweep(uow: UnitOfWork, brand_ids: list[int] | None = None) -> int:
+    """Offer queued cases to whoever is available now; returns how many offers went out.
+
+    Several units of work in sequence on `uow`'s session: each case is dispatched (and its
+    offers sent) in a transaction of its own, so one bad case rolls back alone and never
+    stalls the queue."""
     sent = 0
-    for case in waiting_cases(session, brand_ids=brand_ids):
-        outbox = Outbox()
-        try:
-            sent += len(dispatch(session, outbox, case))
-            session.commit()
-        except Exception:  # one bad case must not stall the queue
-            session.rollback()
-            log.exception("dispatch of case %s failed", case.id)
-            continue
-        outbox.flush()
+    with uow:
+        for case in waiting_cases(uow.session, brand_ids=brand_ids):
+            try:
+                with uow:
+                    sent += len(dispatch(uow.session, uow.outbox, case))
+            except Exception:  # one bad case must not stall the queue
+                log.exception("dispatch of case %s failed", case.id)
     return sent
 
 

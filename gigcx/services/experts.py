@@ -31,9 +31,8 @@ def sign_up(*, session: Session, data: schemas.ExpertCreate) -> Expert:
                     display_name=data.display_name, languages=_dedupe(lang.lower() for lang in data.languages))
     session.add(expert)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        session.flush()
+    except IntegrityError:  # raising rolls the unit of work back
         raise ApiError("conflict", "an expert with this e-mail already exists") from None
     return expert
 
@@ -50,7 +49,7 @@ def issue_token(*, session: Session, data: schemas.TokenRequest) -> tuple[str, E
         raise ApiError("unauthorized", "wrong e-mail or password")
     token = security.new_token(security.EXPERT_TOKEN)
     session.add(AuthToken(token_hash=security.token_hash(token), kind=TokenKind.expert, subject_id=expert.id))
-    session.commit()
+    session.flush()
     return token, expert
 
 
@@ -63,7 +62,7 @@ def issue_staff_token(*, session: Session, brand_id: int, email: str, password: 
         raise ApiError("unauthorized", "wrong e-mail or password")
     token = security.new_token(security.STAFF_TOKEN)
     session.add(AuthToken(token_hash=security.token_hash(token), kind=TokenKind.staff, subject_id=staff.id))
-    session.commit()
+    session.flush()
     return token, staff
 
 
@@ -73,7 +72,7 @@ def revoke_token(*, session: Session, outbox: Outbox, token_id: int) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
-        session.commit()
+        session.flush()
     outbox.end_sessions([token_credential(token_id)], "logged_out")
 
 
@@ -89,7 +88,7 @@ def remove_staff(*, session: Session, outbox: Outbox, brand_id: int, staff_id: i
         token.revoked_at = now
         session.add(token)
     session.delete(staff)
-    session.commit()
+    session.flush()
     outbox.end_sessions([token_credential(t.id) for t in tokens], "removed")  # type: ignore[arg-type]
 
 
@@ -123,7 +122,7 @@ def apply(*, session: Session, expert_id: int, data: schemas.ProgramApply) -> Ex
         if set(topics) - set(program.topics):
             program.status = ProgramStatus.pending if not program.topics else program.status
     session.add(program)
-    session.commit()
+    session.flush()
     return program
 
 
@@ -142,7 +141,7 @@ def approve(*, session: Session, brand_id: int, expert_id: int, data: schemas.Ap
     program.status = ProgramStatus.approved
     program.decided_at = utcnow()
     session.add(program)
-    session.commit()
+    session.flush()
     return program
 
 
@@ -166,7 +165,7 @@ def set_program_status(*, session: Session, outbox: Outbox, brand_id: int, exper
         from gigcx.services import dispatch
 
         dispatch.release_expert(session, outbox, expert_id, brand_id)
-    session.commit()
+    session.flush()
     if was_working or status == ProgramStatus.suspended:
         outbox.end_sessions([expert_room(expert_id)], status)
     return program

@@ -34,7 +34,7 @@ def _load(session: Session, brand_id: int, case_id: int) -> tuple[TrustFlag | No
 
 def decide(session: Session, *, brand_id: int, case_id: int, action: str, note: str, actor: str) -> dict[str, Any]:
     """Release (the reward follows its review window again, or becomes available at once when the
-    window is over) or reject (the reward goes back to the brand's budget) a held case; commits.
+    window is over) or reject (the reward goes back to the brand's budget) a held case.
     Repeating the same decision is a no-op; the other one is a conflict."""
     flag, case = _load(session, brand_id, case_id)
     target = {"release": HoldState.released, "reject": HoldState.rejected}[action]
@@ -60,7 +60,7 @@ def decide(session: Session, *, brand_id: int, case_id: int, action: str, note: 
         brand = session.get(Brand, brand_id)
         if case.topic and case.expert_id is not None and brand is not None:
             trust.refresh_quality(session, brand, case.expert_id, case.topic)
-    session.commit()
+    session.flush()
     return flag_view(session, flag, case, detail=True)
 
 
@@ -75,7 +75,7 @@ def _take_back(session: Session, case: Case) -> None:
 
 
 def qa_verdict(session: Session, *, brand_id: int, case_id: int, verdict: str, note: str, actor: str) -> dict[str, Any]:
-    """Record the brand's QA verdict on a sampled case (it feeds the expert's quality); commits."""
+    """Record the brand's QA verdict on a sampled case (it feeds the expert's quality)."""
     flag, case = _load(session, brand_id, case_id)
     if flag is None or not flag.sampled:
         raise ApiError("conflict", "this case is not in the QA sample")
@@ -90,7 +90,7 @@ def qa_verdict(session: Session, *, brand_id: int, case_id: int, verdict: str, n
     brand = session.get(Brand, brand_id)
     if case.topic and brand is not None:
         trust.refresh_quality(session, brand, flag.expert_id, case.topic)
-    session.commit()
+    session.flush()
     return flag_view(session, flag, case, detail=True)
 
 

@@ -19,6 +19,7 @@ from gigcx import stripe_gateway as sg
 from gigcx.errors import ApiError
 from gigcx.models import Brand, Funding, utcnow
 from gigcx.services import ledger
+from gigcx.uow import UnitOfWork
 
 KEY_MEMORY = timedelta(hours=23)  # Stripe keeps idempotency keys for 24 hours
 
@@ -37,11 +38,10 @@ def _claim(session: Session, brand: Brand, amount_cents: int, reference: str,
     if row is None:
         row = Funding(brand_id=brand.id, reference=reference, amount_cents=amount_cents,  # type: ignore[arg-type]
                       currency=brand.currency, payment_method=payment_method)
-        session.add(row)
         try:
-            session.commit()
+            with session.begin_nested():
+                session.add(row)
         except IntegrityError:  # the same reference raced in: use that one
-            session.rollback()
             row = _row(session, brand, reference)
             assert row is not None
     if (row.amount_cents, row.payment_method, row.currency) != (amount_cents, payment_method, brand.currency):
@@ -50,15 +50,21 @@ def _claim(session: Session, brand: Brand, amount_cents: int, reference: str,
     return row
 
 
-def fund(session: Session, gw: payouts.PayoutGateway, brand: Brand, amount_cents: int, reference: str,
+def fund(uow: UnitOfWork, gw: payouts.PayoutGateway, brand: Brand, amount_cents: int, reference: str,
          payment_method: str | None = None, *, customer: str | None = None, off_session: bool = False,
          return_url: str | None = None) -> dict[str, Any]:
-    """A brand's top-up through Stripe (a PaymentIntent, created once per reference)."""
+    """A brand's top-up through Stripe (a PaymentIntent, created once per reference).
+
+    Three units of work in sequence on `uow`: the funding row commits before Stripe is called
+    (its id keys the PaymentIntent), Stripe's answer commits before a refusal is reported, and
+    the money received is posted last."""
     if gw.mode != "stripe":
         raise ApiError("conflict", "Stripe is not configured: the operator records top-ups "
                        "(POST /api/v1/brands/{slug}/funding)", status=409)
     stripe_gw: sg.StripeGateway = gw  # type: ignore[assignment]
-    row = _claim(session, brand, amount_cents, reference, payment_method)
+    session = uow.session
+    with uow:
+        row = _claim(session, brand, amount_cents, reference, payment_method)
     try:
         if row.payment_intent_id:
             pi = stripe_gw.retrieve_payment_intent(row.payment_intent_id)
@@ -77,16 +83,16 @@ def fund(session: Session, gw: payouts.PayoutGateway, brand: Brand, amount_cents
     except sg.TemporaryGatewayError as exc:  # outcome unknown: the same reference is safe to retry
         raise ApiError("unavailable", f"the payment provider did not answer ({exc.message}); nothing was "
                        f"posted here: retry with the same reference {reference!r}", status=503) from None
-    row.payment_intent_id, row.status, row.updated_at = pi.payment_intent_id, pi.status, utcnow()
-    session.add(row)
-    session.commit()
+    with uow:
+        row.payment_intent_id, row.status, row.updated_at = pi.payment_intent_id, pi.status, utcnow()
+        session.add(row)
     if payment_method is not None and pi.status == "requires_payment_method" and pi.failure_message:
         raise ApiError("payment_failed", pi.failure_message, status=402)  # as a 402 card_error answers
     posted = False
     if pi.succeeded and pi.amount_received > 0:
-        posted = ledger.post(session, payouts.fund_brand(
-            brand.id, payouts.Money(pi.amount_received, pi.currency), pi.payment_intent_id))
-        session.commit()
+        with uow:
+            posted = ledger.post(session, payouts.fund_brand(
+                brand.id, payouts.Money(pi.amount_received, pi.currency), pi.payment_intent_id))
     return {"status": pi.status, "payment_intent_id": pi.payment_intent_id,
             "client_secret": pi.client_secret, "amount_cents": amount_cents,
             "amount_received_cents": pi.amount_received, "currency": brand.currency, "posted": posted,
@@ -101,7 +107,7 @@ def record(session: Session, brand: Brand, amount_cents: int, reference: str) ->
                                                      memo=f"recorded top-up {reference}"))
     row.status, row.updated_at = "recorded", utcnow()
     session.add(row)
-    session.commit()
+    session.flush()
     return {"status": "recorded", "payment_intent_id": None, "client_secret": None,
             "amount_cents": amount_cents, "currency": brand.currency, "posted": posted,
             "reference": reference}

@@ -8,17 +8,11 @@ unsubscribe link (and RFC 8058 one-click headers) that works without logging in.
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
-import uuid
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -73,18 +67,17 @@ def prefs(session: Session, owner: str) -> NotificationSettings:
 
 
 def update_prefs(session: Session, owner: str, changes: dict[str, Any]) -> NotificationSettings:
-    """Apply a PUT/PATCH of preferences. Commits."""
+    """Apply a PUT/PATCH of preferences (in the caller's unit of work)."""
     row = prefs(session, owner)
     for name, value in changes.items():
         if value is None and name != "email":
             raise ApiError("invalid", f"{name}: may not be null")
         setattr(row, name, mailtext.language(value) if name == "language" else value)
     row.updated_at = utcnow()
-    session.add(row)
     try:
-        session.commit()
+        with session.begin_nested():
+            session.add(row)
     except IntegrityError:  # created at the same moment by another request: apply on top of it
-        session.rollback()
         return update_prefs(session, owner, changes)
     return row
 
@@ -125,7 +118,7 @@ def unsubscribe_link(owner: str, list_name: str) -> str:
 
 
 def set_subscription(session: Session, owner: str, list_name: str, on: bool) -> None:
-    """Turn one list on or off for the owner of an unsubscribe token. Commits."""
+    """Turn one list on or off for the owner of an unsubscribe token."""
     update_prefs(session, owner, {list_name: on})
 
 
@@ -241,7 +234,7 @@ def scan_waiting(session: Session) -> int:
     """E-mail opted-in experts who are away about questions that wait for them: an offer they
     hold while not connected (or unanswered for GIGCX_OFFER_EMAIL_AFTER_S), or a queued case they
     could take while they have no console open. One e-mail per case and expert, at most one per
-    GIGCX_OFFER_EMAIL_GAP_S per expert. Commits; returns how many were queued."""
+    GIGCX_OFFER_EMAIL_GAP_S per expert. Returns how many were queued."""
     if not enabled():
         return 0
     settings = current_app.config["GIGCX"]
@@ -286,7 +279,6 @@ def scan_waiting(session: Session) -> int:
         if waiting is None or expert is None or not _speaks(expert, waiting.language):
             continue
         queued += _offer_email(session, opted[expert_id], expert, waiting)
-    session.commit()
     return queued
 
 
@@ -314,7 +306,7 @@ def _aware(dt: datetime) -> datetime:
 
 def send_digests(session: Session, *, force: bool = False) -> int:
     """Queue today's earnings digest for every expert who asked for one (once a day, from
-    GIGCX_DIGEST_HOUR_UTC; `force` ignores the hour). Commits; returns how many."""
+    GIGCX_DIGEST_HOUR_UTC; `force` ignores the hour). Returns how many."""
     if not enabled():
         return 0
     from gigcx.services.earnings import earnings_view
@@ -345,110 +337,4 @@ def send_digests(session: Session, *, force: bool = False) -> int:
                               dedupe_key=f"digest:{expert_id}:{day}"))
         p.digest_sent_on = day
         session.add(p)
-    session.commit()
     return queued
-
-
-# ---- sending -------------------------------------------------------------------------------------
-
-def claim(session: Session, limit: int, lease_s: float) -> list[int]:
-    """Lease due e-mails to this process (conditional UPDATE: each is sent by one process)."""
-    now = utcnow()
-    free = or_(_OE.c.claimed_until.is_(None), _OE.c.claimed_until < now)
-    q = (_OE.select().with_only_columns(_OE.c.id)
-         .where(_OE.c.status == EmailStatus.pending, _OE.c.next_attempt_at <= now, free).order_by(_OE.c.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    ids = list(session.connection().execute(q).scalars())
-    if not ids:
-        session.rollback()
-        return []
-    got = list(session.connection().execute(
-        update(_OE).where(_OE.c.id.in_(ids), _OE.c.status == EmailStatus.pending, free)
-        .values(claimed_until=now + timedelta(seconds=lease_s)).returning(_OE.c.id)).scalars())
-    session.commit()
-    return sorted(got)
-
-
-def build(row: OutboundEmail, sender: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, row.to_addr, row.subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(idstring=f"gigcx-{row.id}-{uuid.uuid4().hex[:8]}")
-    for name, value in (row.headers or {}).items():
-        msg[name] = value
-    msg.set_content(row.text)
-    msg.add_alternative(row.html, subtype="html")
-    return msg
-
-
-def smtp_send(msg: EmailMessage) -> None:
-    """Hand one message to the configured SMTP server (raises on failure)."""
-    s = current_app.config["GIGCX"]
-    client: smtplib.SMTP
-    if s.smtp_security == "ssl":
-        client = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s,
-                                  context=ssl.create_default_context())
-    else:
-        client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_s)
-    with client:
-        if s.smtp_security == "starttls":
-            client.starttls(context=ssl.create_default_context())
-        if s.smtp_username:
-            client.login(s.smtp_username, s.smtp_password or "")
-        client.send_message(msg)
-
-
-def send_one(email_id: int) -> bool:
-    """Send one claimed e-mail (no transaction open meanwhile) and record the outcome."""
-    from gigcx.db import session_scope
-    from gigcx.services.webhooks import backoff_s
-
-    s = current_app.config["GIGCX"]
-    with session_scope() as session:
-        row = session.get(OutboundEmail, email_id)
-        if row is None or row.status != EmailStatus.pending:
-            return False
-        msg = build(row, s.mail_from)
-        session.rollback()
-    error = None
-    try:
-        smtp_send(msg)
-    except (OSError, smtplib.SMTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    with session_scope() as session:
-        row = session.get(OutboundEmail, email_id)
-        if row is None:
-            return False
-        now = utcnow()
-        row.attempts += 1
-        row.claimed_until = None
-        if error is None:
-            row.status, row.sent_at, row.last_error = EmailStatus.sent, now, None
-        else:
-            row.last_error = error
-            if (now - _aware(row.created_at)).total_seconds() >= s.webhook_retry_window_s:
-                row.status = EmailStatus.failed
-            else:
-                row.next_attempt_at = now + timedelta(seconds=backoff_s(row.attempts, s.webhook_retry_base_s,
-                                                                        s.webhook_retry_max_s))
-            log.warning("e-mail %s to %s failed: %s", row.id, row.to_addr, error)
-        session.add(row)
-        session.commit()
-    return error is None
-
-
-def send_due(limit: int = 100) -> int:
-    """Send every due e-mail now, in this thread; returns how many were handed to SMTP."""
-    from gigcx.db import session_scope
-
-    if not enabled():
-        return 0
-    sent = 0
-    for _ in range(limit):
-        with session_scope() as session:
-            ids = claim(session, 1, current_app.config["GIGCX"].smtp_timeout_s * 3 + 30)
-        if not ids:
-            break
-        sent += send_one(ids[0])
-    return sent

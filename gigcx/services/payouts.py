@@ -32,6 +32,7 @@ from gigcx.errors import ApiError
 from gigcx.models import Expert, LedgerTransaction, Payout, PayoutBatch, PayoutStatus, utcnow
 from gigcx.models.base import iso
 from gigcx.services import ledger, webhooks
+from gigcx.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -116,62 +117,68 @@ def _payable(session: Session, gw: payouts.PayoutGateway, expert_id: str) -> boo
 Minimum = int | dict[str, int] | Callable[[str], int]
 
 
-def run(session: Session, gw: payouts.PayoutGateway, minimum_cents: Minimum) -> RunResult:
+def run(uow: UnitOfWork, gw: payouts.PayoutGateway, minimum_cents: Minimum) -> RunResult:
     """Retry open payouts, then pay every expert's available balance at or above the minimum.
 
     `minimum_cents` is one amount for every currency, a {currency: amount} map, or a function
     of the currency. Stripe mode checks each expert's account live first; experts who cannot
     be paid keep their balance. Manual mode leaves the money awaiting manual payment.
+
+    Several units of work in sequence on `uow`'s session, so that no transaction is open while
+    the money moves: the batch row; per payout its reservation (committed before the gateway is
+    called), then the gateway's outcome; and the batch's end.
     """
-    recovered = retry_open(session, gw)
-    batch = PayoutBatch(mode=gw.mode)
-    session.add(batch)
-    session.commit()
-    available = payouts.available_by_expert(ledger.balances_like(session, payouts.accounts_like("expert", bucket="available")))
-    if callable(minimum_cents):
-        currencies = {m.currency for ms in available.values() for m in ms}
-        minimum: int | dict[str, int] = {c: minimum_cents(c) for c in currencies}
-    else:
-        minimum = minimum_cents
-    plans = payouts.plan_payouts(available, minimum, str(batch.id),
-                                 eligible=lambda e: _payable(session, gw, e))
-    made: list[Payout] = []
-    for plan in plans:
-        payout = _reserve(session, batch, plan)
-        if payout is None:
-            continue
-        made.append(payout)
-        send(session, gw, payout)
-    batch.finished_at = utcnow()
-    session.add(batch)
-    session.commit()
+    with uow:
+        session = uow.session
+        recovered = retry_open(uow, gw)
+        with uow:
+            batch = PayoutBatch(mode=gw.mode)
+            session.add(batch)
+        available = payouts.available_by_expert(ledger.balances_like(session, payouts.accounts_like("expert", bucket="available")))
+        if callable(minimum_cents):
+            currencies = {m.currency for ms in available.values() for m in ms}
+            minimum: int | dict[str, int] = {c: minimum_cents(c) for c in currencies}
+        else:
+            minimum = minimum_cents
+        plans = payouts.plan_payouts(available, minimum, str(batch.id),
+                                     eligible=lambda e: _payable(session, gw, e))
+        made: list[Payout] = []
+        for plan in plans:
+            try:
+                with uow:
+                    payout = _reserve(session, batch, plan)
+            except payouts.InsufficientFunds:  # a concurrent run took the money first
+                continue
+            made.append(payout)
+            send(uow, gw, payout)
+        with uow:
+            batch.finished_at = utcnow()
+            session.add(batch)
     return RunResult(batch, made, recovered)
 
 
-def _reserve(session: Session, batch: PayoutBatch, plan: payouts.PlannedPayout) -> Payout | None:
-    """Step 1: the payout row (its uid made now) and available -> in_transit in one commit."""
+def _reserve(session: Session, batch: PayoutBatch, plan: payouts.PlannedPayout) -> Payout:
+    """Step 1: the payout row (its uid made now) and available -> in_transit, in the caller's unit
+    of work (committed before the gateway is called). Raises InsufficientFunds."""
     payout = Payout(batch_id=batch.id, expert_id=int(plan.expert_id), amount_cents=plan.amount.cents,  # type: ignore[arg-type]
                     currency=plan.amount.currency, status=IN_TRANSIT)
     session.add(payout)
     session.flush()
-    try:
-        ledger.post(session, payouts.start_payout(payout.id, plan.expert_id, plan.amount))
-    except payouts.InsufficientFunds:  # a concurrent run took the money first
-        session.rollback()
-        return None
-    session.commit()
+    ledger.post(session, payouts.start_payout(payout.id, plan.expert_id, plan.amount))
     return payout
 
 
-def send(session: Session, gw: payouts.PayoutGateway, payout: Payout) -> str:
-    """Steps 2 and 3 for one reserved payout; returns its new status."""
-    outcome = gw.send_payout(order_for(session, payout))
+def send(uow: UnitOfWork, gw: payouts.PayoutGateway, payout: Payout) -> str:
+    """Steps 2 and 3 for one reserved payout: call the gateway, then record its answer in a unit
+    of work of its own; returns the new status."""
+    outcome = gw.send_payout(order_for(uow.session, payout))
     _after_send(payout, outcome)
-    return settle_outcome(session, payout, outcome)
+    with uow:
+        return settle_outcome(uow.session, payout, outcome)
 
 
 def settle_outcome(session: Session, payout: Payout, outcome: payouts.Outcome) -> str:
-    """Apply the gateway's answer to the ledger and the row, and commit."""
+    """Apply the gateway's answer to the ledger and the row (in the caller's unit of work)."""
     session.refresh(payout)
     if payout.status not in (*OPEN, MANUAL):  # settled meanwhile (another run, the operator)
         return payout.status
@@ -192,52 +199,52 @@ def settle_outcome(session: Session, payout: Payout, outcome: payouts.Outcome) -
     payout.updated_at = utcnow()
     session.add(payout)
     webhooks.payout_event(session, payout)
-    session.commit()
     return payout.status
 
 
 def _paid(session: Session, payout: Payout, reference: str) -> str:
     try:
-        ledger.post(session, payouts.payout_succeeded(payout.id, payout.expert_id, _money(payout),
-                                                      external_ref=reference))
+        with session.begin_nested():
+            ledger.post(session, payouts.payout_succeeded(payout.id, payout.expert_id, _money(payout),
+                                                          external_ref=reference))
     except payouts.PreconditionFailed as exc:  # failed earlier, yet a transfer exists: say so loudly
-        session.rollback()
         payout.attention = f"transfer {reference} exists but the payout was settled as failed ({exc})"[:500]
         session.add(payout)
-        session.commit()
+        session.flush()
         log.critical("payout %s: %s", payout.id, payout.attention)
         return payout.status
     payout.status, payout.transfer_id, payout.error, payout.attention = PAID, reference, None, None
     payout.updated_at = utcnow()
     session.add(payout)
     webhooks.payout_event(session, payout)
-    session.commit()
     return payout.status
 
 
 def _fail(session: Session, payout: Payout, reason: str) -> str:
     try:
-        ledger.post(session, payouts.payout_failed(payout.id, payout.expert_id, _money(payout),
-                                                   reason=reason[:200]))
+        with session.begin_nested():
+            ledger.post(session, payouts.payout_failed(payout.id, payout.expert_id, _money(payout),
+                                                       reason=reason[:200]))
     except payouts.PreconditionFailed:  # settled as paid meanwhile: the ledger keeps the winner
-        session.rollback()
         session.refresh(payout)
         return payout.status
     payout.status, payout.error, payout.attention = FAILED, reason[:500], None
     payout.updated_at = utcnow()
     session.add(payout)
     webhooks.payout_event(session, payout)
-    session.commit()
+    session.flush()
     log.error("payout %s failed: %s", payout.id, reason)
     return payout.status
 
 
-def retry_open(session: Session, gw: payouts.PayoutGateway) -> list[Payout]:
-    """Step 4: re-send every payout still in transit or needing attention; crash recovery."""
-    stuck = list(session.exec(select(Payout).where(Payout.status.in_(OPEN))  # type: ignore[attr-defined]
-                              .order_by(Payout.id)))  # type: ignore[arg-type]
-    for payout in stuck:
-        send(session, gw, payout)
+def retry_open(uow: UnitOfWork, gw: payouts.PayoutGateway) -> list[Payout]:
+    """Step 4: re-send every payout still in transit or needing attention; crash recovery. Each
+    outcome is recorded in a unit of work of its own (`send`)."""
+    with uow:
+        stuck = list(uow.session.exec(select(Payout).where(Payout.status.in_(OPEN))  # type: ignore[attr-defined]
+                                      .order_by(Payout.id)))  # type: ignore[arg-type]
+        for payout in stuck:
+            send(uow, gw, payout)
     return stuck
 
 
@@ -257,7 +264,7 @@ def settle(session: Session, gw: payouts.PayoutGateway, payout_id: int, *,
 
     With Stripe the evidence is checked: the transfer must exist for the payout's amount,
     currency and destination; `not_sent` is refused while a look-up finds a transfer (or
-    cannot be made). Commits.
+    cannot be made). In the caller's unit of work.
     """
     if (transfer_id is None) == (not not_sent):
         raise ApiError("invalid", "give exactly one of a transfer id or not-sent")
@@ -277,7 +284,7 @@ def settle(session: Session, gw: payouts.PayoutGateway, payout_id: int, *,
 
 
 def mark_batch_paid(session: Session, batch_id: int, reference: str | None = None) -> list[Payout]:
-    """Manual mode: the operator paid every payout of the batch by hand. Idempotent; commits."""
+    """Manual mode: the operator paid every payout of the batch by hand. Idempotent."""
     batch = session.get(PayoutBatch, batch_id)
     if batch is None:
         raise ApiError("not_found", f"no payout batch {batch_id}")
@@ -289,7 +296,7 @@ def mark_batch_paid(session: Session, batch_id: int, reference: str | None = Non
     if batch.paid_at is None and any(p.status == MANUAL or p.status == PAID for p in rows):
         batch.paid_at, batch.paid_reference = utcnow(), ref
         session.add(batch)
-        session.commit()
+        session.flush()
     return rows
 
 

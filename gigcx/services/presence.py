@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, update
@@ -58,7 +59,6 @@ def heartbeat(session: Session, process_id: str) -> None:
     session.execute(update(ExpertConnection).where(ExpertConnection.process_id == process_id)  # type: ignore[arg-type]
                     .values(last_seen=now))
     session.execute(delete(ExpertConnection).where(ExpertConnection.last_seen < now - 3 * _ttl()))  # type: ignore[arg-type]
-    session.commit()
 
 
 def set_availability(session: Session, expert_id: int, online: bool, max_cases: int | None) -> ExpertPresence:
@@ -91,14 +91,21 @@ class _Profiles:
     by_id: dict[int, _Profile]
 
 
-_profiles: dict[int, _Profiles] = {}  # replaced whole per brand: readers never see a partial entry
+def init_app(app: Any) -> None:
+    """Give the app its own roster cache, by brand id (two apps in one process never share it);
+    each brand's entry is replaced whole, so readers never see a partial one."""
+    app.extensions["gigcx_presence"] = {}
+
+
+def _profiles() -> dict[int, _Profiles]:
+    return current_app.extensions["gigcx_presence"]  # type: ignore[no-any-return]
 
 
 def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int, _Profile]:
     """Names, languages, approved topics and join dates of the brand's experts, cached per process
     for GIGCX_ROSTER_CACHE_S (re-read at once when an expert is not in the cache yet)."""
     now = time.monotonic()
-    cached = _profiles.get(brand_id)
+    cached = _profiles().get(brand_id)
     max_age = current_app.config["GIGCX"].roster_cache_s
     if cached is not None and now - cached.read_at < max_age and need <= cached.by_id.keys():
         return cached.by_id
@@ -107,7 +114,7 @@ def _brand_profiles(session: Session, brand_id: int, need: set[int]) -> dict[int
         .join(ExpertProgram, ExpertProgram.expert_id == Expert.id)  # type: ignore[arg-type]
         .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == ProgramStatus.approved)).all()
     by_id = {r[0]: (r[1], list(r[2]), _bases(r[2]), list(r[3]), r[4]) for r in rows}
-    _profiles[brand_id] = _Profiles(now, by_id)
+    _profiles()[brand_id] = _Profiles(now, by_id)
     return by_id
 
 

@@ -34,6 +34,7 @@ from gigcx.models import (
     utcnow,
 )
 from gigcx.models.base import iso
+from gigcx.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 REDACTED = "[redacted]"
@@ -84,39 +85,46 @@ def _finished_at() -> Any:
     return func.coalesce(Case.closed_at, Case.resolved_at, Case.escalated_at, Case.created_at)
 
 
-def retention_sweep(session: Session, now: datetime | None = None, batch: int = 200) -> dict[str, int]:
+def retention_sweep(uow: UnitOfWork, now: datetime | None = None, batch: int = 200) -> dict[str, int]:
     """Redact every case past its brand's retention period and anonymise customers left with
-    nothing else; commits after each brand's batch. Safe to run from several processes at once
+    nothing else. Several units of work in sequence on `uow`'s session: each batch of cases, and
+    each brand's customers, commits on its own. Safe to run from several processes at once
     (each case is redacted once: a redacted case is no longer selected)."""
     now = now or utcnow()
     totals = {"cases": 0, "messages": 0, "customers": 0}
+    with uow:
+        _sweep(uow, now, batch, totals)
+    if totals["cases"] or totals["customers"]:
+        log.info("retention: redacted %s cases (%s messages), anonymised %s customers",
+                 totals["cases"], totals["messages"], totals["customers"])
+    return totals
+
+
+def _sweep(uow: UnitOfWork, now: datetime, batch: int, totals: dict[str, int]) -> None:
+    session = uow.session
     brands = session.exec(select(Brand.id, Brand.retention_days).where(
         Brand.retention_days.is_not(None))).all()  # type: ignore[union-attr]
     for brand_id, days in brands:
         cutoff = now - timedelta(days=days or 0)
         while True:
-            rows = session.exec(select(Case).where(
-                Case.brand_id == brand_id, Case.redacted_at.is_(None),  # type: ignore[union-attr]
-                Case.status.not_in(OPEN_STATUSES), _finished_at() < cutoff)  # type: ignore[attr-defined]
-                .order_by(Case.id).limit(batch)).all()  # type: ignore[arg-type]
-            for case in rows:
-                totals["messages"] += redact_case(session, case)
-                totals["cases"] += 1
-            session.commit()
+            with uow:
+                rows = session.exec(select(Case).where(
+                    Case.brand_id == brand_id, Case.redacted_at.is_(None),  # type: ignore[union-attr]
+                    Case.status.not_in(OPEN_STATUSES), _finished_at() < cutoff)  # type: ignore[attr-defined]
+                    .order_by(Case.id).limit(batch)).all()  # type: ignore[arg-type]
+                for case in rows:
+                    totals["messages"] += redact_case(session, case)
+                    totals["cases"] += 1
             if len(rows) < batch:
                 break
-        unredacted = select(Case.id).where(Case.customer_id == Customer.id, Case.redacted_at.is_(None))  # type: ignore[union-attr]
-        customers = session.exec(select(Customer).where(
-            Customer.brand_id == brand_id, Customer.anonymised_at.is_(None),  # type: ignore[union-attr]
-            Customer.created_at < cutoff, ~unredacted.exists())).all()
-        for customer in customers:
-            anonymise(session, customer)
-        totals["customers"] += len(customers)
-        session.commit()
-    if totals["cases"] or totals["customers"]:
-        log.info("retention: redacted %s cases (%s messages), anonymised %s customers",
-                 totals["cases"], totals["messages"], totals["customers"])
-    return totals
+        with uow:
+            unredacted = select(Case.id).where(Case.customer_id == Customer.id, Case.redacted_at.is_(None))  # type: ignore[union-attr]
+            customers = session.exec(select(Customer).where(
+                Customer.brand_id == brand_id, Customer.anonymised_at.is_(None),  # type: ignore[union-attr]
+                Customer.created_at < cutoff, ~unredacted.exists())).all()
+            for customer in customers:
+                anonymise(session, customer)
+            totals["customers"] += len(customers)
 
 
 def customer_of(session: Session, brand_id: int, customer_id: int) -> Customer:
@@ -152,7 +160,7 @@ def export(session: Session, brand_id: int, customer_id: int) -> dict[str, Any]:
 
 
 def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> dict[str, Any]:
-    """Export, then erase one customer's personal data; commits. Returns the report: what was
+    """Export, then erase one customer's personal data. Returns the report: what was
     removed, what was kept and why, and the export taken just before."""
     from gigcx.services import dispatch
 
@@ -190,7 +198,7 @@ def erase(session: Session, outbox: Outbox, brand_id: int, customer_id: int) -> 
                 session.add(other)
     already = customer.anonymised_at is not None
     anonymise(session, customer)
-    session.commit()
+    session.flush()
     log.info("customer erased on request", extra={"brand_id": brand_id, "customer_id": customer_id})
     return {"customer_id": customer_id, "erased_at": iso(customer.anonymised_at),
             "already_anonymised": already, "removed": removed, "kept": KEPT, "export": data}

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import statistics
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from cachetools import TTLCache
+from flask import current_app
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -63,21 +65,42 @@ def _epoch(when: datetime) -> float:
     return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
 
 
-_rankers: RefreshingCache[list[ResolvedCase], ExpertRanker] = RefreshingCache(
-    "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len,
-    child_fit="matching:ExpertRanker", interim=lambda cases, n: cases[-n:])  # history is oldest first
+def _ranker_cache() -> RefreshingCache[list[ResolvedCase], ExpertRanker]:
+    """An empty cache of expert rankers (one per app, in `RankingState`)."""
+    return RefreshingCache(
+        "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len,
+        child_fit="matching:ExpertRanker", interim=lambda cases, n: cases[-n:])  # history is oldest first
+
+
+STATS_TTL_S = 10.0
+
+
+@dataclass
+class RankingState:
+    """Ranking's caches for one app (`app.extensions["gigcx_ranking"]`): rankers by brand id,
+    expert statistics by expert id."""
+
+    rankers: RefreshingCache[list[ResolvedCase], ExpertRanker] = field(default_factory=_ranker_cache)
+    stats: TTLCache[int, tuple[float | None, int]] = field(
+        default_factory=lambda: TTLCache(maxsize=100_000, ttl=STATS_TTL_S))
+    stats_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def init_app(app: Any) -> None:
+    """Give the app its own ranking caches (two apps in one process never share them)."""
+    app.extensions["gigcx_ranking"] = RankingState()
+
+
+def state(app: Any = None) -> RankingState:
+    """The ranking caches of `app`, or of the current app."""
+    return (app or current_app).extensions["gigcx_ranking"]  # type: ignore[no-any-return]
 
 
 def ranker_for(session: Session, brand_id: int) -> ExpertRanker:
     """The brand's ranker: refitted inline while its history is small, in the background after
     (until the first background fit lands, a large history is ranked by a stand-in fitted on its
     newest cases)."""
-    return _rankers.get(session, brand_id)
-
-
-STATS_TTL_S = 10.0
-_stats: TTLCache[int, tuple[float | None, int]] = TTLCache(maxsize=100_000, ttl=STATS_TTL_S)
-_stats_lock = threading.Lock()
+    return state().rankers.get(session, brand_id)
 
 
 def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> dict[int, tuple[float | None, int]]:
@@ -87,13 +110,14 @@ def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> d
     Kept per process for STATS_TTL_S: the query reads up to `recent` cases per candidate, and
     every ask ranks the whole online pool (at 1,000 open cases it was ~5 % of a busy server's
     core); a speed score ten seconds old routes as well as a fresh one."""
-    with _stats_lock:
-        known = {e: _stats[e] for e in expert_ids if e in _stats}
+    caches = state()
+    with caches.stats_lock:
+        known = {e: caches.stats[e] for e in expert_ids if e in caches.stats}
     missing = [e for e in expert_ids if e not in known]
     if missing:
         fresh = _query_stats(session, missing, recent)
-        with _stats_lock:
-            _stats.update(fresh)
+        with caches.stats_lock:
+            caches.stats.update(fresh)
         known.update(fresh)
     return known
 

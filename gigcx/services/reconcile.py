@@ -110,7 +110,7 @@ def _fees(session: Session, gw: sg.StripeGateway, report: Report) -> None:
         brand = brands.get(line.source or "", "platform")
         if ledger.post(session, payouts.stripe_fee(line.id, brand, payouts.Money(line.fee_cents, line.currency))):
             imported += 1
-    session.commit()
+    session.flush()
     report.lines.append(f"{len(lines)} balance transaction(s); {imported} Stripe fee(s) newly recorded")
     for currency, total in sorted(stripe_total.items()):
         ours = ledger.balance(session, payouts.platform_stripe_fees(), currency)

@@ -38,7 +38,7 @@ def reward_status(session: Session, case_id: int) -> str:
 
 
 def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note: str | None) -> dict[str, Any]:
-    """Record the brand's verdict on a resolved case and move the money; commits.
+    """Record the brand's verdict on a resolved case and move the money.
 
     * reject inside the review window: the pending reward goes back to the brand's budget.
     * reject after it (or after an approve): the verdict is recorded, the money stays.
@@ -76,7 +76,7 @@ def review(session: Session, *, brand_id: int, case_id: int, verdict: str, note:
         from gigcx.services import answers
 
         answers.reject_for_case(session, case.id)  # type: ignore[arg-type]
-    session.commit()
+    session.flush()
     return review_view(session, case, clawback=clawback)
 
 

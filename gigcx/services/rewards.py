@@ -187,6 +187,5 @@ def release_case(session: Session, case_id: int) -> bool:
     return ledger.post(session, payouts.release_reward(case_id, case.expert_id, amount))
 
 
-@timers.handler(REVIEW_TIMER)
-def _review_window_over(session: Session, outbox: Outbox, case_id: int) -> None:
+def review_window_over(session: Session, outbox: Outbox, case_id: int) -> None:
     release_case(session, case_id)

@@ -1,5 +1,5 @@
-"""Topic classification, suggested answers and expert choice for one brand, with per-process
-model caches that rebuild when the brand's topics or resolved cases change."""
+"""Topic classification, suggested answers and expert choice for one brand, with model caches
+(per app, `RoutingState`) that rebuild when the brand's topics or resolved cases change."""
 from __future__ import annotations
 
 import logging
@@ -24,7 +24,6 @@ from matching.suggestions import AnsweredCase, SuggestionIndex
 log = logging.getLogger(__name__)
 # the classifier's label for "none of our topics": not a valid slug, so never a brand's topic
 NO_TOPIC = "_no_topic"
-_lock = threading.Lock()
 
 
 @dataclass
@@ -38,25 +37,42 @@ class BrandModels:
     rewards: dict[str, int] = field(default_factory=dict)  # active topic -> reward in cents
 
 
-_classifiers: dict[int, BrandModels] = {}
-_trained: dict[int, BrandModels] = {}
-_loading: set[tuple[int, int]] = set()
-_checked: dict[int, tuple[float, int | None]] = {}
 TRAINED_CHECK_S = 5.0
 
 
-_topics_checked: dict[int, tuple[float, tuple[Any, ...]]] = {}
+@dataclass
+class RoutingState:
+    """Routing's caches for one app (`app.extensions["gigcx_routing"]`), by brand id."""
+
+    classifiers: dict[int, BrandModels] = field(default_factory=dict)  # cold-start models
+    trained: dict[int, BrandModels] = field(default_factory=dict)  # loaded trained models
+    loading: set[tuple[int, int]] = field(default_factory=set)  # (brand, version) being loaded
+    checked: dict[int, tuple[float, int | None]] = field(default_factory=dict)  # newest trained version seen
+    topics_checked: dict[int, tuple[float, tuple[Any, ...]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    suggesters: RefreshingCache[list[AnsweredCase], SuggestionIndex] = field(
+        default_factory=lambda: _suggestion_cache())
+
+
+def init_app(app: Any) -> None:
+    """Give the app its own routing caches (two apps in one process never share them)."""
+    app.extensions["gigcx_routing"] = RoutingState()
+
+
+def state(app: Any = None) -> RoutingState:
+    """The routing caches of `app`, or of the current app."""
+    return (app or current_app).extensions["gigcx_routing"]  # type: ignore[no-any-return]
 
 
 def _topics_version(session: Session, brand_id: int) -> tuple[Any, ...]:
     """What the brand's active topics look like now (read at most every GIGCX_MODEL_CHECK_S)."""
     now = time.monotonic()
-    seen = _topics_checked.get(brand_id)
+    seen = state().topics_checked.get(brand_id)
     if seen is not None and now - seen[0] < current_app.config["GIGCX"].model_check_s:
         return seen[1]
     row = session.exec(select(func.count(), func.max(Topic.updated_at)).where(
         Topic.brand_id == brand_id, Topic.active.is_(True))).one()  # type: ignore[attr-defined]
-    _topics_checked[brand_id] = (now, tuple(row))
+    state().topics_checked[brand_id] = (now, tuple(row))
     return tuple(row)
 
 
@@ -78,7 +94,7 @@ def _cold_start(session: Session, brand: Brand, version: tuple[Any, ...]) -> Bra
 def topic_reward(session: Session, brand: Brand, slug: str) -> int | None:
     """An active topic's reward as of the brand's current topics version (read with the models,
     so an ask costs no query for it); None when the topic is not active or not cached."""
-    cached = _classifiers.get(brand.id)  # type: ignore[arg-type]
+    cached = state().classifiers.get(brand.id)  # type: ignore[arg-type]
     if cached is None or cached.version != _topics_version(session, brand.id):  # type: ignore[arg-type]
         return None
     return cached.rewards.get(slug)
@@ -86,10 +102,10 @@ def topic_reward(session: Session, brand: Brand, slug: str) -> int | None:
 
 def _trained_version(session: Session, brand_id: int) -> int | None:
     now = time.monotonic()
-    checked = _checked.get(brand_id)
+    checked = state().checked.get(brand_id)
     if checked is None or now - checked[0] > TRAINED_CHECK_S:
         checked = (now, training.latest_version(session, brand_id))
-        _checked[brand_id] = checked
+        state().checked[brand_id] = checked
     return checked[1]
 
 
@@ -102,29 +118,30 @@ def _load_trained(app: Any, brand_id: int, version: int) -> None:
             with session_scope() as session:  # on the event loop: it reads the database
                 blob = training.load_blob(session, brand_id, version)
             clf = call_blocking(training.unpickle, blob)  # in an OS thread: CPU work
-        _trained[brand_id] = BrandModels((), [str(c) for c in clf.classes_], clf, version)
+        state(app).trained[brand_id] = BrandModels((), [str(c) for c in clf.classes_], clf, version)
         log.info("brand %s now serves topic model v%s", brand_id, version)
     except Exception:
         log.exception("loading topic model v%s of brand %s failed", version, brand_id)
     finally:
-        _loading.discard((brand_id, version))
+        state(app).loading.discard((brand_id, version))
 
 
 def brand_models(session: Session, brand: Brand) -> BrandModels:
     """The brand's newest trained model once loaded (never blocking a request for it), else a
     cold-start model from its topics' examples; a trained model missing a topic is not used."""
+    caches = state()
     version = _topics_version(session, brand.id)  # type: ignore[arg-type]
-    cached = _classifiers.get(brand.id)  # type: ignore[arg-type]
+    cached = caches.classifiers.get(brand.id)  # type: ignore[arg-type]
     if cached is None or cached.version != version:
         cached = _cold_start(session, brand, version)
-        with _lock:
-            _classifiers[brand.id] = cached  # type: ignore[index]
+        with caches.lock:
+            caches.classifiers[brand.id] = cached  # type: ignore[index]
     trained_v = _trained_version(session, brand.id)  # type: ignore[arg-type]
-    trained = _trained.get(brand.id)  # type: ignore[arg-type]
+    trained = caches.trained.get(brand.id)  # type: ignore[arg-type]
     if trained_v is not None and (trained is None or trained.trained_version != trained_v):
         key = (brand.id, trained_v)
-        if key not in _loading:
-            _loading.add(key)  # type: ignore[arg-type]
+        if key not in caches.loading:
+            caches.loading.add(key)  # type: ignore[arg-type]
             spawn(_load_trained, current_app._get_current_object(), brand.id, trained_v)  # type: ignore[attr-defined]
     if trained is not None and set(cached.topics) <= set(trained.topics):
         return BrandModels(version, cached.topics, trained.classifier, trained.trained_version)
@@ -190,7 +207,7 @@ def suggest(session: Session, brand: Brand, text: str) -> list[dict[str, Any]]:
 
     if not answers.served_statuses(brand.answer_reuse):
         return []
-    hits = _suggesters.get(session, brand.id).suggest(text)  # type: ignore[arg-type]
+    hits = state().suggesters.get(session, brand.id).suggest(text)  # type: ignore[arg-type]
     live = answers.served(session, brand.id, [s.case_id for s in hits])  # type: ignore[arg-type]
     return [{"id": row.id, "answer": row.answer, "topic": row.topic, "score": s.score}
             for s in hits if (row := live.get(s.case_id)) is not None]
@@ -229,7 +246,9 @@ def choose(session: Session, brand: Brand, case: Case, pool: list[Available]) ->
     return ranking.choose(session, brand, case, pool)
 
 
-_suggesters: RefreshingCache[list[AnsweredCase], SuggestionIndex] = RefreshingCache(
-    "suggestion index", _answered_version, answered_cases, lambda cases: SuggestionIndex().fit(cases), len,
-    inline_below=200, min_interval_s=10.0, child_fit="matching.suggestions:SuggestionIndex",
-    interim=lambda cases, n: cases[:n])  # answered_cases is newest first
+def _suggestion_cache() -> RefreshingCache[list[AnsweredCase], SuggestionIndex]:
+    """An empty cache of suggestion indexes (one per app, in `RoutingState`)."""
+    return RefreshingCache(
+        "suggestion index", _answered_version, answered_cases, lambda cases: SuggestionIndex().fit(cases), len,
+        inline_below=200, min_interval_s=10.0, child_fit="matching.suggestions:SuggestionIndex",
+        interim=lambda cases, n: cases[:n])  # answered_cases is newest first

@@ -3,9 +3,11 @@ even with several processes polling, and again after a crash that lost the handl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
+from flask import current_app
 from sqlalchemy import insert, or_, update
 from sqlmodel import Session, select
 
@@ -17,17 +19,16 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Session, Outbox, int], None]
 _TIMER = Timer.__table__  # type: ignore[attr-defined]
 _INSERT = insert(_TIMER)  # Core, on the session's connection: new timers are on every ask's path
-HANDLERS: dict[str, Handler] = {}
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs when a timer of this kind is due."""
+def init_app(app: Any, handlers: Mapping[str, Handler]) -> None:
+    """The functions that run when a timer of each kind is due, for this app (named in the factory)."""
+    app.extensions["gigcx_timers"] = dict(handlers)
 
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
 
-    return register
+def handlers() -> dict[str, Handler]:
+    """The current app's timer handlers, by kind."""
+    return current_app.extensions["gigcx_timers"]  # type: ignore[no-any-return]
 
 
 def schedule(session: Session, kind: str, ref_id: int, due_at: datetime) -> None:
@@ -72,21 +73,18 @@ def due(session: Session, limit: int = 100) -> list[int]:
     return list(rows)  # type: ignore[arg-type]
 
 
-def fire(session: Session, timer_id: int, process_id: str) -> bool:
-    """Claim one timer and run its handler in the same transaction; True if this call fired it."""
-    outbox = Outbox()
+def fire(session: Session, outbox: Outbox, timer_id: int, process_id: str) -> bool:
+    """Claim one timer and run its handler in the caller's transaction (one unit of work per
+    timer); True if this call fired it."""
     claimed = session.execute(
         update(Timer).where(Timer.id == timer_id, Timer.fired_at.is_(None))  # type: ignore[arg-type, union-attr]
         .values(fired_at=utcnow(), claimed_by=process_id))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # another process claimed it; nothing written
         return False
     timer = session.get(Timer, timer_id)
-    fn = HANDLERS.get(timer.kind) if timer else None
+    fn = handlers().get(timer.kind) if timer else None
     if fn is None:
         log.error("no handler for timer %s", timer_id)
     else:
         fn(session, outbox, timer.ref_id)  # type: ignore[union-attr]
-    session.commit()
-    outbox.flush()
     return True

@@ -62,7 +62,7 @@ def train_brand(session: Session, brand: Brand, embeddings: str = "auto",
     row = TopicModel(brand_id=brand.id, version=(last or 0) + 1, n_examples=len(texts), classes=classes,  # type: ignore[arg-type]
                      embeddings=bool(clf.embeddings_used_), blob=pickle.dumps(clf, protocol=5))
     session.add(row)
-    session.commit()
+    session.flush()
     return TrainingResult(brand.slug, row.version, len(texts), classes, row.embeddings)
 
 

@@ -53,7 +53,7 @@ def identity_secret(session: Session, brand: Brand, *, rotate: bool = False) -> 
     if brand.identity_secret is None or rotate:
         brand.identity_secret = "gcxi_" + secrets.token_hex(24)
         session.add(brand)
-        session.commit()
+        session.flush()
     return brand.identity_secret
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from gigcx.auth import public
 from gigcx.db import session_scope
 from gigcx.services import brands
 from gigcx.web.headers import strict_page
@@ -43,6 +44,7 @@ _lock = threading.Lock()
 
 
 @bp.get("/")
+@public
 def home() -> Response:
     """The landing page: what this server is, and links to the demo, the consoles and the API."""
     links = {"expert_console": "/expert/", "brand_console": "/brand/", "api": "/api/v1/openapi.json",
@@ -64,18 +66,21 @@ def _version() -> str:
 
 
 @bp.get("/expert/")
+@public  # the page; its API calls carry the token
 def expert_console() -> Response:
     """The expert console."""
     return _page(render_template("expert.html"))
 
 
 @bp.get("/brand/")
+@public  # the page; its API calls carry the token
 def brand_console() -> Response:
     """The brand console (staff of a brand: admins and analysts)."""
     return _page(render_template("brand.html"))
 
 
 @bp.get("/console/vendor/<name>")
+@public  # browser libraries
 def vendor(name: str) -> Response:
     """An npm-installed browser library, with an ETag; 503 if `npm install` was not run."""
     rel = VENDOR.get(name)

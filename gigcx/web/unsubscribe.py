@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
+from gigcx.auth import public
 from gigcx.db import request_session
 from gigcx.services import mail, mailtext
+from gigcx.uow import transactional
 
 bp = Blueprint("unsubscribe", __name__, template_folder="templates")
 
@@ -23,6 +25,8 @@ TEXT = {
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@public  # the signed link is the credential
+@transactional
 def unsubscribe(token: str) -> Response:
     """Leave (or, with `action=subscribe`, rejoin) the list the token names."""
     found = mail.read_token(token)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from gigcx.auth import public
 from gigcx.db import session_scope
 from gigcx.schemas import LANGUAGE_PATTERN
 from gigcx.services import brands
@@ -48,7 +48,7 @@ class WidgetUnavailable(RuntimeError):
 
 def node_modules() -> Path:
     """Where npm installed the browser dependencies."""
-    configured = current_app.config.get("GIGCX_NODE_MODULES") or os.environ.get("GIGCX_NODE_MODULES")
+    configured = current_app.config.get("GIGCX_NODE_MODULES") or current_app.config["GIGCX"].node_modules
     return Path(configured) if configured else REPO_ROOT / "node_modules"
 
 
@@ -98,6 +98,7 @@ def bundle() -> Bundle:
 
 
 @bp.get("/widget.js")
+@public
 def widget_js() -> Response:
     """The one script a brand embeds."""
     try:
@@ -127,6 +128,7 @@ def widget_js() -> Response:
 
 
 @bp.get("/demo/<slug>")
+@public
 def demo(slug: str) -> tuple[Response | str, int] | Response:
     """A sample brand page with the widget embedded, for brands to try it."""
     with session_scope() as session:

@@ -26,6 +26,7 @@ from gigcx.models import (
     ReusableAnswer,
 )
 from gigcx.services.privacy import REDACTED, retention_sweep
+from gigcx.uow import unit_of_work
 from tests.conftest import Api, assert_error
 
 NOW = datetime.now(UTC)
@@ -107,12 +108,12 @@ def test_retention_redacts_old_conversations_and_keeps_the_numbers(api: Api, app
     old = seed_customer(app, brand_id, age_days=40, token="old")
     recent = seed_customer(app, brand_id, age_days=5, token="new")
     ledger_before = money(app)
-    with app.app_context(), Session(app.extensions["gigcx_engine"]) as s:
-        assert retention_sweep(s) == {"cases": 0, "messages": 0, "customers": 0}  # no period set
+    with app.app_context():
+        assert retention_sweep(unit_of_work()) == {"cases": 0, "messages": 0, "customers": 0}  # no period set
     assert api.patch("/brand", key, json={"retention_days": 30}).status_code == 200
-    with app.app_context(), Session(app.extensions["gigcx_engine"]) as s:
-        assert retention_sweep(s) == {"cases": 1, "messages": 2, "customers": 1}
-        assert retention_sweep(s) == {"cases": 0, "messages": 0, "customers": 0}  # once
+    with app.app_context():
+        assert retention_sweep(unit_of_work()) == {"cases": 1, "messages": 2, "customers": 1}
+        assert retention_sweep(unit_of_work()) == {"cases": 0, "messages": 0, "customers": 0}  # once
     assert "Maria" not in texts(app, old["case"]) and REDACTED in texts(app, old["case"])
     assert "Maria" in texts(app, recent["case"])
     view = api.get(f"/cases/{old['case']}", key).json

@@ -43,14 +43,14 @@ def escalate(app: Any, case_id: int, reason: str = "needs a refund") -> None:
 
 def send(app: Any) -> int:
     """Run the webhook sender once over everything due."""
-    from gigcx.services import webhooks
+    from gigcx.services import webhook_sender
 
     with app.app_context():
-        return webhooks.send_due()
+        return webhook_sender.send_due()
 
 
 def send_mail(app: Any) -> int:
-    from gigcx.services import mail
+    from gigcx.services import mail_sender
 
     with app.app_context():
-        return mail.send_due()
+        return mail_sender.send_due()

@@ -11,6 +11,7 @@ from sqlmodel import select
 from gigcx.db import session_scope
 from gigcx.models import Expert, ExpertConnection, Payout
 from gigcx.services import mail
+from gigcx.uow import transaction
 from tests.conftest import Api, assert_error
 from tests.notify.helpers import ask, escalate, send, send_mail
 from tests.notify.receivers import Mailbox, Receiver, parts
@@ -78,12 +79,12 @@ def test_an_away_expert_who_opted_in_is_emailed_about_a_waiting_question_in_fren
     assert api.get("/experts/me/notifications", token).json == {
         "offers": False, "digest": False, "payouts": False, "language": "en", "smtp_configured": True}
     case_id = ask(app, "acme", "where is my card")
-    with app.app_context(), session_scope() as s:
+    with app.app_context(), transaction() as s:
         assert mail.scan_waiting(s) == 0  # not opted in
     r = api.put("/experts/me/notifications", token, json={"offers": True, "language": "fr"})
     assert r.json["offers"] is True and r.json["language"] == "fr"
     assert_error(api.put("/experts/me/notifications", token, json={"offers": "maybe"}), 422, "invalid")
-    with app.app_context(), session_scope() as s:
+    with app.app_context(), transaction() as s:
         assert mail.scan_waiting(s) == 1
         assert mail.scan_waiting(s) == 0  # once per case
     send_mail(app)
@@ -101,11 +102,11 @@ def test_a_connected_expert_is_not_emailed_about_queued_cases(app: Any, api: Api
     api.topic(key, "cards", examples=["where is my card"])
     expert_id, token = _approved_expert(api, key)
     api.put("/experts/me/notifications", token, json={"offers": True})
-    with app.app_context(), session_scope() as s:
+    with app.app_context(), transaction() as s:
         s.add(ExpertConnection(sid="sid-1", expert_id=expert_id, process_id="p"))
         s.commit()
     ask(app, "acme", "where is my card")
-    with app.app_context(), session_scope() as s:
+    with app.app_context(), transaction() as s:
         assert mail.scan_waiting(s) == 0
 
 
@@ -121,7 +122,7 @@ def test_daily_digest_once_a_day(app: Any, api: Api, mailbox: Mailbox) -> None:
 
         brand_id = s.exec(select(Brand.id).where(Brand.slug == "acme")).one()
     resolved_case(app, brand_id, expert_id)
-    with app.app_context(), session_scope() as s:
+    with app.app_context(), transaction() as s:
         assert mail.send_digests(s, force=True) == 1
         assert mail.send_digests(s, force=True) == 0
     send_mail(app)
@@ -212,11 +213,10 @@ def test_an_expert_who_left_with_an_offer_open_is_emailed_about_it(app: Any, api
         s.add(ExpertConnection(sid="sid-1", expert_id=expert_id, process_id="p"))
         s.commit()
     case_id = ask(app, "acme", "where is my card")
-    with app.app_context(), session_scope() as s:
+    with app.app_context(), transaction() as s:
         assert s.exec(select(Offer).where(Offer.case_id == case_id)).one().status == "open"
         assert mail.scan_waiting(s) == 0  # at the console
         s.execute(delete(ExpertConnection))
-        s.commit()
         assert mail.scan_waiting(s) == 1  # the console was closed with the offer open
     send_mail(app)
     [msg] = mailbox.wait(1)

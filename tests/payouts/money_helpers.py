@@ -84,14 +84,15 @@ def fire_due_timers(app: Any) -> int:
     """Run every due timer now, as a serving process would."""
     from gigcx.db import session_scope
     from gigcx.services import timers
+    from gigcx.uow import unit_of_work
 
     fired = 0
     with app.app_context():
         with session_scope() as s:
             ids = timers.due(s)
         for timer_id in ids:
-            with session_scope() as s:
-                fired += timers.fire(s, timer_id, "test")
+            with unit_of_work() as uow:
+                fired += timers.fire(uow.session, uow.outbox, timer_id, "test")
     return fired
 
 

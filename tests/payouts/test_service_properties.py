@@ -20,6 +20,7 @@ from gigcx.db import session_scope
 from gigcx.models import Brand, Expert, Payout
 from gigcx.services import ledger
 from gigcx.services import payouts as svc
+from gigcx.uow import unit_of_work
 
 REWARD, FAST, FIVE = 300, 50, 100
 
@@ -142,21 +143,21 @@ def test_service_layer_keeps_the_books(app: Any, api: Any, monkeypatch: Any, ops
             script = list(step[1])
             crash_next["on"] = "crash" in script
             fake.script = [m if m != "crash" else "ok" for m in script]
-            with app.app_context(), session_scope() as s:
+            with app.app_context():
                 try:
                     if kind == "run":
-                        svc.run(s, fake, 100)
+                        svc.run(unit_of_work(), fake, 100)
                     else:
-                        svc.retry_open(s, fake)
-                except Crash:
-                    s.rollback()
+                        svc.retry_open(unit_of_work(), fake)
+                except Crash:  # the unit of work rolled the step back
+                    pass
             crash_next["on"] = False
         _check(app, brand_id, experts, model, fake)
 
     # Finally everything recovers: every payout in transit settles with exactly one transfer.
     fake.script = []
-    with app.app_context(), session_scope() as s:
-        svc.retry_open(s, fake)
+    with app.app_context():
+        svc.retry_open(unit_of_work(), fake)
     _check(app, brand_id, experts, model, fake, settled=True)
 
 

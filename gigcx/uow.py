@@ -1,0 +1,185 @@
+"""The unit of work: the one transaction boundary of the app.
+
+A `UnitOfWork` holds a database session and an `Outbox`. Edges (REST views, Socket.IO handlers,
+CLI commands, background loops, the demo) open one around the service calls of one change:
+
+    with unit_of_work() as uow:
+        cases.resolve(uow.session, uow.outbox, actor, case_id=...)
+
+On a clean exit it commits and *then* emits the outbox's events (a client never hears of a
+change a crash could take back); on an exception it rolls back and drops them. Services take the
+session and outbox they are given and never commit, roll back or begin a transaction of their own;
+a race they expect (a unique key taken meanwhile) is isolated in a savepoint (`uow.savepoint()`,
+or `session.begin_nested()` where only the session is at hand).
+
+A job that must span several transactions (a payout run calls Stripe between recording its intent
+and its outcome; senders claim rows, send with no transaction open, then record) ends each step with
+`uow.commit()`: every step is a unit of work of its own, committed (and its events emitted) before
+the next begins, in the same session.
+
+This module is the only code that calls `Session.commit()` or `Session.rollback()` (a test scans
+for others; `install_commit_guard` makes the test suite fail on any commit issued elsewhere).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from flask import g
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session
+
+from gigcx import db
+from gigcx.events import Outbox
+
+R = TypeVar("R")
+_COMMITTING = "gigcx.uow_committing"
+
+
+class UnitOfWork:
+    """Transactions of one session, each gathering the events to emit once it commits.
+
+    Every `with uow:` block is one transaction: committed on a clean exit (then its events are
+    emitted), rolled back on an exception (its events dropped). Blocks may nest and follow one
+    another on the same session (a multi-step job); the session is closed when the outermost
+    block of a unit of work that made it ends. A session handed in (the request's) stays open."""
+
+    def __init__(self, session: Session | None = None, *, engine: Engine | None = None):
+        self._given = session
+        self._engine = engine
+        self._depth = 0
+        self.session: Session = session  # type: ignore[assignment]
+        self.outbox = Outbox()
+
+    def __enter__(self) -> UnitOfWork:
+        if self.session is None:
+            self.session = db.new_session(self._engine)
+        self._depth += 1
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._depth -= 1
+        try:
+            if exc_type is None:
+                self._commit()
+            else:
+                self._rollback()
+        finally:
+            if self._depth == 0 and self._given is None:
+                self.session.close()
+                self.session = None  # type: ignore[assignment]
+
+    def _commit(self) -> None:
+        """Commit, then emit the events gathered so far."""
+        self.session.info[_COMMITTING] = True
+        try:
+            self.session.commit()
+        finally:
+            self.session.info.pop(_COMMITTING, None)
+        outbox, self.outbox = self.outbox, Outbox()
+        outbox.flush()
+
+    def _rollback(self) -> None:
+        """Roll back and drop the events gathered so far."""
+        self.outbox = Outbox()
+        self.session.rollback()
+
+    def savepoint(self) -> SessionTransaction:
+        """A nested transaction (SAVEPOINT) for a statement that may lose a race: on an error
+        leaving its `with` block, only the savepoint's work is undone."""
+        return self.session.begin_nested()
+
+
+def discard(session: Session) -> None:
+    """Abandon the transaction so far and go on in a fresh one.
+
+    Only for a hot path whose first write lost a race that aborts the transaction (PostgreSQL)
+    and that wrote nothing before it: a savepoint would cost every call two round trips."""
+    session.rollback()
+
+
+def unit_of_work(engine: Engine | None = None) -> UnitOfWork:
+    """A unit of work on a new session of the current app's engine (or `engine`)."""
+    return UnitOfWork(engine=engine)
+
+
+@contextmanager
+def transaction(engine: Engine | None = None) -> Iterator[Session]:
+    """A unit of work for callers that need only its session (CLI commands, background loops)."""
+    with UnitOfWork(engine=engine) as uow:
+        yield uow.session
+
+
+def transact(work: Callable[[Session, Outbox], R]) -> R:
+    """Run `work(session, outbox)` in a unit of work: commit, then emit its events."""
+    with unit_of_work() as uow:
+        return work(uow.session, uow.outbox)
+
+
+# ---- REST: one unit of work per request ----------------------------------------------------------
+
+def for_request() -> UnitOfWork:
+    """The current request's unit of work, on the request's session."""
+    if "uow" not in g:
+        g.uow = UnitOfWork(db.request_session())
+    return g.uow  # type: ignore[no-any-return]
+
+
+def transactional(view: Callable[..., R]) -> Callable[..., R]:
+    """Run a view in the request's unit of work: committed (then its events emitted) when the
+    view returns, rolled back when it raises. Views that only read commit an empty transaction,
+    which costs what closing it would."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> R:
+        with for_request():
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+def wrap_views(app: Any, prefix: str) -> None:
+    """Give every view of the blueprint `prefix` (an endpoint prefix such as "api.") the request's
+    unit of work."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.startswith(prefix) and not getattr(view, "_gigcx_transactional", False):
+            wrapped = transactional(view)
+            wrapped._gigcx_transactional = True  # type: ignore[attr-defined]
+            app.view_functions[endpoint] = wrapped
+
+
+# ---- the guard -----------------------------------------------------------------------------------
+
+class StrayCommit(RuntimeError):
+    """A commit issued by the app's code other than the unit of work."""
+
+
+_PACKAGE = str(Path(__file__).parent) + os.sep
+
+
+def _guard(session: OrmSession) -> None:
+    if session.info.get(_COMMITTING) or session.in_nested_transaction():  # a savepoint's release
+        return
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith("<")
+                                 or f"{os.sep}site-packages{os.sep}" in frame.f_code.co_filename):
+        frame = frame.f_back  # SQLAlchemy's own frames, up to the caller of commit()
+    if frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        raise StrayCommit(f"commit outside the unit of work at {frame.f_code.co_filename}:{frame.f_lineno}: "
+                          "only gigcx.uow commits")
+
+
+def install_commit_guard() -> None:
+    """Make any commit issued by the app's code other than a UnitOfWork raise (the test suite
+    installs it). Commits by other code (tests' fixtures, Alembic) are left alone."""
+    if not event.contains(OrmSession, "before_commit", _guard):
+        event.listen(OrmSession, "before_commit", _guard)
