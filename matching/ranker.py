@@ -43,6 +43,7 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from matching.expert_profiles import DEFAULT_WEIGHTS, FEATURES, FloatArray, IntArray, Profiles
+from matching.list_scores import beats, mrr_all, own_lists, own_score, rr_lists
 
 __all__ = ["DEFAULT_WEIGHTS", "FEATURES", "TIME_FREE", "ExpertRanker", "ResolvedCase"]
 
@@ -257,9 +258,9 @@ class ExpertRanker:
             for k in range(self.n_folds):
                 w_k = self._own_lr(zc, [i for i in range(len(zc)) if k_of[i] != k])
                 part = [i for i in range(len(zc)) if k_of[i] == k]
-                held += _own_score([zc[i] for i in part], w_k) * float(np.mean(k_of == k))
-                held_lists[part] = _own_lists([zc[i] for i in part], w_k)
-            if held > _own_score(zc, w_all):
+                held += own_score([zc[i] for i in part], w_k) * float(np.mean(k_of == k))
+                held_lists[part] = own_lists([zc[i] for i in part], w_k)
+            if held > own_score(zc, w_all):
                 w_cand = self._own_lr(zc, list(range(len(zc))))
                 cand_lists = held_lists
         # never worse than the baseline the ranker replaces: keep the learned weights only where
@@ -267,21 +268,21 @@ class ExpertRanker:
         # (ties by id, as the baseline breaks them)
         w_tag = np.zeros(len(w_all))
         w_tag[tag_col] = 1.0
-        self.tag_count_fallback_ = {"all": not _beats(_rr_lists(z, w_all), _rr_lists(z, w_tag)),
-                                    "candidates": False}
+        beats_all = beats(rr_lists(z, w_all), rr_lists(z, w_tag), TAG_COUNT_MARGIN)
+        self.tag_count_fallback_ = {"all": not beats_all, "candidates": False}
         if zc:
             w_cand = w_all if w_cand is None else w_cand
             if cand_lists is None:
-                cand_lists = _own_lists(zc, w_cand)
-            if not _beats(cand_lists, _own_lists(zc, w_tag)):
+                cand_lists = own_lists(zc, w_cand)
+            if not beats(cand_lists, own_lists(zc, w_tag), TAG_COUNT_MARGIN):
                 w_cand = w_tag
                 self.tag_count_fallback_["candidates"] = True
         if self.tag_count_fallback_["all"]:
             w_all = w_tag
         if w_cand is None:
             w_cand = w_all
-        self.validation_score_ = {"mrr_all": _mrr_all(z, w_all),
-                                  "own": _own_score(zc, w_cand) if zc else 0.0}
+        self.validation_score_ = {"mrr_all": mrr_all(z, w_all),
+                                  "own": own_score(zc, w_cand) if zc else 0.0}
         return w_all / scale, w_cand / scale
 
     @staticmethod
@@ -292,14 +293,14 @@ class ExpertRanker:
 
     def _ascend(self, z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
         """Coordinate ascent on the mean reciprocal rank among all experts (additive steps)."""
-        best = _mrr_all(z, w)
+        best = mrr_all(z, w)
         for _ in range(self.learn_rounds):
             improved = False
             for j in range(len(w)):
                 for step in (0.5, -0.5, 0.125, -0.125):
                     trial = w.copy()
                     trial[j] += step * np.abs(w).max()
-                    val = _mrr_all(z, trial)
+                    val = mrr_all(z, trial)
                     if val > best + 1e-9:
                         best, w, improved = val, trial, True
             if not improved:
@@ -359,61 +360,6 @@ class ExpertRanker:
         out = [(e, float(s)) for e, s in zip(pool, scores)]
         out.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return out
-
-
-def _mrr_all(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
-    """Mean reciprocal rank of the resolver among all experts (ties count against it)."""
-    w32 = w.astype(np.float32)
-    total = 0.0
-    for x, p, _ in z:
-        s = x @ w32
-        total += 1.0 / (1 + int((s >= s[p]).sum()) - 1)
-    return total / len(z)
-
-
-def _own_score(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
-    """P@1 + MRR of the resolver among the question's own experts."""
-    w32 = w.astype(np.float32)
-    total = 0.0
-    for x, p, own in z:
-        s = x[own] @ w32
-        r = int((s > (x[p] @ w32)).sum()) + 1
-        total += (r == 1) + 1.0 / r
-    return total / len(z)
-
-
-def _rr_lists(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
-    """Per list, the resolver's reciprocal rank among all experts, ties broken at random
-    (expected value), as an evaluation that breaks ties by id does on average."""
-    w32 = w.astype(np.float32)
-    out = np.empty(len(z))
-    for i, (x, p, _) in enumerate(z):
-        s = x @ w32
-        out[i] = 1.0 / (1 + int((s > s[p]).sum()) + 0.5 * (int((s == s[p]).sum()) - 1))
-    return out
-
-
-def _own_lists(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
-    """Per list, P@1 + reciprocal rank of the resolver among the question's own experts, ties
-    broken at random (expected P@1, reciprocal of the expected rank)."""
-    w32 = w.astype(np.float32)
-    out = np.empty(len(z))
-    for i, (x, p, own) in enumerate(z):
-        s_all = x @ w32
-        s, sp_ = s_all[own], s_all[p]
-        above, ties = int((s > sp_).sum()), int((s == sp_).sum()) - int(np.isin(p, own))
-        out[i] = (1.0 / (1 + ties) if above == 0 else 0.0) + 1.0 / (1 + above + 0.5 * ties)
-    return out
-
-
-def _beats(ours: FloatArray, base: FloatArray) -> bool:
-    """Whether per-list scores ``ours`` beat ``base`` on the same lists by more than
-    ``TAG_COUNT_MARGIN`` standard errors of the mean paired difference."""
-    d = ours - base
-    if len(d) < 2:
-        return False
-    se = float(d.std(ddof=1)) / float(np.sqrt(len(d)))
-    return float(d.mean()) > TAG_COUNT_MARGIN * se
 
 
 def _case_times(cases: Sequence[ResolvedCase]) -> FloatArray | None:
