@@ -303,9 +303,8 @@ def main() -> None:
     if not args.no_embeddings and embeddings_available():
         models.append(("TopicClassifier(embeddings='auto'), MiniLM",
                        lambda: TopicClassifier(embeddings="required")))
-        models.append(("same, previous defaults (embedding weight 1, no RBF map)*",
-                       lambda: TopicClassifier(embeddings="required", embedding_weight=1.0,
-                                               embedding_rbf=0)))
+        models.append(("same with an RBF map of the embeddings (embedding_rbf=1000)*",
+                       lambda: TopicClassifier(embeddings="required", embedding_rbf=1000)))
         memoise_encoder()
     clf_rows = []
     for name, make in ([] if args.ranker_only else models):

@@ -142,6 +142,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         "none" never does (pure scikit-learn), "required" raises if it is missing.
     embedding_weight : length of the embedding view relative to the (unit) TF-IDF view.
     C : LinearSVC regularisation strength.
+    embedding_rbf : components of a Nystroem RBF map of the embeddings added to the features
+        (0: none, the default); rbf_weight: the map's mean row length.
     calibration_folds : folds for the out-of-fold temperature fit (needs >= 2 per class).
     embedding_model : directory of a local sentence-transformers model; None = bundled one.
     random_state : seed for the SVM solver and the calibration folds.
@@ -164,7 +166,7 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         unknown_label: Label | None = None,
         abstain_threshold: float | str = "auto",
         abstain_budget: float = 0.01,
-        embedding_rbf: int = 1000,
+        embedding_rbf: int = 0,
         rbf_weight: float = 1.0,
     ) -> None:
         self.embeddings = embeddings
@@ -211,9 +213,10 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             self.vectorizers_.append(vec)
 
     def _fit_rbf(self, emb: FloatArray | None) -> None:
-        """Nystroem map of an RBF kernel on the embeddings (``embedding_rbf`` components), so
-        the linear model can draw non-linear boundaries in the embedding space; scaled so its
-        rows have mean length ``rbf_weight``."""
+        """Nystroem map of an RBF kernel on the embeddings (``embedding_rbf`` components, 0 by
+        default: +0.4 points in cross-validation on BANKING77, +0.0 on its test split, 2.6x the
+        fit's CPU), so the linear model can draw non-linear boundaries in the embedding space;
+        scaled so its rows have mean length ``rbf_weight``."""
         self.rbf_: Nystroem | None = None
         self.rbf_scale_ = 0.0
         if emb is None or self.embedding_rbf <= 0 or self.rbf_weight <= 0:
