@@ -55,9 +55,19 @@ class StrictQuery(BaseModel):
     _no_nul = model_validator(mode="before")(refuse_nul)
 
 
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
 class ErrorDetail(BaseModel):
+    """A snake_case code and a human message; some errors add details (e.g. `fields`)."""
+
+    model_config = ConfigDict(extra="allow")
+
     code: str
     message: str
+    fields: list[FieldProblem] | None = Field(None, description="`invalid` requests: which fields and why")
 
 
 class ErrorBody(BaseModel):

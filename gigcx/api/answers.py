@@ -8,6 +8,7 @@ from typing import Any
 
 from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.cases import AnswerList, AnswerView
 from gigcx.auth import principal, requires
 from gigcx.models import AnswerStatus
 from gigcx.services import answers as svc
@@ -18,7 +19,8 @@ def _who() -> str:
     return f"staff:{me.staff_id}" if me.staff_id else "api key"
 
 
-@api.get("/answers", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/answers", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: AnswerList})
 @requires("brand")
 def list_answers(query: schemas.AnswerListQuery) -> dict[str, Any]:
     """The brand's reusable answers, newest first, with the brand's reuse mode."""
@@ -26,14 +28,16 @@ def list_answers(query: schemas.AnswerListQuery) -> dict[str, Any]:
                             limit=query.limit, before_id=query.before_id)
 
 
-@api.get("/answers/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/answers/<int:id>", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: AnswerView})
 @requires("brand")
 def get_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """One reusable answer."""
     return svc.view(svc.get(db.request_session(), principal().brand_id, path.id))  # type: ignore[arg-type]
 
 
-@api.patch("/answers/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.patch("/answers/<int:id>", tags=[TAGS["cases"]], security=SECURITY,
+           responses={200: AnswerView})
 @requires("brand_admin")
 def patch_answer(path: schemas.AnswerPath, body: schemas.AnswerDecision) -> dict[str, Any]:
     """Edit an answer's text and/or set its status (`approved`, `rejected`, `pending`)."""
@@ -42,7 +46,8 @@ def patch_answer(path: schemas.AnswerPath, body: schemas.AnswerDecision) -> dict
     return svc.view(row)
 
 
-@api.post("/answers/<int:id>/approve", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/answers/<int:id>/approve", tags=[TAGS["cases"]], security=SECURITY,
+          responses={200: AnswerView})
 @requires("brand_admin")
 def approve_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """Approve an answer for reuse (needed under `curated`)."""
@@ -50,7 +55,8 @@ def approve_answer(path: schemas.AnswerPath) -> dict[str, Any]:
                                status=AnswerStatus.approved, answer=None, who=_who()))
 
 
-@api.post("/answers/<int:id>/reject", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/answers/<int:id>/reject", tags=[TAGS["cases"]], security=SECURITY,
+          responses={200: AnswerView})
 @requires("brand_admin")
 def reject_answer(path: schemas.AnswerPath) -> dict[str, Any]:
     """Never reuse this answer."""

@@ -5,6 +5,7 @@ from typing import Any
 
 from gigcx import db, schemas, uow
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.brands import BrandSettingsView
 from gigcx.auth import principal, requires
 from gigcx.services import brands as svc
 
@@ -19,7 +20,7 @@ def create_brand(body: schemas.BrandCreate) -> tuple[dict[str, Any], int]:
 
 
 @api.get("/brand", tags=[TAGS["brands"]], security=SECURITY,
-         responses={200: schemas.BrandSettings})
+         responses={200: BrandSettingsView})
 @requires("brand")
 def get_brand() -> dict[str, Any]:
     """The calling brand's settings (admins also see the identity secret that signs customers' ids)."""
@@ -28,7 +29,7 @@ def get_brand() -> dict[str, Any]:
 
 
 @api.patch("/brand", tags=[TAGS["brands"]], security=SECURITY,
-           responses={200: schemas.BrandSettings})
+           responses={200: BrandSettingsView})
 @requires("brand_admin")
 def patch_brand(body: schemas.BrandUpdate) -> dict[str, Any]:
     """Change some of the brand's settings (timers, currency, bonuses)."""

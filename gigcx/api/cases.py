@@ -11,6 +11,8 @@ from sqlmodel import select
 import payouts
 from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.cases import CaseDetail, CaseList, Metrics
+from gigcx.api.responses.common import CSV
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
 from gigcx.events import message_payload, public_suggestions
@@ -63,7 +65,8 @@ def _query(brand_id: int, q: schemas.CaseListQuery | schemas.ExportQuery) -> Any
     return stmt.order_by(Case.id.desc())  # type: ignore[union-attr]
 
 
-@api.get("/cases", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/cases", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: CaseList})
 @requires("brand")
 def list_cases(query: schemas.CaseListQuery) -> dict[str, Any]:
     """The brand's cases, newest first; page with `before_id`."""
@@ -74,7 +77,8 @@ def list_cases(query: schemas.CaseListQuery) -> dict[str, Any]:
             "next_before_id": page[-1][0].id if more and page else None}
 
 
-@api.get("/cases/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/cases/<int:id>", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: CaseDetail})
 @requires("brand")
 def get_case(path: schemas.CasePath) -> dict[str, Any]:
     """One case with its full transcript and the routing decisions behind its offers."""
@@ -96,7 +100,8 @@ def get_case(path: schemas.CasePath) -> dict[str, Any]:
     return out
 
 
-@api.get("/metrics", tags=[TAGS["metrics"]], security=SECURITY)
+@api.get("/metrics", tags=[TAGS["metrics"]], security=SECURITY,
+         responses={200: Metrics})
 @requires("brand")
 def get_metrics(query: schemas.MetricsQuery) -> dict[str, Any]:
     """Resolution quality over cases created in [since, until)."""
@@ -109,7 +114,8 @@ EXPORT_FIELDS = ["id", "created_at", "status", "topic", "language", "expert_id",
                  "reward_cents", "review_verdict", "question"]
 
 
-@api.get("/cases/export.csv", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/cases/export.csv", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: CSV})
 @requires("brand")
 def export_cases(query: schemas.ExportQuery) -> Response:
     """Every case in the range as CSV (spreadsheet-safe: formulas are neutralised)."""

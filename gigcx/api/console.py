@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from gigcx import db, schemas
 from gigcx.api import SECURITY, TAGS, api
 from gigcx.api.cases import _cell
+from gigcx.api.responses.brands import PublicProgram, StaffMe
+from gigcx.api.responses.common import CSV
 from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
 from gigcx.models import StaffUser
@@ -34,7 +36,8 @@ class MetricsExportQuery(schemas.StrictQuery):
     bucket: Literal["hour", "day", "week"] = "day"
 
 
-@api.get("/brands/<slug>/program", tags=[TAGS["brands"]])
+@api.get("/brands/<slug>/program", tags=[TAGS["brands"]],
+         responses={200: PublicProgram})
 @public  # a brand's public sign-up page
 def public_program(path: ProgramSlugPath) -> dict[str, Any]:
     """A brand's expert program: its name and the active topics experts may apply for."""
@@ -49,7 +52,8 @@ def public_program(path: ProgramSlugPath) -> dict[str, Any]:
             "currency": brand.currency}
 
 
-@api.get("/staff/me", tags=[TAGS["brands"]], security=SECURITY)
+@api.get("/staff/me", tags=[TAGS["brands"]], security=SECURITY,
+         responses={200: StaffMe})
 @requires("brand")
 def staff_me() -> dict[str, Any]:
     """The calling console user (or the brand's API key, which has admin rights)."""
@@ -67,7 +71,8 @@ METRIC_FIELDS = ["bucket", "cases", "resolved", "escalated", "deflected", "resol
                  "resolution_p90_s", "csat_avg", "csat_count", "nps", "nps_count"]
 
 
-@api.get("/metrics/export.csv", tags=[TAGS["metrics"]], security=SECURITY)
+@api.get("/metrics/export.csv", tags=[TAGS["metrics"]], security=SECURITY,
+         responses={200: CSV})
 @requires("brand")
 def export_metrics(query: MetricsExportQuery) -> Response:
     """The metrics series (one row per hour, day or week of case creation) as CSV."""

@@ -8,11 +8,13 @@ from flask import Response
 
 from gigcx import db, schemas, uow
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.cases import CustomerExport, ErasureReport
 from gigcx.auth import principal, requires
 from gigcx.services import privacy
 
 
-@api.get("/customers/<int:id>/export", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/customers/<int:id>/export", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: CustomerExport})
 @requires("brand")
 def export_customer(path: schemas.CustomerPath) -> Response:
     """Everything stored about one customer, as a JSON file to hand to them."""
@@ -21,7 +23,8 @@ def export_customer(path: schemas.CustomerPath) -> Response:
                     headers={"Content-Disposition": f"attachment; filename=customer-{path.id}.json"})
 
 
-@api.delete("/customers/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.delete("/customers/<int:id>", tags=[TAGS["cases"]], security=SECURITY,
+            responses={200: ErasureReport})
 @requires("brand_admin")
 def erase_customer(path: schemas.CustomerPath) -> dict[str, Any]:
     """Erase one customer's personal data now: their conversations' text is redacted, open cases

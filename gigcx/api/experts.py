@@ -29,7 +29,8 @@ def create_token(body: schemas.TokenRequest) -> dict[str, Any]:
     return {"token": token, "expert_id": expert.id}
 
 
-@api.delete("/auth/token", tags=[TAGS["experts"]], security=SECURITY)
+@api.delete("/auth/token", tags=[TAGS["experts"]], security=SECURITY,
+            responses={204: None})
 @requires("expert", "brand")
 def revoke_token() -> tuple[str, int]:
     """Log out: revoke the token used for this call (brand API keys are rotated instead)."""

@@ -8,6 +8,17 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from gigcx import db
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.notify import (
+    BrandNotifications,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryView,
+    EndpointList,
+    EndpointView,
+    ExpertNotifications,
+    StaffNotifications,
+    WebhookEventTypes,
+)
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
 from gigcx.schemas import MAX_ID, Email, Strict, StrictQuery
@@ -83,14 +94,16 @@ def _reveal() -> bool:
 
 # ---- endpoints -------------------------------------------------------------------------------------
 
-@api.get("/webhooks/events", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.get("/webhooks/events", tags=[TAGS["webhooks"]], security=SECURITY,
+         responses={200: WebhookEventTypes})
 @requires("brand")
 def webhook_event_types() -> dict[str, Any]:
     """The event types an endpoint may subscribe to."""
     return {"events": list(svc.EVENTS), "signature_header": svc.SIGNATURE_HEADER}
 
 
-@api.post("/webhooks/endpoints", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.post("/webhooks/endpoints", tags=[TAGS["webhooks"]], security=SECURITY,
+          responses={201: EndpointView})
 @requires("brand_admin")
 def create_webhook_endpoint(body: EndpointCreate) -> tuple[dict[str, Any], int]:
     """Register an endpoint (`webhook`: signed JSON events; `chat`: a team chat's incoming-webhook
@@ -101,7 +114,8 @@ def create_webhook_endpoint(body: EndpointCreate) -> tuple[dict[str, Any], int]:
     return svc.endpoint_view(ep, reveal=True), 201
 
 
-@api.get("/webhooks/endpoints", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.get("/webhooks/endpoints", tags=[TAGS["webhooks"]], security=SECURITY,
+         responses={200: EndpointList})
 @requires("brand")
 def list_webhook_endpoints() -> dict[str, Any]:
     """The brand's endpoints with their state (`active` or `disabled`, and why)."""
@@ -109,14 +123,16 @@ def list_webhook_endpoints() -> dict[str, Any]:
                           for ep in svc.list_endpoints(db.request_session(), _brand())]}
 
 
-@api.get("/webhooks/endpoints/<int:id>", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.get("/webhooks/endpoints/<int:id>", tags=[TAGS["webhooks"]], security=SECURITY,
+         responses={200: EndpointView})
 @requires("brand")
 def get_webhook_endpoint(path: EndpointPath) -> dict[str, Any]:
     """One endpoint."""
     return svc.endpoint_view(svc.get_endpoint(db.request_session(), _brand(), path.id), reveal=_reveal())
 
 
-@api.patch("/webhooks/endpoints/<int:id>", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.patch("/webhooks/endpoints/<int:id>", tags=[TAGS["webhooks"]], security=SECURITY,
+           responses={200: EndpointView})
 @requires("brand_admin")
 def update_webhook_endpoint(path: EndpointPath, body: EndpointUpdate) -> dict[str, Any]:
     """Change the URL, events or description; `status: "active"` enables a disabled endpoint."""
@@ -133,7 +149,8 @@ def delete_webhook_endpoint(path: EndpointPath) -> tuple[str, int]:
     return "", 204
 
 
-@api.post("/webhooks/endpoints/<int:id>/rotate-secret", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.post("/webhooks/endpoints/<int:id>/rotate-secret", tags=[TAGS["webhooks"]], security=SECURITY,
+          responses={200: EndpointView})
 @requires("brand_admin")
 def rotate_webhook_secret(path: EndpointPath, body: RotateSecret) -> dict[str, Any]:
     """A new signing secret; deliveries carry signatures with both for `overlap_s` (default a day)."""
@@ -143,7 +160,8 @@ def rotate_webhook_secret(path: EndpointPath, body: RotateSecret) -> dict[str, A
 
 # ---- the delivery log ------------------------------------------------------------------------------
 
-@api.get("/webhooks/deliveries", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.get("/webhooks/deliveries", tags=[TAGS["webhooks"]], security=SECURITY,
+         responses={200: DeliveryList})
 @requires("brand")
 def list_webhook_deliveries(query: DeliveryQuery) -> dict[str, Any]:
     """Deliveries, newest first, with their last response code; page with `before_id`."""
@@ -155,7 +173,8 @@ def list_webhook_deliveries(query: DeliveryQuery) -> dict[str, Any]:
             "next_before_id": page[-1].id if len(rows) > query.limit and page else None}
 
 
-@api.get("/webhooks/deliveries/<int:id>", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.get("/webhooks/deliveries/<int:id>", tags=[TAGS["webhooks"]], security=SECURITY,
+         responses={200: DeliveryDetail})
 @requires("brand")
 def get_webhook_delivery(path: DeliveryPath) -> dict[str, Any]:
     """One delivery with its payload and every attempt (response code, error, duration)."""
@@ -163,7 +182,8 @@ def get_webhook_delivery(path: DeliveryPath) -> dict[str, Any]:
     return svc.delivery_view(d, full=True, attempts=attempts)
 
 
-@api.post("/webhooks/deliveries/<int:id>/replay", tags=[TAGS["webhooks"]], security=SECURITY)
+@api.post("/webhooks/deliveries/<int:id>/replay", tags=[TAGS["webhooks"]], security=SECURITY,
+          responses={201: DeliveryView})
 @requires("brand_admin")
 def replay_webhook_delivery(path: DeliveryPath) -> tuple[dict[str, Any], int]:
     """Send the delivery's event again, now, as a new delivery (same event id)."""
@@ -178,14 +198,16 @@ def _prefs(owner: str, changes: dict[str, Any] | None) -> dict[str, Any]:
     return mail.prefs_view(row)
 
 
-@api.get("/experts/me/notifications", tags=[TAGS["notifications"]], security=SECURITY)
+@api.get("/experts/me/notifications", tags=[TAGS["notifications"]], security=SECURITY,
+         responses={200: ExpertNotifications})
 @requires("expert")
 def get_expert_notifications() -> dict[str, Any]:
     """Which e-mails the expert gets: waiting offers, a daily earnings digest, payout notices."""
     return _prefs(f"expert:{principal().expert_id}", None)
 
 
-@api.put("/experts/me/notifications", tags=[TAGS["notifications"]], security=SECURITY)
+@api.put("/experts/me/notifications", tags=[TAGS["notifications"]], security=SECURITY,
+         responses={200: ExpertNotifications})
 @requires("expert")
 def put_expert_notifications(body: ExpertPrefs) -> dict[str, Any]:
     """Opt in or out (fields left out keep their value)."""
@@ -199,28 +221,32 @@ def _staff_owner() -> str:
     return f"staff:{me.staff_id}"
 
 
-@api.get("/staff/me/notifications", tags=[TAGS["notifications"]], security=SECURITY)
+@api.get("/staff/me/notifications", tags=[TAGS["notifications"]], security=SECURITY,
+         responses={200: StaffNotifications})
 @requires("brand")
 def get_staff_notifications() -> dict[str, Any]:
     """Whether this staff user is e-mailed about escalations (on by default) and alerts."""
     return _prefs(_staff_owner(), None)
 
 
-@api.put("/staff/me/notifications", tags=[TAGS["notifications"]], security=SECURITY)
+@api.put("/staff/me/notifications", tags=[TAGS["notifications"]], security=SECURITY,
+         responses={200: StaffNotifications})
 @requires("brand")
 def put_staff_notifications(body: StaffPrefs) -> dict[str, Any]:
     """Change this staff user's e-mails (analysts too: it is their own inbox)."""
     return _prefs(_staff_owner(), body.model_dump(exclude_unset=True))
 
 
-@api.get("/brand/notifications", tags=[TAGS["notifications"]], security=SECURITY)
+@api.get("/brand/notifications", tags=[TAGS["notifications"]], security=SECURITY,
+         responses={200: BrandNotifications})
 @requires("brand")
 def get_brand_notifications() -> dict[str, Any]:
     """The brand's contact address for alerts (a disabled endpoint)."""
     return _prefs(f"brand:{_brand()}", None)
 
 
-@api.put("/brand/notifications", tags=[TAGS["notifications"]], security=SECURITY)
+@api.put("/brand/notifications", tags=[TAGS["notifications"]], security=SECURITY,
+         responses={200: BrandNotifications})
 @requires("brand_admin")
 def put_brand_notifications(body: BrandPrefs) -> dict[str, Any]:
     """Set the contact address (null: alerts go to the brand's admins) and its language."""

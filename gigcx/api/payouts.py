@@ -8,6 +8,22 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from gigcx import db, uow
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.common import CSV
+from gigcx.api.responses.money import (
+    BatchPaid,
+    BrandStatement,
+    Earnings,
+    FundingResult,
+    PayoutAccount,
+    PayoutAccountLink,
+    PayoutList,
+    PayoutView,
+    PlatformFee,
+    ReversalList,
+    ReversalView,
+    ReviewResult,
+    RunResult,
+)
 from gigcx.auth import principal, requires
 from gigcx.errors import ApiError
 from gigcx.models import Brand, Payout
@@ -91,7 +107,8 @@ class BudgetPolicyBody(Strict):
     low_watermark_cents: int = Field(0, ge=0, le=1_000_000_000)
 
 
-@api.post("/cases/<int:id>/review", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/cases/<int:id>/review", tags=[TAGS["cases"]], security=SECURITY,
+          responses={200: ReviewResult})
 @requires("brand_admin")
 def review_case_verdict(path: CasePath, body: ReviewRequest) -> dict[str, Any]:
     """Approve (releases the reward now) or reject (inside the review window: takes it back).
@@ -110,14 +127,16 @@ def review_case_verdict(path: CasePath, body: ReviewRequest) -> dict[str, Any]:
                            case_id=path.id, verdict=body.verdict, note=body.note)
 
 
-@api.get("/experts/me/earnings", tags=[TAGS["payouts"]], security=SECURITY)
+@api.get("/experts/me/earnings", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: Earnings})
 @requires("expert")
 def expert_earnings() -> dict[str, Any]:
     """The calling expert's balances, per-case rewards and payouts."""
     return earnings.earnings_view(db.request_session(), principal().expert_id)  # type: ignore[arg-type]
 
 
-@api.post("/payouts/run", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/payouts/run", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={200: RunResult})
 @requires("operator")
 def run_payouts() -> dict[str, Any]:
     """Pay every expert's available balance at or above the minimum, now."""
@@ -135,7 +154,8 @@ def _write_statements(session: Any, result: svc.RunResult, directory: str) -> No
         current_app.logger.error("statements of batch %s not written to %s: %s", result.batch.id, directory, exc)
 
 
-@api.post("/payouts/retry", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/payouts/retry", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={200: PayoutList})
 @requires("operator")
 def retry_payouts() -> dict[str, Any]:
     """Re-send the payouts still in transit or needing attention (crash recovery)."""
@@ -143,7 +163,8 @@ def retry_payouts() -> dict[str, Any]:
     return {"payouts": [svc.payout_view(p) for p in recovered]}
 
 
-@api.get("/payouts", tags=[TAGS["payouts"]], security=SECURITY)
+@api.get("/payouts", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: PayoutList})
 @requires("operator")
 def list_payouts(query: PayoutListQuery) -> dict[str, Any]:
     """Payouts newest first; `?attention=true`: those whose outcome the operator must settle."""
@@ -151,7 +172,8 @@ def list_payouts(query: PayoutListQuery) -> dict[str, Any]:
     return {"payouts": [svc.payout_view(p) for p in rows]}
 
 
-@api.post("/payouts/<int:id>/settle", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/payouts/<int:id>/settle", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={200: PayoutView})
 @requires("operator")
 def settle_payout(path: PayoutPath, body: SettleRequest) -> dict[str, Any]:
     """Settle an open payout with evidence: `{transfer_id}` (paid) or `{not_sent: true}` (failed)."""
@@ -160,7 +182,8 @@ def settle_payout(path: PayoutPath, body: SettleRequest) -> dict[str, Any]:
     return svc.payout_view(payout)
 
 
-@api.post("/payouts/batches/<int:id>/mark-paid", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/payouts/batches/<int:id>/mark-paid", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={200: BatchPaid})
 @requires("operator")
 def mark_batch_paid(path: PayoutPath, body: MarkPaidRequest) -> dict[str, Any]:
     """Manual mode: every payout of the batch awaiting manual payment was paid by hand."""
@@ -168,7 +191,8 @@ def mark_batch_paid(path: PayoutPath, body: MarkPaidRequest) -> dict[str, Any]:
     return {"batch_id": path.id, "payouts": [svc.payout_view(p) for p in rows]}
 
 
-@api.get("/payouts/reversals", tags=[TAGS["payouts"]], security=SECURITY)
+@api.get("/payouts/reversals", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: ReversalList})
 @requires("operator")
 def list_reversals(query: ReversalQuery) -> dict[str, Any]:
     """Reversed transfers; `?undecided=true`: money held until the operator decides."""
@@ -176,14 +200,16 @@ def list_reversals(query: ReversalQuery) -> dict[str, Any]:
     return {"reversals": [connect.reversal_view(r) for r in rows]}
 
 
-@api.post("/payouts/reversals/<id>/decision", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/payouts/reversals/<id>/decision", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={200: ReversalView})
 @requires("operator")
 def decide_reversal(path: ReversalPath, body: ReversalDecision) -> dict[str, Any]:
     """Pay the held money again (`repay`) or `write_off` it."""
     return connect.reversal_view(connect.decide_reversal(db.request_session(), path.id, body.decision))
 
 
-@api.get("/payouts/<int:id>/statement.csv", tags=[TAGS["payouts"]], security=SECURITY)
+@api.get("/payouts/<int:id>/statement.csv", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: CSV})
 @requires("operator", "expert")
 def payout_statement(path: PayoutPath) -> Response:
     """The expert's CSV statement for one payout (marked MANUAL PAYMENT in manual mode)."""
@@ -200,7 +226,8 @@ def payout_statement(path: PayoutPath) -> Response:
         "Content-Disposition": f'attachment; filename="gigcx-payout-{payout.id}.csv"'})
 
 
-@api.post("/experts/me/payout-account", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/experts/me/payout-account", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={200: PayoutAccountLink})
 @requires("expert")
 def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
     """Create the expert's Stripe Express account if needed and return an onboarding link."""
@@ -213,7 +240,8 @@ def expert_payout_account(body: PayoutAccountRequest) -> dict[str, Any]:
                               body.return_url or f"{base}/expert?payouts=done")
 
 
-@api.get("/experts/me/payout-account", tags=[TAGS["payouts"]], security=SECURITY)
+@api.get("/experts/me/payout-account", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: PayoutAccount})
 @requires("expert")
 def expert_payout_account_status() -> dict[str, Any]:
     """Where the expert's payouts go: manual, or a Stripe account and whether it is ready (live)."""
@@ -229,7 +257,8 @@ def expert_payout_account_status() -> dict[str, Any]:
             "payouts_enabled": expert.payouts_enabled if mode == "stripe" else True}
 
 
-@api.post("/brand/funding", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/brand/funding", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={201: FundingResult})
 @requires("brand_admin")
 def fund_brand_budget(body: FundingRequest) -> tuple[dict[str, Any], int]:
     """Top up the budget: a Stripe PaymentIntent, or a recorded top-up without Stripe."""
@@ -240,7 +269,8 @@ def fund_brand_budget(body: FundingRequest) -> tuple[dict[str, Any], int]:
         customer=body.customer, off_session=body.off_session, return_url=body.return_url))
 
 
-@api.post("/brands/<slug>/funding", tags=[TAGS["payouts"]], security=SECURITY)
+@api.post("/brands/<slug>/funding", tags=[TAGS["payouts"]], security=SECURITY,
+          responses={201: FundingResult})
 @requires("operator")
 def record_brand_funding(path: BrandSlugPath, body: RecordFundingRequest) -> tuple[dict[str, Any], int]:
     """The operator records a top-up paid outside GigCX (the only way without Stripe)."""
@@ -257,7 +287,8 @@ def _funded(session: Any, brand: Brand, out: dict[str, Any]) -> tuple[dict[str, 
     return out, 201
 
 
-@api.get("/brand/statement", tags=[TAGS["payouts"]], security=SECURITY)
+@api.get("/brand/statement", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: BrandStatement})
 @requires("brand")
 def brand_spend_statement() -> dict[str, Any]:
     """Funding, rewards, bonuses, reversals, budget, debt and the routing state of the budget."""
@@ -265,7 +296,8 @@ def brand_spend_statement() -> dict[str, Any]:
     return earnings.brand_statement(session, brand_svc.get_brand(session, principal().brand_id))  # type: ignore[arg-type]
 
 
-@api.put("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY)
+@api.put("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: BrandStatement})
 @requires("operator")
 def put_budget_policy(path: BrandSlugPath, body: BudgetPolicyBody) -> dict[str, Any]:
     """Make the brand prepaid with this credit limit (routing holds cases beyond it)."""
@@ -279,7 +311,8 @@ def put_budget_policy(path: BrandSlugPath, body: BudgetPolicyBody) -> dict[str, 
     return earnings.brand_statement(session, brand)
 
 
-@api.put("/brands/<slug>/platform-fee", tags=[TAGS["payouts"]], security=SECURITY)
+@api.put("/brands/<slug>/platform-fee", tags=[TAGS["payouts"]], security=SECURITY,
+         responses={200: PlatformFee})
 @requires("operator")
 def put_platform_fee(path: BrandSlugPath, body: PlatformFeeBody) -> dict[str, Any]:
     """The platform's fee per rewarded case of this brand, in its currency's minor units."""
@@ -293,7 +326,8 @@ def put_platform_fee(path: BrandSlugPath, body: PlatformFeeBody) -> dict[str, An
     return {"slug": brand.slug, "platform_fee_cents": brand.platform_fee_cents, "currency": brand.currency}
 
 
-@api.delete("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY)
+@api.delete("/brands/<slug>/budget-policy", tags=[TAGS["payouts"]], security=SECURITY,
+            responses={200: BrandStatement})
 @requires("operator")
 def delete_budget_policy(path: BrandSlugPath) -> dict[str, Any]:
     """Make the brand postpaid again: routing is never held for its budget."""

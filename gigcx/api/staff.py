@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from gigcx import db, ratelimit, schemas, security, uow
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.brands import ExpertProfile, ProgramList, StaffList
 from gigcx.auth import principal, public, requires
 from gigcx.errors import ApiError
 from gigcx.models import Expert, ExpertProgram, ProgramStatus, StaffUser
@@ -49,7 +50,8 @@ def create_staff(body: schemas.StaffCreate) -> tuple[dict[str, Any], int]:
     return _staff_view(staff), 201
 
 
-@api.delete("/staff/<int:id>", tags=[TAGS["brands"]], security=SECURITY)
+@api.delete("/staff/<int:id>", tags=[TAGS["brands"]], security=SECURITY,
+            responses={204: None})
 @requires("brand_admin")
 def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
     """Remove a console user: their tokens stop working and their live sockets are disconnected."""
@@ -59,7 +61,8 @@ def remove_staff(path: schemas.StaffPath) -> tuple[str, int]:
     return "", 204
 
 
-@api.get("/staff", tags=[TAGS["brands"]], security=SECURITY)
+@api.get("/staff", tags=[TAGS["brands"]], security=SECURITY,
+         responses={200: StaffList})
 @requires("brand")
 def list_staff() -> dict[str, Any]:
     """The brand's console users."""
@@ -68,7 +71,8 @@ def list_staff() -> dict[str, Any]:
     return {"staff": [_staff_view(s) for s in rows]}
 
 
-@api.get("/programs", tags=[TAGS["experts"]], security=SECURITY)
+@api.get("/programs", tags=[TAGS["experts"]], security=SECURITY,
+         responses={200: ProgramList})
 @requires("brand")
 def list_programs(query: schemas.ProgramListQuery) -> dict[str, Any]:
     """Experts who applied to the brand's program, with their track record here."""
@@ -94,21 +98,24 @@ def _set_status(expert_id: int, status: str) -> dict[str, Any]:
     return experts.program_view(session, program)
 
 
-@api.post("/experts/<int:id>/suspend", tags=[TAGS["experts"]], security=SECURITY)
+@api.post("/experts/<int:id>/suspend", tags=[TAGS["experts"]], security=SECURITY,
+          responses={200: schemas.ProgramPublic})
 @requires("brand_admin")
 def suspend_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Stop offering the brand's cases to this expert."""
     return _set_status(path.id, ProgramStatus.suspended)
 
 
-@api.post("/experts/<int:id>/reject", tags=[TAGS["experts"]], security=SECURITY)
+@api.post("/experts/<int:id>/reject", tags=[TAGS["experts"]], security=SECURITY,
+          responses={200: schemas.ProgramPublic})
 @requires("brand_admin")
 def reject_expert(path: schemas.ExpertPath) -> dict[str, Any]:
     """Turn an application down."""
     return _set_status(path.id, ProgramStatus.rejected)
 
 
-@api.get("/experts/me", tags=[TAGS["experts"]], security=SECURITY)
+@api.get("/experts/me", tags=[TAGS["experts"]], security=SECURITY,
+         responses={200: ExpertProfile})
 @requires("expert")
 def my_profile() -> dict[str, Any]:
     """The expert's profile, programs and ratings per brand and topic."""

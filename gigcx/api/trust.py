@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from gigcx import db
 from gigcx.api import SECURITY, TAGS, api
+from gigcx.api.responses.brands import IdentitySecret
+from gigcx.api.responses.trust import BrandQuality, DecisionList, ExpertQuality, FlagDetail, FlagList
 from gigcx.auth import principal, requires
 from gigcx.models import StaffUser
 from gigcx.schemas import MAX_ID, MAX_TEXT, Strict, StrictQuery
@@ -56,7 +58,8 @@ def actor() -> str:
     return f"staff:{me.staff_id} {staff.email if staff else ''}".strip()
 
 
-@api.get("/brand/identity-secret", tags=[TAGS["brands"]], security=SECURITY)
+@api.get("/brand/identity-secret", tags=[TAGS["brands"]], security=SECURITY,
+         responses={200: IdentitySecret})
 @requires("brand_admin")
 def get_identity_secret() -> dict[str, Any]:
     """The secret your server signs customers' user ids with (made on first call)."""
@@ -65,7 +68,8 @@ def get_identity_secret() -> dict[str, Any]:
     return {"identity_secret": trust.identity_secret(session, brand), "algorithm": "HMAC-SHA256"}
 
 
-@api.post("/brand/identity-secret", tags=[TAGS["brands"]], security=SECURITY)
+@api.post("/brand/identity-secret", tags=[TAGS["brands"]], security=SECURITY,
+          responses={201: IdentitySecret})
 @requires("brand_admin")
 def rotate_identity_secret() -> tuple[dict[str, Any], int]:
     """Replace the identity secret: hashes made with the old one are refused from now on."""
@@ -74,7 +78,8 @@ def rotate_identity_secret() -> tuple[dict[str, Any], int]:
     return {"identity_secret": trust.identity_secret(session, brand, rotate=True), "algorithm": "HMAC-SHA256"}, 201
 
 
-@api.get("/trust/flagged", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/trust/flagged", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: FlagList})
 @requires("brand")
 def list_flagged(query: FlagQuery) -> dict[str, Any]:
     """Flagged cases, newest first: held (default), released, rejected, pending_qa or all."""
@@ -82,14 +87,16 @@ def list_flagged(query: FlagQuery) -> dict[str, Any]:
                               sampled=query.sampled, limit=query.limit, before_id=query.before_id)
 
 
-@api.get("/trust/flagged/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/trust/flagged/<int:id>", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: FlagDetail})
 @requires("brand")
 def get_flagged(path: FlagPath) -> dict[str, Any]:
     """One case as trust sees it: signals (none if never flagged), transcript, reward, decisions."""
     return flagged.flag_detail(db.request_session(), principal().brand_id, path.id)  # type: ignore[arg-type]
 
 
-@api.post("/trust/flagged/<int:id>/decision", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/trust/flagged/<int:id>/decision", tags=[TAGS["cases"]], security=SECURITY,
+          responses={200: FlagDetail})
 @requires("brand_admin")
 def decide_flagged(path: FlagPath, body: DecisionBody) -> dict[str, Any]:
     """Release or reject a held case's reward; audited with who, when and the note."""
@@ -97,7 +104,8 @@ def decide_flagged(path: FlagPath, body: DecisionBody) -> dict[str, Any]:
                           action=body.action, note=body.note, actor=actor())
 
 
-@api.post("/trust/qa/<int:id>", tags=[TAGS["cases"]], security=SECURITY)
+@api.post("/trust/qa/<int:id>", tags=[TAGS["cases"]], security=SECURITY,
+          responses={200: FlagDetail})
 @requires("brand_admin")
 def qa_verdict(path: FlagPath, body: QaBody) -> dict[str, Any]:
     """Pass or fail a case of the QA sample; it counts in the expert's quality score."""
@@ -105,7 +113,8 @@ def qa_verdict(path: FlagPath, body: QaBody) -> dict[str, Any]:
                               verdict=body.verdict, note=body.note, actor=actor())
 
 
-@api.get("/trust/decisions", tags=[TAGS["cases"]], security=SECURITY)
+@api.get("/trust/decisions", tags=[TAGS["cases"]], security=SECURITY,
+         responses={200: DecisionList})
 @requires("brand")
 def list_decisions(query: DecisionsQuery) -> dict[str, Any]:
     """The audit trail of holds, releases, rejects and QA verdicts, newest first."""
@@ -113,7 +122,8 @@ def list_decisions(query: DecisionsQuery) -> dict[str, Any]:
                                            query.case_id, query.limit)}
 
 
-@api.get("/trust/quality", tags=[TAGS["experts"]], security=SECURITY)
+@api.get("/trust/quality", tags=[TAGS["experts"]], security=SECURITY,
+         responses={200: BrandQuality})
 @requires("brand")
 def brand_quality(query: QualityQuery) -> dict[str, Any]:
     """Quality score of every expert per topic, lowest first, with the brand's threshold."""
@@ -122,7 +132,8 @@ def brand_quality(query: QualityQuery) -> dict[str, Any]:
     return flagged.brand_quality(session, brand, query.expert_id)
 
 
-@api.get("/experts/me/quality", tags=[TAGS["experts"]], security=SECURITY)
+@api.get("/experts/me/quality", tags=[TAGS["experts"]], security=SECURITY,
+         responses={200: ExpertQuality})
 @requires("expert")
 def my_quality() -> dict[str, Any]:
     """Your quality score per brand and topic, and which of your rewards are held, with why."""

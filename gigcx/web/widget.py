@@ -1,10 +1,11 @@
 """The customer widget: `/widget.js` (one file, Socket.IO client included) and `/demo/<slug>`.
 
-`/widget.js` is built on the fly from two files and cached in memory:
+`/widget.js` is built on the fly and cached in memory, with no build step, from:
 
 - the official browser build of `socket.io-client`, installed by `npm install` (`make setup`) into
   `node_modules/` at the repository root (or `$GIGCX_NODE_MODULES`), and
-- `gigcx/web/static/widget.js`, the widget itself.
+- the widget itself, the files of `gigcx/web/static/widget/` in the order of `WIDGET_PARTS`,
+  joined inside one function scope (they share it, as one file would).
 
 The Socket.IO build is wrapped in a function scope so it never touches the host page's globals
 (no `window.io`, no AMD `define`), and the brand's page pays for one request only.
@@ -32,7 +33,12 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 SOCKET_IO_BUILD = Path("socket.io-client") / "dist" / "socket.io.min.js"
-WIDGET_SOURCE = HERE / "static" / "widget.js"
+WIDGET_DIR = HERE / "static" / "widget"
+#: The widget's source files, in the order they run (the last one mounts the widget).
+WIDGET_PARTS = tuple(WIDGET_DIR / name for name in (
+    "config.js", "strings.js", "storage.js", "dom.js", "connection.js", "conversation.js",
+    "render.js", "mount.js",
+))
 #: `/widget.js` keeps its URL across releases, so browsers revalidate it (cheaply, by ETag)
 #: after five minutes and may keep using the old copy for a day while they do.
 WIDGET_CACHE = "public, max-age=300, stale-while-revalidate=86400"
@@ -67,17 +73,20 @@ def bundle() -> Bundle:
     """The widget with the Socket.IO client inlined; rebuilt only when a source file changes."""
     client = node_modules() / SOCKET_IO_BUILD
     try:
-        stats = (client.stat(), WIDGET_SOURCE.stat())
+        client_stat = client.stat()
     except FileNotFoundError:
         raise WidgetUnavailable(
             f"the widget's Socket.IO client is missing ({client}): run `make setup` "
             f"(or `npm install` in {REPO_ROOT}) to install the npm packages of package.json") from None
-    key = tuple((str(p), s.st_mtime_ns, s.st_size) for p, s in zip((client, WIDGET_SOURCE), stats))
+    sources = (client, *WIDGET_PARTS)
+    stats = (client_stat, *(part.stat() for part in WIDGET_PARTS))
+    key = tuple((str(p), s.st_mtime_ns, s.st_size) for p, s in zip(sources, stats))
     cached = _cache.get(key)
     if cached is not None:
         return cached
     sio = "\n".join(line for line in client.read_text("utf-8").splitlines()
                     if not line.startswith("//# sourceMappingURL="))
+    widget = "".join(f"\n{part.read_text('utf-8')}" for part in WIDGET_PARTS)
     text = (
         "/*! GigCX customer widget. Includes socket.io-client (MIT), scoped to this file. */\n"
         "(function () {\n"
@@ -86,7 +95,10 @@ def bundle() -> Bundle:
         f"{sio}\n"
         "return module.exports;\n"
         "})();\n"
-        f"{WIDGET_SOURCE.read_text('utf-8')}\n"
+        "(function (io) {\n"
+        '"use strict";\n'
+        f"{widget}"
+        "})(io);\n"
         "})();\n"
     )
     body = text.encode("utf-8")

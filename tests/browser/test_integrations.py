@@ -16,12 +16,18 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.test_consoles import Console, brand_login, contexts, staff  # noqa: F401 - fixture
+from tests.browser.conftest import PageWatch
+from tests.browser.consoles import Console, brand_login, browser_contexts, staff
 from tests.conftest import fresh_database
 from tests.notify.receivers import Receiver
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
+    yield from browser_contexts(chromium, device, page_watch)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +40,7 @@ def hook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         live.stop()
 
 
-def test_add_an_endpoint_read_the_log_and_replay(hook_server: Server, peers: Any, contexts: Any,  # noqa: F811
+def test_add_an_endpoint_read_the_log_and_replay(hook_server: Server, peers: Any, contexts: Any,
                                                  device: str) -> None:
     server = hook_server
     receiver = Receiver()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from money_helpers import ADMIN, assert_conserved, balances, expert, fire_due_timers, resolved_case, setup_brand
+from stripe_app import card, deliver, earnings, event, onboarded_expert
 from stripe_fixture import WEBHOOK_SECRET, sign_payload
-from test_stripe_app import card, deliver, earnings, event, onboarded_expert
 
 from tests.conftest import assert_error
 

@@ -1,99 +1,35 @@
 """Stripe mode end to end in the app: the real stripe SDK over HTTP against localstripe."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from money_helpers import ADMIN, assert_conserved, expert, fire_due_timers, resolved_case, setup_brand
+from stripe_app import (
+    ROOT,
+    available,
+    deliver,
+    earnings,
+    event,
+    gw,
+    onboarded_expert,
+    stored_payable,
+    transfers_for,
+    with_stripe,
+)
 from stripe_fixture import WEBHOOK_SECRET, sign_payload
 
 from tests.conftest import assert_error
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def settings(settings: Any, localstripe: Any) -> Any:
     """The test instance, with Stripe configured to point at localstripe (no SDK retries)."""
-    settings.stripe_api_key = localstripe.api_key
-    settings.stripe_api_base = localstripe.url
-    settings.stripe_webhook_secret = WEBHOOK_SECRET
-    settings.stripe_max_network_retries = 0
-    settings.stripe_timeout_s = 5
-    return settings
-
-
-def deliver(api: Any, payload: bytes, sig: str | None = None) -> Any:
-    """POST a webhook to the app the way Stripe does."""
-    return api.client.post("/webhooks/stripe", data=payload, headers={
-        "Stripe-Signature": sig if sig is not None else sign_payload(payload),
-        "Content-Type": "application/json"})
-
-
-def event(etype: str, obj: dict[str, Any], created: int | None = None, eid: str | None = None,
-          **extra: Any) -> bytes:
-    return json.dumps({"id": eid or f"evt_{etype}_{time.time_ns()}", "object": "event",
-                       "type": etype, "created": created or int(time.time()),
-                       "data": {"object": obj}, **extra}).encode()
-
-
-def gw(app: Any) -> Any:
-    return app.extensions["gigcx_payments"]
-
-
-def onboarded_expert(app: Any, api: Any, localstripe: Any, name: str = "ex") -> tuple[int, str, str]:
-    """An expert with a finished Express account, learned through a signed account.updated."""
-    ex_id, token = expert(api, name)
-    r = api.post("/experts/me/payout-account", token, json={"return_url": "https://x.test/back"})
-    assert r.status_code == 200, r.json
-    account_id = r.json["account_id"]
-    assert r.json["url"].startswith("http") and r.json["payouts_enabled"] is False
-    acct = localstripe.complete_onboarding(account_id)
-    resp = deliver(api, event("account.updated", acct))
-    assert resp.status_code == 200 and resp.json["outcome"] == "applied", resp.json
-    assert api.get("/experts/me/payout-account", token).json == {
-        "mode": "stripe", "account_id": account_id, "payouts_enabled": True}
-    return ex_id, token, account_id
-
-
-def available(app: Any, api: Any, brand_id: int, ex_id: int, n: int = 1) -> None:
-    for _ in range(n):
-        resolved_case(app, brand_id, ex_id)
-    fire_due_timers(app)
-
-
-def transfers_for(app: Any, payout_id: int) -> list[Any]:
-    """The transfers at Stripe tagged with the payout's random uid."""
-    from gigcx.db import session_scope
-    from gigcx.models import Payout
-
-    with app.app_context(), session_scope() as s:
-        uid = s.get(Payout, payout_id).uid
-    page = gw(app).client.v1.transfers.list(params={"transfer_group": f"gigcx_payout_{uid}"})
-    return list(page.auto_paging_iter())
-
-
-def card(app: Any, number: str) -> str:
-    return str(gw(app).client.v1.payment_methods.create(params={
-        "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).id)
-
-
-def stored_payable(app: Any, ex_id: int) -> bool:
-    from gigcx.db import session_scope
-    from gigcx.models import Expert
-
-    with app.app_context(), session_scope() as s:
-        return bool(s.get(Expert, ex_id).payouts_enabled)
-
-
-def earnings(api: Any, token: str) -> dict[str, Any]:
-    return api.get("/experts/me/earnings", token).json  # type: ignore[no-any-return]
+    return with_stripe(settings, localstripe)
 
 
 def test_gateway_built_from_settings(app: Any, localstripe: Any) -> None:
@@ -327,28 +263,6 @@ def test_temporary_error_leaves_in_transit_until_retry(app: Any, api: Any, local
     assert_conserved(app)
 
 
-def test_payment_intent_funding_and_webhook_post_once(app: Any, api: Any, localstripe: Any) -> None:
-    key, brand_id = setup_brand(api, reward=300)
-    r = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "topup-1",
-                                                "payment_method": card(app, "4242424242424242")})
-    assert r.status_code == 201, r.json
-    assert r.json["status"] == "succeeded" and r.json["budget_cents"] == 2500
-    pi = r.json["payment_intent_id"]
-    succeeded = event("payment_intent.succeeded", {"id": pi, "object": "payment_intent", "amount": 2500,
-                                                   "currency": "usd", "metadata": {"brand_id": str(brand_id)}})
-    assert deliver(api, succeeded).json["outcome"] == "applied"
-    assert api.get("/brand/statement", key).json["funded_cents"] == 2500  # fund:{pi} posted once
-    # Without a payment method the brand gets a client secret to confirm, and nothing is posted.
-    pending = api.post("/brand/funding", key, json={"amount_cents": 1000, "reference": "topup-2"})
-    assert pending.json["status"] == "requires_payment_method" and pending.json["client_secret"]
-    assert pending.json["budget_cents"] == 2500
-    later = event("payment_intent.succeeded", {"id": pending.json["payment_intent_id"], "object": "payment_intent",
-                                               "amount": 1000, "currency": "usd",
-                                               "metadata": {"brand_id": str(brand_id)}})
-    deliver(api, later)
-    assert api.get("/brand/statement", key).json["budget_cents"] == 3500
-
-
 def test_mixed_stripe_faults_in_one_run_pay_each_expert_once(app: Any, api: Any, localstripe: Any) -> None:
     """One run over four experts meets a client-side timeout, a 500, a dropped answer (the
     transfer was made) and a normal answer; retries settle everything with exactly one transfer
@@ -378,62 +292,3 @@ def test_mixed_stripe_faults_in_one_run_pay_each_expert_once(app: Any, api: Any,
     assert api.post("/payouts/run", ADMIN).json["payouts"] == []
     assert api.post("/payouts/retry", ADMIN).json["payouts"] == []
     assert_conserved(app)
-
-
-def test_funding_reference_reused_for_another_amount_is_a_conflict_as_without_stripe(
-        app: Any, api: Any, localstripe: Any) -> None:
-    key, _ = setup_brand(api, reward=300)
-    pm = card(app, "4242424242424242")
-    first = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "inv-9", "payment_method": pm})
-    assert first.status_code == 201, first.json
-    # Stripe refuses the reused Idempotency-Key with other parameters (400 idempotency_error)
-    reused = api.post("/brand/funding", key, json={"amount_cents": 3000, "reference": "inv-9", "payment_method": pm})
-    assert_error(reused, 409, "conflict")
-    assert "inv-9" in reused.json["error"]["message"]
-    again = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "inv-9", "payment_method": pm})
-    assert again.status_code == 201 and again.json["payment_intent_id"] == first.json["payment_intent_id"]
-    assert api.get("/brand/statement", key).json["funded_cents"] == 2500
-
-
-@pytest.mark.parametrize("how", ["402 card_error", "intent with last_payment_error"])
-def test_declined_card_is_payment_failed_and_funds_nothing(app: Any, api: Any, localstripe: Any, how: str) -> None:
-    key, _ = setup_brand(api, reward=300)
-    if how == "402 card_error":  # what Stripe answers to create-and-confirm with a declined card
-        pm = card(app, "4242424242424242")
-        localstripe.add_fault("card_declined", path="/v1/payment_intents")
-    else:  # localstripe's declining card: the intent comes back requires_payment_method
-        pm = card(app, "4000000000000341")
-    r = api.post("/brand/funding", key, json={"amount_cents": 2500, "reference": "inv-1", "payment_method": pm})
-    assert_error(r, 402, "payment_failed")
-    assert "declined" in r.json["error"]["message"]  # Stripe's reason, for the payer
-    assert api.get("/brand/statement", key).json["funded_cents"] == 0
-
-
-def test_stripe_outage_while_funding_is_unavailable_and_the_same_reference_retries_safely(
-        app: Any, api: Any, localstripe: Any) -> None:
-    key, _ = setup_brand(api, reward=300)
-    pm = card(app, "4242424242424242")
-    localstripe.add_fault("drop_after_commit", path="/v1/payment_intents")  # charged; the answer is lost
-    down = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
-    assert_error(down, 503, "unavailable")
-    assert "inv-2" in down.json["error"]["message"]  # tells the caller what to retry with
-    assert api.get("/brand/statement", key).json["funded_cents"] == 0
-    retry = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
-    assert retry.status_code == 201 and retry.json["status"] == "succeeded", retry.json
-    assert api.get("/brand/statement", key).json["funded_cents"] == 1200
-    # Days later, when Stripe has forgotten the key, the stored intent is retrieved, not re-created.
-    creates = localstripe.request_count("POST", "/v1/payment_intents")
-    later = api.post("/brand/funding", key, json={"amount_cents": 1200, "reference": "inv-2", "payment_method": pm})
-    assert later.json["payment_intent_id"] == retry.json["payment_intent_id"]
-    assert localstripe.request_count("POST", "/v1/payment_intents") == creates
-    assert api.get("/brand/statement", key).json["funded_cents"] == 1200
-
-
-def test_payout_account_when_stripe_is_down_is_unavailable_not_internal(app: Any, api: Any, localstripe: Any) -> None:
-    _, token = expert(api, "ex")
-    localstripe.add_status_fault(503, path="/v1/accounts", method="POST")  # Stripe's edge: nothing ran
-    r = api.post("/experts/me/payout-account", token, json={"return_url": "https://x.test/back"})
-    assert_error(r, 503, "unavailable")
-    assert api.get("/experts/me/payout-account", token).json["account_id"] is None
-    ok = api.post("/experts/me/payout-account", token, json={"return_url": "https://x.test/back"})
-    assert ok.status_code == 200 and ok.json["account_id"], ok.json

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from money_helpers import ADMIN, assert_conserved, fire_due_timers, resolved_case, setup_brand
+from stripe_app import earnings, onboarded_expert
 from stripe_fixture import WEBHOOK_SECRET
-from test_stripe_app import earnings, onboarded_expert
 
 from gigcx.cli import cli
 from tests.conftest import assert_error

@@ -1,7 +1,9 @@
 // The brand console: dashboard, live feed, cases and QA review, escalation inbox, topics,
 // expert programs, settings. Analysts get the same pages without the write controls (the API
 // refuses their writes anyway).
-import { $, $$, api, ApiError, clear, download, dur, el, form, messageItem, money, num, pct, say, senderLabel, tabs, tokenStore, uid, when } from "./common.js";
+import { $, $$, api, ApiError, clear, dur, el, form, messageItem, money, num, pct, say, senderLabel, tabs, tokenStore, uid, when } from "./common.js";
+import { bindCases, loadCases, openCase, transcript } from "./cases.js";
+import { bindDashboard, loadDashboard } from "./dashboard.js";
 import { loadFlagged } from "./flagged.js";
 import { loadIntegrations } from "./notify.js";
 
@@ -9,7 +11,6 @@ const store = tokenStore("gigcx.staff");
 let me = null;       // {token, brand, role, name}
 let settings = null; // GET /brand
 let socket = null;
-const charts = {};
 const msg = $("#app-msg");
 const error = (e) => say(msg, e instanceof ApiError || e instanceof Error ? e.message : String(e), "error");
 const ok = (text) => say(msg, text, "ok");
@@ -27,6 +28,11 @@ async function loadTopicNames() {
   return t;
 }
 const clock = (iso) => new Date(iso || Date.now()).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+// What the dashboard and cases modules read from here (getters: `me` and `settings` change).
+const ctx = { get me() { return me; }, get settings() { return settings; }, error, ok, topicName, statusPill, loadTopicNames, plural };
+bindDashboard(ctx);
+bindCases(ctx);
 
 // --- auth -------------------------------------------------------------------------------------
 $("#login-form").addEventListener("submit", async (ev) => {
@@ -128,242 +134,6 @@ function feed(item) {
   const list = $("#feed");
   list.prepend(item);
   while (list.children.length > 200) list.lastChild.remove();
-}
-
-// --- dashboard --------------------------------------------------------------------------------
-function range() {
-  const f = form($("#range"));
-  const until = new Date(Date.now() + 60000);
-  const since = new Date(until - Number(f.days) * 86400000);
-  // A period of 1 day by the week (or 90 by the hour) makes no chart: pick the sensible bucket.
-  const bucket = Number(f.days) <= 1 ? "hour" : f.bucket === "hour" && Number(f.days) > 7 ? "day" : f.bucket;
-  return { since: since.toISOString(), until: until.toISOString(), bucket };
-}
-const qs = (o) => "?" + new URLSearchParams(Object.entries(o).filter(([, v]) => v !== "" && v !== null && v !== undefined)).toString();
-
-$("#range").addEventListener("submit", (ev) => { ev.preventDefault(); loadDashboard().catch(error); });
-$("#export-cases").addEventListener("click", () => { const r = range(); download("/cases/export.csv" + qs({ since: r.since, until: r.until }), me.token, "cases.csv").catch(error); });
-$("#export-metrics").addEventListener("click", () => download("/metrics/export.csv" + qs(range()), me.token, "metrics.csv").catch(error));
-
-function kpi(key, label, value) {
-  return el("div", { class: "kpi", dataset: { kpi: key } }, el("span", { class: "v" }, value), el("span", { class: "k" }, label));
-}
-
-function lineChart(id, labels, datasets, type = "line", scales = {}) {
-  if (!window.Chart) return;
-  const data = { labels, datasets: datasets.map((d) => ({ spanGaps: true, tension: 0.25, pointRadius: 3, ...d })) };
-  if (charts[id]) charts[id].destroy();
-  charts[id] = new window.Chart($("#" + id), {
-    type, data,
-    options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { position: "bottom" } },
-      scales: { y: { beginAtZero: true, ...(scales.y || {}) }, ...(scales.y1 ? { y1: scales.y1 } : {}) } },
-  });
-}
-
-// Every bucket of the period, in the keys the API uses (UTC): days without cases get zero
-// cases and no rate, instead of vanishing from the chart.
-function isoWeek(d) {
-  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-  const day = t.getUTCDay() || 7;
-  t.setUTCDate(t.getUTCDate() + 4 - day);
-  const jan1 = new Date(Date.UTC(t.getUTCFullYear(), 0, 1));
-  return t.getUTCFullYear() + "-W" + String(Math.ceil(((t - jan1) / 86400000 + 1) / 7)).padStart(2, "0");
-}
-function bucketKey(d, bucket) {
-  const iso = d.toISOString();
-  if (bucket === "hour") return iso.slice(0, 13) + ":00:00Z";
-  if (bucket === "week") return isoWeek(d);
-  return iso.slice(0, 10);
-}
-function bucketLabel(key, bucket) {
-  if (bucket === "hour") return new Date(key).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
-  if (bucket === "week") return key.replace(/^\d+-W/, "week ");
-  return new Date(key + "T00:00:00Z").toLocaleDateString([], { month: "short", day: "numeric", timeZone: "UTC" });
-}
-function fillSeries(series, r) {
-  const step = { hour: 3600000, day: 86400000, week: 7 * 86400000 }[r.bucket];
-  const byKey = new Map(series.map((b) => [b.bucket, b]));
-  const keys = [];
-  for (let t = Date.parse(r.since); t <= Date.parse(r.until); t += step) {
-    const k = bucketKey(new Date(t), r.bucket);
-    if (keys[keys.length - 1] !== k) keys.push(k);
-  }
-  const last = bucketKey(new Date(r.until), r.bucket);
-  if (keys[keys.length - 1] !== last) keys.push(last);
-  for (const b of series) if (!keys.includes(b.bucket)) keys.push(b.bucket);
-  keys.sort();
-  return keys.map((k) => byKey.get(k) || { bucket: k, cases: 0, resolved: 0, escalated: 0 });
-}
-const percent = (x) => (x === null || x === undefined ? null : Math.round(x * 1000) / 10);
-
-async function loadDashboard() {
-  const m = await api("GET", "/metrics" + qs(range()), { token: me.token });
-  clear($("#kpis")).append(
-    kpi("cases", "Cases", String(m.cases)), kpi("resolved", "Resolved", String(m.resolved)),
-    kpi("resolution_rate", "Resolution rate", pct(m.resolution_rate)), kpi("escalation_rate", "Escalation rate", pct(m.escalation_rate)),
-    kpi("deflection_rate", "Deflection rate", pct(m.deflection_rate)),
-    kpi("first_response_p50_s", "First response p50", dur(m.first_response_p50_s)), kpi("first_response_p90_s", "First response p90", dur(m.first_response_p90_s)),
-    kpi("resolution_p50_s", "Resolution time p50", dur(m.resolution_p50_s)),
-    kpi("csat_avg", "CSAT (1–5)", num(m.csat_avg)), kpi("nps", "NPS", num(m.nps, 0)));
-  const r = range();
-  const s = fillSeries(m.series || [], r);
-  const labels = s.map((b) => bucketLabel(b.bucket, r.bucket));
-  lineChart("chart-cases", labels, [
-    { label: "cases", data: s.map((b) => b.cases), backgroundColor: "#2453d6" },
-    { label: "resolved", data: s.map((b) => b.resolved), backgroundColor: "#137a3f" },
-    { label: "escalated", data: s.map((b) => b.escalated), backgroundColor: "#b3261e" }], "bar",
-    { y: { ticks: { precision: 0 } } });
-  lineChart("chart-times", labels, [
-    { label: "first response p50", data: s.map((b) => b.first_response_p50_s), borderColor: "#2453d6" },
-    { label: "first response p90", data: s.map((b) => b.first_response_p90_s), borderColor: "#7d9cf0" },
-    { label: "resolution p50", data: s.map((b) => b.resolution_p50_s), borderColor: "#137a3f" }]);
-  lineChart("chart-rates", labels, [
-    { label: "resolution", data: s.map((b) => percent(b.resolution_rate)), borderColor: "#137a3f" },
-    { label: "escalation", data: s.map((b) => percent(b.escalation_rate)), borderColor: "#b3261e" },
-    { label: "deflection", data: s.map((b) => percent(b.deflection_rate)), borderColor: "#9a5b00" }], "line",
-    { y: { max: 100, ticks: { callback: (v) => v + "%" } } });
-  lineChart("chart-sat", labels, [
-    { label: "CSAT (1–5, left)", data: s.map((b) => b.csat_avg ?? null), borderColor: "#2453d6", yAxisID: "y" },
-    { label: "NPS (−100 to 100, right)", data: s.map((b) => b.nps ?? null), borderColor: "#9a5b00", yAxisID: "y1" }], "line",
-    { y: { beginAtZero: false, min: 1, max: 5, ticks: { stepSize: 1 }, title: { display: true, text: "CSAT" } },
-      y1: { position: "right", min: -100, max: 100, ticks: { stepSize: 50 }, grid: { drawOnChartArea: false }, title: { display: true, text: "NPS" } } });
-  const topics = clear($("#by-topic"));
-  for (const [t, v] of Object.entries(m.by_topic)) {
-    topics.append(el("tr", {}, el("td", {}, topicName(t)), el("td", {}, String(v.cases)), el("td", {}, pct(v.resolution_rate)),
-      el("td", {}, pct(v.escalation_rate)), el("td", {}, dur(v.first_response_p50_s)), el("td", {}, num(v.csat_avg))));
-  }
-  const experts = clear($("#by-expert"));
-  for (const v of Object.values(m.by_expert)) {
-    experts.append(el("tr", {}, el("td", {}, v.display_name || "?"), el("td", {}, String(v.cases)), el("td", {}, pct(v.resolution_rate)),
-      el("td", {}, dur(v.first_response_p50_s)), el("td", {}, num(v.csat_avg)), el("td", {}, num(v.nps, 0))));
-  }
-}
-
-// --- cases and review -------------------------------------------------------------------------
-let nextBefore = null;
-$("#case-filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadCases(false).catch(error); });
-$("#more-cases").addEventListener("click", () => loadCases(true).catch(error));
-
-async function loadCases(more) {
-  const f = form($("#case-filters"));
-  await fillTopicFilter();
-  const r = await api("GET", "/cases" + qs({ status: f.status, topic: f.topic, limit: 50, before_id: more ? nextBefore : "" }), { token: me.token });
-  const body = $("#cases");
-  if (!more) clear(body);
-  for (const c of r.cases) {
-    const row = el("tr", { class: "clickable", tabindex: 0, dataset: { caseId: c.id } },
-      el("td", {}, String(c.id)), el("td", {}, statusPill(c)),
-      el("td", { class: "q" }, el("span", { class: "clip" }, c.question || ""), el("span", { class: "muted" }, when(c.created_at))),
-      el("td", {}, topicName(c.topic)), el("td", {}, c.expert ? c.expert.display_name : "–"),
-      el("td", {}, c.rating ? String(c.rating.csat) : "–"),
-      el("td", {}, c.review ? el("span", { class: "pill " + c.review.verdict }, c.review.verdict) : "–"));
-    const open = () => openCase(c.id).catch(error);
-    row.addEventListener("click", open);
-    row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });
-    body.append(row);
-  }
-  if (!body.children.length) body.append(el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No cases match.")));
-  nextBefore = r.next_before_id;
-  $("#more-cases").hidden = !nextBefore;
-}
-
-async function fillTopicFilter() {
-  const sel = $("#filter-topic");
-  if (sel.options.length > 1) return;
-  const t = await loadTopicNames();
-  for (const x of t.topics) sel.append(el("option", { value: x.slug }, x.name));
-}
-
-function transcript(c) {
-  return el("ul", { class: "log" }, c.messages.map((m) => messageItem(m, "staff")));
-}
-
-// Why the ranker offered the case to this expert, in words (the API keeps the raw numbers).
-const REASONS = [
-  ["why", (v) => (v === "top score" ? "Best score" : v.charAt(0).toUpperCase() + v.slice(1))],
-  ["expertise_scaled", (v) => "expertise " + pct(v)],
-  ["resolved", (v) => plural(v, "case") + " resolved here"],
-  ["spare_capacity", (v) => "spare capacity " + pct(v)],
-  ["speed", (v) => "speed " + pct(v)],
-  ["new_bonus", (v) => (v > 0 ? "new-expert boost +" + num(v, 2) : null)],
-];
-function reasons(r) {
-  if (Array.isArray(r)) return r.join("; ");
-  if (!r || typeof r !== "object") return r === null || r === undefined ? "" : String(r);
-  return REASONS.filter(([k]) => r[k] !== undefined && r[k] !== null).map(([k, f]) => f(r[k])).filter(Boolean).join(" · ");
-}
-
-async function openCase(id) {
-  const c = await api("GET", "/cases/" + id, { token: me.token });
-  const box = clear($("#case-detail"));
-  const windowDays = settings.review_window_s / 86400;
-  box.append(...[
-    el("h2", {}, "Case #" + c.id + " ", statusPill(c)),
-    el("p", { class: "muted" }, "Topic " + topicName(c.topic) + " · expert " + (c.expert ? c.expert.display_name : "–") +
-      " · asked " + when(c.created_at) + " · first response " + dur(c.first_response_s) + " · resolution " + dur(c.resolution_s)),
-    c.rating ? el("p", {}, "Rating: CSAT " + c.rating.csat + (c.rating.nps !== null ? " · NPS " + c.rating.nps : "") + (c.rating.comment ? " · “" + c.rating.comment + "”" : "")) : null,
-    c.escalation_reason ? el("p", {}, "Escalated: " + c.escalation_reason) : null,
-    el("h3", {}, "Transcript"), transcript(c)].filter(Boolean));
-  if (c.offers && c.offers.length) {
-    box.append(el("h3", {}, "Routing"), el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", {}, "Expert"), el("th", {}, "Round"), el("th", {}, "Offer"), el("th", {}, "Score"), el("th", {}, "Why"))),
-      el("tbody", {}, c.offers.map((o) => el("tr", {}, el("td", {}, o.display_name || "Expert #" + o.expert_id), el("td", {}, String(o.round ?? "")),
-        el("td", {}, String(o.status ?? "")), el("td", {}, o.score === undefined || o.score === null ? "–" : num(o.score, 3)),
-        el("td", {}, reasons(o.reasons))))))));
-  }
-  const review = el("form", { class: "card review" },
-    el("h3", {}, "QA review"),
-    c.review ? el("p", {}, "Reviewed: ", el("span", { class: "pill " + c.review.verdict }, c.review.verdict), c.review.note ? " — " + c.review.note : "") : null,
-    el("p", { class: "muted clawback" }, "Rule: rejecting a resolved case within the review window (" + num(windowDays, 1) +
-      " days after resolution) takes the expert's reward back (clawback). After the window the reward is released and stays paid."),
-    el("div", { class: "write" },
-      el("label", { class: "inline" }, el("input", { type: "radio", name: "verdict", value: "approve", checked: true }), "Approve"),
-      el("label", { class: "inline" }, el("input", { type: "radio", name: "verdict", value: "reject" }), "Reject"),
-      el("label", { for: "review-note" }, "Note"), el("textarea", { id: "review-note", name: "note", maxlength: 4000 }),
-      el("p", { class: "row" }, el("button", { type: "submit", class: "primary", disabled: c.status !== "resolved" }, "Save review"))),
-    c.status !== "resolved" ? el("p", { class: "muted" }, "Only resolved cases are reviewed.") : null);
-  review.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = form(review);
-    try {
-      const r = await api("POST", "/cases/" + id + "/review", { token: me.token, body: { verdict: f.verdict, note: f.note || undefined } });
-      const verdict = r.verdict === "approve" ? "approved" : "rejected";
-      const reward = r.clawback ? "the expert's reward was taken back (clawback)."
-        : r.reward_status ? "the expert's reward is " + r.reward_status.replace("_", " ") + "." : "";
-      ok("Case #" + id + " " + verdict + (reward ? "; " + reward : "."));
-      await openCase(id);
-      await loadCases(false);
-    } catch (e) { error(e); }
-  });
-  box.append(review, customerCard(c));
-}
-
-// The customer's personal data: export it, or erase it on their request.
-function customerCard(c) {
-  const report = el("div", {});
-  const erase = el("button", { type: "button", class: "danger write" }, "Erase this customer's data");
-  erase.addEventListener("click", async () => {
-    if (erase.dataset.armed !== "1") { erase.dataset.armed = "1"; erase.textContent = "Click again to erase: this cannot be undone"; return; }
-    erase.dataset.armed = ""; erase.textContent = "Erase this customer's data";
-    try {
-      const r = await api("DELETE", "/customers/" + c.customer_id, { token: me.token });
-      const blob = new Blob([JSON.stringify(r.export, null, 2)], { type: "application/json" });
-      const a = el("a", { href: URL.createObjectURL(blob), download: "customer-" + c.customer_id + ".json" }, "Download the data as it was");
-      clear(report).append(el("p", {}, "Erased: " + r.removed.cases_redacted + " conversation(s), " + r.removed.messages_redacted +
-          " message(s), " + r.removed.open_cases_closed + " open case(s) closed, " + r.removed.reusable_answers_deleted + " reusable answer(s) deleted. "), a,
-        el("h4", {}, "Kept, and why"), el("ul", {}, r.kept.map((k) => el("li", {}, el("strong", {}, k.what), ": " + k.why))));
-      ok("The customer's data was erased.");
-      await openCase(c.id);  // redrawn without the text; the report stays under the new card
-      $("#case-detail .customer-data").append(report);
-    } catch (e) { error(e); }
-  });
-  return el("div", { class: "card customer-data" },
-    el("h3", {}, "Customer #" + c.customer_id + "'s data"),
-    c.redacted_at ? el("p", { class: "muted" }, "This conversation was redacted " + when(c.redacted_at) + ".") : null,
-    el("p", { class: "row" },
-      el("button", { type: "button", onclick: () => download("/customers/" + c.customer_id + "/export", me.token, "customer-" + c.customer_id + ".json").catch(error) }, "Export (JSON)"),
-      erase),
-    report);
 }
 
 // --- inbox ------------------------------------------------------------------------------------

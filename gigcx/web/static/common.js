@@ -75,6 +75,8 @@ export function dur(s) {
 export function pct(x) { return x === null || x === undefined ? "–" : Math.round(x * 1000) / 10 + "%"; }
 export function num(x, d = 2) { return x === null || x === undefined ? "–" : String(Math.round(x * 10 ** d) / 10 ** d); }
 export function when(iso) { return iso ? new Date(iso).toLocaleString() : "–"; }
+/** A query string of the parameters that have a value. */
+export const qs = (o) => "?" + new URLSearchParams(Object.entries(o).filter(([, v]) => v !== "" && v !== null && v !== undefined)).toString();
 
 // A line of feedback in a status area (role=status so screen readers hear it).
 export function say(node, text, kind = "info") {

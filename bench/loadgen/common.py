@@ -1,0 +1,164 @@
+"""Load benchmark helpers: timestamps in text, percentiles, CPU/RSS sampling, servers, seeding."""
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "bench-operator-token"
+LETTERS = "abcdefghij"
+RAMP_DRAIN_S = 2.0
+
+
+# ---------------------------------------------------------------- helpers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stamp() -> str:
+    """Now, in microseconds, written with letters (masking treats digit runs as PII)."""
+    return "".join(LETTERS[int(d)] for d in str(int(time.time() * 1e6)))
+
+
+def unstamp(text: str) -> float | None:
+    for word in text.split():
+        if word.startswith("ts") and len(word) > 12 and all(c in LETTERS for c in word[2:]):
+            return int("".join(str(LETTERS.index(c)) for c in word[2:])) / 1e6
+    return None
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {"n": len(values), "p50_ms": _ms(pct(values, 50)), "p99_ms": _ms(pct(values, 99)),
+            "max_ms": _ms(max(values) if values else None)}
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1000, 2)
+
+
+class Sampler:
+    """CPU (% of one core) and RSS of a process, once a second, in a thread."""
+
+    def __init__(self, pid: int):
+        self.proc = psutil.Process(pid)
+        self.samples: list[tuple[float, float, float]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        self.proc.cpu_percent(None)
+        while not self.stop.wait(1.0):
+            try:
+                cpu = self.proc.cpu_percent(None)
+                rss = self.proc.memory_info().rss / 2**20
+            except psutil.Error:
+                return
+            self.samples.append((time.time(), cpu, rss))
+
+    def window(self, start: float, end: float) -> dict[str, Any]:
+        rows = [(c, r) for t, c, r in self.samples if start <= t <= end]
+        if not rows:
+            return {}
+        cpus = [c for c, _ in rows]
+        return {"cpu_avg_pct": round(statistics.mean(cpus), 1), "cpu_max_pct": round(max(cpus), 1),
+                "rss_max_mib": round(max(r for _, r in rows), 1)}
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: server exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout}s")
+
+
+# ---------------------------------------------------------------- servers
+def start_gigcx(folder: Path, database_url: str | None, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ,
+           "GIGCX_DATABASE_URL": database_url or f"sqlite:///{folder / 'gigcx.sqlite3'}",
+           "GIGCX_INSTANCE_PATH": str(folder / "instance"), "GIGCX_ADMIN_TOKEN": ADMIN,
+           "GIGCX_SECRET_KEY": "bench-secret",
+           "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "1000000",
+           "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_CUSTOMERS_PER_MIN": "1000000",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    log = open(folder / "server.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=log, cwd=ROOT)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+def start_echo(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    log = open(folder / "echo.log", "ab")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_server.py"), "--port", str(port)],
+                            env=env, stdout=log, stderr=log, cwd=ROOT)
+    wait_http(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def rest(base: str, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = requests.request(method, f"{base}/api/v1{path}", headers=headers, timeout=30, **kw)
+    assert r.ok, (path, r.status_code, r.text)
+    return r.json() if r.content else None
+
+
+def seed(base: str, experts: int) -> tuple[str, list[str]]:
+    """One brand (long timers, fan-out 1), one topic, `experts` approved experts: (slug, tokens)."""
+    slug = "bench" + uuid.uuid4().hex[:6]
+    key = rest(base, "POST", "/brands", ADMIN, json={"slug": slug, "name": "Bench"})["api_key"]
+    rest(base, "PATCH", "/brand", key, json={"offer_timeout_s": 600, "escalate_after_s": 86400,
+                                             "confirm_window_s": 86400})
+    rest(base, "PUT", "/topics/cards", key, json={"name": "Cards", "reward_cents": 100,
+                                                 "examples": ["where is my card", "my card has not arrived"]})
+
+    def one(i: int) -> str:
+        email = f"x{i}-{uuid.uuid4().hex[:6]}@bench.example"
+        eid = rest(base, "POST", "/experts", json={"email": email, "password": "password-123",
+                                                   "display_name": f"Expert {i}"})["id"]
+        token = rest(base, "POST", "/auth/token", json={"email": email, "password": "password-123"})["token"]
+        rest(base, "POST", "/experts/me/programs", token, json={"brand": slug, "topics": ["cards"]})
+        rest(base, "POST", f"/experts/{eid}/approve", key, json={"topics": ["cards"]})
+        return str(token)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        return slug, list(pool.map(one, range(experts)))
