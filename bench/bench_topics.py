@@ -164,6 +164,67 @@ def fewshot(draws: int, with_embeddings: bool, shots: Sequence[int] = (5, 10, 20
     return lines
 
 
+def fewshot_finetune(draws: int, shots: Sequence[int] = (5, 10, 20), n_pairs: int = 1000,
+                     test_per_topic: int = 0) -> list[str]:
+    """Frozen encoder vs contrastively fine-tuned encoder (bench/finetune.py), same draws, same
+    process; ``test_per_topic`` > 0 evaluates on that many test questions per intent (seeded)
+    instead of the whole test split, to keep re-encoding affordable on a small machine."""
+    import tempfile
+
+    from bench.finetune import fine_tune
+
+    tr_x, tr_y = load_banking77("train")
+    te_x, te_y = load_banking77("test")
+    if test_per_topic:
+        rng = np.random.default_rng(12345)
+        keep = sorted(i for lab in sorted(set(te_y))
+                      for i in rng.choice([j for j, t in enumerate(te_y) if t == lab],
+                                          test_per_topic, replace=False))
+        te_x, te_y = [te_x[i] for i in keep], [te_y[i] for i in keep]
+    by_label: dict[str, list[int]] = {}
+    for i, y in enumerate(tr_y):
+        by_label.setdefault(y, []).append(i)
+    res: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    for n in shots:
+        for seed in range(draws):
+            rng = np.random.default_rng(1000 * n + seed)
+            idx = [i for ix in by_label.values()
+                   for i in rng.choice(ix, min(n, len(ix)), replace=False)]
+            x, y = [tr_x[i] for i in idx], [tr_y[i] for i in idx]
+            for name in ("frozen", "fine-tuned"):
+                w0, c0 = time.perf_counter(), time.process_time()
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = None
+                    if name == "fine-tuned":
+                        path = fine_tune(x, y, tmp, n_pairs=n_pairs, seed=seed)
+                    clf = TopicClassifier(embeddings="required", embedding_model=path).fit(x, y)
+                    fit = (time.perf_counter() - w0, time.process_time() - c0)
+                    acc = float(np.mean([p == t for p, t in zip(clf.predict(te_x), te_y)]))
+                    if path is not None:
+                        emb._cache.pop(path, None)  # free the fine-tuned model
+                res.setdefault((name, n), []).append((acc, *fit))
+                print(f"few-shot {name} n={n} seed={seed}: {100 * acc:.1f}% fit wall "
+                      f"{fit[0]:.0f}s cpu {fit[1]:.0f}s", file=sys.stderr, flush=True)
+    scope = (f"{len(te_x)} test questions ({test_per_topic} per intent, seeded)"
+             if test_per_topic else "the whole official test split")
+    lines = ["### Few examples: frozen vs fine-tuned encoder (BANKING77)", "",
+             f"{draws} draws per size, {n_pairs} contrastive pairs, 1 epoch; accuracy on "
+             f"{scope}: median (min–max); fit = fine-tuning + encoding + TopicClassifier.fit, "
+             "wall / CPU seconds (median).", "",
+             "| encoder | " + " | ".join(f"{n} per topic" for n in shots) + " | " +
+             " | ".join(f"fit s at {n} (wall / CPU)" for n in shots) + " |",
+             "|---|" + "---|" * (2 * len(shots))]
+    for name in ("frozen", "fine-tuned"):
+        accs = [[r[0] for r in res[(name, n)]] for n in shots]
+        fits = [res[(name, n)] for n in shots]
+        lines.append(f"| MiniLM, {name} | " + " | ".join(
+            f"{100 * statistics.median(a):.1f}% ({100 * min(a):.1f}–{100 * max(a):.1f})"
+            for a in accs) + " | " + " | ".join(
+            f"{statistics.median(r[1] for r in f):.0f} / {statistics.median(r[2] for r in f):.0f}"
+            for f in fits) + " |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-embeddings", action="store_true")
@@ -171,6 +232,10 @@ def main() -> None:
     ap.add_argument("--leave-out", type=int, default=10)
     ap.add_argument("--skip-abstain", action="store_true")
     ap.add_argument("--skip-fewshot", action="store_true")
+    ap.add_argument("--fine-tune", action="store_true",
+                    help="few examples: frozen vs contrastively fine-tuned encoder")
+    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--test-per-topic", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--vectors", type=Path, help="folder of precomputed emb_{train,test}.npy")
     args = ap.parse_args()
@@ -187,6 +252,9 @@ def main() -> None:
         print("\n".join(lines), file=sys.stderr, flush=True)
     if not args.skip_fewshot:
         lines += fewshot(args.draws, with_emb) + [""]
+    if args.fine_tune and with_emb:
+        lines += fewshot_finetune(args.draws, n_pairs=args.pairs,
+                                  test_per_topic=args.test_per_topic) + [""]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -34,6 +34,16 @@ What it does, in one run:
 Server CPU (% of one core) and RSS are sampled with psutil every second; `--profile FILE` runs
 py-spy on the server during the target phase.
 
+Scale-out: `--backend postgres` runs on a fresh schema of --postgres-url (dropped after);
+`--processes 1,2` runs the whole measurement once per process count and reports the scaling
+ratio (relay ceiling at N processes / at 1). With more than one process they share Redis
+(--redis-url, a channel of their own per run) and, with `--route haproxy` (the default), the
+clients connect through HAProxy configured from deploy/haproxy.cfg (fresh WebSockets go to the
+least loaded process, so a conversation's customer and expert are on the same process or not, as
+it falls); `--route split` connects every customer to the first process and every expert to the
+second, so every delivery crosses Redis (the worst case). CPU of each server process, of all
+`postgres` processes and of `redis-server` is sampled (read only).
+
 Results print as a table and are written as JSON (`--json`).
 """
 from __future__ import annotations
@@ -46,6 +56,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -53,25 +65,51 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.loadgen.common import free_port, seed, start_echo, start_gigcx, stop
+from bench.loadgen.common import free_port, postgres_schema, seed, start_echo, start_gigcx, start_haproxy, stop
 from bench.loadgen.fleet import Fleet, gc_pauses, ramp, soak
 
 PROFILE: dict[str, str] = {}
 
 
-def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
+def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="gigcx-load-"))
-    report: dict[str, Any] = {"repeat": repeat}
-    proc = None
+    report: dict[str, Any] = {"repeat": repeat, "processes": processes, "backend": args.backend,
+                              "route": args.route if processes > 1 else None,
+                              "loadavg_start": [round(x, 2) for x in psutil.getloadavg()]}
+    procs: list[subprocess.Popen[bytes]] = []
+    balancer = None
+    stack = ExitStack()  # the PostgreSQL schema, dropped after the servers stop
     try:
-        port = free_port()
-        proc = start_gigcx(folder, args.database_url, port)
-        base = f"http://127.0.0.1:{port}"
+        database_url = args.database_url
+        if args.backend == "postgres" and not database_url:
+            database_url = stack.enter_context(postgres_schema(args.postgres_url))
+        extra = {}
+        if processes > 1:
+            extra = {"GIGCX_REDIS_URL": args.redis_url, "GIGCX_REDIS_CHANNEL": "bench-" + uuid.uuid4().hex[:8]}
+        ports = []
+        for _ in range(processes):  # one after the other: the first creates the schema
+            ports.append(free_port())
+            procs.append(start_gigcx(folder, database_url, ports[-1], extra))
+        proc = procs[0]
+        direct = [f"http://127.0.0.1:{p}" for p in ports]
+        base, urls = direct[0], {}
+        if processes > 1 and args.route == "haproxy":
+            port = free_port()
+            balancer = start_haproxy(folder, ports, port)
+            base = f"http://127.0.0.1:{port}"
+        elif processes > 1:
+            urls = {"/customer": direct[0], "/expert": direct[1]}
+        services = {"redis": ("redis-server",)} if processes > 1 else {}
+        if database_url and database_url.startswith("postgresql"):
+            services["postgres"] = ("postgres",)
+        if balancer is not None:
+            services["haproxy"] = ("haproxy",)
         t = time.time()
         slug, tokens = seed(base, args.experts)
         report["seed_s"] = round(time.time() - t, 1)
-        fleet = Fleet("gigcx", base, args.workers, proc.pid, brand=slug, tokens=tokens, customers=args.customers,
-                      resolve_after=args.resolve_after if args.soak else 0)
+        fleet = Fleet("gigcx", base, args.workers, [p.pid for p in procs], brand=slug, tokens=tokens,
+                      customers=args.customers, resolve_after=args.resolve_after if args.soak else 0, urls=urls,
+                      services=services)
         print(f"  gigcx: {args.customers} customers and {args.experts} experts connected in {fleet.setup_s:.1f}s",
               flush=True)
         warm = fleet.run_phase("warmup", args.ask_rate, 0.0, args.warmup)  # conversations to talk in
@@ -80,7 +118,7 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
         if args.soak:
             report["soak"] = soak(fleet, args)
             report["gigcx"] = fleet.stop()
-            report["gigcx"]["gc_pauses"] = gc_pauses(base)
+            report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
             return report
         # The target mix before the ramp: the ramp ends by overloading the server on purpose, and
         # the target is a steady-state requirement, not a measure of recovery from that.
@@ -95,13 +133,18 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
         print(f"  gigcx target, per 5 s (s, message p99 ms, ask->offer p99 ms): {target['timeline']}", flush=True)
         ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
         report["gigcx"] = fleet.stop()
-        report["gigcx"]["gc_pauses"] = gc_pauses(base)
-        report["gigcx"]["server_rss_end_mib"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
+        report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
+        report["gigcx"]["server_rss_end_mib"] = [round(psutil.Process(p.pid).memory_info().rss / 2**20, 1)
+                                                 for p in procs]
         pairs = max(1, report["gigcx"]["conversations"] // 2)
     finally:
-        stop(proc)
+        stop(balancer)
+        for p in procs:
+            stop(p)
+        stack.close()
     report["ceiling"] = {"gigcx_msg_per_s": ceiling_gigcx}
-    if not args.no_echo:
+    report["loadavg_end"] = [round(x, 2) for x in psutil.getloadavg()]
+    if not args.no_echo and processes == 1:
         echo = None
         try:
             port = free_port()
@@ -121,19 +164,25 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, Any]:
 
 
 def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    def med(path: list[str]) -> Any:
+    def med(path: list[Any]) -> Any:
         vals = []
         for r in reports:
             v: Any = r
             for k in path:
-                v = v.get(k) if isinstance(v, dict) else None
+                if isinstance(k, int):
+                    v = v[k] if isinstance(v, list) and len(v) > k else None
+                else:
+                    v = v.get(k) if isinstance(v, dict) else None
             if isinstance(v, (int, float)):
                 vals.append(v)
         return round(statistics.median(vals), 2) if vals else None
 
+    n = reports[0].get("processes", 1)
+    layout = f"{n} process(es)" + (f" + Redis, route {args.route}" if n > 1 else "")
     print(f"\nGigCX load ({len(reports)} repeat(s), medians): {args.customers} customers, {args.experts} experts, "
           f"target {args.ask_rate} asks/s + {args.msg_rate} msgs/s for {args.duration}s, {args.workers} client "
-          f"processes, database {'PostgreSQL' if args.database_url else 'SQLite'}")
+          f"processes, database {'PostgreSQL' if reports[0].get('backend') == 'postgres' or args.database_url else 'SQLite'}, "
+          f"{layout}; load average at start {reports[0].get('loadavg_start')}")
     t = ["gigcx", "phases", "target"]
     rows = [
         ("warmup ask->offer p50 / p99 ms", ["gigcx", "phases", "warmup", "ask_offer", "p50_ms"],
@@ -146,6 +195,11 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
         ("target server CPU avg / max %", t + ["server", "cpu_avg_pct"], t + ["server", "cpu_max_pct"]),
         ("target server RSS max MiB", t + ["server", "rss_max_mib"], None),
         ("target client processes CPU %", t + ["clients_cpu_pct"], None),
+        *[(f"target server {i + 1} CPU avg / max %", t + ["servers", i, "cpu_avg_pct"],
+           t + ["servers", i, "cpu_max_pct"]) for i in range(n if n > 1 else 0)],
+        ("target PostgreSQL CPU avg / max %", t + ["postgres", "cpu_avg_pct"], t + ["postgres", "cpu_max_pct"]),
+        ("target Redis CPU avg / max %", t + ["redis", "cpu_avg_pct"], t + ["redis", "cpu_max_pct"]),
+        ("target HAProxy CPU avg / max %", t + ["haproxy", "cpu_avg_pct"], t + ["haproxy", "cpu_max_pct"]),
         ("acked / lost live", ["gigcx", "acked_messages"], ["gigcx", "lost_live"]),
         ("checked by sync / lost stored", ["gigcx", "checked_by_sync"], ["gigcx", "lost_stored"]),
         ("relay ceiling gigcx / echo msgs/s", ["ceiling", "gigcx_msg_per_s"], ["ceiling", "echo_msg_per_s"]),
@@ -154,6 +208,8 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
     if args.soak:  # no target, ramp or echo phases: the per-minute lines and the summary below say it
         rows = [r for r in rows if r[0].startswith(("warmup", "acked", "checked"))]
     for label, a, b in rows:
+        if med(a) is None and label.startswith(("target PostgreSQL", "target Redis", "target HAProxy")):
+            continue  # not part of this deployment
         print(f"  {label:36s} {med(a)!s:>10}" + (f" / {med(b)!s}" if b else ""))
     if args.soak:
         for r in reports:
@@ -183,7 +239,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds of asks that open the conversations")
     parser.add_argument("--ramp-p99-ms", type=float, default=250.0,
                         help="a ramp step counts as sustained when all is delivered with p99 under this")
-    parser.add_argument("--database-url", default=None, help="server database (default: SQLite in a temp dir)")
+    parser.add_argument("--database-url", default=None,
+                        help="server database as given (default: by --backend)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="sqlite: a file in a temp dir; postgres: a fresh schema on --postgres-url, dropped after")
+    parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--processes", type=lambda s: [int(x) for x in s.split(",")], default=[1],
+                        help="server process counts, each measured in turn, e.g. 1,2 (the scaling ratio)")
+    parser.add_argument("--route", choices=("haproxy", "split"), default="haproxy",
+                        help="with several processes: all through HAProxy (deploy/haproxy.cfg), or customers "
+                             "on the first process and experts on the second")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
+                        help="the processes' Socket.IO queue when there are several (a channel per run)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--soak", type=float, default=0,
                         help="minutes of the target mix, reported per minute, instead of ramps and echo")
@@ -203,13 +270,25 @@ def main() -> None:
         args.customers, args.experts, args.ask_rate, args.msg_rate = 200, 20, 10.0, 100.0
         args.duration, args.ramp, args.ramp_step_s, args.warmup = 12.0, [50, 100, 200, 400], 4.0, 6.0
         args.echo_ramp = [800]
-    reports = []
-    for i in range(args.repeats):
-        reports.append(run_once(args, i + 1))
-        if args.json:
-            Path(args.json).write_text(json.dumps(reports, indent=1))
-    print_report(reports, args)
+    by_count: dict[int, list[dict[str, Any]]] = {}
+    for processes in args.processes:
+        reports = by_count.setdefault(processes, [])
+        for i in range(args.repeats):
+            print(f"{processes} process(es), repeat {i + 1}", flush=True)
+            reports.append(run_once(args, i + 1, processes))
+            if args.json:
+                Path(args.json).write_text(json.dumps([r for rs in by_count.values() for r in rs], indent=1))
+    for reports in by_count.values():
+        print_report(reports, args)
+    if 1 in by_count and len(by_count) > 1:  # the scaling ratio: relay ceiling at N processes / at 1
+        def ceiling(rs: list[dict[str, Any]]) -> float:
+            return statistics.median(r["ceiling"]["gigcx_msg_per_s"] for r in rs)
 
+        one = ceiling(by_count[1])
+        for n, rs in by_count.items():
+            if n != 1:
+                ratio = round(ceiling(rs) / one, 2) if one else "undefined (1 process sustained no ramp step)"
+                print(f"scaling: relay ceiling {ceiling(rs)} msgs/s at {n} processes vs {one} at 1: ratio {ratio}")
 
 if __name__ == "__main__":
     main()

@@ -69,6 +69,9 @@ def main() -> None:
             t0 = time.perf_counter()
             ours = ExpertRanker(**json.loads(args.params)).fit(inner)
             fit_s.append(time.perf_counter() - t0)
+            fallback = getattr(ours, "tag_count_fallback_", {})
+            for setting, used in fallback.items():
+                tot.setdefault(f"fallback_{setting}", []).append(float(used))
             tag = TagCountRanker().fit(inner)
             for name, model, use_time in (("ours", ours, True), ("notime", ours, False),
                                           ("tag", tag, True)):
@@ -87,7 +90,9 @@ def main() -> None:
               f"(a) P@1 ours {g('ours_all_p@1'):.3f} tag {g('tag_all_p@1'):.3f} | "
               f"(b) P@1 ours {g('ours_answerers_p@1'):.3f} tag {g('tag_answerers_p@1'):.3f} | "
               f"(b) MRR ours {g('ours_answerers_mrr'):.3f} tag {g('tag_answerers_mrr'):.3f} | "
-              f"at=None: (a) MRR {g('notime_all_mrr'):.3f} (b) P@1 {g('notime_answerers_p@1'):.3f}",
+              f"at=None: (a) MRR {g('notime_all_mrr'):.3f} (b) P@1 {g('notime_answerers_p@1'):.3f}"
+              f" | tag-count fallback in folds: (a) {sum(tot.get('fallback_all', [])):.0f} "
+              f"(b) {sum(tot.get('fallback_candidates', [])):.0f} of {args.folds}",
               flush=True)
 
 

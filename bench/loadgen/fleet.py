@@ -17,8 +17,12 @@ from bench.loadgen.worker import worker_entry
 class Fleet:
     """The client processes of one server, driven phase by phase."""
 
-    def __init__(self, mode: str, url: str, workers: int, server_pid: int, brand: str = "",
-                 tokens: list[str] | None = None, customers: int = 0, pairs: int = 0, resolve_after: int = 0):
+    def __init__(self, mode: str, url: str, workers: int, server_pid: int | list[int], brand: str = "",
+                 tokens: list[str] | None = None, customers: int = 0, pairs: int = 0, resolve_after: int = 0,
+                 urls: dict[str, str] | None = None, services: dict[str, tuple[str, ...]] | None = None):
+        """`server_pid`: the server process, or each of several; `urls`: a namespace's own URL
+        (customers on one process, experts on another); `services`: process names whose CPU is
+        sampled too, e.g. {"postgres": ("postgres",), "redis": ("redis-server",)}."""
         ctx = mp.get_context("spawn")
         self.mode, self.workers = mode, workers
         self.ready = ctx.Queue()
@@ -27,7 +31,7 @@ class Fleet:
         for w in range(workers):
             cfg = {"mode": mode, "url": url, "brand": brand, "expert_tokens": (tokens or [])[w::workers],
                    "customers": customers // workers + (1 if w < customers % workers else 0),
-                   "pairs": list(range(pairs))[w::workers], "resolve_after": resolve_after}
+                   "pairs": list(range(pairs))[w::workers], "resolve_after": resolve_after, "urls": urls or {}}
             go = ctx.Queue()
             self.gos.append(go)
             p = ctx.Process(target=worker_entry, args=(cfg, self.ready, go), daemon=True)
@@ -36,7 +40,10 @@ class Fleet:
         t = time.time()
         self.collect("ready", timeout=900)
         self.setup_s = time.time() - t
-        self.sampler = Sampler(server_pid)
+        pids = server_pid if isinstance(server_pid, list) else [server_pid]
+        self.server_samplers = [Sampler(pid) for pid in pids]
+        self.sampler = self.server_samplers[0]
+        self.service_samplers = {name: Sampler(names=names) for name, names in (services or {}).items()}
         self.client_samplers = [Sampler(p.pid) for p in self.procs if p.pid]
         self.records: dict[str, list[Any]] = {k: [] for k in ("errors", "ask_offer", "ask_ack", "msg_lat",
                                                                 "ack_lat", "sent")}
@@ -72,6 +79,10 @@ class Fleet:
                      server=self.sampler.window(start, end),
                      clients_cpu_pct=round(sum(s.window(start, end).get("cpu_avg_pct", 0.0)
                                                for s in self.client_samplers), 1))
+        if len(self.server_samplers) > 1:
+            stats["servers"] = [s.window(start, end) for s in self.server_samplers]
+        for name, sampler in self.service_samplers.items():
+            stats[name] = sampler.window(start, end)
         return stats
 
     def window(self, start: float, end: float) -> dict[str, Any]:
@@ -103,8 +114,7 @@ class Fleet:
         self.absorb(finals)
         for p in self.procs:
             p.join(30)
-        self.sampler.stop.set()
-        for s in self.client_samplers:
+        for s in self.client_samplers + self.server_samplers + list(self.service_samplers.values()):
             s.stop.set()
         acked = [a for f in finals for a in f["acked"]]
         received = {(c, m, role) for f in finals for c, m, role in f["received"]}

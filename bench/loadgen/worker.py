@@ -64,7 +64,8 @@ class Worker:
         setup(client)
         for attempt in range(3):
             try:
-                await client.connect(self.url, namespaces=[namespace], auth=auth, transports=["websocket"],
+                url = self.cfg.get("urls", {}).get(namespace, self.url)  # a role may have its own process
+                await client.connect(url, namespaces=[namespace], auth=auth, transports=["websocket"],
                                      wait_timeout=30)
                 return client
             except Exception:

