@@ -60,7 +60,13 @@ def assert_accessible(page: Any, name: str) -> None:
     shadow root included). The full report goes to artifacts/a11y/<name>.json."""
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source())  # through the DevTools protocol: the page's CSP does not apply
+    # Colours are checked as they end up: a panel still fading in (the widget's 150 ms opening
+    # animation) blends with the page and would measure a contrast nobody sees once it settles.
     result = page.evaluate("""async () => {
+        const roots = [document, ...[...document.querySelectorAll('*')]
+            .filter(e => e.shadowRoot).map(e => e.shadowRoot)];
+        await Promise.all(roots.flatMap(r => r.getAnimations())
+            .map(a => a.finished.catch(() => null)));
         const r = await axe.run(document, { resultTypes: ['violations'] });
         return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.map(n => ({ target: n.target, html: n.html, summary: n.failureSummary })) }));
