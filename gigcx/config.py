@@ -118,8 +118,9 @@ class Settings(BaseSettings):
         "extensions", "how long a process trusts that a socket's credential (token, API key) still stands before "
         "it reads it again; revocations also reach every process at once through Redis")
     session_sweep_s: Seconds = setting(5.0,
-        "extensions", "how often a process re-reads the credentials of all its sockets and disconnects revoked "
-        "ones (in case a revocation signal was lost)")
+        "extensions", "how often a process re-reads the credentials of all its sockets (one statement) and "
+        "disconnects revoked ones (in case a revocation signal was lost); it does so at least every half of "
+        "`GIGCX_CREDENTIAL_CACHE_S`, which keeps the events' credential checks off the database")
     header_timeout_s: Seconds = setting(10.0,
         "extensions", "a client must send its request line and headers within this; also closes idle keep-alive "
         "connections (`gigcx serve`)")

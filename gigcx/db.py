@@ -52,7 +52,11 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=30,
+    # No pre-ping: it is a round trip on every checkout, during which a serving process's greenlet
+    # waits for the hub again (docs/benchmarks.md, "Scale-out"). A connection the server dropped
+    # (a restart) fails the one statement that finds it out; SQLAlchemy then recycles every
+    # connection of the pool, and that event's client gets `internal` and retries.
+    return create_engine(url, pool_size=20, max_overflow=20, pool_timeout=30, pool_recycle=3600,
                          hide_parameters=True)
 
 

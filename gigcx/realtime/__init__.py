@@ -58,7 +58,8 @@ def start_background(app: Flask) -> None:
     loadshed.start(app)
     if settings.redis_url:
         socketio.start_background_task(sessions.listen, app)
-    socketio.start_background_task(_loop, app, "session sweep", settings.session_sweep_s, sessions.sweep)
+    # often enough that every held credential's cache entry stays fresh: events never wait on a read
+    socketio.start_background_task(_loop, app, "session sweep", sessions.sweep_interval(settings), sessions.sweep)
     socketio.start_background_task(_loop, app, "timers", settings.timer_poll_s, _run_due_timers)
     socketio.start_background_task(_loop, app, "heartbeat", max(settings.presence_ttl_s / 3, 1), _heartbeat)
     socketio.start_background_task(_loop, app, "sweep", 2.0, _sweep)
