@@ -19,6 +19,9 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     if not monkey.is_module_patched("socket"):
         raise click.ClickException("run `gigcx serve` through the gigcx command (it patches for gevent)")
+    from gigcx.concurrency import green_postgres
+
+    green_postgres()
     import signal
     import socket
 
