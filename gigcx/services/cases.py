@@ -111,10 +111,32 @@ _NEXT_SEQ_RESPONDED = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
                                first_response_at=func.coalesce(_CASE.c.first_response_at, bindparam("b_now")))
                        .returning(_CASE.c.last_seq))
 _INSERT_MSG = insert(_MSG).returning(*_MSG.c)
-# sqlmodel's select() is typed for at most four columns:
-_CASE_OF_MESSAGE = select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id, _CASE.c.brand_id,  # type: ignore[call-overload]
-                          _CASE.c.status, _CASE.c.escalated_at).where(_CASE.c.id == bindparam("b_case"))
-_CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update()
+
+
+def _insert_after_seq(responded: bool) -> Any:
+    """PostgreSQL: the seq bump and the insert in one statement (`WITH s AS (UPDATE ... RETURNING
+    last_seq) INSERT ... SELECT`), one round trip instead of two."""
+    bump = (_NEXT_SEQ_RESPONDED if responded else _NEXT_SEQ).cte("next_seq")
+    # parameters named apart from the case's columns: an UPDATE given a parameter named like one of
+    # its table's columns would also SET that column
+    values = select(bindparam("v_case_id", type_=_MSG.c.case_id.type), bump.c.last_seq,
+                    *(bindparam(f"v_{c.name}", type_=c.type) for c in (_MSG.c.sender, _MSG.c.sender_id,
+                                                                       _MSG.c.text, _MSG.c.client_id, _MSG.c.sent_at)))
+    cols = ["case_id", "seq", "sender", "sender_id", "text", "client_id", "sent_at"]
+    return insert(_MSG).from_select(cols, values).returning(*_MSG.c)
+
+
+_INSERT_NEXT = {False: _insert_after_seq(False), True: _insert_after_seq(True)}
+# The case a message goes to, and (prior_id) the sender's message with this client_id if it was
+# already stored: one statement where two were. sqlmodel's select() is typed for at most four columns.
+_CASE_OF_MESSAGE = (select(_CASE.c.id, _CASE.c.customer_id, _CASE.c.expert_id,  # type: ignore[call-overload]
+                           _CASE.c.brand_id, _CASE.c.status, _CASE.c.escalated_at, _MSG.c.id.label("prior_id"))
+                    .select_from(_CASE.outerjoin(_MSG, (_MSG.c.case_id == _CASE.c.id)
+                                                 & (_MSG.c.sender == bindparam("b_sender"))
+                                                 & (_MSG.c.sender_id == bindparam("b_sender_id"))
+                                                 & (_MSG.c.client_id == bindparam("b_client"))))
+                    .where(_CASE.c.id == bindparam("b_case")))
+_CASE_OF_MESSAGE_LOCKED = _CASE_OF_MESSAGE.with_for_update(of=_CASE)
 # (sqlmodel's select() is typed for models and columns; a Core table selects its columns)
 _PRIOR_MSG = select(_MSG).where(  # type: ignore[call-overload]
     _MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
@@ -132,11 +154,15 @@ def _insert_message(session: Session, case_id: int, sender: str, sender_id: int 
     the stored row (the message's columns)."""
     now = utcnow()
     conn = session.connection()
+    row = {"case_id": case_id, "sender": sender, "sender_id": sender_id, "text": text, "client_id": client_id,
+           "sent_at": now}
+    if seq is None and conn.dialect.name == "postgresql":
+        return conn.execute(_INSERT_NEXT[first_response],
+                            {**{f"v_{k}": v for k, v in row.items()}, "b_case": case_id, "b_now": now}).one()
     if seq is None:
         seq = conn.execute(_NEXT_SEQ_RESPONDED if first_response else _NEXT_SEQ,
                            {"b_case": case_id, "b_now": now}).scalar_one()
-    return conn.execute(_INSERT_MSG, {"case_id": case_id, "seq": seq, "sender": sender, "sender_id": sender_id,
-                                      "text": text, "client_id": client_id, "sent_at": now}).one()
+    return conn.execute(_INSERT_MSG, {**row, "seq": seq}).one()
 
 
 def _append(session: Session, case: Case, sender: str, sender_id: int | None, text: str,
@@ -156,13 +182,12 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
     # on PostgreSQL the row lock serialises writers of this case before the idempotency check
     # (SQLite's BEGIN IMMEDIATE already did)
     q = _CASE_OF_MESSAGE_LOCKED if conn.dialect.name == "postgresql" else _CASE_OF_MESSAGE
-    case = conn.execute(q, {"b_case": case_id}).first()
+    keys = {"b_case": case_id, "b_sender": sender, "b_sender_id": actor.id, "b_client": client_id}
+    case = conn.execute(q, keys).first()
     if case is None or not can_see(session, actor, case):  # a Row has the columns can_see reads
         raise ApiError("not_found", "no such case")
-    prior = conn.execute(_PRIOR_MSG, {"b_case": case_id, "b_sender": sender, "b_sender_id": actor.id,
-                                      "b_client": client_id}).first()
-    if prior is not None:
-        return prior
+    if case.prior_id is not None:  # a resend: answer with what was stored
+        return conn.execute(_PRIOR_MSG, keys).one()
     if actor.role == Sender.expert and case.expert_id != actor.id:
         raise ApiError("forbidden", "accept the offer before writing in this case")
     if case.status in (CaseStatus.resolved, CaseStatus.closed):
