@@ -24,9 +24,12 @@ What it does, in one run:
 5. Phase "ramp" (after the target: it ends by overloading the server on purpose): message-only
    steps of increasing rate over those conversations (a random party of a random conversation
    sends), stopping at the first step that is not sustained (all delivered, no error, p99 <=
-   --ramp-p99-ms): the relay ceiling.
+   --ramp-p99-ms): the relay ceiling. Unless `--no-echo`, steps beyond `--ramp` (1.25x each) are
+   added until one fails, so a ceiling is never the end of the listed steps.
 6. The same ramp against bench/echo_server.py (bare Flask-SocketIO relay, gevent +
-   simple-websocket, no database) with as many conversations: the ceiling, and the ratio.
+   simple-websocket, no database) with as many conversations, also run until a step fails: the
+   ceiling, the ratio, and beside it the server CPU per relayed message of each at its ceiling
+   (`cpu_ratio` = echo's / GigCX's: the share of a bare relay's efficiency GigCX keeps).
 7. `--soak M` replaces steps 4-6: the target mix for M minutes, reported per minute (latency, CPU,
    RSS: does anything drift?). Conversations end: after `--resolve-after` messages the expert
    proposes a resolution and the customer confirms, which frees capacity and credits the ledger as
@@ -131,7 +134,8 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
         print(f"  gigcx target, per 5 s (s, message p99 ms, ask->offer p99 ms): {target['timeline']}", flush=True)
-        ceiling_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms)
+        ceiling_gigcx, cpu_ms_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms,
+                                           until_failure=not args.no_echo)
         report["gigcx"] = fleet.stop()
         report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
         report["gigcx"]["server_rss_end_mib"] = [round(psutil.Process(p.pid).memory_info().rss / 2**20, 1)
@@ -142,7 +146,7 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         for p in procs:
             stop(p)
         stack.close()
-    report["ceiling"] = {"gigcx_msg_per_s": ceiling_gigcx}
+    report["ceiling"] = {"gigcx_msg_per_s": ceiling_gigcx, "gigcx_cpu_ms_per_msg": cpu_ms_gigcx}
     report["loadavg_end"] = [round(x, 2) for x in psutil.getloadavg()]
     if not args.no_echo and processes == 1:
         echo = None
@@ -150,12 +154,16 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
             port = free_port()
             echo = start_echo(folder, port)
             fleet = Fleet("echo", f"http://127.0.0.1:{port}", args.workers, echo.pid, pairs=pairs)
-            ceiling_echo = ramp(fleet, args.ramp + args.echo_ramp, args.ramp_step_s, args.ramp_p99_ms)
+            ceiling_echo, cpu_ms_echo = ramp(fleet, args.ramp + args.echo_ramp, args.ramp_step_s, args.ramp_p99_ms)
             report["echo"] = fleet.stop()
         finally:
             stop(echo)
         report["ceiling"]["echo_msg_per_s"] = ceiling_echo
         report["ceiling"]["ratio"] = round(ceiling_gigcx / ceiling_echo, 3) if ceiling_echo else None
+        # server CPU per relayed message at each one's ceiling: echo / gigcx (1.0: as cheap as a bare relay)
+        report["ceiling"]["echo_cpu_ms_per_msg"] = cpu_ms_echo
+        report["ceiling"]["cpu_ratio"] = (round(cpu_ms_echo / cpu_ms_gigcx, 3)
+                                          if cpu_ms_echo and cpu_ms_gigcx else None)
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     else:
@@ -204,6 +212,8 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
         ("checked by sync / lost stored", ["gigcx", "checked_by_sync"], ["gigcx", "lost_stored"]),
         ("relay ceiling gigcx / echo msgs/s", ["ceiling", "gigcx_msg_per_s"], ["ceiling", "echo_msg_per_s"]),
         ("ratio to echo", ["ceiling", "ratio"], None),
+        ("server CPU ms per message gigcx / echo", ["ceiling", "gigcx_cpu_ms_per_msg"], ["ceiling", "echo_cpu_ms_per_msg"]),
+        ("CPU ratio (echo per message / gigcx)", ["ceiling", "cpu_ratio"], None),
     ]
     if args.soak:  # no target, ramp or echo phases: the per-minute lines and the summary below say it
         rows = [r for r in rows if r[0].startswith(("warmup", "acked", "checked"))]

@@ -164,10 +164,17 @@ def sustained(stats: dict[str, Any], p99_ms: float) -> bool:
             and (stats["message"]["p99_ms"] or 1e9) <= p99_ms and not stats["errors"])
 
 
-def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float) -> float:
-    """Message-only steps of increasing rate until one is not sustained; the best sustained rate."""
-    best = 0.0
-    for rate in rates:
+def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float, *,
+         until_failure: bool = True, max_extra: int = 12) -> tuple[float, float | None]:
+    """Message-only steps of increasing rate until one is not sustained: (best sustained rate,
+    server CPU milliseconds per delivered message at that step). With `until_failure`, steps
+    beyond `rates` (each 1.25x the last) are added while they are sustained, so a ceiling is never
+    reported merely because the listed steps ran out."""
+    best, cpu_ms = 0.0, None
+    steps, extra = list(rates), 0
+    i = 0
+    while i < len(steps):
+        rate = steps[i]
         for attempt in (1, 2):  # a shared machine: one noisy step gets a second chance
             name = f"ramp{rate}" if attempt == 1 else f"ramp{rate}-again"
             stats = fleet.run_phase(name, 0.0, float(rate), step_s, drain=20)
@@ -180,8 +187,15 @@ def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float) -> float:
               f"server cpu {stats['server'].get('cpu_avg_pct')}% {'ok' if ok else 'NOT sustained'}", flush=True)
         if not ok:
             break
-        best = max(best, stats["delivered_per_s"])
-    return best
+        if stats["delivered_per_s"] >= best:
+            best = stats["delivered_per_s"]
+            cpu = stats["server"].get("cpu_avg_pct")
+            cpu_ms = round(10 * cpu / best, 3) if cpu and best else None  # % of a core -> ms per message
+        i += 1
+        if i == len(steps) and until_failure and extra < max_extra:
+            steps.append(int(round(rate * 1.25 / 50) * 50) or rate + 50)
+            extra += 1
+    return best, cpu_ms
 
 
 def soak(fleet: Fleet, args: argparse.Namespace) -> dict[str, Any]:
