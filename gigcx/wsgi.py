@@ -148,6 +148,22 @@ class PollingBodyLimit:
         return [body]
 
 
+class WebSocketCompression:
+    """WSGI middleware: with `enabled` false, WebSocket upgrades under `path` are served as if the
+    client had offered no extension, so permessage-deflate is never negotiated. simple-websocket
+    accepts the deflate offer of every client that makes one and has no option against it; it
+    reads the offer from the environ, so removing the header there is the switch."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], enabled: bool, path: str = "/socket.io"):
+        self.app, self.enabled, self.path = app, enabled, path
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (not self.enabled and "HTTP_SEC_WEBSOCKET_EXTENSIONS" in environ
+                and environ.get("PATH_INFO", "").startswith(self.path)):
+            del environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"]
+        return self.app(environ, start_response)
+
+
 class _StrictMaxStream(LimitedStream):
     """A LimitedStream at `max_content_length` that says `413` when more would follow, instead of
     ending quietly at the limit (a chunked body has no length to check up front)."""
