@@ -37,6 +37,9 @@ class HeaderTimeout(ValueError):
     """The client did not send its request line and headers within the deadline."""
 
 
+RFILE_BUFFER = 1024  # bytes of the buffer a connection's request line, headers and body are read through
+
+
 def hardened_handler(settings: Any) -> type:
     """gevent's WSGIHandler with header and body deadlines from the settings."""
     import gevent
@@ -83,6 +86,13 @@ def hardened_handler(settings: Any) -> type:
         """Request line and headers within `header_s`; bodies within `body_s`."""
 
         _header_timer: Any = None
+
+        def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
+            # A WebSocket keeps its handler, and this buffer, for its whole life (the frames are
+            # read from a dup of the socket): 1 KiB instead of io's 8 KiB default is ~7 KiB less
+            # per idle socket (benchmarks.md, "Idle sockets"). Longer header lines and bodies are
+            # read all the same, in more reads.
+            super().__init__(sock, address, server, rfile if rfile is not None else sock.makefile("rb", RFILE_BUFFER))
 
         def read_requestline(self) -> str:
             self._header_timer = gevent.Timeout(header_s, HeaderTimeout("headers took too long"))
