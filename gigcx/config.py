@@ -153,6 +153,11 @@ class Settings(BaseSettings):
         "extensions", "how often each serving process applies the brands' `retention_days` (redacts old "
         "conversations, anonymises customers; `gigcx privacy retention` does it once); `0` turns the job off in "
         "that process")
+    websocket_compression: bool = setting(False,
+        "extensions", "negotiate permessage-deflate with WebSocket clients that offer it (every browser does); "
+        "it keeps a zlib compressor and decompressor per socket for the socket's whole life, which measured "
+        "~100 KiB more server memory per idle socket (benchmarks.md, \"Idle sockets\"), while Socket.IO "
+        "frames are mostly small; off: frames go uncompressed")
     shed_lag_ms: float = setting(250.0,
         "extensions", "a serving process refuses new asks and messages with `overloaded` while its event loop "
         "lags more than this (twice in a row); `0` turns shedding off", ge=0, allow_inf_nan=False)

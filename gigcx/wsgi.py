@@ -37,6 +37,9 @@ class HeaderTimeout(ValueError):
     """The client did not send its request line and headers within the deadline."""
 
 
+RFILE_BUFFER = 1024  # bytes of the buffer a connection's request line, headers and body are read through
+
+
 def hardened_handler(settings: Any) -> type:
     """gevent's WSGIHandler with header and body deadlines from the settings."""
     import gevent
@@ -83,6 +86,13 @@ def hardened_handler(settings: Any) -> type:
         """Request line and headers within `header_s`; bodies within `body_s`."""
 
         _header_timer: Any = None
+
+        def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
+            # A WebSocket keeps its handler, and this buffer, for its whole life (the frames are
+            # read from a dup of the socket): 1 KiB instead of io's 8 KiB default is ~7 KiB less
+            # per idle socket (benchmarks.md, "Idle sockets"). Longer header lines and bodies are
+            # read all the same, in more reads.
+            super().__init__(sock, address, server, rfile if rfile is not None else sock.makefile("rb", RFILE_BUFFER))
 
         def read_requestline(self) -> str:
             self._header_timer = gevent.Timeout(header_s, HeaderTimeout("headers took too long"))
@@ -146,6 +156,22 @@ class PollingBodyLimit:
                                                         ("Content-Length", str(len(body))),
                                                         ("Connection", "close")])
         return [body]
+
+
+class WebSocketCompression:
+    """WSGI middleware: with `enabled` false, WebSocket upgrades under `path` are served as if the
+    client had offered no extension, so permessage-deflate is never negotiated. simple-websocket
+    accepts the deflate offer of every client that makes one and has no option against it; it
+    reads the offer from the environ, so removing the header there is the switch."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], enabled: bool, path: str = "/socket.io"):
+        self.app, self.enabled, self.path = app, enabled, path
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (not self.enabled and "HTTP_SEC_WEBSOCKET_EXTENSIONS" in environ
+                and environ.get("PATH_INFO", "").startswith(self.path)):
+            del environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"]
+        return self.app(environ, start_response)
 
 
 class _StrictMaxStream(LimitedStream):

@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
         if ns not in socketio.namespace_handlers:
             socketio.on_namespace(ns)
     from gigcx.jsonlimits import SocketJSON
-    from gigcx.wsgi import PollingBodyLimit
+    from gigcx.wsgi import PollingBodyLimit, WebSocketCompression
 
     socketio.init_app(
         app,
@@ -39,6 +39,8 @@ def init_app(app: Flask) -> None:
     )
     # outside Socket.IO's middleware: long-polling POSTs over a frame's size answer 413 at once
     app.wsgi_app = PollingBodyLimit(app.wsgi_app, MAX_FRAME)  # type: ignore[method-assign]
+    # permessage-deflate costs ~100 KiB per socket for its life (benchmarks.md, "Idle sockets")
+    app.wsgi_app = WebSocketCompression(app.wsgi_app, settings.websocket_compression)  # type: ignore[method-assign]
 
 
 def _async_mode() -> str:
