@@ -27,22 +27,30 @@ def brand_room(brand_id: int) -> str:
     return f"brand:{brand_id}"
 
 
-def expert_rating(session: Session, expert_id: int) -> float | None:
-    """The expert's mean CSAT, rounded for display (None before any rating); ratings of escalated
-    cases are left out (the brand's staff finished those)."""
-    avg = session.exec(select(func.avg(Rating.csat)).join(Case, col(Case.id) == Rating.case_id)
-                       .where(col(Rating.expert_id) == expert_id, col(Case.escalated_at).is_(None))).one()
+def _mean_csat(expert_id: int) -> Any:
+    """The expert's mean CSAT (NULL before any rating); ratings of escalated cases are left out
+    (the brand's staff finished those)."""
+    return (select(func.avg(Rating.csat)).join(Case, col(Case.id) == Rating.case_id)
+            .where(col(Rating.expert_id) == expert_id, col(Case.escalated_at).is_(None)))
+
+
+def _display(avg: Any) -> float | None:
     return None if avg is None else round(float(avg), 2)
+
+
+def expert_rating(session: Session, expert_id: int) -> float | None:
+    """The expert's mean CSAT, rounded for display (None before any rating)."""
+    return _display(session.exec(_mean_csat(expert_id)).one())
 
 
 def expert_summary(session: Session, expert_id: int) -> dict[str, Any] | None:
     """The assigned expert as customers see them, read once per session (an accept builds three
-    payloads naming the same expert); None for an unknown id."""
+    payloads naming the same expert) in one statement; None for an unknown id."""
     memo: dict[int, dict[str, Any] | None] = session.info.setdefault("expert_summary", {})
     if expert_id not in memo:
-        expert = session.get(Expert, expert_id)
-        memo[expert_id] = None if expert is None else {
-            "display_name": expert.display_name, "rating": expert_rating(session, expert_id)}
+        row = session.execute(select(Expert.display_name, _mean_csat(expert_id).scalar_subquery())
+                              .where(Expert.id == expert_id)).first()
+        memo[expert_id] = None if row is None else {"display_name": row[0], "rating": _display(row[1])}
     return memo[expert_id]
 
 
