@@ -15,7 +15,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Integer, any_, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 import payouts
@@ -305,6 +306,13 @@ def quality_scores(session: Session, brand_id: int, topic: str | None, expert_id
     """Quality of these experts in the topic (only those with a score)."""
     if topic is None or not expert_ids:
         return {}
-    return dict(session.exec(select(ExpertQuality.expert_id, ExpertQuality.score).where(
-        ExpertQuality.brand_id == brand_id, ExpertQuality.topic == topic,
-        col(ExpertQuality.expert_id).in_(expert_ids))).all())
+    q = select(ExpertQuality.expert_id, ExpertQuality.score).where(
+        ExpertQuality.brand_id == brand_id, ExpertQuality.topic == topic)
+    if session.get_bind().dialect.name == "postgresql":
+        # one array parameter: an IN list of the ~100 online candidates was a statement of 100
+        # parameters to render and bind on every ask (16 % of an ask's server time), and its text
+        # changed with the pool's size, so psycopg never reused a prepared statement for it
+        q = q.where(col(ExpertQuality.expert_id) == any_(bindparam("b_experts", expert_ids, type_=ARRAY(Integer))))
+    else:
+        q = q.where(col(ExpertQuality.expert_id).in_(expert_ids))
+    return dict(session.exec(q).all())
