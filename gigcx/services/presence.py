@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
 from gigcx.models import (
@@ -124,6 +124,26 @@ def brand_roster(session: Session, brand_id: int) -> dict[int, list[str]]:
     return {eid: list(p[3]) for eid, p in _brand_profiles(session, brand_id, set()).items()}
 
 
+def _online_with_load() -> Any:
+    """The statement of `available_experts`, built once (every ask runs it): (expert id, case cap,
+    open cases + open offers) of the brand's approved experts who are online with a connection
+    seen since `b_fresh`."""
+    load = (select(func.count()).select_from(Case).where(Case.expert_id == ExpertPresence.expert_id,
+                                                          col(Case.status).in_(BUSY_STATUSES))
+            .scalar_subquery()
+            + select(func.count()).select_from(Offer).where(Offer.expert_id == ExpertPresence.expert_id,
+                                                             Offer.status == OfferStatus.open).scalar_subquery())
+    return (select(ExpertPresence.expert_id, ExpertPresence.max_cases, load)
+            .join(ExpertProgram, col(ExpertProgram.expert_id) == ExpertPresence.expert_id)
+            .where(ExpertProgram.brand_id == bindparam("b_brand"), ExpertProgram.status == ProgramStatus.approved,
+                   col(ExpertPresence.online).is_(True),
+                   select(ExpertConnection.sid).where(ExpertConnection.expert_id == ExpertPresence.expert_id,
+                                                      ExpertConnection.last_seen >= bindparam("b_fresh")).exists()))
+
+
+_ONLINE_WITH_LOAD = _online_with_load()
+
+
 def available_experts(session: Session, brand_id: int, topic: str | None, language: str) -> list[Available]:
     """Approved experts of the brand for the topic (any topic when None), online with a live
     connection, under their case cap, speaking the customer's language.
@@ -131,19 +151,7 @@ def available_experts(session: Session, brand_id: int, topic: str | None, langua
     Who is online and how loaded is read fresh on every call, in one statement of plain
     integers; names, languages and approved topics come from a short per-process cache
     (`_brand_profiles`): building them from JSON columns for 100 experts was most of an ask."""
-    fresh = utcnow() - _ttl()
-    load = (select(func.count()).select_from(Case).where(Case.expert_id == ExpertPresence.expert_id,
-                                                          col(Case.status).in_(BUSY_STATUSES))
-            .scalar_subquery()
-            + select(func.count()).select_from(Offer).where(Offer.expert_id == ExpertPresence.expert_id,
-                                                             Offer.status == OfferStatus.open).scalar_subquery())
-    rows = session.connection().execute(
-        select(ExpertPresence.expert_id, ExpertPresence.max_cases, load)
-        .join(ExpertProgram, col(ExpertProgram.expert_id) == ExpertPresence.expert_id)
-        .where(ExpertProgram.brand_id == brand_id, ExpertProgram.status == ProgramStatus.approved,
-               col(ExpertPresence.online).is_(True),
-               select(ExpertConnection.sid).where(ExpertConnection.expert_id == ExpertPresence.expert_id,
-                                                  ExpertConnection.last_seen >= fresh).exists())).all()
+    rows = session.connection().execute(_ONLINE_WITH_LOAD, {"b_brand": brand_id, "b_fresh": utcnow() - _ttl()}).all()
     if not rows:
         return []
     profiles = _brand_profiles(session, brand_id, {r[0] for r in rows})
