@@ -160,7 +160,8 @@ class Settings(BaseSettings):
         "frames are mostly small; off: frames go uncompressed")
     shed_lag_ms: float = setting(250.0,
         "extensions", "a serving process refuses new asks and messages with `overloaded` while its event loop "
-        "lags more than this (twice in a row); `0` turns shedding off", ge=0, allow_inf_nan=False)
+        "lags more than this (twice in a row), and while every pooled PostgreSQL connection is in use; `0` turns "
+        "shedding off", ge=0, allow_inf_nan=False)
     stripe_timeout_s: Seconds = setting(30.0, "extensions", "timeout of one request to Stripe")
     stripe_max_network_retries: int = setting(2,
         "extensions", "retries of a Stripe request after a network error (idempotent)", ge=0)

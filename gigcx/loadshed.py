@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.pool import QueuePool
 
 from gigcx.errors import ApiError
 from gigcx.observability import LOOP_LAG, SHED
@@ -51,11 +53,35 @@ def start(app: Flask) -> None:
     socketio.start_background_task(app.extensions["gigcx_lag"].run, socketio.sleep)
 
 
+def pool_exhausted(engine: Any) -> bool:
+    """Whether every connection of a pooled database (PostgreSQL: pool plus overflow) is checked
+    out, so a new transaction would queue for one. A one-connection pool (SQLite, where every
+    transaction takes turns on the one connection by design) never counts as exhausted."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return False
+    capacity = pool.size() + max(pool._max_overflow, 0)  # SQLAlchemy keeps the overflow limit private
+    return capacity > 1 and pool.checkedout() >= capacity
+
+
 def admit(event: str) -> None:
-    """Refuse `event` with `overloaded` while the loop lags more than the configured limit."""
-    limit_ms = current_app.config["GIGCX"].shed_lag_ms
+    """Refuse `event` with `overloaded` while the loop lags more than the configured limit, or
+    while every pooled database connection is busy.
+
+    The second backlog is the one a lagging loop does not show: once every connection is in use,
+    further events park on the pool (not on the loop) for up to its 30-s timeout, then fail. On
+    PostgreSQL at full load that turned a saturated process into seconds of latency and
+    `internal` answers (docs/benchmarks.md); refusing new asks and messages while the pool is
+    exhausted lets the transactions already running finish."""
+    settings = current_app.config["GIGCX"]
+    limit_ms = settings.shed_lag_ms
+    if limit_ms <= 0:
+        return
     lag_s = current_app.extensions["gigcx_lag"].lag_s
-    if limit_ms > 0 and lag_s * 1000 > limit_ms:
+    if lag_s * 1000 > limit_ms:
         SHED.labels(event).inc()
         raise ApiError("overloaded", "the service is busy; send this again shortly",
                        retry_after_ms=int(max(lag_s * 1000, 100)))
+    if pool_exhausted(current_app.extensions["gigcx_engine"]):
+        SHED.labels(event).inc()
+        raise ApiError("overloaded", "the service is busy; send this again shortly", retry_after_ms=200)

@@ -67,3 +67,27 @@ def test_a_serving_process_measures_its_loop_lag(servers: Any, peers: Any) -> No
               if line and not line.startswith("#")}
     assert counts["gigcx_event_loop_lag_seconds_count"] >= 1
     assert counts['gigcx_shed_events_total{event="ask"}'] >= 1
+
+
+def test_an_exhausted_connection_pool_refuses_asks_and_messages(app: Any) -> None:
+    """Every pooled connection busy (a PostgreSQL process past its capacity): new asks are refused
+    at once instead of queueing for a connection until the pool's timeout."""
+    engine = app.extensions["gigcx_engine"]
+    if engine.dialect.name != "postgresql":
+        import pytest
+
+        pytest.skip("SQLite has one connection that every transaction takes in turn: never shed for it")
+    customer = _customer(app)
+    held = [engine.connect() for _ in range(engine.pool.size() + engine.pool._max_overflow)]
+    try:
+        refused = customer.emit("ask", {"text": "where is my card", "client_id": "q1"}, namespace="/customer",
+                                callback=True)
+        assert refused["ok"] is False and refused["error"]["code"] == "overloaded"
+        assert refused["error"]["retry_after_ms"] > 0
+    finally:
+        for conn in held:
+            conn.close()
+    ack = customer.emit("ask", {"text": "where is my card", "client_id": "q1"}, namespace="/customer", callback=True)
+    assert ack["ok"], ack
+    assert [c["id"] for c in customer.emit("cases", {}, namespace="/customer", callback=True)["cases"]] == [ack["case"]["id"]]
+    customer.disconnect(namespace="/customer")
