@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy.pool import QueuePool
 
+from gigcx.drain import DRAIN
 from gigcx.errors import ApiError
 from gigcx.observability import LOOP_LAG, SHED
 
@@ -56,11 +57,15 @@ def start(app: Flask) -> None:
 def pool_exhausted(engine: Any) -> bool:
     """Whether every connection of a pooled database (PostgreSQL: pool plus overflow) is checked
     out, so a new transaction would queue for one. A one-connection pool (SQLite, where every
-    transaction takes turns on the one connection by design) never counts as exhausted."""
+    transaction takes turns on the one connection by design) and a pool without an overflow limit
+    (``max_overflow=-1``: a new connection is always opened) never count as exhausted."""
     pool = engine.pool
     if not isinstance(pool, QueuePool):
         return False
-    capacity = pool.size() + max(pool._max_overflow, 0)  # SQLAlchemy keeps the overflow limit private
+    overflow = pool._max_overflow  # SQLAlchemy keeps the overflow limit private
+    if overflow < 0:
+        return False
+    capacity = pool.size() + overflow
     return capacity > 1 and pool.checkedout() >= capacity
 
 
@@ -73,6 +78,9 @@ def admit(event: str) -> None:
     PostgreSQL at full load that turned a saturated process into seconds of latency and
     `internal` answers (docs/benchmarks.md); refusing new asks and messages while the pool is
     exhausted lets the transactions already running finish."""
+    if DRAIN.draining:  # stopping: the client resends once it has reconnected to another process
+        SHED.labels(event).inc()
+        raise ApiError("overloaded", "this server is restarting; send this again shortly", retry_after_ms=1000)
     settings = current_app.config["GIGCX"]
     limit_ms = settings.shed_lag_ms
     if limit_ms <= 0:

@@ -91,3 +91,27 @@ def test_an_exhausted_connection_pool_refuses_asks_and_messages(app: Any) -> Non
     assert ack["ok"], ack
     assert [c["id"] for c in customer.emit("cases", {}, namespace="/customer", callback=True)["cases"]] == [ack["case"]["id"]]
     customer.disconnect(namespace="/customer")
+
+
+def test_a_pool_is_exhausted_only_when_its_bounded_capacity_is_checked_out() -> None:
+    """The predicate itself, on real pools: a bounded pool counts as exhausted with every
+    connection out; a pool without an overflow limit, or with a single connection, never does."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import QueuePool
+
+    from gigcx.loadshed import pool_exhausted
+
+    bounded = sa.create_engine("sqlite://", poolclass=QueuePool, pool_size=1, max_overflow=1)
+    unbounded = sa.create_engine("sqlite://", poolclass=QueuePool, pool_size=1, max_overflow=-1)
+    single = sa.create_engine("sqlite://", poolclass=QueuePool, pool_size=1, max_overflow=0)
+    held = [bounded.connect()]
+    assert not pool_exhausted(bounded)
+    held.append(bounded.connect())
+    assert pool_exhausted(bounded)
+    held += [unbounded.connect() for _ in range(3)]
+    assert not pool_exhausted(unbounded)
+    held.append(single.connect())
+    assert not pool_exhausted(single)
+    for conn in held:
+        conn.close()
+    assert not pool_exhausted(bounded)
