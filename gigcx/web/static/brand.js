@@ -72,7 +72,6 @@ async function start() {
   }
   me = { token: saved.token, brand: who.brand, role: who.role, name: who.brand_name, staff: who.staff };
   document.body.classList.toggle("ro", !canWrite());
-  $("#auth").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   $("#brand-title").textContent = who.brand_name + " · GigCX";
   $("#who").textContent = (who.staff ? who.staff.display_name : "API key") + " (" + who.role + ")";
   settings = await api("GET", "/brand", { token: me.token });
@@ -80,6 +79,9 @@ async function start() {
   connect();
   refreshInboxCount();
   show(location.hash.slice(1) || "dashboard");
+  // revealed only now: a tab picked while the settings were loading would be switched back to the
+  // first tab by the show() above
+  $("#auth").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   // links in e-mails and chat messages: /brand/?case=ID#inbox (or #cases) open that case
   const linked = Number(new URLSearchParams(location.search).get("case"));
   if (linked > 0) (location.hash === "#inbox" ? openInbox(linked) : openCase(linked)).catch(error);
