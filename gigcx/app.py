@@ -39,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    from gigcx import auth, db, errors, loadshed, observability, ratelimit, realtime
+    from gigcx import auth, db, drain, errors, loadshed, observability, ratelimit, realtime
     from gigcx.api import register, webhooks
     from gigcx.services import payouts as payments
     from gigcx.web import consoles_bp, unsubscribe_bp, widget_bp
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
     db.init_app(app)
     ratelimit.init_app(app)
     loadshed.init_app(app)
+    drain.init_app(app)
     observability.init_app(app)
     register(app)
     realtime.init_app(app)

@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         "it keeps a zlib compressor and decompressor per socket for the socket's whole life, which measured "
         "~100 KiB more server memory per idle socket (benchmarks.md, \"Idle sockets\"), while Socket.IO "
         "frames are mostly small; off: frames go uncompressed")
+    drain_s: Seconds = setting(10.0,
+        "extensions", "on SIGTERM or SIGINT `gigcx serve` stops accepting connections, answers `/healthz` with 503 "
+        "and refuses new asks and messages with the retryable `overloaded`, waits up to this long for the events "
+        "and requests it is handling to finish, then exits; its clients reconnect to another process and `sync` "
+        "(deploy.md, \"Restarts\")")
     shed_lag_ms: float = setting(250.0,
         "extensions", "a serving process refuses new asks and messages with `overloaded` while its event loop "
         "lags more than this (twice in a row), and while every pooled PostgreSQL connection is in use; `0` turns "

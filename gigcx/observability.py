@@ -103,9 +103,13 @@ def metrics_app(app: Flask) -> Callable[[dict[str, Any], Callable[..., Any]], li
 @bp.get("/healthz")
 @public
 def health() -> tuple[Response, int]:
-    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    """200 when the database (and Redis, when configured) answer; 503 otherwise, and while the
+    process is stopping (`"status": "draining"`: a load balancer sends nothing new to it)."""
     from gigcx.db import engine
+    from gigcx.drain import DRAIN
 
+    if DRAIN.draining:
+        return jsonify({"status": "draining"}), 503
     checks: dict[str, str] = {}
     try:
         with engine().connect() as conn:

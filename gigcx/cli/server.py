@@ -30,6 +30,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gevent.socket import socket as green_socket
 
     from gigcx.config import Settings
+    from gigcx.drain import DRAIN
     from gigcx.extensions import socketio
     from gigcx.observability import GcFreezer, tune_gc_for_serving
     from gigcx.realtime import start_background
@@ -66,12 +67,22 @@ def serve(host: str, port: int, access_log: bool) -> None:
         WSGIServer((mhost.strip("[]") or "127.0.0.1", int(mport)), metrics_app(app), log=None,
                    error_log=logging.getLogger("gigcx.wsgi")).start()
     server.start()
-    # Ctrl-C stops serving and ends the command normally (no traceback, exit status 0).
-    gevent.signal_handler(signal.SIGINT, server.stop, 5)
+
+    def stop(signum: int) -> None:
+        # SIGTERM (systemd, Docker, Kubernetes) or Ctrl-C: stop accepting, then drain (gigcx.drain)
+        if not DRAIN.draining:
+            click.echo(f"GigCX stopping ({signal.Signals(signum).name}): draining for up to {settings.drain_s:g} s")
+            DRAIN.begin()
+            server.close()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop, signum)
     click.echo(f"GigCX listening on http://{host}:{port} (database: {app.config['GIGCX'].database_url.split('://')[0]}); "
                "Ctrl-C stops it")
     server.serve_forever()
-    click.echo("GigCX stopped")
+    drained = DRAIN.wait(settings.drain_s)
+    # exit status 0 either way: a stop that was asked for is not a failure
+    click.echo("GigCX stopped" if drained else f"GigCX stopped with {DRAIN.busy} event(s) still in progress")
 
 
 def _warm_up() -> None:

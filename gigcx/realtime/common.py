@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from gigcx import loadshed, ratelimit, sessions
 from gigcx.auth import declared, requires
 from gigcx.db import session_scope
+from gigcx.drain import DRAIN
 from gigcx.errors import ApiError, describe_validation
 from gigcx.events import message_payload
 from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
@@ -130,8 +131,11 @@ class RoleNamespace(Namespace):
             if event == "connect":
                 return False
             return None if event == "disconnect" else refused.ack()
+        if event == "connect" and DRAIN.draining:  # this process is stopping: connect to another
+            return False
         known = args[0] in self.actors if event == "disconnect" and args else False
-        result = super().trigger_event(event, *args)
+        with DRAIN.tracking():
+            result = super().trigger_event(event, *args)
         if event == "connect" and args and args[0] in self.actors:
             SOCKETS.labels(self.namespace).inc()
         elif known:
