@@ -176,3 +176,5 @@ class Peer:
             self.sio.disconnect()
         except Exception:  # already gone (server killed): nothing to close
             pass
+        if ws is not None:  # the server went away first: engine.io leaves the socket open
+            ws.shutdown()

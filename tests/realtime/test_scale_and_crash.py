@@ -4,7 +4,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import requests
+
 from tests.servers import Server
+
+
+def _healthy(server: Server) -> bool:
+    try:
+        return requests.get(server.url + "/healthz", timeout=2).ok
+    except requests.RequestException:
+        return False
 
 
 def test_conversation_across_two_processes(cluster: tuple[Server, Server], peers: Any) -> None:
@@ -93,3 +102,69 @@ def test_sigkill_mid_conversation_loses_nothing_and_timers_still_fire(own_server
     expert.wait_for("offer_withdrawn", lambda d: d["case_id"] == second, timeout=15)
     time.sleep(1)
     assert len([d for d in expert.received("offer_withdrawn") if d["case_id"] == second]) == 1
+
+
+def test_a_restart_mid_conversation_loses_and_duplicates_nothing(cluster: tuple[Server, Server], peers: Any) -> None:
+    """SIGTERM to the customer's process while the customer keeps writing (the expert is on the
+    other process), then start it again, as a rolling restart does. The customer behaves like
+    the widget: resend with the same client_id after `overloaded` or a dropped connection,
+    reconnecting with its token. Every message is stored exactly once, in order, and reaches the
+    expert live; the stopped process exits 0 after draining."""
+    import signal
+    import threading
+
+    a, b = cluster
+    slug, key = a.brand(offer_timeout_s=30)
+    a.topic(key, "cards", examples=["where is my card"])
+    _, token = a.expert(slug, key, ["cards"])
+    expert = peers(b.url, "/expert", {"token": token})
+    expert.call("availability", {"online": True})
+    customer = peers(a.url, "/customer", {"brand": slug})
+    customer_token = customer.wait_for("session")["token"]
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+
+    def restart() -> None:
+        time.sleep(1.0)
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGTERM)
+        a.proc.wait(60)
+        a.start()
+
+    restarter = threading.Thread(target=restart)
+    restarter.start()
+    acked: dict[str, int] = {}
+    refused = reconnects = 0
+    deadline = time.monotonic() + 180
+    for i in range(40):
+        client_id = f"c{i}"
+        while client_id not in acked:
+            assert time.monotonic() < deadline, f"stuck at {client_id}: {a.log()}"
+            try:
+                ack = customer.call("message", {"case_id": case_id, "text": f"customer {i}", "client_id": client_id},
+                                    timeout=5)
+            except Exception:  # the connection dropped (or the ack was lost with it): reconnect, resend
+                ack = None
+            if ack is not None and ack["ok"]:
+                acked[client_id] = ack["message"]["id"]
+            elif ack is not None:
+                assert ack["error"]["code"] == "overloaded", ack
+                refused += 1
+                time.sleep(ack["error"]["retry_after_ms"] / 1000)
+            elif _healthy(a):  # back (a refused WebSocket attempt leaks websocket-client's socket)
+                customer = peers(a.url, "/customer", {"brand": slug, "token": customer_token})
+                reconnects += 1
+            else:
+                time.sleep(0.2)
+        time.sleep(0.05)
+    restarter.join(120)
+    assert reconnects >= 1, "the restart never interrupted the conversation"
+    assert a.proc is not None and "GigCX stopped" in a.log()
+    history = customer.call("sync", {"case_id": case_id})["messages"]
+    assert [m["seq"] for m in history] == list(range(1, len(history) + 1))
+    texts = [m["text"] for m in history if m["sender"] == "customer"]
+    assert texts == ["where is my card"] + [f"customer {i}" for i in range(40)]  # once each, in order
+    assert set(acked.values()) <= {m["id"] for m in history}
+    for message_id in acked.values():  # delivered live across processes, restart or not
+        expert.wait_for("message", lambda d, m=message_id: d["id"] == m, timeout=15)
