@@ -1,8 +1,8 @@
 """Graceful stop of a serving process (`gigcx serve` on SIGTERM or SIGINT).
 
 A process told to stop first closes its listener (a load balancer sends new connections to the
-other processes) and turns *draining*: `/healthz` answers 503, new connections are refused, and
-new asks and messages get the retryable `overloaded` (clients resend them, with the same
+other processes) and turns *draining*: `/healthz` answers 503, and new asks and messages get
+the retryable `overloaded` (clients resend them, with the same
 `client_id`, once they have reconnected elsewhere). Everything already being handled (Socket.IO
 events of any kind, REST requests) runs to its end: the process waits until none is left, for at
 most `GIGCX_DRAIN_S`, then exits. Its WebSockets close with the process, and their clients

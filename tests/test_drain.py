@@ -37,9 +37,6 @@ def test_a_draining_process_refuses_new_work_and_reports_unhealthy(app: Any) -> 
         synced = customer.emit("sync", {"case_id": case["id"], "after_seq": 0}, namespace="/customer",
                                callback=True)
         assert synced["ok"] and [m["text"] for m in synced["messages"]] == ["where is my card"]
-        # a new connection goes to another process
-        late = socketio.test_client(app, namespace="/customer", auth={"brand": "acme"})
-        assert not late.is_connected(namespace="/customer")
     finally:
         DRAIN.draining = False
     assert client.get("/healthz").status_code == 200

@@ -131,8 +131,6 @@ class RoleNamespace(Namespace):
             if event == "connect":
                 return False
             return None if event == "disconnect" else refused.ack()
-        if event == "connect" and DRAIN.draining:  # this process is stopping: connect to another
-            return False
         known = args[0] in self.actors if event == "disconnect" and args else False
         with DRAIN.tracking():
             result = super().trigger_event(event, *args)
