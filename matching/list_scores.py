@@ -19,12 +19,14 @@ def mrr_all(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
 
 
 def own_score(z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> float:
-    """P@1 + MRR of the resolver among the question's own experts."""
+    """P@1 + MRR of the resolver among the question's own experts (ties count for it)."""
     w32 = w.astype(np.float32)
     total = 0.0
     for x, p, own in z:
-        s = x[own] @ w32
-        r = int((s > (x[p] @ w32)).sum()) + 1
+        # the resolver's score from the same product as the others': a separate dot product
+        # can round differently and put the resolver "above itself"
+        s_all = x @ w32
+        r = int((s_all[own] > s_all[p]).sum()) + 1
         total += (r == 1) + 1.0 / r
     return total / len(z)
 

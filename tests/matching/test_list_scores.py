@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from matching.list_scores import beats, expected_rr, own_lists, rr_lists
+from matching.list_scores import beats, expected_rr, own_lists, own_score, rr_lists
 
 W = np.array([1.0])
 
@@ -57,3 +57,19 @@ def test_beats_needs_the_margin_in_standard_errors() -> None:
     ours = np.array([1.0, 0.0, 1.0, 0.0])
     assert beats(ours, base, 1.5) and not beats(ours, base, 2.0)
     assert not beats(np.array([1.0]), np.array([0.0]), 0.0)
+
+
+def test_own_score_never_ranks_the_resolver_below_itself() -> None:
+    # float32 products with many features: the resolver's own score must be compared with the
+    # same rounding as the others', else it can count as strictly above itself
+    rng = np.random.default_rng(0)
+    z = []
+    for _ in range(300):
+        x = rng.normal(size=(3, 17)).astype(np.float32)
+        z.append((x, 0, np.arange(3, dtype=np.intp)))
+    w = rng.normal(size=17)
+    ranks = [1 + int(((x @ w.astype(np.float32)) > (x @ w.astype(np.float32))[0]).sum())
+             for x, _, _ in z]
+    want = float(np.mean([(r == 1) + 1 / r for r in ranks]))
+    assert math.isclose(own_score(z, w), want)
+    assert math.isclose(own_score(z, w), float(own_lists(z, w).mean()))
