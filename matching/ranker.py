@@ -236,9 +236,10 @@ class ExpertRanker:
         z = [((x / scale).astype(np.float32), p, own) for x, p, own in lists]
         zc = [((x / scale).astype(np.float32), p, own) for x, p, own in cand]
         w_all, w_lr = fit_all(z, rng, self.n_negatives, self.learn_rounds)
-        # the all-experts weights scored out-of-fold: refitted (same procedure) without each
-        # fold of the lists and scored on it, per list; in-sample the coordinate ascent has
-        # tuned them to these very lists, which favours them against tag-count
+        # the all-experts weights scored out-of-fold: refitted without each fold of the lists
+        # and scored on it, per list (same procedure, ``guard_rounds`` ascent rounds, the
+        # regressions started at the full fit's solution); in-sample the regressions and the
+        # ascent have tuned them to these very lists, which favours them against tag-count
         g = max(2, min(self.guard_folds, len(z)))
         z_fold = np.arange(len(z)) % g
         guard_rng = np.random.default_rng([self.random_state, 1])
