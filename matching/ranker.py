@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.linear_model import LogisticRegression
 
 from matching.expert_profiles import DEFAULT_WEIGHTS, FEATURES, FloatArray, IntArray, Profiles
 from matching.list_scores import beats, mrr_all, own_lists, own_score, rr_lists
+from matching.weight_fits import fit_all, own_lr
 
 __all__ = ["DEFAULT_WEIGHTS", "FEATURES", "TIME_FREE", "ExpertRanker", "ResolvedCase"]
 
@@ -76,14 +76,6 @@ class ResolvedCase:
             raise ValueError(f"rating must be in 1..5 or None; got {self.rating!r}")
 
 
-def _pair_lr(diffs: FloatArray, c: float) -> FloatArray:
-    """Weights of a pairwise logistic regression: P(first of the pair is better) from diffs."""
-    x = np.vstack([diffs, -diffs])
-    y = np.r_[np.ones(len(diffs)), np.zeros(len(diffs))]
-    model = LogisticRegression(C=c, fit_intercept=False, max_iter=1000)
-    return np.asarray(model.fit(x, y).coef_, dtype=np.float64).ravel()
-
-
 class ExpertRanker:
     """Rank experts for a question from their history of resolved cases."""
 
@@ -100,6 +92,8 @@ class ExpertRanker:
         max_learn_questions: int = 2000,
         n_negatives: int = 40,
         learn_rounds: int = 2,
+        guard_folds: int = 3,
+        guard_rounds: int = 1,
         random_state: int = 0,
         knn_k: int = 100,
         tags_as_text: bool = True,
@@ -116,6 +110,8 @@ class ExpertRanker:
         self.max_learn_questions = max_learn_questions
         self.n_negatives = n_negatives
         self.learn_rounds = learn_rounds
+        self.guard_folds = guard_folds
+        self.guard_rounds = guard_rounds
         self.random_state = random_state
         self.knn_k = knn_k
         self.tags_as_text = tags_as_text
@@ -148,8 +144,8 @@ class ExpertRanker:
             lists = self._oof_lists(case_list, times)
             if lists is not None:
                 used = np.array([FEATURES.index(f) for f in self.features_used_], dtype=np.intp)
-                sub = [[(x[:, used], p, own) for x, p, own in part] for part in lists]
-                w_all, w_cand = self._learn(sub[0], sub[1],
+                sub = [[(x[:, used], p, own) for x, p, own in part] for part in lists[:2]]
+                w_all, w_cand = self._learn(sub[0], sub[1], lists[2],
                                             self.features_used_.index("tag_count"))
                 self.coef_ = np.zeros(len(FEATURES))
                 self.coef_candidates_ = np.zeros(len(FEATURES))
@@ -160,7 +156,7 @@ class ExpertRanker:
         return self
 
     def _oof_lists(self, cases: list[ResolvedCase],
-                   times: FloatArray | None) -> tuple[_Lists, _Lists] | None:
+                   times: FloatArray | None) -> tuple[_Lists, _Lists, IntArray] | None:
         """Out-of-fold learning lists (None: too little history).
 
         All-experts lists, per sampled question (up to ``max_learn_questions``): the feature
@@ -169,7 +165,8 @@ class ExpertRanker:
         experts known outside its fold (all questions: only those rows are computed): their
         feature rows, the resolver's position and ``arange``. Only resolvers with history
         count: an expert unseen outside the fold has no evidence and would teach "less history
-        is better"."""
+        is better". Third: per candidate list, the all-experts list of the same question (-1:
+        none)."""
         starts = [i for i, c in enumerate(cases)
                   if i == 0 or (c.text, c.topics) != (cases[i - 1].text, cases[i - 1].topics)]
         if len(starts) < self.min_learn_questions * 2:
@@ -185,6 +182,7 @@ class ExpertRanker:
         t_all = np.arange(len(cases), dtype=np.float64) if times is None else times
         lists: _Lists = []
         cand: _Lists = []
+        cand_src: list[int] = []
         for k in range(self.n_folds):
             ix = [i for q, (a, b) in enumerate(spans) if fold[q] != k for i in range(a, b)]
             inner = self._profiles([cases[i] for i in ix], t_all[ix])
@@ -204,13 +202,17 @@ class ExpertRanker:
                     if len(own) > 1:
                         cand.append((x[own].astype(np.float32), int(np.searchsorted(own, pos[0])),
                                      np.arange(len(own), dtype=np.intp)))
+                        cand_src.append(len(lists) - 1)
                 elif len(own) > 1:
                     x = inner.matrix(group[0].text, group[0].topics, own, at)
                     cand.append((x.astype(np.float32), int(np.searchsorted(own, pos[0])),
                                  np.arange(len(own), dtype=np.intp)))
-        return (lists, cand) if len(lists) >= self.min_learn_questions else None
+                    cand_src.append(-1)
+        if len(lists) < self.min_learn_questions:
+            return None
+        return lists, cand, np.array(cand_src, dtype=np.intp)
 
-    def _learn(self, lists: _Lists, cand: _Lists,
+    def _learn(self, lists: _Lists, cand: _Lists, cand_src: IntArray,
                tag_col: int) -> tuple[FloatArray, FloatArray]:
         """(all-experts weights, candidate weights) from out-of-fold lists, in raw feature units.
 
@@ -219,10 +221,13 @@ class ExpertRanker:
         negatives, then coordinate ascent on the mean reciprocal rank. Candidates: pairwise
         logistic regression of the resolver against the question's other experts (candidate
         lists of every question); kept only if, fitted on the other folds, it ranks held-out
-        candidate lists better (P@1 + MRR) than the all-experts weights. Each vector then has
-        to beat tag-count on the same lists by ``TAG_COUNT_MARGIN`` standard errors, or
-        tag-count's weights are used (weight on ``tag_count`` alone: the same order as the
-        baseline, ties by id)."""
+        candidate lists better (P@1 + MRR) than the all-experts weights do held out. Both are
+        judged out-of-fold: the all-experts procedure is refitted without each of
+        ``guard_folds`` folds of its lists (``guard_rounds`` ascent rounds) and scored on the
+        fold. Each vector then has to beat tag-count on the same lists by
+        ``TAG_COUNT_MARGIN`` standard errors of the mean per-list difference (ties at their
+        expected value under random tie-breaking), or tag-count's weights are used (weight on
+        ``tag_count`` alone: the same order as the baseline, ties by id)."""
         rng = np.random.default_rng(self.random_state)
         # floor the scale: a near-constant feature must not get a huge raw-unit weight that
         # then dominates for unseen experts (whose features lie outside the learned range)
@@ -230,50 +235,52 @@ class ExpertRanker:
         scale = scale.astype(np.float64)
         z = [((x / scale).astype(np.float32), p, own) for x, p, own in lists]
         zc = [((x / scale).astype(np.float32), p, own) for x, p, own in cand]
-
-        def all_pairs(w: FloatArray | None) -> FloatArray:
-            out = []
-            for x, p, own in z:
-                others = np.delete(np.arange(len(x)), p)
-                neg = set(rng.choice(others, min(self.n_negatives, len(others)), replace=False))
-                if w is not None:
-                    s = x @ w.astype(np.float32)
-                    s[p] = -np.inf
-                    neg |= set(np.argsort(-s)[:self.n_negatives].tolist())
-                neg |= {o for o in own if o != p}
-                neg_ix = np.array(sorted(neg), dtype=np.intp)
-                out.append((x[p] - x[neg_ix]) / np.sqrt(len(neg_ix)))
-            return np.vstack(out).astype(np.float64)
-
-        w_all = _pair_lr(all_pairs(_pair_lr(all_pairs(None), 1.0)), 1.0)
-        w_all = self._ascend(z, w_all / np.abs(w_all).max())
+        w_all, w_lr = fit_all(z, rng, self.n_negatives, self.learn_rounds)
+        # the all-experts weights scored out-of-fold: refitted without each fold of the lists
+        # and scored on it, per list (same procedure, ``guard_rounds`` ascent rounds, the
+        # regressions started at the full fit's solution); in-sample the regressions and the
+        # ascent have tuned them to these very lists, which favours them against tag-count
+        g = max(2, min(self.guard_folds, len(z)))
+        z_fold = np.arange(len(z)) % g
+        guard_rng = np.random.default_rng([self.random_state, 1])
+        w_folds = [fit_all([z[i] for i in np.flatnonzero(z_fold != k)], guard_rng,
+                           self.n_negatives, self.guard_rounds, w_lr)[0] for k in range(g)]
+        all_lists = np.empty(len(z))
+        for k in range(g):
+            part = np.flatnonzero(z_fold == k)
+            all_lists[part] = rr_lists([z[i] for i in part], w_folds[k])
+        # a candidate list of a question in ``z`` is scored by the weights fitted without it
+        # (the other candidate lists were never in ``z``: ``w_all`` is out-of-sample there)
+        all_own = np.empty(len(zc))
+        for src in [None, *range(g)]:
+            part = (np.flatnonzero(cand_src < 0) if src is None
+                    else np.flatnonzero((cand_src >= 0) & (z_fold[cand_src] == src)))
+            if len(part):
+                all_own[part] = own_lists([zc[i] for i in part],
+                                          w_all if src is None else w_folds[src])
         w_cand: FloatArray | None = None  # None: the all-experts weights
-        cand_lists: FloatArray | None = None
+        cand_lists = all_own
         if len(zc) >= self.min_learn_questions // 2:
             # out-of-fold comparison: on some sites (dba) the resolver-vs-answerers model is
             # worse on held-out lists than the all-experts weights, in-sample it looks better
             k_of = np.arange(len(zc)) % self.n_folds
-            held = 0.0
             held_lists = np.zeros(len(zc))
             for k in range(self.n_folds):
-                w_k = self._own_lr(zc, [i for i in range(len(zc)) if k_of[i] != k])
-                part = [i for i in range(len(zc)) if k_of[i] == k]
-                held += own_score([zc[i] for i in part], w_k) * float(np.mean(k_of == k))
+                w_k = own_lr(zc, [i for i in range(len(zc)) if k_of[i] != k])
+                part = np.flatnonzero(k_of == k)
                 held_lists[part] = own_lists([zc[i] for i in part], w_k)
-            if held > own_score(zc, w_all):
-                w_cand = self._own_lr(zc, list(range(len(zc))))
+            if held_lists.mean() > all_own.mean():
+                w_cand = own_lr(zc, list(range(len(zc))))
                 cand_lists = held_lists
         # never worse than the baseline the ranker replaces: keep the learned weights only where
         # they clearly beat tag-count on the out-of-fold lists, else rank exactly like tag-count
         # (ties by id, as the baseline breaks them)
         w_tag = np.zeros(len(w_all))
         w_tag[tag_col] = 1.0
-        beats_all = beats(rr_lists(z, w_all), rr_lists(z, w_tag), TAG_COUNT_MARGIN)
+        beats_all = beats(all_lists, rr_lists(z, w_tag), TAG_COUNT_MARGIN)
         self.tag_count_fallback_ = {"all": not beats_all, "candidates": False}
         if zc:
             w_cand = w_all if w_cand is None else w_cand
-            if cand_lists is None:
-                cand_lists = own_lists(zc, w_cand)
             if not beats(cand_lists, own_lists(zc, w_tag), TAG_COUNT_MARGIN):
                 w_cand = w_tag
                 self.tag_count_fallback_["candidates"] = True
@@ -282,30 +289,10 @@ class ExpertRanker:
         if w_cand is None:
             w_cand = w_all
         self.validation_score_ = {"mrr_all": mrr_all(z, w_all),
-                                  "own": own_score(zc, w_cand) if zc else 0.0}
+                                  "own": own_score(zc, w_cand) if zc else 0.0,
+                                  "mrr_all_held_out": float(all_lists.mean()),
+                                  "own_held_out": float(cand_lists.mean()) if zc else 0.0}
         return w_all / scale, w_cand / scale
-
-    @staticmethod
-    def _own_lr(z: list[tuple[FloatArray, int, IntArray]], which: list[int]) -> FloatArray:
-        """Pairwise LR of the resolver against the question's other experts (lists ``which``)."""
-        diffs = [z[i][0][z[i][1]] - z[i][0][z[i][2][z[i][2] != z[i][1]]] for i in which]
-        return _pair_lr(np.vstack(diffs).astype(np.float64), 0.01)
-
-    def _ascend(self, z: list[tuple[FloatArray, int, IntArray]], w: FloatArray) -> FloatArray:
-        """Coordinate ascent on the mean reciprocal rank among all experts (additive steps)."""
-        best = mrr_all(z, w)
-        for _ in range(self.learn_rounds):
-            improved = False
-            for j in range(len(w)):
-                for step in (0.5, -0.5, 0.125, -0.125):
-                    trial = w.copy()
-                    trial[j] += step * np.abs(w).max()
-                    val = mrr_all(z, trial)
-                    if val > best + 1e-9:
-                        best, w, improved = val, trial, True
-            if not improved:
-                break
-        return w
 
     # ------------------------------------------------------------------ scoring
     @property
