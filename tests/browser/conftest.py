@@ -249,6 +249,23 @@ def browser_context(chromium: Any, device: str, page_watch: PageWatch) -> Iterat
 
 
 @pytest.fixture
+def contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Callable[[], Any]]:
+    """Several browser profiles at the device's size (a brand and an expert side by side):
+    `contexts()` opens one; all are closed at the end."""
+    made: list[Any] = []
+
+    def make() -> Any:
+        ctx = page_watch.attach(chromium.new_context(locale="en-US", **DEVICES[device]))
+        ctx.set_default_timeout(10_000)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
 def widget(browser_context: Any, device: str, request: pytest.FixtureRequest) -> Iterator[Widget]:
     """A page wrapper; at the end, no script error and no dialog may have happened."""
     w = Widget(browser_context.new_page(), device, request.node.name)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import DEVICES, SCREENSHOTS, PageWatch, assert_accessible
+from tests.browser.conftest import SCREENSHOTS, assert_accessible
 from tests.servers import Server
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -62,22 +61,6 @@ class Console:
         assert self.page.locator("img").count() == 0  # nothing the customer wrote became markup
         # Mobile first: nothing wider than the screen (no sideways scrolling, no zoomed-out page).
         assert self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
-def browser_contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
-    """The `contexts` fixture of the console tests: `make()` opens a browser context at the
-    device's size; all are closed at the end."""
-    made: list[Any] = []
-
-    def make() -> Any:
-        ctx = page_watch.attach(chromium.new_context(locale="en-US", **DEVICES[device]))
-        ctx.set_default_timeout(10_000)
-        made.append(ctx)
-        return ctx
-
-    yield make
-    for ctx in made:
-        ctx.close()
 
 
 def staff(server: Server, key: str, role: str = "admin") -> str:

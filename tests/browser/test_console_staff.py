@@ -3,7 +3,6 @@ keyboard use, curated answers and a customer's erasure (at phone and desktop siz
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,16 +14,10 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import PageWatch
-from tests.browser.consoles import PASSWORD, XSS, Console, brand_login, browser_contexts, staff
+from tests.browser.consoles import PASSWORD, XSS, Console, brand_login, staff
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
-    yield from browser_contexts(chromium, device, page_watch)
 
 
 def test_escalation_inbox_and_analyst(server: Server, peers: Any, contexts: Any, device: str) -> None:

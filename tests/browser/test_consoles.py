@@ -13,7 +13,6 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,16 +24,11 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import HeldFrame, PageWatch, ack_body
-from tests.browser.consoles import PASSWORD, XSS, Console, brand_login, browser_contexts, staff
+from tests.browser.conftest import HeldFrame, ack_body
+from tests.browser.consoles import PASSWORD, XSS, Console, brand_login, staff
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
-    yield from browser_contexts(chromium, device, page_watch)
 
 
 def test_brand_and_expert_walk_through(server: Server, peers: Any, contexts: Any, device: str) -> None:

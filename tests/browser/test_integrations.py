@@ -16,18 +16,12 @@ except ImportError:  # pragma: no cover - playwright is a test extra
         raise
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-from tests.browser.conftest import PageWatch
-from tests.browser.consoles import Console, brand_login, browser_contexts, staff
+from tests.browser.consoles import Console, brand_login, staff
 from tests.conftest import fresh_database
 from tests.notify.receivers import Receiver
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def contexts(chromium: Any, device: str, page_watch: PageWatch) -> Iterator[Any]:
-    yield from browser_contexts(chromium, device, page_watch)
 
 
 @pytest.fixture(scope="module")
