@@ -5,8 +5,8 @@ other processes) and turns *draining*: `/healthz` answers 503, and new asks and 
 the retryable `overloaded` (clients resend them, with the same
 `client_id`, once they have reconnected elsewhere). Everything already being handled (Socket.IO
 events of any kind, REST requests) runs to its end: the process waits until none is left, for at
-most `GIGCX_DRAIN_S`, then exits. Its WebSockets close with the process, and their clients
-reconnect and `sync`.
+most `GIGCX_DRAIN_S` (a second signal, e.g. Ctrl-C pressed again, stops the wait), then exits.
+Its WebSockets close with the process, and their clients reconnect and `sync`.
 
 Nothing acknowledged is lost either way: every event commits before it is acknowledged
 (`gigcx.uow`). Draining makes a stop also lose nothing *in flight*: a message being handled when
@@ -31,6 +31,7 @@ class Drain:
     def __init__(self) -> None:
         self.draining = False
         self.busy = 0
+        self.cut_short = False  # a second signal: stop waiting
 
     @contextmanager
     def tracking(self) -> Iterator[None]:
@@ -48,7 +49,7 @@ class Drain:
         """Wait until nothing is in progress (True), or `timeout_s` passed (False)."""
         deadline = time.monotonic() + timeout_s
         while self.busy > 0:
-            if time.monotonic() >= deadline:
+            if self.cut_short or time.monotonic() >= deadline:
                 return False
             time.sleep(POLL_S)  # gevent's sleep in a serving process: the handlers run meanwhile
         return True

@@ -92,3 +92,21 @@ def test_a_stop_does_not_wait_longer_than_the_drain_limit(servers: Any) -> None:
     assert time.monotonic() - started < 15
     assert "still in progress" in server.log()
     raw.close()
+
+
+def test_a_second_signal_stops_the_wait(servers: Any) -> None:
+    """Ctrl-C pressed again (or a second SIGTERM) does not wait out GIGCX_DRAIN_S."""
+    server = servers(env={"GIGCX_DRAIN_S": "120"})
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    raw.sendall(b"POST /api/v1/brands HTTP/1.1\r\nHost: gigcx\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    time.sleep(1.0)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(1.5)
+    assert server.proc.poll() is None, "the first signal must wait for the request in progress"
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(30) == 0
+    assert time.monotonic() - started < 15
+    assert "still in progress" in server.log()
+    raw.close()

@@ -70,10 +70,13 @@ def serve(host: str, port: int, access_log: bool) -> None:
 
     def stop(signum: int) -> None:
         # SIGTERM (systemd, Docker, Kubernetes) or Ctrl-C: stop accepting, then drain (gigcx.drain)
-        if not DRAIN.draining:
-            click.echo(f"GigCX stopping ({signal.Signals(signum).name}): draining for up to {settings.drain_s:g} s")
-            DRAIN.begin()
-            server.close()
+        if DRAIN.draining:  # asked again: stop waiting for what is in progress
+            DRAIN.cut_short = True
+            return
+        click.echo(f"GigCX stopping ({signal.Signals(signum).name}): draining for up to {settings.drain_s:g} s "
+                   "(signal again to stop at once)")
+        DRAIN.begin()
+        server.close()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop, signum)
