@@ -19,7 +19,6 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -27,31 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadgen.common import free_port, postgres_schema, seed, start_gigcx, stop  # noqa: E402
+from tests.servers import Peer  # noqa: E402
 
 
-class Client:
-    """A Socket.IO client on one namespace that keeps the events it receives."""
+class Client(Peer):
+    """A test-suite peer whose calls must succeed, and that takes the events it waits for."""
 
-    def __init__(self, url: str, namespace: str, auth: dict[str, Any]):
-        self.namespace = namespace
-        self.events: list[tuple[str, Any]] = []
-        self.cond = threading.Condition()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", self._record, namespace=namespace)
-        self.sio.connect(url, namespaces=[namespace], auth=auth, transports=["websocket"], wait_timeout=30)
-
-    def _record(self, event: str, data: Any = None) -> None:
-        with self.cond:
-            self.events.append((event, data))
-            self.cond.notify_all()
-
-    def call(self, event: str, data: Any) -> Any:
-        ack = self.sio.call(event, data, namespace=self.namespace, timeout=60)
+    def call(self, event: str, data: Any = None, timeout: float = 60) -> Any:
+        ack = super().call(event, data, timeout)
         if not ack.get("ok"):
             raise RuntimeError(f"{event}: {ack}")
         return ack
@@ -66,14 +52,6 @@ class Client:
                         return data
                 if not self.cond.wait(max(deadline - time.monotonic(), 0)):
                     raise RuntimeError(f"no {event} for case {case_id}")
-
-    def close(self) -> None:
-        # websocket-client waits up to 3 s for the server's close frame; do not
-        ws = getattr(self.sio.eio, "ws", None)
-        if ws is not None:
-            close = ws.close
-            ws.close = lambda *a, **k: close(*a, **{**k, "timeout": 0.1})
-        self.sio.disconnect()
 
 
 def cpu_s(proc: psutil.Process) -> float:
