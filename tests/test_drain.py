@@ -45,15 +45,22 @@ def test_a_draining_process_refuses_new_work_and_reports_unhealthy(app: Any) -> 
     customer.disconnect(namespace="/customer")
 
 
+def _post_brand_partly(server: Any, body: bytes, length: int) -> socket.socket:
+    """Start `POST /brands` declaring `length` body bytes and send only `body`: the view then
+    waits for the rest, a request in progress for as long as the test likes."""
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    raw.sendall(b"POST /api/v1/brands HTTP/1.1\r\nHost: gigcx\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode()
+                + b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
+                + str(length).encode() + b"\r\n\r\n" + body)
+    return raw
+
+
 def test_sigterm_finishes_a_request_in_flight_then_exits(servers: Any) -> None:
     """The brand being created when SIGTERM arrives is created and answered; the listener is
     closed at once; then the process exits 0."""
     server = servers(env={"GIGCX_DRAIN_S": "60"})
     body = json.dumps({"slug": "drained", "name": "Drained"}).encode()
-    raw = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    raw.sendall(b"POST /api/v1/brands HTTP/1.1\r\nHost: gigcx\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode()
-                + b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
-                + str(len(body)).encode() + b"\r\n\r\n" + body[:5])
+    raw = _post_brand_partly(server, body[:5], len(body))
     time.sleep(1.0)  # the view is now waiting for the rest of its body
     server.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 30
@@ -82,9 +89,7 @@ def test_sigterm_finishes_a_request_in_flight_then_exits(servers: Any) -> None:
 
 def test_a_stop_does_not_wait_longer_than_the_drain_limit(servers: Any) -> None:
     server = servers(env={"GIGCX_DRAIN_S": "1"})
-    raw = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    raw.sendall(b"POST /api/v1/brands HTTP/1.1\r\nHost: gigcx\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode()
-                + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    raw = _post_brand_partly(server, b"{", 100)
     time.sleep(1.0)
     started = time.monotonic()
     server.proc.send_signal(signal.SIGINT)
@@ -97,9 +102,7 @@ def test_a_stop_does_not_wait_longer_than_the_drain_limit(servers: Any) -> None:
 def test_a_second_signal_stops_the_wait(servers: Any) -> None:
     """Ctrl-C pressed again (or a second SIGTERM) does not wait out GIGCX_DRAIN_S."""
     server = servers(env={"GIGCX_DRAIN_S": "120"})
-    raw = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    raw.sendall(b"POST /api/v1/brands HTTP/1.1\r\nHost: gigcx\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode()
-                + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    raw = _post_brand_partly(server, b"{", 100)
     time.sleep(1.0)
     server.proc.send_signal(signal.SIGTERM)
     time.sleep(1.5)
