@@ -44,6 +44,27 @@ export function expertPreferences(box, token, notify) {
 }
 
 // --- the brand console's Integrations tab ------------------------------------------------------
+const FOLLOW_MS = 3000;
+
+// The delivery log follows what the sender records (new deliveries, a pending one delivered or
+// failed, attempts) while the tab is on screen, without touching the forms above it. One
+// follower per tab: reopening the tab replaces it; it stops once the log leaves the page.
+function followDeliveries(root, me, tbody, deliveryRows, shown) {
+  clearTimeout(root.followTimer);
+  const tick = async () => {
+    if (!tbody.isConnected) return;
+    if (!root.hidden && document.visibilityState === "visible") {
+      try {
+        const log = await api("GET", "/webhooks/deliveries?limit=100", { token: me.token });
+        const now = JSON.stringify(log.deliveries);
+        if (now !== shown && tbody.isConnected) { shown = now; tbody.replaceChildren(...deliveryRows(log.deliveries)); }
+      } catch (e) { /* a failed poll is retried on the next tick; a revoked token ends the session elsewhere */ }
+    }
+    if (tbody.isConnected) root.followTimer = setTimeout(tick, FOLLOW_MS);
+  };
+  root.followTimer = setTimeout(tick, FOLLOW_MS);
+}
+
 export async function loadIntegrations(root, me, notify) {
   const write = me.role !== "analyst";
   const [eps, log] = await Promise.all([api("GET", "/webhooks/endpoints", { token: me.token }),
@@ -88,16 +109,20 @@ export async function loadIntegrations(root, me, notify) {
       (r) => "Endpoint added. Its signing secret (copy it now): " + r.secret);
   });
 
-  const deliveries = log.deliveries.map((d) => el("tr", { dataset: { delivery: d.id } },
+  const deliveryRows = (list) => list.length ? list.map((d) => el("tr", { dataset: { delivery: d.id } },
     el("td", {}, when(d.created_at)), el("td", {}, d.event_type), el("td", {}, d.case_id ?? "–"),
     el("td", {}, el("span", { class: "pill " + d.status }, d.status)),
     el("td", {}, d.response_status ?? "–", d.error ? el("div", { class: "muted" }, d.error) : ""),
     el("td", {}, String(d.attempts)),
-    el("td", { class: "write" }, write ? el("button", { type: "button", onclick: () => call("POST", `/webhooks/deliveries/${d.id}/replay`, undefined, () => "Replay queued.") }, "Replay") : "")));
+    el("td", { class: "write" }, write ? el("button", { type: "button", onclick: () => call("POST", `/webhooks/deliveries/${d.id}/replay`, undefined, () => "Replay queued.") }, "Replay") : "")))
+    : [el("tr", {}, el("td", { colspan: 7, class: "muted" }, "Nothing sent yet."))];
+  const tbody = el("tbody", { id: "deliveries" }, ...deliveryRows(log.deliveries));
   const logCard = el("div", { class: "card" }, el("h2", {}, "Delivery log"),
     el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ...["When", "Event", "Case", "Status", "Response", "Attempts", ""].map((h) => el("th", {}, h)))),
-      el("tbody", { id: "deliveries" }, deliveries.length ? deliveries : el("tr", {}, el("td", { colspan: 7, class: "muted" }, "Nothing sent yet."))))));
+      tbody)));
+
+  followDeliveries(root, me, tbody, deliveryRows, JSON.stringify(log.deliveries));
 
   const mine = el("div", { class: "card" });
   const contact = el("div", { class: "card write" });
