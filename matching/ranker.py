@@ -271,7 +271,15 @@ class ExpertRanker:
                 held_lists[part] = own_lists([zc[i] for i in part], w_k)
             if held_lists.mean() > all_own.mean():
                 w_cand = own_lr(zc, list(range(len(zc))))
-                cand_lists = held_lists
+            # the guard must not see the pick's own luck: picking the better of two noisy scores
+            # and then comparing it with tag-count on the same lists favours the pick. So each
+            # fold's lists are scored by the weights the other folds' lists would pick (the pick
+            # on all lists is what is kept)
+            cand_lists = all_own.copy()
+            for k in range(self.n_folds):
+                rest = k_of != k
+                if rest.any() and held_lists[rest].mean() > all_own[rest].mean():
+                    cand_lists[k_of == k] = held_lists[k_of == k]
         # never worse than the baseline the ranker replaces: keep the learned weights only where
         # they clearly beat tag-count on the out-of-fold lists, else rank exactly like tag-count
         # (ties by id, as the baseline breaks them)
