@@ -32,7 +32,7 @@ from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from flask import g
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
@@ -124,6 +124,25 @@ def transact(work: Callable[[Session, Outbox], R]) -> R:
     """Run `work(session, outbox)` in a unit of work: commit, then emit its events."""
     with unit_of_work() as uow:
         return work(uow.session, uow.outbox)
+
+
+def transact_core(work: Callable[[Connection, Outbox], R], engine: Engine | None = None) -> R:
+    """`transact` for work that runs Core statements only (a chat message): on a connection of
+    the engine instead of an ORM session, whose transaction bookkeeping was a tenth of a message's
+    server CPU (docs/benchmarks.md, "The message path"). Same contract: committed on a clean
+    return and then its events emitted (after the connection went back to the pool); rolled back
+    on an exception and its events dropped."""
+    outbox = Outbox()
+    with (engine or db.engine()).connect() as conn:
+        trans = conn.begin()
+        try:
+            result = work(conn, outbox)
+        except BaseException:
+            trans.rollback()
+            raise
+        trans.commit()
+    outbox.flush()
+    return result
 
 
 # ---- REST: one unit of work per request ----------------------------------------------------------

@@ -22,7 +22,7 @@ from gigcx.observability import EVENTS, SOCKETS
 from gigcx.realtime.payloads import SendMessage, Sync
 from gigcx.services import cases
 from gigcx.services.cases import Actor
-from gigcx.uow import transact  # one unit of work per event: commit, then emit
+from gigcx.uow import transact, transact_core  # noqa: F401 - one unit of work per event (namespaces import transact from here)
 
 log = logging.getLogger("gigcx.realtime")
 M = TypeVar("M", bound=BaseModel)
@@ -172,8 +172,8 @@ class RoleNamespace(Namespace):
         loadshed.admit("message")
         if actor.role != "staff":
             ratelimit.check("message", f"{actor.role}:{actor.id}")
-        msg = transact(lambda s, o: message_payload(cases.post_message(
-            s, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
+        msg = transact_core(lambda c, o: message_payload(cases.post_message(
+            c, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
         return {"message": msg}
 
     @requires("customer", "expert", "brand")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -52,8 +52,9 @@ def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = Fals
     return case
 
 
-def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
-    """A customer sees their cases, an expert those offered or assigned, staff their brand's."""
+def can_see(session: Session | Connection, actor: Actor, case: Case | Row[Any]) -> bool:
+    """A customer sees their cases, an expert those offered or assigned, staff their brand's
+    (`session` may be a Core connection)."""
     if actor.role == Sender.customer:
         return case.customer_id == actor.id
     if actor.role == Sender.staff:
@@ -62,8 +63,8 @@ def can_see(session: Session, actor: Actor, case: Case | Row[Any]) -> bool:
         return expert_in_conversation(case)  # the expert who escalated has left the conversation
     from gigcx.models import Offer
 
-    return session.exec(select(Offer.id).where(Offer.case_id == case.id, Offer.expert_id == actor.id,
-                                               Offer.status == OfferStatus.open)).first() is not None
+    return session.execute(select(Offer.id).where(Offer.case_id == case.id, Offer.expert_id == actor.id,
+                                                  Offer.status == OfferStatus.open)).first() is not None
 
 
 def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, text: str,
@@ -143,7 +144,7 @@ _PRIOR_MSG = select(_MSG).where(  # type: ignore[call-overload]
     _MSG.c.sender_id == bindparam("b_sender_id"), _MSG.c.client_id == bindparam("b_client"))
 
 
-def _insert_message(session: Session, case_id: int, sender: str, sender_id: int | None, text: str,
+def _insert_message(session: Session | Connection, case_id: int, sender: str, sender_id: int | None, text: str,
                     client_id: str | None, *, first_response: bool = False, seq: int | None = None) -> Row[Any]:
     """Store a message with the next gap-free seq of its case (the row update serialises writers).
 
@@ -153,7 +154,7 @@ def _insert_message(session: Session, case_id: int, sender: str, sender_id: int 
     is given only for a case inserted in this transaction with `last_seq` already set. Returns
     the stored row (the message's columns)."""
     now = utcnow()
-    conn = session.connection()
+    conn = session if isinstance(session, Connection) else session.connection()
     row = {"case_id": case_id, "sender": sender, "sender_id": sender_id, "text": text, "client_id": client_id,
            "sent_at": now}
     if seq is None and conn.dialect.name == "postgresql":
@@ -174,11 +175,12 @@ def _append(session: Session, case: Case, sender: str, sender_id: int | None, te
     return msg
 
 
-def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
+def post_message(session: Session | Connection, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
                  client_id: str) -> Row[Any]:
-    """Store a chat message once (idempotent by client_id) and deliver it after commit."""
+    """Store a chat message once (idempotent by client_id) and deliver it after commit. Core
+    statements only: `session` may be a Core connection (`gigcx.uow.transact_core`)."""
     sender = actor.role
-    conn = session.connection()
+    conn = session if isinstance(session, Connection) else session.connection()
     # on PostgreSQL the row lock serialises writers of this case before the idempotency check
     # (SQLite's BEGIN IMMEDIATE already did)
     q = _CASE_OF_MESSAGE_LOCKED if conn.dialect.name == "postgresql" else _CASE_OF_MESSAGE
@@ -194,7 +196,7 @@ def post_message(session: Session, outbox: Outbox, actor: Actor, *, case_id: int
         raise ApiError("case_closed", "this case is closed", status=409)
     if actor.role == Sender.staff and case.status != CaseStatus.escalated:
         raise ApiError("conflict", "staff answer escalated cases only")
-    msg = _insert_message(session, case_id, sender, actor.id, text, client_id,
+    msg = _insert_message(conn, case_id, sender, actor.id, text, client_id,
                           first_response=actor.role == Sender.expert)
     outbox.message_posted(case, msg)
     return msg
