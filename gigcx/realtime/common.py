@@ -57,9 +57,22 @@ def acked(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
             log.exception("event %s failed", event, extra={"namespace": self.namespace})
             return {"ok": False, "error": {"code": "internal", "message": "internal error; retry later"}}
         finally:
-            EVENTS.labels(self.namespace, event, outcome).observe(time.perf_counter() - start)
+            _event_timer(self.namespace, event, outcome).observe(time.perf_counter() - start)
 
     return wrapper
+
+
+_event_timers: dict[tuple[str, str, str], Any] = {}
+
+
+def _event_timer(namespace: str, event: str, outcome: str) -> Any:
+    """The histogram child of one (namespace, event, outcome), looked up once: `labels()` takes a
+    lock and checks its arguments on every call."""
+    key = (namespace, event, outcome)
+    child = _event_timers.get(key)
+    if child is None:
+        child = _event_timers[key] = EVENTS.labels(namespace, event, outcome)
+    return child
 
 
 def request_sid() -> str:
@@ -132,8 +145,11 @@ class RoleNamespace(Namespace):
                 return False
             return None if event == "disconnect" else refused.ack()
         known = args[0] in self.actors if event == "disconnect" and args else False
-        with DRAIN.tracking():
+        DRAIN.busy += 1  # DRAIN.tracking(), without a generator per event
+        try:
             result = super().trigger_event(event, *args)
+        finally:
+            DRAIN.busy -= 1
         if event == "connect" and args and args[0] in self.actors:
             SOCKETS.labels(self.namespace).inc()
         elif known:
