@@ -23,10 +23,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> OpenAPI:
         validation_error_callback=_validation_error,
     )
     from gigcx.jsonlimits import BoundedJSONProvider
-    from gigcx.wsgi import MaxBodyRequest
+    from gigcx.wsgi import CachedSerializerSessionInterface, MaxBodyRequest
 
     app.json = BoundedJSONProvider(app)
     app.request_class = MaxBodyRequest
+    app.session_interface = CachedSerializerSessionInterface()
     test_config = dict(test_config or {})
     settings = test_config.pop("GIGCX", None) or Settings.from_env(app.instance_path)
     settings.finish(app.instance_path)

@@ -11,6 +11,8 @@
   length it closed the session and let the server drain the rest).
 - `MaxBodyRequest`: a chunked REST body over `MAX_CONTENT_LENGTH` is `413`, not silently cut at
   the limit (werkzeug stops reading exactly at the limit and reports nothing).
+- `CachedSerializerSessionInterface`: Flask's cookie sessions without rebuilding the signing
+  serializer for every request and every Socket.IO event.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Request
+from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 from werkzeug.wsgi import LimitedStream
 
@@ -197,3 +201,28 @@ class MaxBodyRequest(Request):
                 cached = _StrictMaxStream(cached._stream, cached.limit, is_max=True)
             self.__dict__["_gigcx_stream"] = cached
         return cached
+
+
+class CachedSerializerSessionInterface(SecureCookieSessionInterface):
+    """Flask's cookie sessions, with the signing serializer built once per set of keys.
+
+    Flask builds it for every request context, and Flask-SocketIO pushes one for every Socket.IO
+    event: building it (itsdangerous checks its serializer by dumping `{}`) was a fifth of the
+    per-event overhead around a chat message's handler (docs/benchmarks.md, "The message path").
+    The serializer is immutable; a changed key or fallback list builds a new one."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key, _MISSING)
+        if serializer is _MISSING:
+            serializer = super().get_signing_serializer(app)
+            if len(self._serializers) > 8:  # keys rotated many times: start over
+                self._serializers.clear()
+            self._serializers[key] = serializer
+        return serializer  # type: ignore[return-value]
+
+
+_MISSING: Any = object()
