@@ -151,11 +151,14 @@ class Outbox:
         self.add("case", brand_view, BRAND, brand_room(case.brand_id))
 
     def message_posted(self, case: Any, msg: Message | Row[Any]) -> None:
-        """Deliver a stored message to everybody in the conversation."""
-        self.add("message", message_payload(msg), CUSTOMER, customer_room(case.customer_id))
+        """Deliver a stored message to everybody in the conversation (one payload where the views
+        are the same: emitting never changes it)."""
+        payload = message_payload(msg)
+        self.add("message", payload, CUSTOMER, customer_room(case.customer_id))
         if expert_in_conversation(case):
-            self.add("message", message_payload(msg, masked=True), EXPERT, expert_room(case.expert_id))
-        self.add("message", message_payload(msg), BRAND, brand_room(case.brand_id))
+            masked = message_payload(msg, masked=True) if msg.sender in MASKED_SENDERS else payload
+            self.add("message", masked, EXPERT, expert_room(case.expert_id))
+        self.add("message", payload, BRAND, brand_room(case.brand_id))
 
     def flush(self) -> None:
         """Emit everything (through the Redis queue when scaled out)."""
