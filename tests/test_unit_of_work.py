@@ -66,3 +66,43 @@ def test_commit_then_emit_and_rollback_drops(app: Any, monkeypatch: Any) -> None
         with uow_module.unit_of_work() as uow:
             slugs = set(uow.session.exec(select(Brand.slug)).all())
         assert "kept" in slugs and "gone" not in slugs
+
+
+def test_transact_core_commits_then_emits_and_rollback_drops(app: Any, monkeypatch: Any) -> None:
+    """The Core-connection unit of work (chat messages) keeps the same contract."""
+    import sqlalchemy as sa
+
+    from gigcx.events import Outbox
+    from gigcx.models.base import table_of
+
+    brands = table_of(Brand)
+    sent: list[str] = []
+    seen_at_emit: list[set[str]] = []
+
+    def flush(self: Outbox) -> None:
+        with uow_module.unit_of_work() as check:  # what another connection sees when the events go out
+            seen_at_emit.append(set(check.session.exec(select(Brand.slug)).all()))
+        sent.extend(e for e, *_ in self.items)
+
+    monkeypatch.setattr(Outbox, "flush", flush)
+    with app.app_context():
+        def work(conn: Any, outbox: Outbox) -> str:
+            conn.execute(sa.insert(brands).values(slug="core-kept", name="Kept"))
+            outbox.add("case", {}, "/brand", "brand:1")
+            assert sent == []
+            return "done"
+
+        assert uow_module.transact_core(work) == "done"
+        assert sent == ["case"] and "core-kept" in seen_at_emit[0]  # committed before the emit
+
+        def fails(conn: Any, outbox: Outbox) -> None:
+            conn.execute(sa.insert(brands).values(slug="core-gone", name="Gone"))
+            outbox.add("lost", {}, "/brand", "brand:1")
+            1 / 0  # noqa: B018
+
+        with pytest.raises(ZeroDivisionError):
+            uow_module.transact_core(fails)
+        assert sent == ["case"]
+        with uow_module.unit_of_work() as uow:
+            slugs = set(uow.session.exec(select(Brand.slug)).all())
+        assert "core-kept" in slugs and "core-gone" not in slugs

@@ -1,0 +1,111 @@
+"""The chat message path in one process: its lighter per-event Flask context and its Core unit of
+work keep what the full ones gave (docs/benchmarks.md, "The message path")."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flask
+from flask.ctx import RequestContext
+
+from gigcx.events import Outbox
+from gigcx.extensions import EventContext, socketio
+from gigcx.realtime.customer import namespace as customer_namespace
+from tests.conftest import Api
+from tests.realtime.test_conversation_start import _ask, _brand, _expert
+
+
+def _conversation(app: Any, api: Api) -> tuple[Any, Any, int]:
+    key = _brand(api)
+    _, _, expert = _expert(app, api, key, 1)
+    customer, case = _ask(app)
+    assert expert.emit("accept", {"case_id": case["id"]}, namespace="/expert", callback=True)["ok"]
+    return customer, expert, case["id"]
+
+
+def _arg(event: dict[str, Any]) -> Any:
+    """A received event's payload (the test client keeps one argument as a list or bare)."""
+    args = event["args"]
+    return args[0] if isinstance(args, list) else args
+
+
+def test_event_context_sets_what_a_request_context_does(app: Any) -> None:
+    """EventContext copies RequestContext.__init__ without the URL adapter: a Flask upgrade that
+    changes those attributes must fail here, not in production."""
+    with app.test_request_context("/socket.io/"):
+        environ = flask.request.environ
+        full = RequestContext(app, environ)
+        lean = EventContext(app, environ, flask.session)
+    assert set(vars(lean)) == set(vars(full))
+    assert lean.url_adapter is None and lean.request is not full.request
+
+
+def test_events_after_connect_see_their_socket_and_session(app: Any, api: Api, monkeypatch: Any) -> None:
+    """Each event has a request of its own naming its socket, the connection's saved session, and
+    the app context (what handlers read through `flask.request`, `flask.session`, `current_app`)."""
+    _brand(api)
+    seen: list[tuple[Any, ...]] = []
+    original = type(customer_namespace).on_sync
+
+    def spy(self: Any, data: Any) -> Any:
+        seen.append((flask.request.sid, flask.request.namespace, type(flask.globals.request_ctx._get_current_object()),
+                     flask.request._get_current_object(), flask.session._get_current_object(), flask.current_app.name))
+        return original(self, data)
+
+    functools.update_wrapper(spy, original)  # keeps its declared roles
+    monkeypatch.setattr(type(customer_namespace), "on_sync", spy)
+    a, case = _ask(app, client_id="qa")
+    b = socketio.test_client(app, namespace="/customer", auth={"brand": "acme"})
+    for client in (a, a, b):
+        client.emit("sync", {"case_id": case["id"]}, namespace="/customer", callback=True)
+    sid_a, sid_b = a.eio_sid, b.eio_sid
+    server = socketio.server
+    assert [s[0] for s in seen] == [server.manager.sid_from_eio_sid(sid_a, "/customer")] * 2 + [
+        server.manager.sid_from_eio_sid(sid_b, "/customer")]
+    assert all(s[1] == "/customer" and s[2] is EventContext and s[5] == app.name for s in seen)
+    assert len({id(s[3]) for s in seen}) == 3  # a request object per event (all held by `seen`)
+    assert seen[0][4] is seen[1][4]  # the connection's saved session, the same for its events
+
+
+def test_a_message_whose_transaction_fails_is_neither_stored_nor_sent(app: Any, api: Api, monkeypatch: Any) -> None:
+    customer, expert, case_id = _conversation(app, api)
+    customer.get_received("/customer")
+    expert.get_received("/expert")
+
+    def broken(self: Outbox, case: Any, msg: Any) -> None:
+        raise RuntimeError("after the insert, before the commit")
+
+    monkeypatch.setattr(Outbox, "message_posted", broken)
+    ack = customer.emit("message", {"case_id": case_id, "text": "lost?", "client_id": "m1"},
+                        namespace="/customer", callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "internal"
+    monkeypatch.undo()
+    assert not [e for e in expert.get_received("/expert") if e["name"] == "message"]
+    synced = customer.emit("sync", {"case_id": case_id}, namespace="/customer", callback=True)
+    texts = [m["text"] for m in synced["messages"]]
+    assert "lost?" not in texts and synced["case"]["last_seq"] == len(texts)
+    # the resend is stored once, with the next seq (the failed one left no gap)
+    first = customer.emit("message", {"case_id": case_id, "text": "lost?", "client_id": "m1"},
+                          namespace="/customer", callback=True)
+    again = customer.emit("message", {"case_id": case_id, "text": "lost?", "client_id": "m1"},
+                          namespace="/customer", callback=True)
+    assert first["ok"] and again["ok"] and first["message"] == again["message"]
+    assert first["message"]["seq"] == synced["case"]["last_seq"] + 1
+
+
+def test_an_expert_gets_customer_messages_masked_and_own_ones_as_sent(app: Any, api: Api) -> None:
+    customer, expert, case_id = _conversation(app, api)
+    expert.get_received("/expert")
+    customer.get_received("/customer")
+    ack = customer.emit("message", {"case_id": case_id, "text": "mail me at jane@example.com", "client_id": "c1"},
+                        namespace="/customer", callback=True)
+    assert ack["ok"] and "jane@example.com" in ack["message"]["text"]
+    got = [_arg(e) for e in expert.get_received("/expert") if e["name"] == "message"]
+    assert len(got) == 1 and "jane@example.com" not in got[0]["text"]
+    ack = expert.emit("message", {"case_id": case_id, "text": "write to help@example.com", "client_id": "e1"},
+                      namespace="/expert", callback=True)
+    assert ack["ok"]
+    got = [_arg(e) for e in customer.get_received("/customer") if e["name"] == "message"]
+    assert got[-1] == ack["message"]  # (after the customer's own message)
+    got = [_arg(e) for e in expert.get_received("/expert") if e["name"] == "message"]
+    assert got == [ack["message"]]  # an expert's own message is not masked
