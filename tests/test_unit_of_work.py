@@ -76,18 +76,24 @@ def test_transact_core_commits_then_emits_and_rollback_drops(app: Any, monkeypat
     from gigcx.models.base import table_of
 
     brands = table_of(Brand)
+
+    def _row(slug: str) -> dict[str, Any]:  # the model's defaults, for a Core insert
+        return {k: v for k, v in Brand(slug=slug, name=slug).model_dump().items() if k != "id"}
+
     sent: list[str] = []
     seen_at_emit: list[set[str]] = []
 
     def flush(self: Outbox) -> None:
-        with uow_module.unit_of_work() as check:  # what another connection sees when the events go out
-            seen_at_emit.append(set(check.session.exec(select(Brand.slug)).all()))
+        from gigcx.db import session_scope
+
+        with session_scope() as check:  # what another connection sees when the events go out
+            seen_at_emit.append(set(check.exec(select(Brand.slug)).all()))
         sent.extend(e for e, *_ in self.items)
 
     monkeypatch.setattr(Outbox, "flush", flush)
     with app.app_context():
         def work(conn: Any, outbox: Outbox) -> str:
-            conn.execute(sa.insert(brands).values(slug="core-kept", name="Kept"))
+            conn.execute(sa.insert(brands).values(_row("core-kept")))
             outbox.add("case", {}, "/brand", "brand:1")
             assert sent == []
             return "done"
@@ -96,7 +102,7 @@ def test_transact_core_commits_then_emits_and_rollback_drops(app: Any, monkeypat
         assert sent == ["case"] and "core-kept" in seen_at_emit[0]  # committed before the emit
 
         def fails(conn: Any, outbox: Outbox) -> None:
-            conn.execute(sa.insert(brands).values(slug="core-gone", name="Gone"))
+            conn.execute(sa.insert(brands).values(_row("core-gone")))
             outbox.add("lost", {}, "/brand", "brand:1")
             1 / 0  # noqa: B018
 
