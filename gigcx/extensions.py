@@ -40,12 +40,12 @@ class GigSocketIO(SocketIO):
     """Flask-SocketIO with `EventContext` around every event after `connect`."""
 
     def _handle_event(self, handler: Any, message: str, namespace: str, sid: str, *args: Any) -> Any:
-        environ = self.server.get_environ(sid, namespace=namespace) if self.server else None
+        environ: dict[str, Any] | None = self.server.get_environ(sid, namespace=namespace) if self.server else None
         session = environ.get("saved_session") if environ else None
-        if message == "connect" or session is None or not self.manage_session:
+        if environ is None or session is None or message == "connect" or not self.manage_session:
             # Flask-SocketIO's own path: it saves the connection's session on its first event
             return super()._handle_event(handler, message, namespace, sid, *args)
-        with EventContext(environ["flask.app"], environ, session):  # type: ignore[index]
+        with EventContext(environ["flask.app"], environ, session):
             request: Any = flask.request
             request.sid = sid
             request.namespace = namespace

@@ -222,7 +222,7 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
             if len(self._serializers) > 8:  # keys rotated many times: start over
                 self._serializers.clear()
             self._serializers[key] = serializer
-        return serializer  # type: ignore[return-value]
+        return serializer
 
 
 _MISSING: Any = object()
