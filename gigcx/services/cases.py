@@ -252,10 +252,15 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
     if case.status != CaseStatus.pending_confirmation:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
+        # held for the whole confirmation: the session's identity map keeps objects only while
+        # something refers to them, and the credit, the case payloads and the answer each read
+        # the brand (three SELECTs of it where one is enough)
+        brand = session.get(Brand, case.brand_id)
         mark_resolved(session, outbox, case, by="customer")
         from gigcx.services import answers
 
         answers.record(session, case)  # confirmed by the customer: the answer may help others
+        del brand
     else:
         case.status, case.proposed_at = CaseStatus.active, None
         session.add(case)
