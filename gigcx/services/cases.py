@@ -41,12 +41,16 @@ class Actor:
     brand_id: int | None = None
 
 
+_LOAD_CASE = select(Case).where(col(Case.id) == bindparam("b_case"))
+_LOAD_CASE_LOCKED = _LOAD_CASE.with_for_update()  # (PostgreSQL: SQLite's BEGIN IMMEDIATE already serialises)
+
+
 def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = False) -> Case:
-    """The case if this actor may see it; `not_found` otherwise (existence is not leaked)."""
-    q = select(Case).where(Case.id == case_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    case = session.exec(q).first()
+    """The case if this actor may see it; `not_found` otherwise (existence is not leaked).
+
+    The statements are built once: building them was a tenth of a resolve's server CPU."""
+    q = _LOAD_CASE_LOCKED if lock and session.get_bind().dialect.name == "postgresql" else _LOAD_CASE
+    case = session.exec(q, params={"b_case": case_id}).first()
     if case is None or not can_see(session, actor, case):
         raise ApiError("not_found", "no such case")
     return case
