@@ -8,7 +8,8 @@ event at a time (each waits for its ack, so nothing queues and the process never
 messages, the experts resolve and the customers confirm. The server's CPU time (user + system,
 from /proc via psutil) is read before and after each kind of event in a round, and the idle
 rate (timers, sweeps, the lag monitor) measured beforehand is subtracted: what is left is the
-CPU the events themselves cost. It still varies by up to 1.6x between identical runs on the
+CPU the events themselves cost (`resolve` is the expert's proposal and the customer's
+confirmation together; `propose` and `confirm` each alone). It still varies by up to 1.6x between identical runs on the
 shared 2-core machines here (docs/benchmarks.md, "CPU per event type"): compare two builds by
 alternating them in one sitting.
 """
@@ -89,7 +90,8 @@ def run_once(args: argparse.Namespace, database_url: str | None) -> dict[str, An
         time.sleep(args.idle_s)
         idle_rate = (cpu_s(proc) - idle_start) / (time.monotonic() - t0)  # CPU s per s with no events
 
-        totals: dict[str, list[float]] = {k: [0.0, 0.0] for k in ("ask", "accept", "message", "resolve")}
+        totals: dict[str, list[float]] = {k: [0.0, 0.0] for k in ("ask", "accept", "message", "resolve",
+                                                                   "propose", "confirm")}
 
         counting = [False]
 
@@ -98,8 +100,10 @@ def run_once(args: argparse.Namespace, database_url: str | None) -> dict[str, An
             out = work()
             wall = time.monotonic() - start
             if counting[0]:
-                totals[kind][0] += cpu_s(proc) - before - idle_rate * wall
-                totals[kind][1] += 1
+                # the expert's proposal and the customer's confirmation also count together, as `resolve`
+                for k in (kind, "resolve") if kind in ("propose", "confirm") else (kind,):
+                    totals[k][0] += cpu_s(proc) - before - idle_rate * wall
+                    totals[k][1] += 1
             return out
 
         for r in range(args.rounds + 1):
@@ -122,8 +126,8 @@ def run_once(args: argparse.Namespace, database_url: str | None) -> dict[str, An
                     measure("message", lambda w=who, k=case_id, j=j: w.call("message", {
                         "case_id": k, "text": f"message {j} about the card", "client_id": f"m{j}-{k}"}))
             for c, e, case_id in pairs:
-                measure("resolve", lambda e=e, k=case_id: e.call("resolve", {"case_id": k}))
-                measure("resolve", lambda c=c, k=case_id: c.call("resolve", {"case_id": k, "resolved": True}))
+                measure("propose", lambda e=e, k=case_id: e.call("resolve", {"case_id": k}))
+                measure("confirm", lambda c=c, k=case_id: c.call("resolve", {"case_id": k, "resolved": True}))
             for e in experts:  # drop what the rounds left (messages, case updates)
                 with e.cond:
                     e.events.clear()

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, exists, func, insert
 from sqlmodel import Session, col, select
 
 from gigcx.errors import ApiError
 from gigcx.models import AnswerStatus, Brand, Case, Message, ReusableAnswer, Sender, Topic, utcnow
-from gigcx.models.base import iso
+from gigcx.models.base import iso, table_of
 
 log = logging.getLogger(__name__)
 MODES = ("auto", "curated", "off")
@@ -33,38 +33,52 @@ def served_statuses(mode: str) -> tuple[str, ...]:
     return {"auto": (AnswerStatus.pending, AnswerStatus.approved), "curated": (AnswerStatus.approved,)}.get(mode, ())
 
 
+_TOPIC, _MSG, _ANSWER = table_of(Topic), table_of(Message), table_of(ReusableAnswer)
+_VOCABULARY = (select(_TOPIC.c.name, _TOPIC.c.slug, _TOPIC.c.description, _TOPIC.c.examples)  # type: ignore[call-overload]
+               .where(_TOPIC.c.brand_id == bindparam("b_brand")).order_by(_TOPIC.c.id))
+# the case's messages, each with whether the case's answer was recorded already (one statement
+# where there were two; a case always has its question as message 1)
+_CONVERSATION = (select(_MSG.c.sender, _MSG.c.text,  # type: ignore[call-overload]
+                        exists().where(_ANSWER.c.case_id == bindparam("b_case")).label("recorded"))
+                 .where(_MSG.c.case_id == bindparam("b_case")).order_by(_MSG.c.seq))
+_INSERT_ANSWER = insert(_ANSWER).returning(_ANSWER.c.id)
+
+
 def vocabulary(session: Session, brand: Brand) -> list[str]:
     """Text that is the brand's, not a customer's: its name and its topics' words."""
     out = [brand.name, brand.slug]
-    for t in session.exec(select(Topic).where(Topic.brand_id == brand.id)):
-        out.extend([t.name, t.slug, t.description, *t.examples])
+    for name, slug, description, examples in session.connection().execute(_VOCABULARY, {"b_brand": brand.id}):
+        out.extend([name, slug, description, *examples])
     return out
 
 
-def record(session: Session, case: Case) -> ReusableAnswer | None:
-    """Store the scrubbed answer of a case its customer just confirmed resolved (once)."""
+def record(session: Session, case: Case) -> int | None:
+    """Store the scrubbed answer of a case its customer just confirmed resolved (once); returns
+    the new answer's id.
+
+    Core statements on the session's connection (every confirmation runs this): the row is
+    written at once, not left to the session's flush."""
     from gigcx.scrub import reusable_answer  # phonenumbers and python-stdnum: loaded on first use
-    if session.exec(select(ReusableAnswer.id).where(ReusableAnswer.case_id == case.id)).first() is not None:
+    msgs = session.connection().execute(_CONVERSATION, {"b_case": case.id}).all()
+    if not msgs or msgs[0].recorded:
         return None
-    msgs = session.exec(select(Message.sender, Message.text).where(Message.case_id == case.id)
-                        .order_by(col(Message.seq))).all()
-    expert_texts = [text for sender, text in msgs if sender == Sender.expert]
+    expert_texts = [text for sender, text, _ in msgs if sender == Sender.expert]
     if not expert_texts:
         return None
-    asker = [case.question, *(text for sender, text in msgs if sender == Sender.customer)]
+    asker = [case.question, *(text for sender, text, _ in msgs if sender == Sender.customer)]
     brand = session.get(Brand, case.brand_id)
     words = vocabulary(session, brand) if brand else []
     answer = reusable_answer(max(expert_texts, key=len), asker, words)
     if len(answer) < MIN_ANSWER_CHARS:
         return None
     assert case.id is not None  # a stored row
-    row = ReusableAnswer(brand_id=case.brand_id, case_id=case.id, topic=case.topic,
-                         question=reusable_answer(case.question, asker, words)[:4000],
-                         answer=answer[:4000], scrubbed=answer[:4000])
-    session.add(row)
-    session.flush()
-    log.info("reusable answer recorded", extra={"case_id": case.id, "brand_id": case.brand_id, "answer_id": row.id})
-    return row
+    answer_id: int = session.connection().execute(_INSERT_ANSWER, {
+        "brand_id": case.brand_id, "case_id": case.id, "topic": case.topic,
+        "question": reusable_answer(case.question, asker, words)[:4000], "answer": answer[:4000],
+        "scrubbed": answer[:4000], "status": AnswerStatus.pending, "created_at": utcnow(), "decided_at": None,
+        "decided_by": None}).scalar_one()
+    log.info("reusable answer recorded", extra={"case_id": case.id, "brand_id": case.brand_id, "answer_id": answer_id})
+    return answer_id
 
 
 def reject_for_case(session: Session, case_id: int) -> None:

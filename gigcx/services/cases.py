@@ -41,12 +41,16 @@ class Actor:
     brand_id: int | None = None
 
 
+_LOAD_CASE = select(Case).where(col(Case.id) == bindparam("b_case"))
+_LOAD_CASE_LOCKED = _LOAD_CASE.with_for_update()  # (PostgreSQL: SQLite's BEGIN IMMEDIATE already serialises)
+
+
 def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = False) -> Case:
-    """The case if this actor may see it; `not_found` otherwise (existence is not leaked)."""
-    q = select(Case).where(Case.id == case_id)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    case = session.exec(q).first()
+    """The case if this actor may see it; `not_found` otherwise (existence is not leaked).
+
+    The statements are built once: building them was a tenth of a resolve's server CPU."""
+    q = _LOAD_CASE_LOCKED if lock and session.get_bind().dialect.name == "postgresql" else _LOAD_CASE
+    case = session.exec(q, params={"b_case": case_id}).first()
     if case is None or not can_see(session, actor, case):
         raise ApiError("not_found", "no such case")
     return case
@@ -254,10 +258,15 @@ def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id:
     if case.status != CaseStatus.pending_confirmation:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
+        # held for the whole confirmation: the session's identity map keeps objects only while
+        # something refers to them, and the credit, the case payloads and the answer each read
+        # the brand (three SELECTs of it where one is enough)
+        brand = session.get(Brand, case.brand_id)
         mark_resolved(session, outbox, case, by="customer")
         from gigcx.services import answers
 
         answers.record(session, case)  # confirmed by the customer: the answer may help others
+        del brand
     else:
         case.status, case.proposed_at = CaseStatus.active, None
         session.add(case)

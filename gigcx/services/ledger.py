@@ -14,11 +14,26 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import bindparam, func, insert, text
 from sqlmodel import Session, col, select
 
 import payouts
-from gigcx.models import LedgerEntry, LedgerTransaction
+from gigcx.models import LedgerEntry, LedgerTransaction, utcnow
+from gigcx.models.base import table_of
+
+_TX = table_of(LedgerTransaction)
+_ENTRY = table_of(LedgerEntry)
+# Posting's statements, built once and run as Core on the session's connection: every confirmed
+# case posts one or two transactions, and ORM objects (pydantic defaults, the unit of work's
+# flush) were most of a post's cost (py-spy, docs/benchmarks.md "Resolution events").
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))")
+_TX_BY_KEY = select(_TX).where(_TX.c.key == bindparam("b_key"))  # type: ignore[call-overload]
+_ENTRIES_OF = (select(_ENTRY.c.account, _ENTRY.c.amount_cents, _ENTRY.c.currency)  # type: ignore[call-overload]
+               .where(_ENTRY.c.transaction_id == bindparam("b_tx")).order_by(_ENTRY.c.id))
+_BALANCE = (select(func.coalesce(func.sum(_ENTRY.c.amount_cents), 0))  # type: ignore[call-overload]
+            .where(_ENTRY.c.account == bindparam("b_account"), _ENTRY.c.currency == bindparam("b_currency")))
+_INSERT_TX = insert(_TX).returning(_TX.c.id)
+_INSERT_ENTRY = insert(_ENTRY)
 
 
 def _ints(tx: payouts.Transaction) -> dict[str, int | None]:
@@ -32,31 +47,32 @@ def _ints(tx: payouts.Transaction) -> dict[str, int | None]:
 
 def lock(session: Session, names: Iterable[str]) -> None:
     """Serialise writers on these names until the transaction ends (PostgreSQL only)."""
-    if session.get_bind().dialect.name != "postgresql":
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
         return
     for name in sorted(set(names)):
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": name})
+        conn.execute(_LOCK, {"n": name})
 
 
 def get(session: Session, key: str) -> payouts.Transaction | None:
     """The posted transaction with this key, rebuilt from its rows."""
-    row = session.exec(select(LedgerTransaction).where(LedgerTransaction.key == key)).first()
+    row = session.connection().execute(_TX_BY_KEY, {"b_key": key}).first()
     return None if row is None else _rebuild(session, row)
 
 
-def _rebuild(session: Session, row: LedgerTransaction) -> payouts.Transaction:
-    entries = session.exec(select(LedgerEntry).where(LedgerEntry.transaction_id == row.id)
-                           .order_by(col(LedgerEntry.id))).all()
+def _rebuild(session: Session, row: Any) -> payouts.Transaction:
+    """A transaction from its row (a LedgerTransaction or a Core row of its columns) and its entries."""
+    entries = session.connection().execute(_ENTRIES_OF, {"b_tx": row.id}).all()
     return payouts.Transaction(
         key=row.key, kind=row.kind, memo=row.memo,
         metadata={str(k): str(v) for k, v in (row.meta or {}).items()},
-        entries=tuple(payouts.Entry(e.account, e.amount_cents, e.currency) for e in entries))
+        entries=tuple(payouts.Entry(account, cents, currency) for account, cents, currency in entries))
 
 
 def balance(session: Session, account: str, currency: str) -> int:
     """Balance in cents of one account in one currency: the SUM of its entries."""
-    total = session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
-        LedgerEntry.account == account, LedgerEntry.currency == currency.lower())).one()
+    total = session.connection().execute(_BALANCE, {"b_account": account,
+                                                     "b_currency": currency.lower()}).scalar_one()
     return int(total)
 
 
@@ -87,15 +103,11 @@ def post(session: Session, tx: payouts.Transaction, **ids: Any) -> bool:
     if not payouts.check_post(tx, lambda a, c: balance(session, a, c), lambda k: get(session, k)):
         return False
     cols = {**_ints(tx), **ids}
-    row = LedgerTransaction(key=tx.key, kind=tx.kind, memo=tx.memo[:500], meta=dict(tx.metadata),
-                            **cols)
-    session.add(row)
-    session.flush()
-    for entry in tx.entries:
-        assert row.id is not None  # a stored row
-        session.add(LedgerEntry(transaction_id=row.id, account=entry.account,
-                                amount_cents=entry.cents, currency=entry.currency))
-    session.flush()
+    conn = session.connection()
+    tx_id = conn.execute(_INSERT_TX, {"key": tx.key, "kind": tx.kind, "memo": tx.memo[:500],
+                                      "meta": dict(tx.metadata), "created_at": utcnow(), **cols}).scalar_one()
+    conn.execute(_INSERT_ENTRY, [{"transaction_id": tx_id, "account": entry.account, "amount_cents": entry.cents,
+                                  "currency": entry.currency} for entry in tx.entries])
     return True
 
 

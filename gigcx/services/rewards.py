@@ -20,12 +20,13 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 import payouts
 from gigcx.events import Outbox
 from gigcx.models import Brand, Case, CaseStatus, TimerKind, Topic, utcnow
-from gigcx.models.base import iso
+from gigcx.models.base import iso, table_of
 from gigcx.services import ledger, timers, trust
 
 REVIEW_TIMER = TimerKind.review_window
@@ -50,12 +51,17 @@ def rules_for(brand: Brand) -> payouts.RewardRules:
     return payouts.RewardRules(tuple(rules), max_bonus_cents=None if cap is None else int(cap))
 
 
+_TOPIC = table_of(Topic)
+_TOPIC_REWARD = (select(_TOPIC.c.reward_cents)  # type: ignore[call-overload]
+                 .where(_TOPIC.c.brand_id == bindparam("b_brand"), _TOPIC.c.slug == bindparam("b_slug")).limit(1))
+
+
 def topic_reward(session: Session, brand_id: int, slug: str | None) -> int:
     """The topic's reward_cents (0 for an unknown or missing topic)."""
     if slug is None:
         return 0
-    topic = session.exec(select(Topic).where(Topic.brand_id == brand_id, Topic.slug == slug)).first()
-    return topic.reward_cents if topic else 0
+    cents = session.connection().execute(_TOPIC_REWARD, {"b_brand": brand_id, "b_slug": slug}).scalar()
+    return int(cents) if cents is not None else 0
 
 
 def _aware(dt: datetime | None) -> datetime | None:

@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, any_, bindparam, func
+from sqlalchemy import Integer, Row, any_, bindparam, exists, func, insert, or_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
@@ -37,6 +37,7 @@ from gigcx.models import (
     TrustFlag,
     utcnow,
 )
+from gigcx.models.base import table_of
 from payouts import trust as scoring
 
 DEFAULT_NORM = 0.75  # a topic without ratings yet: as if its experts averaged 4 stars
@@ -107,50 +108,92 @@ def _informative(ip: str) -> bool:
     return not (addr.is_loopback or addr.is_unspecified)
 
 
-def _seen(session: Session, role: str, subject_id: int, since: Any) -> set[tuple[str, str]]:
-    rows = session.exec(select(ClientSeen.ip, ClientSeen.user_agent).where(
-        ClientSeen.role == role, ClientSeen.subject_id == subject_id, ClientSeen.last_seen >= since)).all()
-    return {(ip, ua) for ip, ua in rows if _informative(ip)}
-
-
 # ---- facts and assessment at resolution -----------------------------------------------------------
 
-def facts_for(session: Session, case: Case, settings: scoring.TrustSettings) -> scoring.CaseFacts:
-    """Everything the signals look at, for a resolved case with an expert."""
+_CASE, _CUSTOMER, _EXPERT, _PROGRAM = table_of(Case), table_of(Customer), table_of(Expert), table_of(ExpertProgram)
+_SEEN, _MSG, _QUALITY, _FLAG = table_of(ClientSeen), table_of(Message), table_of(ExpertQuality), table_of(TrustFlag)
+_OTHER = _EXPERT.alias("other_expert")
+
+
+def _facts_statement(sample: bool) -> Any:
+    """Every fact of `facts_for` that is one value, the QA stratum's count (`sample`) and whether
+    the case has a flag already: one statement on the case's row where there were nine reads."""
+    b_brand, b_customer, b_expert = bindparam("b_brand"), bindparam("b_customer"), bindparam("b_expert")
+    payout_account = select(_EXPERT.c.stripe_account_id).where(_EXPERT.c.id == b_expert).scalar_subquery()
+    cols = [
+        select(_CUSTOMER.c.external_id).where(_CUSTOMER.c.id == b_customer).scalar_subquery().label("customer_external"),
+        select(_PROGRAM.c.external_user_id).where(_PROGRAM.c.expert_id == b_expert, _PROGRAM.c.brand_id == b_brand)
+        .limit(1).scalar_subquery().label("program_external"),
+        exists().where(_OTHER.c.stripe_account_id == payout_account, _OTHER.c.stripe_account_id != "",
+                       _OTHER.c.id != b_expert).label("shared"),
+        select(func.count()).select_from(_CASE).where(
+            _CASE.c.brand_id == b_brand, _CASE.c.customer_id == b_customer, _CASE.c.expert_id == b_expert,
+            _CASE.c.status == CaseStatus.resolved, _CASE.c.resolved_at >= bindparam("b_pairs_since"))
+        .scalar_subquery().label("pairs"),
+        select(func.aggregate_strings(_MSG.c.text, " ")).where(
+            _MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == Sender.expert).scalar_subquery().label("texts"),
+        select(_QUALITY.c.score).where(_QUALITY.c.brand_id == b_brand, _QUALITY.c.expert_id == b_expert,
+                                       _QUALITY.c.topic == bindparam("b_topic")).limit(1).scalar_subquery().label("quality"),
+        _FLAG.c.id.label("flag_id"),
+    ]
+    if sample:
+        cols.append(select(func.count()).select_from(_CASE).where(
+            _CASE.c.brand_id == b_brand, _CASE.c.expert_id == b_expert,
+            _CASE.c.topic.is_not_distinct_from(bindparam("b_sample_topic")), _CASE.c.status == CaseStatus.resolved)
+            .scalar_subquery().label("stratum_resolved"))
+    return (select(*cols).select_from(_CASE.outerjoin(_FLAG, _FLAG.c.case_id == _CASE.c.id))  # type: ignore[call-overload]
+            .where(_CASE.c.id == bindparam("b_case")))
+
+
+_FACTS = {False: _facts_statement(False), True: _facts_statement(True)}
+# the addresses both parties connected from lately (one statement for the two of them)
+_SEEN_BY = (select(_SEEN.c.role, _SEEN.c.ip, _SEEN.c.user_agent)  # type: ignore[call-overload]
+            .where(or_((_SEEN.c.role == "customer") & (_SEEN.c.subject_id == bindparam("b_customer")),
+                       (_SEEN.c.role == "expert") & (_SEEN.c.subject_id == bindparam("b_expert"))),
+                   _SEEN.c.last_seen >= bindparam("b_since")))
+_INSERT_FLAG = insert(_FLAG)
+
+
+def _gather(session: Session, case: Case, settings: scoring.TrustSettings, *,
+            sample: bool) -> tuple[scoring.CaseFacts, Row[Any]]:
+    """The case's facts and the row they were read from (`stratum_resolved` when `sample`, and
+    `flag_id`). Three statements: the single values, the addresses seen, nothing else.
+
+    The session is flushed first, as the ORM reads this replaces did (autoflush): the case's own
+    pending resolution counts in `pairs` and in the QA stratum."""
     assert case.expert_id is not None
+    session.flush()
     now = utcnow()
-    customer = session.get(Customer, case.customer_id)
-    expert = session.get(Expert, case.expert_id)
-    program = session.exec(select(ExpertProgram).where(ExpertProgram.expert_id == case.expert_id,
-                                                       ExpertProgram.brand_id == case.brand_id)).first()
-    own = bool(customer and customer.external_id and program and program.external_user_id
-               and customer.external_id == program.external_user_id)
-    since = now - timedelta(days=90)
-    theirs, mine = _seen(session, "customer", case.customer_id, since), _seen(session, "expert", case.expert_id, since)
-    shared = False
-    if expert is not None and expert.stripe_account_id:
-        shared = session.exec(select(Expert.id).where(Expert.stripe_account_id == expert.stripe_account_id,
-                                                      Expert.id != expert.id)).first() is not None
+    conn = session.connection()
+    keys = {"b_case": case.id, "b_brand": case.brand_id, "b_customer": case.customer_id,
+            "b_expert": case.expert_id, "b_topic": case.topic or None, "b_sample_topic": case.topic,
+            "b_pairs_since": now - timedelta(days=settings.repeat_window_days)}
+    row = conn.execute(_FACTS[sample], keys).one()
+    theirs: set[tuple[str, str]] = set()
+    mine: set[tuple[str, str]] = set()
+    for role, ip, ua in conn.execute(_SEEN_BY, {**keys, "b_since": now - timedelta(days=90)}):
+        if _informative(ip):
+            (theirs if role == "customer" else mine).add((ip, ua))
+    own = bool(row.customer_external and row.program_external and row.customer_external == row.program_external)
     cycle = None
     if case.resolved_by == "customer" and case.assigned_at is not None and case.resolved_at is not None:
         cycle = max(0.0, (_aware(case.resolved_at) - _aware(case.assigned_at)).total_seconds())
-    pairs = session.exec(select(func.count()).select_from(Case).where(
-        Case.brand_id == case.brand_id, Case.customer_id == case.customer_id, Case.expert_id == case.expert_id,
-        col(Case.status) == CaseStatus.resolved, col(Case.resolved_at) >= now - timedelta(days=settings.repeat_window_days))).one()
-    texts = list(session.exec(select(Message.text).where(Message.case_id == case.id, Message.sender == Sender.expert)))
-    quality = None
-    if case.topic:
-        quality = session.exec(select(ExpertQuality.score).where(
-            ExpertQuality.brand_id == case.brand_id, ExpertQuality.expert_id == case.expert_id,
-            ExpertQuality.topic == case.topic)).first()
-    return scoring.CaseFacts(
+    facts = scoring.CaseFacts(
         own_account=own, same_device=bool(theirs & mine),
         same_network=bool({ip for ip, _ in theirs} & {ip for ip, _ in mine}),
-        shared_payout_account=shared, cycle_seconds=cycle, pair_count=int(pairs),
+        shared_payout_account=bool(row.shared), cycle_seconds=cycle, pair_count=int(row.pairs),
         confirmed_by_silence=case.resolved_by == "silence",
-        substantive_answer=scoring.is_substantive(texts, settings.substantive_min_chars,
-                                                  settings.substantive_min_words),
-        quality=quality)
+        # the expert's messages joined by spaces (in any order: letters and distinct words do not
+        # depend on it)
+        substantive_answer=scoring.is_substantive([row.texts] if row.texts is not None else [],
+                                                  settings.substantive_min_chars, settings.substantive_min_words),
+        quality=row.quality)
+    return facts, row
+
+
+def facts_for(session: Session, case: Case, settings: scoring.TrustSettings) -> scoring.CaseFacts:
+    """Everything the signals look at, for a resolved case with an expert."""
+    return _gather(session, case, settings, sample=False)[0]
 
 
 def _aware(dt: Any) -> Any:
@@ -190,28 +233,38 @@ def on_credit(session: Session, case: Case) -> None:
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
     settings = settings_for(brand)
-    assessment = scoring.assess(facts_for(session, case, settings), settings)
-    sample = _draw_sample(session, brand, case, settings)
+    facts, row = _gather(session, case, settings, sample=settings.qa_sample_rate > 0)
+    assessment = scoring.assess(facts, settings)
+    sample = _draw_sample(brand, case, settings, row.stratum_resolved if settings.qa_sample_rate > 0 else 0)
     assert case.id is not None  # a stored row
-    flag = _flag(session, case.id)
-    if flag is None:
+    if row.flag_id is None:
         if not assessment.signals and not sample:
             return
-        flag = TrustFlag(case_id=case.id, brand_id=case.brand_id, expert_id=case.expert_id, topic=case.topic)
+        # a new flag, written as one Core row (an ORM TrustFlag cost more than the facts' reads)
+        now = utcnow()
+        held = HoldState.held if assessment.hold else None
+        session.connection().execute(_INSERT_FLAG, {
+            "case_id": case.id, "brand_id": case.brand_id, "expert_id": case.expert_id, "topic": case.topic,
+            "signals": [s.to_dict() for s in assessment.signals], "score": assessment.score, "hold_state": held,
+            "sampled": sample, "qa_verdict": None, "created_at": now, "updated_at": now, "decided_at": None})
+        if held:
+            session.add(TrustDecision(brand_id=case.brand_id, case_id=case.id, action="hold", actor="system",
+                                      note="; ".join(assessment.reasons)[:4000]))
+        return
+    flag = _flag(session, case.id)
+    assert flag is not None  # the row just read names it
     flag.sampled = flag.sampled or sample
     _apply(session, flag, assessment)
 
 
-def _draw_sample(session: Session, brand: Brand, case: Case, settings: scoring.TrustSettings) -> bool:
+def _draw_sample(brand: Brand, case: Case, settings: scoring.TrustSettings, resolved: int) -> bool:
     """Stratified QA sampling: the n-th resolved case of an (expert, topic) is drawn when the
-    stratum's systematic sample at the brand's rate says so (phase from a per-brand secret)."""
+    stratum's systematic sample at the brand's rate says so (phase from a per-brand secret).
+    `resolved` is n: the stratum's resolved cases, this one included."""
     if settings.qa_sample_rate <= 0:
         return False
-    n = session.exec(select(func.count()).select_from(Case).where(
-        Case.brand_id == brand.id, Case.expert_id == case.expert_id, Case.topic == case.topic,
-        Case.status == CaseStatus.resolved)).one()
     secret = brand.identity_secret or f"brand-{brand.id}-{brand.created_at}"
-    return scoring.sampled(settings.qa_sample_rate, int(n),
+    return scoring.sampled(settings.qa_sample_rate, int(resolved),
                            scoring.stratum_offset(secret, "qa", case.expert_id, case.topic))
 
 
