@@ -16,6 +16,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matching.tfidf import transform_one
+
 if TYPE_CHECKING:
     from matching.ranker import ResolvedCase
 
@@ -173,7 +175,7 @@ class Profiles:
         out[:, 15] = np.log(np.maximum(out[:, 8], 1e-3))
         out[:, 13] = np.log(0.05)
         if self.vec is not None:
-            q = self.vec.transform([self._doc(text, topics)])
+            q = transform_one(self.vec, self._doc(text, topics))
             out[:, 11] = (q @ self.profiles_t).toarray().ravel()[idx]
             sims = (q @ self.docs_t).toarray().ravel()
             top = (np.argpartition(-sims, self.knn_k)[:self.knn_k] if len(sims) > self.knn_k

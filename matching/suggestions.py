@@ -9,6 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matching.tfidf import transform_one
+
 
 @dataclass(frozen=True)
 class AnsweredCase:
@@ -68,7 +70,7 @@ class SuggestionIndex:
         """Up to `k` answered cases whose question is close enough to `text`, best first."""
         if not getattr(self, "cases_", None):
             return []
-        q = self._stack(self.words_.transform([text]), self.chars_.transform([text]))
+        q = self._stack(transform_one(self.words_, text), transform_one(self.chars_, text))
         hits = (q @ self.postings_).tocsr()  # 1 x cases, non-zero where a term is shared
         sims = np.zeros(len(self.cases_))
         sims[hits.indices] = hits.data
