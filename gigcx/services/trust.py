@@ -306,13 +306,22 @@ def quality_scores(session: Session, brand_id: int, topic: str | None, expert_id
     """Quality of these experts in the topic (only those with a score)."""
     if topic is None or not expert_ids:
         return {}
+    conn = session.connection()
+    q = _QUALITY_ANY if conn.dialect.name == "postgresql" else _QUALITY_IN
+    return dict(conn.execute(q, {"b_brand": brand_id, "b_topic": topic, "b_experts": list(expert_ids)}).all())
+
+
+def _quality_scores_statement(postgresql: bool) -> Any:
+    """The statement of `quality_scores`, built once per dialect (every ask runs it).
+
+    PostgreSQL: one array parameter: an IN list of the ~100 online candidates was a statement of 100
+    parameters to render and bind on every ask (16 % of an ask's server time), and its text
+    changed with the pool's size, so psycopg never reused a prepared statement for it."""
     q = select(ExpertQuality.expert_id, ExpertQuality.score).where(
-        ExpertQuality.brand_id == brand_id, ExpertQuality.topic == topic)
-    if session.get_bind().dialect.name == "postgresql":
-        # one array parameter: an IN list of the ~100 online candidates was a statement of 100
-        # parameters to render and bind on every ask (16 % of an ask's server time), and its text
-        # changed with the pool's size, so psycopg never reused a prepared statement for it
-        q = q.where(col(ExpertQuality.expert_id) == any_(bindparam("b_experts", expert_ids, type_=ARRAY(Integer))))
-    else:
-        q = q.where(col(ExpertQuality.expert_id).in_(expert_ids))
-    return dict(session.exec(q).all())
+        ExpertQuality.brand_id == bindparam("b_brand"), ExpertQuality.topic == bindparam("b_topic"))
+    if postgresql:
+        return q.where(col(ExpertQuality.expert_id) == any_(bindparam("b_experts", type_=ARRAY(Integer))))
+    return q.where(col(ExpertQuality.expert_id).in_(bindparam("b_experts", expanding=True)))
+
+
+_QUALITY_ANY, _QUALITY_IN = _quality_scores_statement(True), _quality_scores_statement(False)
