@@ -16,7 +16,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.tfidf import transform_one
+from matching.tfidf import row_times, stored_entries, transform_one
 
 if TYPE_CHECKING:
     from matching.ranker import ResolvedCase
@@ -178,19 +178,19 @@ class Profiles:
             # sparse products as numpy over the stored entries they touch, summed in the order
             # scipy sums them (bit-identical; scipy's per-call overhead was most of this block)
             q = transform_one(self.vec, self._doc(text, topics))
-            out[:, 11] = _row_times(q, self.profiles_t)[idx]
-            sims = _row_times(q, self.docs_t)
+            out[:, 11] = row_times(q, self.profiles_t)[idx]
+            sims = row_times(q, self.docs_t)
             top = (np.argpartition(-sims, self.knn_k)[:self.knn_k] if len(sims) > self.knn_k
                    else np.arange(len(sims)))
             n_cols = self.votes.shape[1]
-            experts, weights, lengths = _stored(self.votes, top)
+            experts, weights, lengths = stored_entries(self.votes, top)
             votes = np.zeros(n_cols)  # sims[top] ** 2 @ votes[top]
             np.add.at(votes, experts, weights * np.repeat(sims[top] ** 2, lengths))
             out[:, 13] = np.log(0.05 + votes[idx])
             # per expert, the best cosine among the near questions they resolved (0 without one):
             # the max over the selected rows' stored entries, as the sparse max(axis=0) of
             # resolved_votes[top] * sims[top] gives it (the products are never negative)
-            experts, resolved, lengths = _stored(self.resolved_votes, top)
+            experts, resolved, lengths = stored_entries(self.resolved_votes, top)
             best = np.zeros(n_cols)
             np.maximum.at(best, experts, resolved * np.repeat(sims[top], lengths))
             out[:, 16] = best[idx]
@@ -261,25 +261,3 @@ class Profiles:
             return text
         return text + " " + " ".join("tag_" + "".join(ch if ch.isalnum() else "_" for ch in t)
                                      for t in topics)
-
-
-def _row_times(q: sp.csr_matrix, m: sp.csr_matrix) -> FloatArray:
-    """The one-row product ``(q @ m).toarray().ravel()``: each of q's stored entries (in order)
-    adds its multiple of one row of ``m``, as scipy's sparse product accumulates it."""
-    out = np.zeros(m.shape[1])
-    indptr, indices, data = m.indptr, m.indices, m.data
-    for j, v in zip(q.indices.tolist(), q.data.tolist()):
-        a, b = indptr[j], indptr[j + 1]
-        out[indices[a:b]] += v * data[a:b]
-    return out
-
-
-def _stored(m: sp.csr_matrix, rows: IntArray) -> tuple[IntArray, FloatArray, IntArray]:
-    """The stored entries of these rows of a canonical CSR matrix, in row order: their columns,
-    their values and how many each row has (what ``m[rows]`` holds, without building it)."""
-    m.sum_duplicates()  # a no-op once known canonical
-    starts = m.indptr[rows]
-    lengths = m.indptr[rows + 1] - starts
-    first = np.cumsum(lengths) - lengths  # where each row's entries start in the output
-    pos = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
-    return m.indices[pos], m.data[pos], lengths

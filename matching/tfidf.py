@@ -55,3 +55,25 @@ def transform_one(vec: TfidfVectorizer, text: str) -> Any:
     if vec.norm == "l2":
         inplace_csr_row_normalize_l2(out)
     return out
+
+
+def row_times(q: Any, m: Any) -> Any:
+    """The one-row sparse product ``(q @ m).toarray().ravel()`` for CSR ``q`` (1 x n) and ``m``
+    (n x k), as a dense array: each of q's stored entries (in order) adds its multiple of one row
+    of ``m``, which is how scipy's sparse product accumulates it (so bit-identical: `np.add.at`
+    adds in array order), without scipy's per-call overhead (most of the time for one row)."""
+    cols, vals, lengths = stored_entries(m, q.indices)
+    out = np.zeros(m.shape[1])
+    np.add.at(out, cols, vals * np.repeat(q.data, lengths))
+    return out
+
+
+def stored_entries(m: Any, rows: Any) -> tuple[Any, Any, Any]:
+    """The stored entries of these rows of a canonical CSR matrix, in row order: their columns,
+    their values and how many each row has (what ``m[rows]`` holds, without building it)."""
+    m.sum_duplicates()  # a no-op once known canonical
+    starts = m.indptr[rows]
+    lengths = m.indptr[np.asarray(rows) + 1] - starts
+    first = np.cumsum(lengths) - lengths  # where each row's entries start in the output
+    pos = np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))
+    return m.indices[pos], m.data[pos], lengths

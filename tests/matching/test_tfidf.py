@@ -39,3 +39,15 @@ def test_refitted_vectorizer_uses_its_new_vocabulary() -> None:
     vec.fit(["a brand new vocabulary entirely", "nothing about payments"])
     want, got = vec.transform(["new vocabulary card"]), transform_one(vec, "new vocabulary card")
     assert got.shape == want.shape and got.data.tobytes() == want.data.tobytes()
+
+
+def test_row_times_is_the_sparse_product() -> None:
+    import scipy.sparse as sp
+
+    from matching.tfidf import row_times
+
+    rng = np.random.default_rng(0)
+    m = sp.random(300, 80, density=0.1, format="csr", random_state=1)
+    for density in (0.0, 0.02, 0.3):
+        q = sp.random(1, 300, density=density, format="csr", random_state=int(rng.integers(1 << 30)))
+        assert row_times(q, m).tobytes() == (q @ m).toarray().ravel().tobytes()
