@@ -39,7 +39,6 @@ def test_an_empty_index_suggests_nothing() -> None:
 
 def test_suggest_scores_are_the_stacked_sparse_product() -> None:
     """The query row built directly gives the cosines `_stack` and a sparse product give."""
-
     cases = [AnsweredCase(i, q, f"answer {i}") for i, q in enumerate(
         ["where is my card", "my card has not arrived yet", "refund for a late order", "reset my password",
          "the card arrived broken", "how long does a transfer take"])]
