@@ -102,7 +102,7 @@ def served(session: Session, brand_id: int, ids: list[int]) -> dict[int, Row[Any
 
 _RA = table_of(ReusableAnswer)
 # built once (every ask with suggestion hits runs it), columns rather than entities
-_SERVED = select(_RA.c.id, _RA.c.answer, _RA.c.topic).where(  # type: ignore[call-overload]
+_SERVED = select(_RA.c.id, _RA.c.answer, _RA.c.topic).where(
     _RA.c.id.in_(bindparam("b_ids", expanding=True)), _RA.c.brand_id == bindparam("b_brand"),
     _RA.c.status.in_(bindparam("b_statuses", expanding=True)))
 
