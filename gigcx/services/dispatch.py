@@ -60,6 +60,7 @@ def dispatch(session: Session, outbox: Outbox, case: Case, *, fresh: bool = Fals
 
 
 _OFFER = table_of(Offer)
+_CASE = table_of(Case)
 _INSERT_OFFER = insert(_OFFER).returning(_OFFER.c.id)
 
 
@@ -155,22 +156,23 @@ _CLOSE_KEEPING = {  # accepted: `keep` becomes accepted and the others withdrawn
         status="withdrawn", responded_at=bindparam("b_now")).returning(*_RETURNED),
 }
 _WITHDRAW_ALL = update(_OFFER).where(_OPEN_OFFERS).values(status="withdrawn", responded_at=bindparam("b_now")).returning(*_RETURNED)
-_LATEST_OFFER = (select(_OFFER.c.id, _OFFER.c.status, _OFFER.c.expires_at)  # type: ignore[call-overload]
+_LATEST_OFFER = (select(_OFFER.c.id, _OFFER.c.status, _OFFER.c.expires_at)
                  .where(_OFFER.c.case_id == bindparam("b_case"), _OFFER.c.expert_id == bindparam("b_expert"))
                  .order_by(_OFFER.c.id.desc()).limit(1))
 # only while the expert is still in the brand's program: a suspension commits before the
 # signal that disconnects them, and an accept racing it must not win the case
-_WIN_CASE = (update(Case).where(col(Case.id) == bindparam("b_case"), col(Case.status) == CaseStatus.matching,
-                                select(ExpertProgram.id).where(
-                                    col(ExpertProgram.expert_id) == bindparam("b_expert"),
-                                    col(ExpertProgram.brand_id) == Case.brand_id,
-                                    col(ExpertProgram.status) == ProgramStatus.approved).exists())
-             .values(status=CaseStatus.active, expert_id=bindparam("b_expert"), assigned_at=bindparam("b_now"),
-                     rev=Case.rev + 1)
-             .returning(Case)
-             # nothing of this case is loaded yet (the offer was read as a row): no in-memory
-             # objects to synchronise, and the returned row fills (or refreshes) the case
-             .execution_options(synchronize_session=False, populate_existing=True))
+_WIN_CASE = (select(Case).from_statement(
+    update(_CASE).where(_CASE.c.id == bindparam("b_case"), _CASE.c.status == CaseStatus.matching,
+                        select(ExpertProgram.id).where(
+                            col(ExpertProgram.expert_id) == bindparam("b_expert"),
+                            col(ExpertProgram.brand_id) == _CASE.c.brand_id,
+                            col(ExpertProgram.status) == ProgramStatus.approved).exists())
+    .values(status=CaseStatus.active, expert_id=bindparam("b_expert"), assigned_at=bindparam("b_now"),
+            rev=_CASE.c.rev + 1)
+    .returning(*_CASE.c))
+    # a Core UPDATE ... RETURNING whose row the ORM loads as the case (the ORM's own bulk UPDATE
+    # path cost twice as much); populate_existing: the returned row wins over anything loaded
+    .execution_options(populate_existing=True))
 
 
 def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | None, *, accepted: bool,
@@ -200,7 +202,7 @@ def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Ca
     if offer.status != OfferStatus.open or offer.expires_at <= now:
         code = "already_taken" if offer.status == OfferStatus.withdrawn else "offer_expired"
         raise ApiError(code, "this offer is no longer open", status=409)
-    won = session.execute(_WIN_CASE, {"b_case": case_id, "b_expert": expert_id, "b_now": now}).scalars().first()
+    won = session.scalars(_WIN_CASE, {"b_case": case_id, "b_expert": expert_id, "b_now": now}).first()
     if won is None:  # raising rolls the unit of work back
         raise ApiError("already_taken", "another expert took this case", status=409)
     OFFERS.labels("accepted").inc()
