@@ -179,14 +179,21 @@ def _close_offers(session: Session, outbox: Outbox, case_id: int, keep: int | No
                   cancel_too: dict[str, list[int]] | None = None) -> None:
     """One UPDATE for all of a case's open offers: `keep` becomes accepted when `accepted`, the
     others withdrawn (each expert told); their expiry timers, and `cancel_too`, are cancelled in
-    one more."""
-    params = {"b_case": case_id, "b_now": utcnow(), "b_keep": keep}
+    one more (on PostgreSQL in the same statement)."""
+    params: dict[str, Any] = {"b_case": case_id, "b_now": utcnow(), "b_keep": keep}
     q = _WITHDRAW_ALL if keep is None else _CLOSE_KEEPING[accepted]
-    closed = session.connection().execute(q, params).all()
+    conn = session.connection()
+    extra = [(kind, ids) for kind, ids in (cancel_too or {}).items() if ids]
+    if conn.dialect.name == "postgresql":  # the timers cancelled in the same statement
+        for i, (kind, ids) in enumerate(extra):
+            params[f"b_kind{i}"], params[f"b_ids{i}"] = kind, list(ids)
+        closed = conn.execute(timers.cancel_along(q, TimerKind.offer_expiry, len(extra)), params).all()
+    else:
+        closed = conn.execute(q, params).all()
+        timers.cancel_all(session, {TimerKind.offer_expiry: [offer_id for offer_id, _ in closed], **dict(extra)})
     for offer_id, expert_id in closed:
         if offer_id != keep:
             outbox.add("offer_withdrawn", {"case_id": case_id}, EXPERT, expert_room(expert_id))
-    timers.cancel_all(session, {TimerKind.offer_expiry: [offer_id for offer_id, _ in closed], **(cancel_too or {})})
 
 
 def accept(session: Session, outbox: Outbox, expert_id: int, case_id: int) -> Case:

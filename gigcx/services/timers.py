@@ -88,6 +88,21 @@ def _cancel_statement(kinds: int, postgresql: bool) -> Any:
             .values(fired_at=bindparam("b_now"), claimed_by="cancelled"))
 
 
+@functools.cache
+def cancel_along(changed: Any, kind: str, extra_kinds: int) -> Any:
+    """PostgreSQL: `changed` (an UPDATE ... RETURNING whose first column is an object id), the
+    cancellation of those objects' `kind` timers and of `extra_kinds` more as in `cancel_all`
+    (`b_kind{i}`, `b_ids{i}`, `b_now`), in one statement (data-modifying CTEs: one round trip
+    where there were two) that returns `changed`'s rows. Built once per statement."""
+    rows = changed.cte("changed")
+    wanted = [(_TIMER.c.kind == kind) & _TIMER.c.ref_id.in_(select(rows.c[0]))]
+    wanted += [(_TIMER.c.kind == bindparam(f"b_kind{i}")) & (_TIMER.c.ref_id == any_(bindparam(f"b_ids{i}", type_=ARRAY(Integer))))
+               for i in range(extra_kinds)]
+    cancel = (update(_TIMER).where(or_(*wanted), _TIMER.c.fired_at.is_(None))
+              .values(fired_at=bindparam("b_now"), claimed_by="cancelled").returning(_TIMER.c.id).cte("cancelled"))
+    return select(*rows.c).add_cte(cancel)
+
+
 def due(session: Session, limit: int = 100) -> list[int]:
     """Ids of timers whose deadline has passed and that nobody has claimed."""
     rows = session.exec(select(Timer.id).where(col(Timer.fired_at).is_(None), col(Timer.due_at) <= utcnow())
