@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, bindparam
 from sqlmodel import Session, col, func, select
 
 from gigcx.models import Brand, Case, CaseStatus, Expert, Message, Offer, Rating
@@ -43,13 +44,17 @@ def expert_rating(session: Session, expert_id: int) -> float | None:
     return _display(session.exec(_mean_csat(expert_id)).one())
 
 
+# built once: an accept and every case event naming an expert read it
+_SUMMARY = select(Expert.display_name, _mean_csat(bindparam("b_expert")).scalar_subquery()).where(  # type: ignore[arg-type]
+    Expert.id == bindparam("b_expert"))
+
+
 def expert_summary(session: Session, expert_id: int) -> dict[str, Any] | None:
     """The assigned expert as customers see them, read once per session (an accept builds three
     payloads naming the same expert) in one statement; None for an unknown id."""
     memo: dict[int, dict[str, Any] | None] = session.info.setdefault("expert_summary", {})
     if expert_id not in memo:
-        row = session.execute(select(Expert.display_name, _mean_csat(expert_id).scalar_subquery())
-                              .where(Expert.id == expert_id)).first()
+        row = session.execute(_SUMMARY, {"b_expert": expert_id}).first()
         memo[expert_id] = None if row is None else {"display_name": row[0], "rating": _display(row[1])}
     return memo[expert_id]
 
@@ -64,6 +69,23 @@ def expert_in_conversation(case: Any) -> bool:
     return case.expert_id is not None and case.escalated_at is None and case.status != CaseStatus.escalated
 
 
+# brand id -> slug, per database: a slug never changes and a brand is never deleted, so every
+# `full` case payload (an accept's two) need not load the brand row
+_SLUGS: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def brand_slug(session: Session, brand_id: int) -> str | None:
+    """The brand's slug (None for an unknown id)."""
+    slugs = _SLUGS.setdefault(session.get_bind(), {})
+    slug = slugs.get(brand_id)
+    if slug is None:
+        brand = session.get(Brand, brand_id)
+        if brand is None:
+            return None
+        slug = slugs[brand_id] = brand.slug
+    return slug
+
+
 def case_payload(session: Session, case: Case, *, full: bool = False, internal: bool = False) -> dict[str, Any]:
     """The contract's `case` event; `full` adds timings and details for acks and brands, `internal`
     what only the brand's staff may read (the expert's reason for escalating)."""
@@ -74,9 +96,8 @@ def case_payload(session: Session, case: Case, *, full: bool = False, internal: 
         if summary is not None:
             out["expert"] = dict(summary)
     if full:
-        brand = session.get(Brand, case.brand_id)
         out.update(
-            brand=brand.slug if brand else None,
+            brand=brand_slug(session, case.brand_id),
             question=case.question, language=case.language, last_seq=case.last_seq,
             topic_confidence=case.topic_confidence,
             created_at=iso(case.created_at), assigned_at=iso(case.assigned_at),

@@ -25,6 +25,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from matching import embeddings as _emb
+from matching.tfidf import transform_one
 
 FloatArray = npt.NDArray[np.float64]
 Label = Hashable
@@ -233,7 +234,8 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         blocks: list[Any] = []
         n_views = len(self.vectorizers_)
         for vec in self.vectorizers_:
-            blocks.append(vec.transform(texts) * (1.0 / math.sqrt(n_views)))
+            x = transform_one(vec, texts[0]) if len(texts) == 1 else vec.transform(texts)
+            blocks.append(x * (1.0 / math.sqrt(n_views)))
         if self.embeddings_used_:
             if emb is None:
                 emb = _emb.encode(texts, self.embedding_model)

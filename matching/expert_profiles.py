@@ -16,6 +16,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matching.tfidf import row_times, stored_entries, transform_one
+
 if TYPE_CHECKING:
     from matching.ranker import ResolvedCase
 
@@ -155,10 +157,10 @@ class Profiles:
         cols = [self.topic_ids[t] for t in dict.fromkeys(topics) if t in self.topic_ids]
         tm = self.topic_prior
         if cols:
-            tc = self.tcount[:, cols].toarray()[idx]
+            tc_all, s_r_all, s_t_all = self._topic_columns(tuple(cols))
+            tc = tc_all[idx]
             s_c = tc.sum(axis=1)
-            s_r = np.asarray(self.tres[:, cols].sum(axis=1)).ravel()[idx]
-            s_t = np.asarray(self.trat[:, cols].sum(axis=1)).ravel()[idx]
+            s_r, s_t = s_r_all[idx], s_t_all[idx]
             p = self.topic_p[cols]
             out[:, 6] = np.log1p(s_c)
             out[:, 7] = np.log1p(s_r)
@@ -173,17 +175,50 @@ class Profiles:
         out[:, 15] = np.log(np.maximum(out[:, 8], 1e-3))
         out[:, 13] = np.log(0.05)
         if self.vec is not None:
-            q = self.vec.transform([self._doc(text, topics)])
-            out[:, 11] = (q @ self.profiles_t).toarray().ravel()[idx]
-            sims = (q @ self.docs_t).toarray().ravel()
+            # sparse products as numpy over the stored entries they touch, summed in the order
+            # scipy sums them (bit-identical; scipy's per-call overhead was most of this block)
+            q = transform_one(self.vec, self._doc(text, topics))
+            out[:, 11] = row_times(q, self.profiles_t)[idx]
+            sims = row_times(q, self.docs_t)
             top = (np.argpartition(-sims, self.knn_k)[:self.knn_k] if len(sims) > self.knn_k
                    else np.arange(len(sims)))
-            votes = sims[top] ** 2 @ self.votes[top]
-            out[:, 13] = np.log(0.05 + np.asarray(votes).ravel()[idx])
-            near = sp.csr_matrix(self.resolved_votes[top].multiply(sims[top, None]))
-            out[:, 16] = near.max(axis=0).toarray().ravel()[idx]
+            n_cols = self.votes.shape[1]
+            experts, weights, lengths = stored_entries(self.votes, top)
+            votes = np.zeros(n_cols)  # sims[top] ** 2 @ votes[top]
+            np.add.at(votes, experts, weights * np.repeat(sims[top] ** 2, lengths))
+            out[:, 13] = np.log(0.05 + votes[idx])
+            # per expert, the best cosine among the near questions they resolved (0 without one):
+            # the max over the selected rows' stored entries, as the sparse max(axis=0) of
+            # resolved_votes[top] * sims[top] gives it (the products are never negative)
+            experts, resolved, lengths = stored_entries(self.resolved_votes, top)
+            best = np.zeros(n_cols)
+            np.maximum.at(best, experts, resolved * np.repeat(sims[top], lengths))
+            out[:, 16] = best[idx]
         self._time_columns(out, idx, cols, at)
         return out
+
+    TOPIC_MEMO = 256  # topic sets whose columns are kept (a brand has a few dozen topics)
+
+    def _topic_columns(self, cols: tuple[int, ...]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """For every expert row: the counts in these topic columns (dense) and the sums of their
+        resolved counts and ratings; kept per topic set (selecting columns of the sparse matrices
+        was half of a question's features)."""
+        memo: dict[tuple[int, ...], tuple[FloatArray, FloatArray, FloatArray]] = self.__dict__.setdefault("_topic_memo", {})
+        hit = memo.get(cols)
+        if hit is None:
+            c = list(cols)
+            hit = (self.tcount[:, c].toarray(), np.asarray(self.tres[:, c].sum(axis=1)).ravel(),
+                   np.asarray(self.trat[:, c].sum(axis=1)).ravel())
+            if len(memo) >= self.TOPIC_MEMO:
+                memo.clear()
+            memo[cols] = hit
+        return hit
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the per-topic memo (it is rebuilt on use)."""
+        state = dict(self.__dict__)
+        state.pop("_topic_memo", None)
+        return state
 
     def position(self, at: float | None) -> int:
         """Number of cases strictly before ``at`` (all of them when ``at`` is None)."""

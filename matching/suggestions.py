@@ -9,6 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from matching.tfidf import row_times, transform_one
+
 
 @dataclass(frozen=True)
 class AnsweredCase:
@@ -68,10 +70,14 @@ class SuggestionIndex:
         """Up to `k` answered cases whose question is close enough to `text`, best first."""
         if not getattr(self, "cases_", None):
             return []
-        q = self._stack(self.words_.transform([text]), self.chars_.transform([text]))
-        hits = (q @ self.postings_).tocsr()  # 1 x cases, non-zero where a term is shared
-        sims = np.zeros(len(self.cases_))
-        sims[hits.indices] = hits.data
+        words, chars = transform_one(self.words_, text), transform_one(self.chars_, text)
+        # the query row of `_stack`, built directly (same values, same order), times the
+        # postings: reads only the postings of the query's own terms
+        half = np.sqrt(0.5)
+        q = sp.csr_matrix((np.concatenate([words.data * half, chars.data * half]),
+                           np.concatenate([words.indices, chars.indices + words.shape[1]]),
+                           [0, words.nnz + chars.nnz]), shape=(1, words.shape[1] + chars.shape[1]))
+        sims = row_times(q, self.postings_)  # cosine per case (0 where no term is shared)
         order = np.argsort(-sims, kind="stable")[: self.k]
         out = []
         for i in order:

@@ -81,10 +81,12 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
 
     topic, confidence = routing.classify(session, brand, text)
     assert brand.id is not None  # a stored row
+    # every field with a default factory is given: pydantic inspects a factory's signature on
+    # each call, which was a fifth of this function (py-spy, docs/benchmarks.md)
     case = Case(brand_id=brand.id, customer_id=customer_id, client_id=client_id, question=text,
                 language=(language or "en").lower(), topic=topic, topic_confidence=confidence,
-                last_seq=1)  # the question is message 1, inserted below
-    case.suggestions = routing.suggest(session, brand, text)
+                last_seq=1,  # the question is message 1, inserted below
+                suggestions=routing.suggest(session, brand, text), routing={}, created_at=utcnow())
     session.add(case)
     try:
         session.flush()
@@ -213,12 +215,16 @@ def system_message(session: Session, outbox: Outbox, case: Case, text: str) -> R
     return msg
 
 
+# rows, not Message entities (message_payload reads either); built once: every accept syncs
+_MESSAGES_AFTER = (select(_MSG).where(_MSG.c.case_id == bindparam("b_case"),  # type: ignore[call-overload]
+                                      _MSG.c.seq > bindparam("b_after")).order_by(_MSG.c.seq))
+
+
 def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: Case | None = None) -> dict[str, Any]:
     """The case and every message after `after_seq` (masked for experts); `case` when the caller
     already holds it and has checked the actor may see it."""
     case = case if case is not None else load_case(session, actor, case_id)
-    msgs = session.exec(select(Message).where(Message.case_id == case_id, Message.seq > after_seq)
-                        .order_by(col(Message.seq))).all()
+    msgs = session.connection().execute(_MESSAGES_AFTER, {"b_case": case_id, "b_after": after_seq}).all()
     masked = actor.role == Sender.expert
     payload = case_payload(session, case, full=True, internal=actor.role == Sender.staff)
     if masked:

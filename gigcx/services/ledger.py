@@ -28,9 +28,9 @@ _ENTRY = table_of(LedgerEntry)
 # flush) were most of a post's cost (py-spy, docs/benchmarks.md "Resolution events").
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))")
 _TX_BY_KEY = select(_TX).where(_TX.c.key == bindparam("b_key"))  # type: ignore[call-overload]
-_ENTRIES_OF = (select(_ENTRY.c.account, _ENTRY.c.amount_cents, _ENTRY.c.currency)  # type: ignore[call-overload]
+_ENTRIES_OF = (select(_ENTRY.c.account, _ENTRY.c.amount_cents, _ENTRY.c.currency)
                .where(_ENTRY.c.transaction_id == bindparam("b_tx")).order_by(_ENTRY.c.id))
-_BALANCE = (select(func.coalesce(func.sum(_ENTRY.c.amount_cents), 0))  # type: ignore[call-overload]
+_BALANCE = (select(func.coalesce(func.sum(_ENTRY.c.amount_cents), 0))
             .where(_ENTRY.c.account == bindparam("b_account"), _ENTRY.c.currency == bindparam("b_currency")))
 _INSERT_TX = insert(_TX).returning(_TX.c.id)
 _INSERT_ENTRY = insert(_ENTRY)

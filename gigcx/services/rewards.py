@@ -52,7 +52,7 @@ def rules_for(brand: Brand) -> payouts.RewardRules:
 
 
 _TOPIC = table_of(Topic)
-_TOPIC_REWARD = (select(_TOPIC.c.reward_cents)  # type: ignore[call-overload]
+_TOPIC_REWARD = (select(_TOPIC.c.reward_cents)
                  .where(_TOPIC.c.brand_id == bindparam("b_brand"), _TOPIC.c.slug == bindparam("b_slug")).limit(1))
 
 

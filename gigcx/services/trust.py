@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Integer, Row, any_, bindparam, exists, func, insert, or_
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, col, select
 
 import payouts
@@ -118,7 +119,9 @@ _OTHER = _EXPERT.alias("other_expert")
 def _facts_statement(sample: bool) -> Any:
     """Every fact of `facts_for` that is one value, the QA stratum's count (`sample`) and whether
     the case has a flag already: one statement on the case's row where there were nine reads."""
-    b_brand, b_customer, b_expert = bindparam("b_brand"), bindparam("b_customer"), bindparam("b_expert")
+    b_brand: BindParameter[int] = bindparam("b_brand")
+    b_customer: BindParameter[int] = bindparam("b_customer")
+    b_expert: BindParameter[int] = bindparam("b_expert")
     payout_account = select(_EXPERT.c.stripe_account_id).where(_EXPERT.c.id == b_expert).scalar_subquery()
     cols = [
         select(_CUSTOMER.c.external_id).where(_CUSTOMER.c.id == b_customer).scalar_subquery().label("customer_external"),
@@ -141,13 +144,13 @@ def _facts_statement(sample: bool) -> Any:
             _CASE.c.brand_id == b_brand, _CASE.c.expert_id == b_expert,
             _CASE.c.topic.is_not_distinct_from(bindparam("b_sample_topic")), _CASE.c.status == CaseStatus.resolved)
             .scalar_subquery().label("stratum_resolved"))
-    return (select(*cols).select_from(_CASE.outerjoin(_FLAG, _FLAG.c.case_id == _CASE.c.id))  # type: ignore[call-overload]
+    return (select(*cols).select_from(_CASE.outerjoin(_FLAG, _FLAG.c.case_id == _CASE.c.id))
             .where(_CASE.c.id == bindparam("b_case")))
 
 
 _FACTS = {False: _facts_statement(False), True: _facts_statement(True)}
 # the addresses both parties connected from lately (one statement for the two of them)
-_SEEN_BY = (select(_SEEN.c.role, _SEEN.c.ip, _SEEN.c.user_agent)  # type: ignore[call-overload]
+_SEEN_BY = (select(_SEEN.c.role, _SEEN.c.ip, _SEEN.c.user_agent)
             .where(or_((_SEEN.c.role == "customer") & (_SEEN.c.subject_id == bindparam("b_customer")),
                        (_SEEN.c.role == "expert") & (_SEEN.c.subject_id == bindparam("b_expert"))),
                    _SEEN.c.last_seen >= bindparam("b_since")))
@@ -359,13 +362,22 @@ def quality_scores(session: Session, brand_id: int, topic: str | None, expert_id
     """Quality of these experts in the topic (only those with a score)."""
     if topic is None or not expert_ids:
         return {}
+    conn = session.connection()
+    q = _QUALITY_ANY if conn.dialect.name == "postgresql" else _QUALITY_IN
+    return dict(conn.execute(q, {"b_brand": brand_id, "b_topic": topic, "b_experts": list(expert_ids)}).all())
+
+
+def _quality_scores_statement(postgresql: bool) -> Any:
+    """The statement of `quality_scores`, built once per dialect (every ask runs it).
+
+    PostgreSQL: one array parameter: an IN list of the ~100 online candidates was a statement of 100
+    parameters to render and bind on every ask (16 % of an ask's server time), and its text
+    changed with the pool's size, so psycopg never reused a prepared statement for it."""
     q = select(ExpertQuality.expert_id, ExpertQuality.score).where(
-        ExpertQuality.brand_id == brand_id, ExpertQuality.topic == topic)
-    if session.get_bind().dialect.name == "postgresql":
-        # one array parameter: an IN list of the ~100 online candidates was a statement of 100
-        # parameters to render and bind on every ask (16 % of an ask's server time), and its text
-        # changed with the pool's size, so psycopg never reused a prepared statement for it
-        q = q.where(col(ExpertQuality.expert_id) == any_(bindparam("b_experts", expert_ids, type_=ARRAY(Integer))))
-    else:
-        q = q.where(col(ExpertQuality.expert_id).in_(expert_ids))
-    return dict(session.exec(q).all())
+        ExpertQuality.brand_id == bindparam("b_brand"), ExpertQuality.topic == bindparam("b_topic"))
+    if postgresql:
+        return q.where(col(ExpertQuality.expert_id) == any_(bindparam("b_experts", type_=ARRAY(Integer))))
+    return q.where(col(ExpertQuality.expert_id).in_(bindparam("b_experts", expanding=True)))
+
+
+_QUALITY_ANY, _QUALITY_IN = _quality_scores_statement(True), _quality_scores_statement(False)

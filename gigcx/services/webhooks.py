@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
@@ -203,12 +203,15 @@ def endpoint_view(ep: WebhookEndpoint, *, reveal: bool) -> dict[str, Any]:
 
 # ---- events (in the transaction of the change) ---------------------------------------------------
 
+_ACTIVE_ENDPOINTS = select(_E.c.id, _E.c.kind, _E.c.events).where(  # built once: every case event reads it
+    _E.c.brand_id == bindparam("b_brand"), _E.c.status == EndpointStatus.active)
+
+
 def _subscribers(session: Session, brand_id: int) -> list[tuple[int, str, list[str]]]:
     """The brand's active endpoints (id, kind, events), read once per transaction."""
     memo: dict[int, list[tuple[int, str, list[str]]]] = session.info.setdefault("gigcx_endpoints", {})
     if brand_id not in memo:
-        rows = session.connection().execute(select(_E.c.id, _E.c.kind, _E.c.events).where(
-            _E.c.brand_id == brand_id, _E.c.status == EndpointStatus.active)).all()
+        rows = session.connection().execute(_ACTIVE_ENDPOINTS, {"b_brand": brand_id}).all()
         memo[brand_id] = [(r[0], r[1], list(r[2] or [])) for r in rows]
     return memo[brand_id]
 

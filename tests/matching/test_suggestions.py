@@ -35,3 +35,17 @@ def test_suggestions_equal_the_brute_force_cosine_ranking() -> None:
 
 def test_an_empty_index_suggests_nothing() -> None:
     assert SuggestionIndex().fit([]).suggest("my card") == []
+
+
+def test_suggest_scores_are_the_stacked_sparse_product() -> None:
+    """The query row built directly gives the cosines `_stack` and a sparse product give."""
+    cases = [AnsweredCase(i, q, f"answer {i}") for i, q in enumerate(
+        ["where is my card", "my card has not arrived yet", "refund for a late order", "reset my password",
+         "the card arrived broken", "how long does a transfer take"])]
+    index = SuggestionIndex(min_score=0.0, k=len(cases)).fit(cases)
+    for text in ["card not arrived", "refund", "the and of", "zzz", ""]:
+        q = index._stack(index.words_.transform([text]), index.chars_.transform([text]))
+        sims = (q @ index.postings_).toarray().ravel()
+        order = np.argsort(-sims, kind="stable")
+        assert [(s.case_id, s.score) for s in index.suggest(text)] == [
+            (cases[int(i)].case_id, round(float(sims[i]), 3)) for i in order]
