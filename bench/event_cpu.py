@@ -30,7 +30,16 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.loadgen.common import free_port, postgres_schema, seed, start_gigcx, stop  # noqa: E402
+from bench.loadgen.common import (  # noqa: E402
+    free_port,
+    give_history,
+    history_topics,
+    postgres_schema,
+    seed,
+    server_database_url,
+    start_gigcx,
+    stop,
+)
 from tests.servers import Peer  # noqa: E402
 
 
@@ -67,7 +76,9 @@ def run_once(args: argparse.Namespace, database_url: str | None) -> dict[str, An
         stack.callback(stop, server)
         url = f"http://127.0.0.1:{port}"
         proc = psutil.Process(server.pid)
-        slug, tokens = seed(url, args.experts)
+        slug, tokens = seed(url, args.experts, history_topics() if args.history is not None else None)
+        if args.history:
+            give_history(server_database_url(Path(tmp), database_url), slug, args.history)
         experts = [Client(url, "/expert", {"token": t}) for t in tokens]
         for e in experts:
             stack.callback(e.close)
@@ -147,6 +158,9 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=10, help="messages per conversation")
     ap.add_argument("--idle-s", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--history", type=int, default=None,
+                    help="give the brand this many finished cases first (seven topics instead of one; "
+                         "--history 0: those topics, no history)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--profile", default=None, help="py-spy the server over the run; collapsed stacks to this file")
     args = ap.parse_args()

@@ -8,7 +8,10 @@
 What it does, in one run:
 1. Starts `python -m gigcx serve` on a fresh database (SQLite in a temp folder unless
    `--database-url`), rate limits raised through GIGCX_RATE_LIMIT_*; one brand, one topic, M
-   experts approved for it (made through the REST API).
+   experts approved for it (made through the REST API). `--history N` gives the brand seven topics
+   and N finished cases (resolved, escalated, deflected; messages, ratings, ledger credits,
+   reusable answers) over the past six months, written straight into the database in bulk
+   (bench/loadgen/history.py) before any client connects: what a brand's past costs.
 2. Starts W client processes (multiprocessing), each holding its share of the customers and
    experts as `socketio.AsyncClient`s on one asyncio loop (websocket transport).
 3. Phase "warmup": asks only, at the target ask rate, to open conversations. Experts accept every
@@ -68,7 +71,18 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.loadgen.common import free_port, postgres_schema, seed, start_echo, start_gigcx, start_haproxy, stop
+from bench.loadgen.common import (
+    free_port,
+    give_history,
+    history_topics,
+    postgres_schema,
+    seed,
+    server_database_url,
+    start_echo,
+    start_gigcx,
+    start_haproxy,
+    stop,
+)
 from bench.loadgen.fleet import Fleet, gc_pauses, ramp, soak
 
 PROFILE: dict[str, str] = {}
@@ -108,8 +122,10 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         if balancer is not None:
             services["haproxy"] = ("haproxy",)
         t = time.time()
-        slug, tokens = seed(base, args.experts)
+        slug, tokens = seed(base, args.experts, history_topics() if args.history is not None else None)
         report["seed_s"] = round(time.time() - t, 1)
+        if args.history:
+            report["history"] = give_history(server_database_url(folder, database_url), slug, args.history)
         fleet = Fleet("gigcx", base, args.workers, [p.pid for p in procs], brand=slug, tokens=tokens,
                       customers=args.customers, resolve_after=args.resolve_after if args.soak else 0, urls=urls,
                       services=services)
@@ -269,6 +285,9 @@ def main() -> None:
     parser.add_argument("--no-echo", action="store_true", help="skip the bare echo ceiling")
     parser.add_argument("--quick", action="store_true",
                         help="~30 s of traffic: 200 customers, 20 experts, 10 asks/s, 100 msgs/s, short ramp")
+    parser.add_argument("--history", type=int, default=None,
+                        help="give the brand this many finished cases first (bench/loadgen/history.py), with "
+                             "seven topics instead of one; --history 0: those topics, no history")
     parser.add_argument("--json", default=None, help="write the full results here")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (server log)")
     parser.add_argument("--profile", default=None,

@@ -126,10 +126,15 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
 
 
 # ---------------------------------------------------------------- servers
+def server_database_url(folder: Path, database_url: str | None) -> str:
+    """The database a server started by `start_gigcx` uses (a SQLite file in `folder` by default)."""
+    return database_url or f"sqlite:///{folder / 'gigcx.sqlite3'}"
+
+
 def start_gigcx(folder: Path, database_url: str | None, port: int,
                 extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, **(extra_env or {}),
-           "GIGCX_DATABASE_URL": database_url or f"sqlite:///{folder / 'gigcx.sqlite3'}",
+           "GIGCX_DATABASE_URL": server_database_url(folder, database_url),
            "GIGCX_INSTANCE_PATH": str(folder / "instance"), "GIGCX_ADMIN_TOKEN": ADMIN,
            "GIGCX_SECRET_KEY": "bench-secret",
            "GIGCX_RATE_LIMIT_ASKS_PER_MIN": "1000000", "GIGCX_RATE_LIMIT_MESSAGES_PER_MIN": "1000000",
@@ -220,25 +225,54 @@ def rest(base: str, method: str, path: str, token: str | None = None, **kw: Any)
     return r.json() if r.content else None
 
 
-def seed(base: str, experts: int) -> tuple[str, list[str]]:
-    """One brand (long timers, fan-out 1), one topic, `experts` approved experts: (slug, tokens)."""
+def seed(base: str, experts: int, topics: list[tuple[str, str, int, list[str]]] | None = None) -> tuple[str, list[str]]:
+    """One brand (long timers, fan-out 1), one topic (or `topics`: (slug, name, reward_cents,
+    examples) each), `experts` experts approved for every topic: (slug, tokens)."""
     slug = "bench" + uuid.uuid4().hex[:6]
     key = rest(base, "POST", "/brands", ADMIN, json={"slug": slug, "name": "Bench"})["api_key"]
     rest(base, "PATCH", "/brand", key, json={"offer_timeout_s": 600, "escalate_after_s": 86400,
                                              "confirm_window_s": 86400})
-    rest(base, "PUT", "/topics/cards", key, json={"name": "Cards", "reward_cents": 100,
-                                                 "examples": ["where is my card", "my card has not arrived"]})
+    topics = topics or [("cards", "Cards", 100, ["where is my card", "my card has not arrived"])]
+    for topic, name, reward, examples in topics:
+        rest(base, "PUT", f"/topics/{topic}", key, json={"name": name, "reward_cents": reward, "examples": examples})
+    slugs = [t[0] for t in topics]
 
     def one(i: int) -> str:
         email = f"x{i}-{uuid.uuid4().hex[:6]}@bench.example"
         eid = rest(base, "POST", "/experts", json={"email": email, "password": "password-123",
                                                    "display_name": f"Expert {i}"})["id"]
         token = rest(base, "POST", "/auth/token", json={"email": email, "password": "password-123"})["token"]
-        rest(base, "POST", "/experts/me/programs", token, json={"brand": slug, "topics": ["cards"]})
-        rest(base, "POST", f"/experts/{eid}/approve", key, json={"topics": ["cards"]})
+        rest(base, "POST", "/experts/me/programs", token, json={"brand": slug, "topics": slugs})
+        rest(base, "POST", f"/experts/{eid}/approve", key, json={"topics": slugs})
         return str(token)
 
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
         return slug, list(pool.map(one, range(experts)))
+
+
+def history_topics() -> list[tuple[str, str, int, list[str]]]:
+    """The bench brand's topics when it has a history (`seed(..., topics=...)`): `cards`, the
+    topic of the load's questions, and six more, with examples from the shipped BANKING77 subset."""
+    from bench.loadgen.history import TOPICS
+    from gigcx.demo import banking77_topics, topic_name
+
+    bank = banking77_topics(20)
+    out = []
+    for slug, intent, reward in TOPICS:
+        examples = bank[intent][:12]
+        if slug == "cards":  # what the load's questions say
+            examples = ["where is my card", "my card has not arrived", *examples]
+        out.append((slug, "Cards" if slug == "cards" else topic_name(intent), reward, examples))
+    return out
+
+
+def give_history(database_url: str, slug: str, n: int) -> dict[str, Any]:
+    """`n` finished cases for the brand (bench/loadgen/history.py), printed as it goes."""
+    from bench.loadgen.history import seed_history
+
+    print(f"  history: writing {n} finished cases for {slug}...", flush=True)
+    done = seed_history(database_url, slug, n)
+    print(f"  history: {done}", flush=True)
+    return done
