@@ -87,6 +87,7 @@ class Case(SQLModel, table=True):
         Index("ix_case_brand_created", "brand_id", "created_at"),
         Index("ix_case_brand_status", "brand_id", "status"),
         Index("ix_case_expert_status", "expert_id", "status"),  # experts' current load, on every ask
+        Index("ix_case_status_created", "status", "created_at"),  # the queue (dispatch.waiting_cases)
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id")
