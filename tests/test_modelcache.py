@@ -144,3 +144,29 @@ def test_each_cache_serves_the_newest_end_of_its_loader_order() -> None:
     assert _rankers.interim is not None and _suggesters.interim is not None
     assert _rankers.interim(list(range(10)), 3) == [7, 8, 9]  # ranking.history: oldest first
     assert _suggesters.interim(list(range(10)), 3) == [0, 1, 2]  # routing.answered_cases: newest first
+
+
+def test_a_large_models_version_is_read_only_once_a_rebuild_is_due(app: Any) -> None:
+    """The version query grows with the history; before a background rebuild may start there is
+    nothing to decide, so it is not run (a small model is still checked every GIGCX_MODEL_CHECK_S)."""
+    import time
+
+    reads: list[int] = []
+
+    def version(session: Any, key: int) -> tuple[Any, ...]:
+        reads.append(key)
+        return (len(reads),)  # changes every time: a busy brand
+
+    cache: RefreshingCache[Any, Any] = RefreshingCache("test", version, lambda s, k: [], lambda d: "fresh", len,
+                                                       inline_below=100, min_interval_s=30.0)
+    now = time.monotonic()
+    cache.entries[1] = _Entry(version=(0,), built_at=now, size=5000, value="large", build_s=0.1)
+    cache.entries[2] = _Entry(version=(0,), built_at=now, size=10, value="small", build_s=0.001)
+    started: list[int] = []
+    cache._start_rebuild = started.append  # type: ignore[method-assign]
+    with app.app_context():
+        app.config["GIGCX"].model_check_s = 0.0
+        assert cache.get(None, 1) == "large" and reads == [] and started == []  # not due: no query
+        assert cache.get(None, 2) == "fresh" and reads == [2]  # small: checked and refitted inline
+        cache.entries[1].built_at = now - 31.0  # due now: the version is read and a rebuild starts
+        assert cache.get(None, 1) == "large" and reads == [2, 1] and started == [1]
