@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlmodel import select
+
 from gigcx.models import Brand, Case, Customer, Expert, Rating
 from gigcx.services import ranking
 from matching import ResolvedCase
@@ -66,3 +68,31 @@ def test_history_is_the_finished_handled_cases_with_outcome_rating_and_time(app:
         ResolvedCase("question 5", [], ann, True, None, at[4]),  # approved
     ]
     assert newest_two == got[-2:]  # the newest `limit` cases, still oldest first
+
+
+def test_response_speed_is_the_median_over_each_experts_own_newest_answered_cases(app: Any) -> None:
+    """Every expert's newest `recent` answered cases count, however busy the others were since."""
+    from gigcx.db import session_scope
+
+    ids = _seed(app)
+    ann, bob = ids["ann"], ids["bob"]
+    with app.app_context(), session_scope() as s:
+        cust = s.exec(select(Customer)).first()
+        assert cust is not None
+
+        def answered(n: int, expert: int, wait_s: float) -> None:
+            start = T0 + timedelta(days=1, minutes=n)
+            s.add(Case(brand_id=ids["acme"], customer_id=cust.id, client_id=f"w{n}", question="q",  # type: ignore[arg-type]
+                       status="resolved", expert_id=expert, assigned_at=start,
+                       first_response_at=start + timedelta(seconds=wait_s)))
+
+        for n in range(4):  # bob's, long ago: 30 s, 40 s, 50 s (the oldest, 20 s, is past `recent`)
+            answered(n, bob, 20 + 10 * n)
+        for n in range(4, 20):  # then ann was much busier
+            answered(n, ann, 5)
+        s.commit()
+        stats = ranking._query_stats(s, [ann, bob, 999], recent=3)
+    assert stats[bob][0] is not None and abs(stats[bob][0] - 40.0) < 0.01
+    assert stats[ann][0] is not None and abs(stats[ann][0] - 5.0) < 0.01
+    assert stats[bob][1] == 4 + 1 and stats[ann][1] == 16 + 3  # resolved cases, all brands (the seed's too)
+    assert stats[999] == (None, 0)

@@ -124,20 +124,35 @@ def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> d
     return known
 
 
+def _recent_waits(dialect: str) -> Any:
+    """Seconds from assignment to first response of one expert's newest `b_recent` answered
+    cases, computed by the database (converting 2 x 50 timestamps per expert was half the cost).
+
+    One statement per expert, each reading at most `b_recent` rows through the expert_id index:
+    one IN-list query over the pool ordered by id read every past case of the pool instead
+    (240 ms for 100 experts with 20,000 past cases on SQLite, every STATS_TTL_S; a UNION ALL of
+    the per-expert branches was no faster on SQLite)."""
+    c = _CASE.c
+    if dialect == "postgresql":
+        wait = sa.func.extract("epoch", c.first_response_at - c.assigned_at)
+    else:  # SQLite stores ISO text: julian days
+        wait = (sa.func.julianday(c.first_response_at) - sa.func.julianday(c.assigned_at)) * 86400.0
+    return (sa.select(wait)
+            .where(c.expert_id == sa.bindparam("b_expert"), c.first_response_at.is_not(None), c.assigned_at.is_not(None))
+            .order_by(c.id.desc()).limit(sa.bindparam("b_recent")))
+
+
+_RECENT_WAITS = {d: _recent_waits(d) for d in ("postgresql", "sqlite")}
+
+
 def _query_stats(session: Session, expert_ids: list[int], recent: int) -> dict[int, tuple[float | None, int]]:
     resolved = dict(session.exec(select(Case.expert_id, func.count()).where(
         col(Case.expert_id).in_(expert_ids), col(Case.status) == CaseStatus.resolved).group_by(col(Case.expert_id))).all())
-    rows = session.exec(select(Case.expert_id, Case.assigned_at, Case.first_response_at).where(
-        col(Case.expert_id).in_(expert_ids), col(Case.first_response_at).is_not(None),
-        col(Case.assigned_at).is_not(None)).order_by(col(Case.id).desc()).limit(recent * len(expert_ids))).all()
-    waits: dict[int, list[float]] = {}
-    for eid, assigned, first in rows:
-        if eid is None or assigned is None or first is None:
-            continue
-        lst = waits.setdefault(eid, [])
-        if len(lst) < recent:
-            lst.append(max((first - assigned).total_seconds(), 0.0))
-    return {e: (statistics.median(waits[e]) if waits.get(e) else None, int(resolved.get(e, 0)))
+    conn = session.connection()
+    stmt = _RECENT_WAITS["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    waits = {e: [max(float(w), 0.0) for (w,) in conn.execute(stmt, {"b_expert": e, "b_recent": recent})]
+             for e in expert_ids}
+    return {e: (statistics.median(waits[e]) if waits[e] else None, int(resolved.get(e, 0)))
             for e in expert_ids}
 
 
