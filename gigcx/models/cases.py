@@ -88,6 +88,7 @@ class Case(SQLModel, table=True):
         Index("ix_case_brand_status", "brand_id", "status"),
         Index("ix_case_expert_status", "expert_id", "status"),  # experts' current load, on every ask
         Index("ix_case_status_created", "status", "created_at"),  # the queue (dispatch.waiting_cases)
+        Index("ix_case_expert_recent", "expert_id", "id"),  # an expert's newest cases (ranking stats)
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id")
