@@ -195,7 +195,8 @@ def seed_history(database_url: str, slug: str, n: int, *, days: int = 180, seed:
         counts["quality_rows"] = len(rated)
         if engine.dialect.name == "postgresql":  # what autovacuum would have done over the months
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
+                conn.exec_driver_sql("VACUUM ANALYZE customer, support_case, message, offer, timer, rating, "
+                                     "reusableanswer, ledgertransaction, ledgerentry, expertquality")
         with engine.connect() as conn:
             for name, table in (("cases", t_case), ("messages", t_msg), ("offers", t_offer), ("timers", t_timer),
                                 ("ratings", t_rating), ("answers", t_answer), ("ledger_transactions", t_tx),
