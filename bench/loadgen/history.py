@@ -88,7 +88,7 @@ CLOSINGS = ["Thank you, that solved it!", "Great, thanks a lot.", "ok it worked"
 SOLVED = "The expert marked this question as solved."
 HANDOVER = ("This question was handed to the brand's support team. They will answer here.")
 STAFF = "Sorry for the wait: we have looked into your account and fixed it on our side."
-CHUNK = 2000  # cases per transaction
+CHUNK = 500  # cases per transaction (a server sharing the SQLite file waits for each)
 
 
 def _table(model: Any) -> sa.Table:
@@ -189,8 +189,10 @@ def seed_history(database_url: str, slug: str, n: int, *, days: int = 180, seed:
             rated = session.exec(sa.select(t_rating.c.expert_id, t_case.c.topic).distinct()  # type: ignore[call-overload]
                                  .join(t_case, t_case.c.id == t_rating.c.case_id)
                                  .where(t_case.c.brand_id == brand.id, t_case.c.escalated_at.is_(None))).all()
-            for expert_id, topic in rated:
+            for i, (expert_id, topic) in enumerate(rated, 1):
                 trust.refresh_quality(session, brand_obj, expert_id, topic)
+                if i % 20 == 0:  # short write transactions: a server on this SQLite file waits for each
+                    session.commit()
             session.commit()
         counts["quality_rows"] = len(rated)
         if engine.dialect.name == "postgresql":  # what autovacuum would have done over the months
