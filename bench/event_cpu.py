@@ -1,6 +1,7 @@
 """Server CPU per event type: how much of a core one ask, accept, message and resolution cost.
 
     python bench/event_cpu.py [--backend sqlite|postgres] [--experts 100] [--rounds 4] [--batch 40]
+    python bench/event_cpu.py --history 20000    # the brand first gets 20,000 finished cases
 
 One `gigcx serve` process, `--experts` experts online on one topic, and conversations driven one
 event at a time (each waits for its ack, so nothing queues and the process never saturates), in
