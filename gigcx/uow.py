@@ -133,14 +133,8 @@ def transact_core(work: Callable[[Connection, Outbox], R], engine: Engine | None
     return and then its events emitted (after the connection went back to the pool); rolled back
     on an exception and its events dropped."""
     outbox = Outbox()
-    with (engine or db.engine()).connect() as conn:
-        trans = conn.begin()
-        try:
-            result = work(conn, outbox)
-        except BaseException:
-            trans.rollback()
-            raise
-        trans.commit()
+    with (engine or db.engine()).connect() as conn, conn.begin():
+        result = work(conn, outbox)
     outbox.flush()
     return result
 
