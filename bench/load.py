@@ -38,7 +38,7 @@ What it does, in one run:
    proposes a resolution and the customer confirms, which frees capacity and credits the ledger as
    in real use; every case is synced at the end (nothing acknowledged lost).
 Server CPU (% of one core) and RSS are sampled with psutil every second; `--profile FILE` runs
-py-spy on the server during the target phase.
+py-spy on the server during the target phase (with `--soak`: over each minute, to FILE.minuteN).
 
 Scale-out: `--backend postgres` runs on a fresh schema of --postgres-url (dropped after);
 `--processes 1,2` runs the whole measurement once per process count and reports the scaling
@@ -88,6 +88,14 @@ from bench.loadgen.fleet import Fleet, gc_pauses, ramp, soak
 PROFILE: dict[str, str] = {}
 
 
+def py_spy(pid: int, seconds: int, path: str) -> None:
+    """Sample process `pid` for `seconds` in the background (50 Hz; collapsed stacks to `path`,
+    for bench/stack_tree.py)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "50", "--format", "raw", "-o", path],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="gigcx-load-"))
     report: dict[str, Any] = {"repeat": repeat, "processes": processes, "backend": args.backend,
@@ -135,17 +143,15 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         print(f"  gigcx warmup: ask->offer p50 {warm['ask_offer']['p50_ms']} p99 {warm['ask_offer']['p99_ms']} ms, "
               f"{fleet.conversations} conversation ends", flush=True)
         if args.soak:
-            report["soak"] = soak(fleet, args)
+            report["soak"] = soak(fleet, args, profile=(lambda minute: py_spy(proc.pid, 60, f"{PROFILE['path']}.minute{minute}"))
+                                  if PROFILE.get("path") else None)
             report["gigcx"] = fleet.stop()
             report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
             return report
         # The target mix before the ramp: the ramp ends by overloading the server on purpose, and
         # the target is a steady-state requirement, not a measure of recovery from that.
         if PROFILE.get("path"):  # py-spy over the target phase
-            spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            subprocess.Popen([spy, "record", "-p", str(proc.pid), "-d", str(int(args.duration) + 1),
-                              "-r", "50", "--format", "raw", "-o", PROFILE["path"]],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            py_spy(proc.pid, int(args.duration) + 1, PROFILE["path"])
         target = fleet.run_phase("target", args.ask_rate, args.msg_rate, args.duration, drain=120)
         print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
@@ -291,7 +297,8 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the full results here")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (server log)")
     parser.add_argument("--profile", default=None,
-                        help="py-spy the server during the target phase; collapsed stacks to this file")
+                        help="py-spy the server during the target phase (with --soak: each minute, to FILE.minuteN); "
+                             "collapsed stacks")
     args = parser.parse_args()
     if args.profile:
         PROFILE["path"] = args.profile

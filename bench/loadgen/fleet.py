@@ -5,6 +5,7 @@ import argparse
 import multiprocessing as mp
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -198,12 +199,15 @@ def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float, *,
     return best, cpu_ms
 
 
-def soak(fleet: Fleet, args: argparse.Namespace) -> dict[str, Any]:
+def soak(fleet: Fleet, args: argparse.Namespace, profile: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """The target mix for `--soak` minutes, reported minute by minute: does latency or memory drift?
     Conversations end (expert proposes after `--resolve-after` messages, customer confirms), so
-    experts' capacity is recycled and the ledger is credited as in real use."""
+    experts' capacity is recycled and the ledger is credited as in real use. `profile(minute)`,
+    if given, is called as each minute starts (a profiler over that minute: what drifted, and where)."""
     windows = []
     for minute in range(1, int(args.soak) + 1):
+        if profile is not None:
+            profile(minute)
         stats = fleet.run_phase(f"soak{minute}", args.ask_rate, args.msg_rate, 60.0, drain=10)
         row = {"minute": minute, "ask_offer_p99_ms": stats["ask_offer"]["p99_ms"],
                "message_p50_ms": stats["message"]["p50_ms"], "message_p99_ms": stats["message"]["p99_ms"],
