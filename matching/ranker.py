@@ -60,7 +60,7 @@ ExpertId = Hashable
 _Lists = list[tuple[CompactArray, int, IntArray]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResolvedCase:
     """One handled support case: the question, its topics, who handled it and the outcome."""
 

@@ -12,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from matching.tfidf import row_times, transform_one
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnsweredCase:
     """A resolved case whose answer may help others: its id, question and the expert's answer."""
 
@@ -40,11 +40,17 @@ class SuggestionIndex:
         self.k = k
 
     def fit(self, cases: Sequence[AnsweredCase]) -> SuggestionIndex:
-        """Index the answered cases (an empty list gives an index that suggests nothing)."""
-        self.cases_ = list(cases)
-        if not self.cases_:
+        """Index the answered cases (an empty list gives an index that suggests nothing).
+
+        The cases are kept column-wise (ids, questions, answers), not as one object each: a
+        serving process holds this index for its life, and thousands of small objects would be
+        thousands more for every garbage collection to walk and for every reload to build."""
+        self.case_ids_ = [c.case_id for c in cases]
+        self.questions_ = [c.question for c in cases]
+        self.answers_ = [c.answer for c in cases]
+        if not self.case_ids_:
             return self
-        texts = [c.question for c in self.cases_]
+        texts = self.questions_
         self.words_ = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
         self.chars_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                       preprocessor=self._content_words)
@@ -53,8 +59,14 @@ class SuggestionIndex:
             # postings of the query's own terms, like an inverted index, instead of every case
             self.postings_ = self._stack(self.words_.fit_transform(texts), self.chars_.fit_transform(texts)).T.tocsr()
         except ValueError:  # nothing but stop words in every question: nothing to match on
-            self.cases_ = []
+            self.case_ids_, self.questions_, self.answers_ = [], [], []
         return self
+
+    @property
+    def cases_(self) -> list[AnsweredCase]:
+        """The indexed cases, in index order."""
+        return [AnsweredCase(*row) for row in zip(getattr(self, "case_ids_", []), getattr(self, "questions_", []),
+                                                  getattr(self, "answers_", []))]
 
     def _content_words(self, text: str) -> str:
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -68,7 +80,7 @@ class SuggestionIndex:
 
     def suggest(self, text: str) -> list[Suggestion]:
         """Up to `k` answered cases whose question is close enough to `text`, best first."""
-        if not getattr(self, "cases_", None):
+        if not getattr(self, "case_ids_", None):
             return []
         words, chars = transform_one(self.words_, text), transform_one(self.chars_, text)
         # the query row of `_stack`, built directly (same values, same order), times the
@@ -83,6 +95,6 @@ class SuggestionIndex:
         for i in order:
             if sims[i] < self.min_score:
                 break
-            c = self.cases_[int(i)]
-            out.append(Suggestion(c.case_id, c.question, c.answer, round(float(sims[i]), 3)))
+            j = int(i)
+            out.append(Suggestion(self.case_ids_[j], self.questions_[j], self.answers_[j], round(float(sims[i]), 3)))
         return out
