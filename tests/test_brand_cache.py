@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from gigcx import schemas
 from gigcx.db import session_scope
@@ -52,7 +51,7 @@ def test_a_change_outside_the_orm_is_seen_within_the_bound(app: Any) -> None:
     brand_id = _brand(app)
     assert _fanout(app, brand_id)[0] == 1
     with app.app_context(), session_scope() as s:  # as another process would: no ORM event here
-        s.connection().execute(sa.update(Brand).where(sa.column("id") == brand_id).values(offer_fanout=4))
+        s.connection().execute(sa.update(Brand).where(Brand.id == brand_id).values(offer_fanout=4))
         s.commit()
     assert _fanout(app, brand_id)[0] == 1  # the copy, younger than the bound
     time.sleep(0.35)
