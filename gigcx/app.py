@@ -72,11 +72,12 @@ def _services(app: OpenAPI) -> None:
     """The services' per-app state (model and roster caches) and what runs when each kind of
     timer is due (gigcx.services.timers)."""
     from gigcx.models import TimerKind
-    from gigcx.services import dispatch, presence, ranking, rewards, routing, timers
+    from gigcx.services import brands, dispatch, presence, ranking, rewards, routing, timers
 
     routing.init_app(app)
     ranking.init_app(app)
     presence.init_app(app)
+    brands.init_app(app)
 
     timers.init_app(app, {
         TimerKind.offer_expiry: dispatch.offer_expired,

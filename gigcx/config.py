@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         "experts are reused by routing before they are read again; who is online, connected and how loaded is "
         "read fresh on every ask whatever this says; an expert not in the cache forces a re-read; `0` reads "
         "them on every ask")
+    brand_cache_s: Seconds = setting(1.0,
+        "extensions", "how long (per brand and process) an ask reuses the brand's settings before it reads them "
+        "again; a change made through this process is seen by its next ask whatever this says, one made through "
+        "another process within this; `0` reads them on every ask")
     gc_thresholds: Annotated[tuple[int, int, int], NoDecode] = setting((7000, 10, 10),
         "extensions", "`gc.set_threshold` of a serving process as `gen0,gen1,gen2` (architecture.md, \"Tuned for "
         "many connections\"); for experiments, the default was measured", "`7000,10,10`")

@@ -103,7 +103,7 @@ class CustomerNamespace(RoleNamespace):
         ratelimit.check("ask", f"customer:{actor.id}")
 
         def work(session: Session, outbox: Any) -> dict[str, Any]:
-            brand = brands.get_brand(session, actor.brand_id)  # type: ignore[arg-type]
+            brand = brands.cached_brand(session, actor.brand_id)  # type: ignore[arg-type]
             case, created = cases.ask(session, outbox, brand=brand, customer_id=actor.id, text=body.text,
                                       client_id=body.client_id, language=body.language)
             if created:

@@ -1,9 +1,16 @@
 """Brands: creation with an API key, settings, topics."""
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from gigcx import schemas, security
@@ -57,6 +64,87 @@ def get_brand(session: Session, brand_id: int) -> Brand:
     brand = session.get(Brand, brand_id)
     if brand is None:
         raise ApiError("not_found", "no such brand")
+    return brand
+
+
+@dataclass(frozen=True)
+class _Cached:
+    read_at: float  # time.monotonic()
+    generation: int  # _GENERATIONS[brand id] when it was read
+    brand: Brand  # detached, never handed out: each session gets its own copy (Session.merge)
+
+
+# brand id -> how many times this process changed the brand's row (ORM flushes and commits):
+# a cached copy read under another count is stale. Per process, not per app: counting a change
+# made through another app's engine too only costs a re-read.
+_GENERATIONS: dict[int, int] = {}
+_GEN_LOCK = threading.Lock()
+_CHANGED = "gigcx_brands_changed"
+
+
+def _bump(brand_ids: Any) -> None:
+    with _GEN_LOCK:
+        for brand_id in brand_ids:
+            _GENERATIONS[brand_id] = _GENERATIONS.get(brand_id, 0) + 1
+
+
+@event.listens_for(Brand, "after_insert")
+@event.listens_for(Brand, "after_update")
+@event.listens_for(Brand, "after_delete")
+def _brand_written(_mapper: Any, _connection: Any, target: Brand) -> None:
+    """A brand row was flushed: cached copies are stale now, and again once it commits (an ask
+    may have re-read the old row in between)."""
+    if target.id is None:
+        return
+    _bump([target.id])
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(_CHANGED, set()).add(target.id)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _brands_committed(session: OrmSession) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    if changed:
+        _bump(changed)
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _brands_rolled_back(session: OrmSession, _previous: Any) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+def init_app(app: Any) -> None:
+    """Give the app its own brand cache (`cached_brand`), by brand id."""
+    app.extensions["gigcx_brands"] = {}
+
+
+def cached_brand(session: Session, brand_id: int) -> Brand:
+    """`get_brand` for the ask path, from a per-process copy at most GIGCX_BRAND_CACHE_S old.
+
+    Loading the brand row through the ORM was a tenth of an ask's server CPU on PostgreSQL
+    (py-spy, docs/benchmarks.md). The copy is merged into `session` without a query, so the
+    rest of the transaction (`session.get(Brand, ...)`) finds it there. Bound: a change this
+    process commits is seen by its next ask (any ORM write of the row invalidates the copy, at
+    flush and again at commit); a change committed by another process, or by SQL outside the
+    ORM, is seen within GIGCX_BRAND_CACHE_S (`0`: read on every ask). Callers only read it: a
+    setting is changed through `get_brand`, never through this copy."""
+    max_age = current_app.config["GIGCX"].brand_cache_s
+    if max_age <= 0:
+        return get_brand(session, brand_id)
+    key = session.identity_key(Brand, brand_id)
+    held = session.identity_map.get(key)
+    if held is not None:  # already in this transaction: that one
+        return held
+    cache: dict[int, _Cached] = current_app.extensions["gigcx_brands"]
+    now, generation = time.monotonic(), _GENERATIONS.get(brand_id, 0)
+    entry = cache.get(brand_id)
+    if entry is not None and entry.generation == generation and now - entry.read_at < max_age:
+        return session.merge(entry.brand, load=False)
+    brand = get_brand(session, brand_id)
+    copy = OrmSession().merge(brand, load=False)  # a detached copy with its identity, no query
+    object_session(copy).expunge(copy)  # type: ignore[union-attr]
+    cache[brand_id] = _Cached(now, generation, copy)
     return brand
 
 

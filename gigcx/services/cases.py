@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from gigcx.models import (
     OfferStatus,
     Rating,
     Sender,
+    Timer,
     TimerKind,
     utcnow,
 )
@@ -71,34 +72,83 @@ def can_see(session: Session | Connection, actor: Actor, case: Case | Row[Any]) 
                                                   Offer.status == OfferStatus.open)).first() is not None
 
 
+_CASE = table_of(Case)
+_MSG = table_of(Message)
+_TIMER = table_of(Timer)
+# what a new case's row holds besides what `ask` sets: the model's defaults (the same row a
+# `Case(...)` flushed by the ORM wrote)
+_NEW_CASE_DEFAULTS: dict[str, Any] = {
+    "status": CaseStatus.matching, "expert_id": None, "offer_round": 0, "rev": 1, "deflected": False,
+    "escalation_reason": None, "assigned_at": None, "first_response_at": None, "proposed_at": None,
+    "resolved_at": None, "resolved_by": None, "escalated_at": None, "closed_at": None, "reward_cents": 0,
+    "review_verdict": None, "review_note": None, "reviewed_at": None, "redacted_at": None}
+
+
+def _insert_case(postgres: bool) -> Any:
+    """The new case's INSERT ... RETURNING, loaded by the ORM as a `Case` (parameters `v_<column>`).
+
+    PostgreSQL: with its first message (`m_*`) and escalation timer (`t_*`) inserted from the new
+    row in data-modifying CTEs of the same statement. Parameters are named apart from the columns."""
+    ins = insert(_CASE).values({c.name: bindparam(f"v_{c.name}", type_=c.type) for c in _CASE.c if c.name != "id"})
+    if not postgres:
+        return select(Case).from_statement(ins.returning(*_CASE.c))
+    new = ins.returning(*_CASE.c).cte("new_case")
+    msg = insert(_MSG).from_select(
+        ["case_id", "seq", "sender", "sender_id", "text", "client_id", "sent_at"],
+        select(new.c.id, literal(1, _MSG.c.seq.type),
+               *(bindparam(f"m_{c.name}", type_=c.type) for c in (_MSG.c.sender, _MSG.c.sender_id, _MSG.c.text,
+                                                                 _MSG.c.client_id, _MSG.c.sent_at)))
+    ).cte("new_message")
+    timer = insert(_TIMER).from_select(
+        ["kind", "ref_id", "due_at"],
+        select(bindparam("t_kind", type_=_TIMER.c.kind.type), new.c.id,
+               bindparam("t_due_at", type_=_TIMER.c.due_at.type))).cte("new_timer")
+    return select(Case).from_statement(select(*new.c).add_cte(msg, timer))
+
+
+_INSERT_CASE = {False: _insert_case(False), True: _insert_case(True)}
+
+
 def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, text: str,
         client_id: str, language: str | None) -> tuple[Case, bool]:
     """Open a case for a question (idempotent by client_id); returns (case, created).
 
     A repeated client_id is found by the unique index, not by a lookup first: repeats are rare
-    (a resend after a lost ack) and every ask would pay for the lookup."""
+    (a resend after a lost ack) and every ask would pay for the lookup.
+
+    The case is written by a prebuilt Core INSERT ... RETURNING that the ORM loads as the case
+    (`_INSERT_CASE`), not by constructing a `Case` and flushing it: the pydantic constructor and
+    the unit of work's flush were a sixth of an ask's server CPU on PostgreSQL (py-spy,
+    docs/benchmarks.md). On PostgreSQL the question and the escalation timer are inserted in the
+    same statement (data-modifying CTEs): one round trip where there were three."""
     from gigcx.services import routing
 
     topic, confidence = routing.classify(session, brand, text)
     assert brand.id is not None  # a stored row
-    # every field with a default factory is given: pydantic inspects a factory's signature on
-    # each call, which was a fifth of this function (py-spy, docs/benchmarks.md)
-    case = Case(brand_id=brand.id, customer_id=customer_id, client_id=client_id, question=text,
-                language=(language or "en").lower(), topic=topic, topic_confidence=confidence,
-                last_seq=1,  # the question is message 1, inserted below
-                suggestions=routing.suggest(session, brand, text), routing={}, created_at=utcnow())
-    session.add(case)
+    now = utcnow()
+    values = {**_NEW_CASE_DEFAULTS, "brand_id": brand.id, "customer_id": customer_id, "client_id": client_id,
+              "question": text, "language": (language or "en").lower(), "topic": topic,
+              "topic_confidence": confidence, "last_seq": 1,  # the question is message 1, inserted with it
+              "suggestions": routing.suggest(session, brand, text), "routing": {}, "created_at": now}
+    due = now + timedelta(seconds=brand.escalate_after_s)
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    params = {f"v_{k}": v for k, v in values.items()}
+    if postgres:  # the question and the escalation timer in the same statement
+        params |= {"m_sender": "customer", "m_sender_id": customer_id, "m_text": text, "m_client_id": client_id,
+                   "m_sent_at": now, "t_kind": TimerKind.case_escalate, "t_due_at": due}
     try:
-        session.flush()
+        case = session.scalars(_INSERT_CASE[postgres], params).one()
     except IntegrityError:  # this client_id was asked before (a resend, or a race between tabs)
         discard(session)  # nothing was written before the case; a savepoint would tax every ask
         again = session.exec(select(Case).where(Case.customer_id == customer_id,
                                                 Case.client_id == client_id)).one()
         return again, False
     assert case.id is not None  # a stored row
-    _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)
-    timers.start(session, TimerKind.case_escalate, case.id,
-                 case.created_at + timedelta(seconds=brand.escalate_after_s))
+    set_committed_value(case, "created_at", now)  # aware, as given (SQLite hands back naive UTC)
+    if not postgres:
+        _insert_message(session, case.id, "customer", customer_id, text, client_id, seq=1)
+        timers.start(session, TimerKind.case_escalate, case.id, due)
     outbox.case_changed(session, case, rev_set=True)  # inserted with rev 1
     webhooks.case_event(session, "case.created", case)
     log.info("case opened", extra={"case_id": case.id, "brand_id": brand.id, "topic": topic,
@@ -106,8 +156,6 @@ def ask(session: Session, outbox: Outbox, *, brand: Brand, customer_id: int, tex
     return case, True
 
 
-_CASE = table_of(Case)
-_MSG = table_of(Message)
 
 # The chat hot path's statements, built once: building them per message (column comparisons,
 # generative .where/.values) was a fifth of a message's server time (py-spy, docs/benchmarks.md).
