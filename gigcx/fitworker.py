@@ -4,7 +4,13 @@ fits `Estimator()` on it and writes the pickled model on stdout.
 
 `fit_in_child` is the parent's side. Under gevent the wait is cooperative (the subprocess module
 is patched), so the event loop keeps serving; the parent only pays for pickling the data and
-unpickling the model."""
+unpickling the model.
+
+`load_and_fit_in_child` (`--from-database`) has the child read the training set itself, and its
+version, through the loader functions the parent names: the parent then neither reads 20,000 rows
+on its event loop (0.1-0.4 s, during which its other greenlets waited for the database and the
+loop) nor pickles them. The child reads outside any transaction it would have to begin itself: on
+SQLite a plain reader (no `BEGIN IMMEDIATE`, so no writer of any process waits for it)."""
 from __future__ import annotations
 
 import importlib
@@ -12,6 +18,8 @@ import os
 import pickle
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +28,96 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def fit_in_child(target: str, data: Any, timeout_s: float = 600.0) -> Any:
     """`Estimator().fit(data)` in a fresh interpreter; raises RuntimeError with its stderr on failure."""
+    return _run([target], data, timeout_s)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a child reads its training set: `load(session, key)` and `version(session, key)`
+    ("package.module:function" names) on the database at `database_url`."""
+
+    database_url: str
+    version: str
+    load: str
+    key: int
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What a child that read its own data hands back: the data's version and size (its `len`),
+    the seconds the fit took (not the load) and the model."""
+
+    version: tuple[Any, ...]
+    size: int
+    fit_s: float
+    model: Any
+
+
+def can_read(database_url: str) -> bool:
+    """Whether a child process can open this database (not an in-memory SQLite one)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    return url.get_backend_name() != "sqlite" or (url.database or "") not in ("", ":memory:") and (
+        "mode=memory" not in database_url)
+
+
+def load_and_fit_in_child(target: str, source: Source, timeout_s: float = 600.0) -> Fitted:
+    """`Estimator().fit(load(session, key))` in a fresh interpreter that reads the data itself."""
+    version, size, fit_s, model = _run([target, "--from-database"], source, timeout_s)
+    return Fitted(version, size, fit_s, model)
+
+
+def _run(args: list[str], payload: Any, timeout_s: float) -> Any:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "gigcx.fitworker", target],  # noqa: S603 - our own module
-                          input=pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL),
+    done = subprocess.run([sys.executable, "-m", "gigcx.fitworker", *args],  # noqa: S603 - our own module
+                          input=pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
                           capture_output=True, timeout=timeout_s, env=env, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"fitting {target} in a child process failed ({done.returncode}): "
+        raise RuntimeError(f"fitting {args[0]} in a child process failed ({done.returncode}): "
                            f"{done.stderr.decode(errors='replace')[-2000:]}")
     return pickle.loads(done.stdout)  # noqa: S301 - our own child's output
 
 
-def _estimator(target: str) -> Any:
+def _named(target: str, what: str = "Estimator") -> Any:
     module, _, name = target.partition(":")
     if not module or not name:
-        raise ValueError(f"target must be 'package.module:Estimator'; got {target!r}")
+        raise ValueError(f"target must be 'package.module:{what}'; got {target!r}")
     return getattr(importlib.import_module(module), name)
 
 
+def _estimator(target: str) -> Any:
+    return _named(target)
+
+
+def read_source(source: Source) -> tuple[tuple[Any, ...], Any]:
+    """The version, then the data, of `source` (the data is at least as new as the version)."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    version, load = _named(source.version, "function"), _named(source.load, "function")
+    engine = sa.create_engine(source.database_url, poolclass=sa.pool.NullPool)
+    try:
+        with Session(engine) as session:
+            return tuple(version(session, source.key)), load(session, source.key)
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m gigcx.fitworker package.module:Estimator < data.pickle > model.pickle",
-              file=sys.stderr)
+    if len(argv) not in (1, 2) or (len(argv) == 2 and argv[1] != "--from-database"):
+        print("usage: python -m gigcx.fitworker package.module:Estimator [--from-database] < data.pickle "
+              "> model.pickle", file=sys.stderr)
         return 2
-    data = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
-    model = _estimator(argv[0])().fit(data)
-    pickle.dump(model, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    payload = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
+    if len(argv) == 2:
+        version, data = read_source(payload)
+        start = time.monotonic()
+        model = _estimator(argv[0])().fit(data)
+        out: Any = (version, len(data), time.monotonic() - start, model)  # a tuple: this module is __main__ here
+    else:
+        out = _estimator(argv[0])().fit(payload)
+    pickle.dump(out, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.buffer.flush()
     return 0
 

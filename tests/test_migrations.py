@@ -54,3 +54,43 @@ def test_the_case_revision_column_exists_for_rows_written_before_it(database_url
             assert conn.execute(sa.text("SELECT rev FROM support_case")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_topic_ratings_are_filled_from_the_ratings_before_them(database_url: str) -> None:
+    """0013 totals each topic's ratings as the mean rating counted them (escalated cases and
+    cases without an expert left out)."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlmodel import Session
+
+    from gigcx.models import Brand, Case, Customer, Expert, Rating
+
+    db.upgrade(database_url)
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with Session(engine) as s:
+            brand, expert = Brand(slug="b", name="B"), Expert(email="e@example.com", display_name="E", password_hash="x")
+            s.add_all([brand, expert])
+            s.flush()
+            customer = Customer(brand_id=brand.id, token_hash="t")  # type: ignore[arg-type]
+            s.add(customer)
+            s.flush()
+            when = datetime(2026, 1, 1, tzinfo=UTC)
+            for n, (topic, ex, escalated, csat) in enumerate((("cards", True, False, 5), ("cards", True, False, 2),
+                                                              ("cards", True, True, 1), ("cards", False, False, 1),
+                                                              ("loans", True, False, 4), (None, True, False, 3))):
+                case = Case(brand_id=brand.id, customer_id=customer.id, client_id=f"q{n}", question="q",  # type: ignore[arg-type]
+                            status="closed", topic=topic, expert_id=expert.id if ex else None,
+                            escalated_at=when if escalated else None)
+                s.add(case)
+                s.flush()
+                s.add(Rating(case_id=case.id, expert_id=expert.id if ex else None, csat=csat))  # type: ignore[arg-type]
+            s.commit()
+        command.downgrade(db.alembic_config(database_url), "0012")
+        db.upgrade(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT topic, csat_sum, ratings FROM topic_ratings ORDER BY topic")).all()
+        assert [tuple(r) for r in rows] == [("cards", 7, 2), ("loans", 4, 1)]
+    finally:
+        engine.dispose()

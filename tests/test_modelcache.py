@@ -170,3 +170,57 @@ def test_a_large_models_version_is_read_only_once_a_rebuild_is_due(app: Any) -> 
         assert cache.get(None, 2) == "fresh" and reads == [2]  # small: checked and refitted inline
         cache.entries[1].built_at = now - 31.0  # due now: the version is read and a rebuild starts
         assert cache.get(None, 1) == "large" and reads == [2, 1] and started == [1]
+
+
+def test_a_ranker_the_child_loads_from_the_database_ranks_like_one_loaded_and_fitted_here(app: Any, api: Any) -> None:
+    """With `child_load` the serving process reads nothing: the child reads the same history (and
+    version) through the same functions."""
+    import random
+    import uuid
+    from datetime import timedelta
+
+    from gigcx.db import session_scope
+    from gigcx.models import Case, CaseStatus, Customer, Rating, utcnow
+    from gigcx.services import ranking
+    from matching import ExpertRanker
+    from tests.payouts.money_helpers import expert, setup_brand
+
+    _, brand_id = setup_brand(api)
+    experts = [expert(api, f"e{i}")[0] for i in range(3)]
+    rng = random.Random(3)
+    questions = ["where is my card", "my card has not arrived", "how do I reset my pin", "refund a double charge"]
+    with app.app_context(), session_scope() as s:
+        customer = Customer(brand_id=brand_id, token_hash=uuid.uuid4().hex)
+        s.add(customer)
+        s.flush()
+        start = utcnow() - timedelta(days=30)
+        for n in range(160):
+            when = start + timedelta(hours=n)
+            status = rng.choice([CaseStatus.resolved, CaseStatus.resolved, CaseStatus.escalated, CaseStatus.closed])
+            case = Case(brand_id=brand_id, customer_id=customer.id, client_id=uuid.uuid4().hex,  # type: ignore[arg-type]
+                        question=rng.choice(questions), topic=rng.choice(["cards", "pin", None]),
+                        expert_id=rng.choice(experts), status=status, assigned_at=when, created_at=when,
+                        resolved_at=when if status == CaseStatus.resolved else None,
+                        escalated_at=when if status == CaseStatus.escalated else None,
+                        closed_at=when if status == CaseStatus.closed else None)
+            s.add(case)
+            s.flush()
+            if rng.random() < 0.4:
+                s.add(Rating(case_id=case.id, expert_id=case.expert_id, csat=rng.randint(1, 5)))  # type: ignore[arg-type]
+        s.commit()
+        history, version = ranking.history(s, brand_id), ranking._history_version(s, brand_id)
+
+    def not_here(*args: Any) -> Any:
+        raise AssertionError("loaded or fitted inside the serving process")
+
+    cache = ranking._ranker_cache()
+    cache.load, cache.version, cache.fit = not_here, not_here, not_here
+    cache.entries[brand_id] = _Entry(version=(0,), built_at=0.0, size=1000, value="stale")
+    cache._rebuild(app, brand_id)
+    entry = cache.entries[brand_id]
+    here = ExpertRanker().fit(history)
+    assert isinstance(entry.value, ExpertRanker) and entry.version == version and entry.size == len(history) == 160
+    for text in questions + ["something else entirely"]:
+        for topics in (["cards"], ["pin"], []):
+            assert entry.value.rank(text, topics) == here.rank(text, topics)
+            assert entry.value.rank(text, topics, experts[:2]) == here.rank(text, topics, experts[:2])

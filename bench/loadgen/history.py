@@ -189,6 +189,8 @@ def seed_history(database_url: str, slug: str, n: int, *, days: int = 180, seed:
             rated = session.exec(sa.select(t_rating.c.expert_id, t_case.c.topic).distinct()  # type: ignore[call-overload]
                                  .join(t_case, t_case.c.id == t_rating.c.case_id)
                                  .where(t_case.c.brand_id == brand.id, t_case.c.escalated_at.is_(None))).all()
+            trust.recount_topic_ratings(session, brand.id)  # the topics' running totals (`trust.topic_norm`)
+            session.commit()
             for i, (expert_id, topic) in enumerate(rated, 1):
                 trust.refresh_quality(session, brand_obj, expert_id, topic)
                 if i % 20 == 0:  # short write transactions: a server on this SQLite file waits for each

@@ -52,11 +52,11 @@ from gigcx.models.notify import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from gigcx.models.trust import ClientSeen, ExpertQuality, HoldState, TrustDecision, TrustFlag
+from gigcx.models.trust import ClientSeen, ExpertQuality, HoldState, TopicRatings, TrustDecision, TrustFlag
 
 __all__ = [
     "AuthToken", "Brand", "BrandApiKey", "Case", "CaseStatus", "ClientSeen", "Customer", "Expert",
-    "ExpertQuality", "TrustDecision", "TrustFlag",
+    "ExpertQuality", "TopicRatings", "TrustDecision", "TrustFlag",
     "ExpertConnection", "ExpertPresence", "ExpertProgram", "Funding", "LedgerEntry", "LedgerTransaction",
     "Message", "Offer", "Payout", "PayoutBatch", "PayoutReversal", "Rating", "ReusableAnswer", "StaffUser", "Timer",
     "Topic", "TopicModel",

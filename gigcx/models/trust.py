@@ -78,3 +78,15 @@ class ExpertQuality(SQLModel, table=True):
     reviews: int = 0
     ring: bool = False
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TopicRatings(SQLModel, table=True):
+    """Running totals of a brand's ratings in one topic (ratings of escalated cases and of cases
+    without an expert left out), kept as ratings land: the topic's mean rating, against which
+    every rating recomputes an expert's quality, without reading all of the topic's ratings."""
+
+    __tablename__ = "topic_ratings"
+    brand_id: int = Field(foreign_key="brand.id", primary_key=True)
+    topic: str = Field(max_length=64, primary_key=True)
+    csat_sum: int = 0
+    ratings: int = 0

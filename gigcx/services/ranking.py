@@ -73,7 +73,8 @@ def _ranker_cache() -> RefreshingCache[list[ResolvedCase], ExpertRanker]:
     """An empty cache of expert rankers (one per app, in `RankingState`)."""
     return RefreshingCache(
         "expert ranker", _history_version, history, lambda cases: ExpertRanker().fit(cases), len,
-        child_fit="matching:ExpertRanker", interim=lambda cases, n: cases[-n:])  # history is oldest first
+        child_fit="matching:ExpertRanker", interim=lambda cases, n: cases[-n:],  # history is oldest first
+        child_load=("gigcx.services.ranking:_history_version", "gigcx.services.ranking:history"))
 
 
 STATS_TTL_S = 10.0

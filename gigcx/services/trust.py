@@ -15,8 +15,11 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Integer, Row, any_, bindparam, exists, func, insert, or_
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, col, select
 
@@ -34,6 +37,7 @@ from gigcx.models import (
     Message,
     Rating,
     Sender,
+    TopicRatings,
     TrustDecision,
     TrustFlag,
     utcnow,
@@ -289,11 +293,53 @@ def holds_of(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
 # ---- ratings, rings and quality -------------------------------------------------------------------
 
 def topic_norm(session: Session, brand_id: int, topic: str) -> float:
-    """The brand's mean rating in the topic on the 0..1 scale (ratings of escalated cases left out)."""
-    avg = session.exec(select(func.avg(Rating.csat)).join(Case, col(Case.id) == Rating.case_id).where(
-        col(Case.brand_id) == brand_id, col(Case.topic) == topic, col(Case.escalated_at).is_(None),
-        col(Rating.expert_id).is_not(None))).one()
-    return DEFAULT_NORM if avg is None else scoring.csat_value(float(avg))  # type: ignore[arg-type]
+    """The brand's mean rating in the topic on the 0..1 scale (ratings of escalated cases and of
+    cases without an expert left out), from the topic's running totals (`count_rating`): one row
+    read, however many ratings the topic has.
+
+    The mean is the value the database's `avg` over those ratings gives: PostgreSQL divides the
+    sum by the count as numeric (what its `avg(integer)` does), SQLite as doubles."""
+    conn = session.connection()
+    params = {"b_brand": brand_id, "b_topic": topic}
+    if conn.dialect.name == "postgresql":
+        mean = conn.execute(_NORM_NUMERIC, params).scalar()
+        return DEFAULT_NORM if mean is None else scoring.csat_value(float(mean))  # type: ignore[arg-type]
+    totals = conn.execute(_NORM_TOTALS, params).first()
+    return DEFAULT_NORM if totals is None else scoring.csat_value(float(totals[0]) / totals[1])
+
+
+_TOPIC_RATINGS = table_of(TopicRatings)
+_NORM_WHERE = (_TOPIC_RATINGS.c.brand_id == bindparam("b_brand"), _TOPIC_RATINGS.c.topic == bindparam("b_topic"),
+               _TOPIC_RATINGS.c.ratings > 0)
+_NORM_TOTALS = sa.select(_TOPIC_RATINGS.c.csat_sum, _TOPIC_RATINGS.c.ratings).where(*_NORM_WHERE)
+_NORM_NUMERIC = sa.select(sa.cast(_TOPIC_RATINGS.c.csat_sum, sa.Numeric) / sa.cast(_TOPIC_RATINGS.c.ratings, sa.Numeric)
+                          ).where(*_NORM_WHERE)
+
+
+def count_rating(session: Session, brand_id: int, topic: str, csat: int) -> None:
+    """Add a rating to its topic's running totals (`topic_norm`), in the rating's transaction: one
+    atomic upsert, so concurrent ratings of a topic each add theirs."""
+    conn = session.connection()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(_TOPIC_RATINGS).values(brand_id=brand_id, topic=topic, csat_sum=csat, ratings=1)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[_TOPIC_RATINGS.c.brand_id, _TOPIC_RATINGS.c.topic],
+        set_={"csat_sum": _TOPIC_RATINGS.c.csat_sum + stmt.excluded.csat_sum,
+              "ratings": _TOPIC_RATINGS.c.ratings + stmt.excluded.ratings}))
+
+
+def recount_topic_ratings(session: Session, brand_id: int) -> None:
+    """The brand's topic totals recomputed from all of its ratings (for writers that store ratings
+    in bulk without `on_rating`; what migration 0013 did for the ratings before it)."""
+    conn = session.connection()
+    conn.execute(sa.delete(_TOPIC_RATINGS).where(_TOPIC_RATINGS.c.brand_id == brand_id))
+    case, rating = table_of(Case), table_of(Rating)
+    totals = (sa.select(case.c.brand_id, case.c.topic, sa.func.sum(rating.c.csat), sa.func.count())
+              .join(case, case.c.id == rating.c.case_id)
+              .where(case.c.brand_id == brand_id, case.c.topic.is_not(None), case.c.escalated_at.is_(None),
+                     rating.c.expert_id.is_not(None))
+              .group_by(case.c.brand_id, case.c.topic))
+    conn.execute(sa.insert(_TOPIC_RATINGS).from_select(["brand_id", "topic", "csat_sum", "ratings"], totals))
 
 
 def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) -> ExpertQuality:
@@ -301,13 +347,14 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     settings = settings_for(brand)
     assert brand.id is not None  # a stored row
     norm = topic_norm(session, brand.id, topic)
-    rated = session.exec(select(Case.customer_id, Rating.csat).join(Rating, col(Rating.case_id) == Case.id).where(
-        col(Case.brand_id) == brand.id, col(Case.topic) == topic, col(Case.escalated_at).is_(None),
-        col(Rating.expert_id) == expert_id).order_by(col(Rating.id))).all()
+    # the expert's ratings in all of the brand's topics, oldest first, through the rating's expert
+    # index (grouped in SQL, SQLite read the brand's whole case history for them instead)
+    everywhere = session.connection().execute(_EXPERT_RATINGS, {"b_brand": brand.id, "b_expert": expert_id}).all()
+    rated = [(who, csat) for who, in_topic, csat in everywhere if in_topic == topic]
     # how often each customer rated this expert in any of the brand's topics (rings spread out)
-    repeats = dict(session.exec(select(Case.customer_id, func.count()).join(Rating, col(Rating.case_id) == Case.id).where(
-        col(Case.brand_id) == brand.id, col(Case.escalated_at).is_(None), col(Rating.expert_id) == expert_id)
-        .group_by(col(Case.customer_id))).all())
+    repeats: dict[int, int] = {}
+    for who, _, _ in everywhere:
+        repeats[who] = repeats.get(who, 0) + 1
     ring = scoring.ring_suspected(list(rated), norm, settings, repeats)
     weights = scoring.rating_weights([who for who, _ in rated], ring)
     verdicts = session.exec(select(TrustFlag.qa_verdict, TrustFlag.hold_state).where(
@@ -326,17 +373,27 @@ def refresh_quality(session: Session, brand: Brand, expert_id: int, topic: str) 
     return row
 
 
+_EXPERT_RATINGS = (sa.select(table_of(Case).c.customer_id, table_of(Case).c.topic, table_of(Rating).c.csat)
+                   .join(table_of(Case), table_of(Case).c.id == table_of(Rating).c.case_id)
+                   .where(table_of(Rating).c.expert_id == bindparam("b_expert"),
+                          table_of(Case).c.brand_id == bindparam("b_brand"), table_of(Case).c.escalated_at.is_(None))
+                   .order_by(table_of(Rating).c.id))
+
+
 def on_rating(session: Session, case: Case) -> None:
     """After a rating is stored: update the expert's quality; a ring raises a signal on the case
     (and may hold its reward if the brand has not decided it yet). Escalated cases do not count."""
     if case.expert_id is None or case.topic is None or case.escalated_at is not None:
         return
+    assert case.id is not None  # a stored row
+    rating = session.exec(select(Rating.csat, Rating.expert_id).where(Rating.case_id == case.id)).first()
+    if rating is not None and rating[1] is not None:
+        count_rating(session, case.brand_id, case.topic, rating[0])
     brand = session.get(Brand, case.brand_id)
     assert brand is not None
     quality = refresh_quality(session, brand, case.expert_id, case.topic)
     if not quality.ring or case.status != CaseStatus.resolved:
         return
-    assert case.id is not None  # a stored row
     flag = _flag(session, case.id, lock=True)
     if flag is None:
         flag = TrustFlag(case_id=case.id, brand_id=case.brand_id, expert_id=case.expert_id, topic=case.topic)
