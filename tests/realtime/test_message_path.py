@@ -109,3 +109,27 @@ def test_an_expert_gets_customer_messages_masked_and_own_ones_as_sent(app: Any, 
     assert got[-1] == ack["message"]  # (after the customer's own message)
     got = [_arg(e) for e in expert.get_received("/expert") if e["name"] == "message"]
     assert got == [ack["message"]]  # an expert's own message is not masked
+
+
+def test_emit_rooms_sends_what_emit_sends(app: Any, api: Api, monkeypatch: Any) -> None:
+    """The outbox's `emit_rooms` (each payload encoded once, empty rooms skipped) sends each socket
+    the same packets, in the same order, as a `socketio.emit` per item."""
+    customer, expert, case_id = _conversation(app, api)
+    server = socketio.server
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(server, "_send_eio_packet", lambda eio_sid, pkt: sent.append((eio_sid, pkt.encode())))
+    cust_room = next(r for r in server.manager.rooms["/customer"] if str(r).startswith("customer:"))
+    exp_room = next(r for r in server.manager.rooms["/expert"] if str(r).startswith("expert:"))
+    shared = {"case_id": case_id, "text": "caf\u00e9 \"quoted\"", "n": [1, None, True]}
+    items = [("message", shared, "/customer", cust_room), ("message", {"masked": "x"}, "/expert", exp_room),
+             ("message", shared, "/brand", "brand:999999"), ("case", shared, "/customer", cust_room),
+             ("message", shared, "/expert", exp_room), ("message", shared, "/nobody", "x")]
+    for event, payload, namespace, room in items:
+        socketio.emit(event, payload, namespace=namespace, to=room)
+    one_by_one, sent[:] = list(sent), []
+    socketio.emit_rooms(items)
+    assert sent == one_by_one and len(sent) == 4
+    # a payload JSON cannot encode takes emit's own path (binary packets)
+    sent[:] = []
+    socketio.emit_rooms([("message", {"blob": b"\x00\x01"}, "/customer", cust_room)])
+    assert len(sent) == 2  # the placeholder packet and its attachment
