@@ -231,7 +231,7 @@ def _append(session: Session, case: Case, sender: str, sender_id: int | None, te
 
 # The whole message in one attempt: bump the case's seq only if this actor may post in it now and
 # did not already store this client_id, returning what delivering the message needs. Built once per
-# (dialect, role). On PostgreSQL the message insert rides in the same statement (one round trip:
+# (dialect, role). On PostgreSQL the message insert rides in the same statement (one round trip,
 # `WITH s AS (UPDATE ... RETURNING) , i AS (INSERT ... SELECT FROM s RETURNING) SELECT FROM i, s`);
 # SQLite, which has no data-modifying CTEs, inserts in a second statement. When the UPDATE matches
 # no row (unknown case, not allowed, closed, a resend) nothing was written, and the checked path
@@ -280,7 +280,7 @@ def post_message(session: Session | Connection, outbox: Outbox, actor: Actor, *,
     """Store a chat message once (idempotent by client_id) and deliver it after commit. Core
     statements only: `session` may be a Core connection (`gigcx.uow.transact_core`).
 
-    One round trip on PostgreSQL, two on SQLite, when the message is stored; a refusal or a resend
+    One statement on PostgreSQL, two on SQLite, when the message is stored; a refusal or a resend
     takes `_post_checked`, which also answers why."""
     conn = session if isinstance(session, Connection) else session.connection()
     postgres = conn.dialect.name == "postgresql"
