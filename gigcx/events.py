@@ -187,8 +187,7 @@ class Outbox:
         from gigcx.observability import DELIVERY
 
         items, self.items = self.items, []
-        for event, payload, namespace, room in items:
-            socketio.emit(event, payload, namespace=namespace, to=room)
+        socketio.emit_rooms(items)
         ended, self.ended = self.ended, []
         if ended:
             from gigcx import sessions

@@ -5,10 +5,12 @@ import sys
 from typing import Any
 
 import flask
+from engineio import packet as eio_packet
 from flask import Flask
 from flask.ctx import RequestContext
 from flask.sessions import SessionMixin
 from flask_socketio import SocketIO
+from socketio import Manager
 
 
 class EventContext(RequestContext):
@@ -37,7 +39,38 @@ class EventContext(RequestContext):
 
 
 class GigSocketIO(SocketIO):
-    """Flask-SocketIO with `EventContext` around every event after `connect`."""
+    """Flask-SocketIO with `EventContext` around every event after `connect`, and `emit_rooms`."""
+
+    def emit_rooms(self, items: list[tuple[str, dict[str, Any], str, str]]) -> None:
+        """Emit (event, payload, namespace, room) items, as `emit` would each, for less: a payload is
+        JSON-encoded once however many rooms (and namespaces) it goes to (a chat message's customer
+        and brand copies are one dict), and nothing is encoded for a room with nobody in it in this
+        process. python-socketio's `Manager.emit` builds and encodes a packet per call before it
+        looks at the room (docs/benchmarks.md, "The message path"). Through a message queue
+        (several processes) and for payloads JSON cannot encode (bytes: binary packets), `emit`."""
+        server = self.server
+        manager: Any = getattr(server, "manager", None)
+        if server is None or type(manager) is not Manager:  # a pub/sub manager: every process must hear
+            for event, payload, namespace, room in items:
+                self.emit(event, payload, namespace=namespace, to=room)
+            return
+        dumps = server.packet_class.json.dumps  # the packets' JSON module (`json=` of init_app)
+        encoded: dict[tuple[str, int], str] = {}  # (the payloads are held by `items`: ids are not reused)
+        for event, payload, namespace, room in items:
+            members = manager.rooms.get(namespace, {}).get(room)
+            if not members:
+                continue
+            text = encoded.get((event, id(payload)))
+            if text is None:
+                try:
+                    text = encoded[(event, id(payload))] = dumps([event, payload], separators=(",", ":"))
+                except TypeError:
+                    self.emit(event, payload, namespace=namespace, to=room)
+                    continue
+            # a Socket.IO EVENT packet ("2"), as socketio.packet.Packet.encode writes it
+            pkt = eio_packet.Packet(eio_packet.MESSAGE, f"2{namespace}," + text if namespace != "/" else "2" + text)
+            for eio_sid in list(members._fwdm.values()):
+                server._send_eio_packet(eio_sid, pkt)
 
     def _handle_event(self, handler: Any, message: str, namespace: str, sid: str, *args: Any) -> Any:
         environ: dict[str, Any] | None = self.server.get_environ(sid, namespace=namespace) if self.server else None

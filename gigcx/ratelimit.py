@@ -4,53 +4,93 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from typing import Any
 
 from flask import Flask, current_app
 from limits import RateLimitItemPerMinute, storage, strategies
-from limits.storage import MemoryStorage
 
 from gigcx.errors import ApiError
 
 
-class SweepingMemoryStorage(MemoryStorage):
-    """limits' in-memory storage, sweeping expired entries once a second instead of every 10 ms.
+class MovingWindows:
+    """Moving windows in this process's memory: at most `limit` hits of a key in any `window_s`
+    seconds, exactly as limits' MovingWindowRateLimiter on its MemoryStorage counts them.
 
-    The stock storage re-arms a 10 ms timer that walks every key; with one key per connected
-    customer (thousands) that sweep alone took ~13 % of the server's core in `bench/load.py`.
-    Correctness does not depend on the sweep: a moving window compares each entry's time with
-    the window when it is hit; the sweep only frees memory, so once a second is plenty."""
+    Each key keeps the times of its last `limit` hits (a bounded deque); a hit is refused while the
+    oldest of them is younger than the window. limits' memory storage did the same with an RLock
+    per key, an entry object per hit, a composed key string and a sweep timer, which made a
+    message's rate check cost ~7 % of the message (docs/benchmarks.md, "The message path").
+    Keys idle for a whole window are dropped by a sweep at most every `SWEEP_S`, run by the hit
+    that finds it due (no timer thread): correctness does not depend on it, it only frees memory."""
 
-    SWEEP_S = 1.0
-    _next_sweep = 0.0
+    SWEEP_S = 10.0
 
-    def _MemoryStorage__schedule_expiry(self) -> None:  # the base class's private hook
-        # By time, not by `self.timer.is_alive()`: under `gigcx serve` that answered False for
-        # pending timers, so every hit started another sweep (thousands of timers queued).
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._next_sweep = now + self.SWEEP_S
-            self.timer = threading.Timer(self.SWEEP_S, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
-            self.timer.daemon = True
-            self.timer.start()
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = clock() + self.SWEEP_S
+
+    def hit(self, kind: str, key: str, limit: int, window_s: float) -> bool:
+        """Count a hit of `kind` for `key` if the window has room for it; False (not counted) if not."""
+        if limit <= 0:
+            return False
+        now = self._clock()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now, window_s)
+            times = self._hits.get((kind, key))
+            if times is None:
+                times = self._hits[(kind, key)] = deque(maxlen=limit)
+            elif len(times) >= limit and times[0] >= now - window_s:  # (limits' comparison)
+                return False
+            times.append(now)  # (full: the oldest hit drops out)
+            return True
+
+    def _sweep(self, now: float, window_s: float) -> None:
+        self._next_sweep = now + self.SWEEP_S
+        stale = [k for k, times in self._hits.items() if not times or times[-1] < now - window_s]
+        for k in stale:
+            del self._hits[k]
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+
+class _RedisWindows:
+    """limits' moving windows in Redis, shared by every process of the service."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        self._limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(url))
+        self._namespace = namespace
+        self._items: dict[int, RateLimitItemPerMinute] = {}
+
+    def hit(self, kind: str, key: str, limit: int, window_s: float) -> bool:
+        item = self._items.get(limit)
+        if item is None:
+            item = self._items[limit] = RateLimitItemPerMinute(limit)
+        return self._limiter.hit(item, self._namespace, kind, key)
+
+
+WINDOW_S = 60.0  # every limit is per minute
 
 
 def init_app(app: Flask) -> None:
     """Build the limiter from the settings (memory, or the service's Redis)."""
     settings = app.config["GIGCX"]
-    backend = storage.storage_from_string(settings.redis_url) if settings.redis_url else SweepingMemoryStorage()
-    app.extensions["gigcx_limiter"] = strategies.MovingWindowRateLimiter(backend)
+    app.extensions["gigcx_limiter"] = (_RedisWindows(settings.redis_url, settings.redis_channel)
+                                       if settings.redis_url else MovingWindows())
     app.extensions["gigcx_limits"] = {
-        "ask": RateLimitItemPerMinute(settings.rate_limit_asks_per_min),
-        "message": RateLimitItemPerMinute(settings.rate_limit_messages_per_min),
-        "auth": RateLimitItemPerMinute(settings.rate_limit_auth_per_min),
-        "customer": RateLimitItemPerMinute(settings.rate_limit_customers_per_min),
+        "ask": settings.rate_limit_asks_per_min,
+        "message": settings.rate_limit_messages_per_min,
+        "auth": settings.rate_limit_auth_per_min,
+        "customer": settings.rate_limit_customers_per_min,
     }
 
 
 def check(kind: str, key: object) -> None:
     """Count one `kind` action for `key`; `rate_limited` once the window is full."""
-    limiter = current_app.extensions["gigcx_limiter"]
-    item = current_app.extensions["gigcx_limits"][kind]
-    namespace = current_app.config["GIGCX"].redis_channel
-    if not limiter.hit(item, namespace, kind, str(key)):
+    extensions = current_app.extensions
+    if not extensions["gigcx_limiter"].hit(kind, str(key), extensions["gigcx_limits"][kind], WINDOW_S):
         raise ApiError("rate_limited", f"too many {kind} requests; slow down and retry in a minute")

@@ -43,28 +43,33 @@ def test_asks_and_messages_are_limited_per_customer(servers: Any, peers: Any) ->
     assert other.call("ask", {"text": "mine", "client_id": "1"})["ok"]
 
 
-def test_memory_storage_sweeps_rarely_and_still_limits() -> None:
-    """The sweep override hooks a private name of limits' MemoryStorage: fail loudly if an
-    upgrade renames it (the 10 ms sweep would silently come back)."""
-    import time
+def test_moving_windows_in_memory_count_like_limits_moving_window(monkeypatch: Any) -> None:
+    """The in-memory windows refuse exactly when limits' MovingWindowRateLimiter would (at most
+    `limit` hits in any trailing minute, refused hits not counted, keys apart); idle keys are swept."""
+    import random
 
+    import limits.storage.memory
     from limits import RateLimitItemPerMinute
     from limits.storage import MemoryStorage
     from limits.strategies import MovingWindowRateLimiter
 
-    from gigcx.ratelimit import SweepingMemoryStorage
+    from gigcx.ratelimit import MovingWindows
 
-    assert hasattr(MemoryStorage, "_MemoryStorage__schedule_expiry")
-    assert hasattr(MemoryStorage, "_MemoryStorage__expire_events")
-    store = SweepingMemoryStorage()
-    limiter = MovingWindowRateLimiter(store)
-    item = RateLimitItemPerMinute(2)
-    assert limiter.hit(item, "k") and limiter.hit(item, "k") and not limiter.hit(item, "k")
-    assert limiter.hit(item, "other")
-    time.sleep(0.05)  # the base class's first 10 ms timer has fired; ours is armed at 1 s
-    first = store.timer
-    assert first.interval == SweepingMemoryStorage.SWEEP_S
-    for i in range(100):
-        limiter.hit(item, f"k{i}")
-    assert store.timer is first  # one sweep per second, however many hits
-    first.cancel()
+    now = [1000.0]
+    monkeypatch.setattr(limits.storage.memory.time, "time", lambda: now[0])
+    store = MemoryStorage()
+    store._MemoryStorage__schedule_expiry = lambda: None  # type: ignore[attr-defined]  # its sweep runs on real time
+    theirs_limiter, item = MovingWindowRateLimiter(store), RateLimitItemPerMinute(3)
+    windows = MovingWindows(clock=lambda: now[0])
+    rng = random.Random(7)
+    ours, theirs = [], []
+    for _ in range(2000):
+        now[0] += rng.choice((0, 0.5, 1, 5, 20, 30, 59.5, 60, 61))
+        key = rng.choice(("a", "b"))
+        ours.append(windows.hit("message", key, 3, 60))
+        theirs.append(theirs_limiter.hit(item, "message", key))
+    assert ours == theirs and 0 < sum(ours) < len(ours)
+    assert windows.hit("ask", "a", 3, 60)  # kinds apart
+    assert not MovingWindows().hit("message", "k", 0, 60)
+    now[0] += 60 + MovingWindows.SWEEP_S
+    assert windows.hit("message", "fresh", 3, 60) and len(windows) == 1  # the idle keys were dropped

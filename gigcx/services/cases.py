@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, literal, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, literal, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -229,18 +229,93 @@ def _append(session: Session, case: Case, sender: str, sender_id: int | None, te
     return msg
 
 
+# The whole message in one attempt: bump the case's seq only if this actor may post in it now and
+# did not already store this client_id, returning what delivering the message needs. Built once per
+# (dialect, role). On PostgreSQL the message insert rides in the same statement (one round trip,
+# `WITH s AS (UPDATE ... RETURNING) , i AS (INSERT ... SELECT FROM s RETURNING) SELECT FROM i, s`);
+# SQLite, which has no data-modifying CTEs, inserts in a second statement. When the UPDATE matches
+# no row (unknown case, not allowed, closed, a resend) nothing was written, and the checked path
+# below says why, with the same errors as always.
+_PRIOR_EXISTS = (select(_MSG.c.id).where(
+    _MSG.c.case_id == bindparam("b_case"), _MSG.c.sender == bindparam("b_sender"),
+    _MSG.c.sender_id == bindparam("b_sender_id"), _MSG.c.client_id == bindparam("b_client")).exists())
+_DELIVERY_COLS = ("customer_id", "expert_id", "brand_id", "status", "escalated_at")  # what message_posted reads
+
+
+def _may_post(role: str) -> Any:
+    """The SQL form of post_message's checks for an actor of this role (bound: b_actor, b_brand)."""
+    if role == Sender.customer:
+        who = _CASE.c.customer_id == bindparam("b_actor")
+    elif role == Sender.expert:  # assigned and still in the conversation (expert_in_conversation)
+        who = ((_CASE.c.expert_id == bindparam("b_actor")) & _CASE.c.escalated_at.is_(None)
+               & (_CASE.c.status != CaseStatus.escalated))
+    else:  # staff: their brand's escalated cases
+        who = (_CASE.c.brand_id == bindparam("b_brand")) & (_CASE.c.status == CaseStatus.escalated)
+    return (who & (_CASE.c.status != CaseStatus.resolved) & (_CASE.c.status != CaseStatus.closed)
+            & ~_PRIOR_EXISTS)
+
+
+def _fast_post(postgres: bool, role: str) -> Any:
+    seq = {"last_seq": _CASE.c.last_seq + 1}
+    if role == Sender.expert:  # an expert's message is the case's first response if it has none
+        seq["first_response_at"] = func.coalesce(_CASE.c.first_response_at, bindparam("b_now"))
+    bump = (update(_CASE).where(_CASE.c.id == bindparam("b_case"), _may_post(role)).values(**seq)
+            .returning(_CASE.c.last_seq, *(_CASE.c[c] for c in _DELIVERY_COLS)))
+    if not postgres:
+        return bump
+    s = bump.cte("next_seq")
+    values = select(bindparam("v_case_id", type_=_MSG.c.case_id.type), s.c.last_seq,
+                    *(bindparam(f"v_{c.name}", type_=c.type) for c in (_MSG.c.sender, _MSG.c.sender_id,
+                                                                       _MSG.c.text, _MSG.c.client_id, _MSG.c.sent_at)))
+    cols = ["case_id", "seq", "sender", "sender_id", "text", "client_id", "sent_at"]
+    i = insert(_MSG).from_select(cols, values).returning(*_MSG.c).cte("new_message")
+    return select(*i.c, *(s.c[c] for c in _DELIVERY_COLS)).select_from(i.join(s, true()))
+
+
+_FAST_POST: dict[tuple[bool, str], Any] = {}
+
+
 def post_message(session: Session | Connection, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
                  client_id: str) -> Row[Any]:
     """Store a chat message once (idempotent by client_id) and deliver it after commit. Core
-    statements only: `session` may be a Core connection (`gigcx.uow.transact_core`)."""
-    sender = actor.role
+    statements only: `session` may be a Core connection (`gigcx.uow.transact_core`).
+
+    One statement on PostgreSQL, two on SQLite, when the message is stored; a refusal or a resend
+    takes `_post_checked`, which also answers why."""
     conn = session if isinstance(session, Connection) else session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    q = _FAST_POST.get((postgres, actor.role))
+    if q is None:
+        q = _FAST_POST[(postgres, actor.role)] = _fast_post(postgres, actor.role)
+    now = utcnow()
+    keys = {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id, "b_client": client_id,
+            "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now}
+    if postgres:
+        keys.update(v_case_id=case_id, v_sender=actor.role, v_sender_id=actor.id, v_text=text,
+                    v_client_id=client_id, v_sent_at=now)
+    row = conn.execute(q, keys).first()
+    if row is None:
+        return _post_checked(conn, outbox, actor, case_id=case_id, text=text, client_id=client_id)
+    if postgres:  # the message's columns and the case's delivery columns, in one row
+        outbox.message_posted(row, row)
+        return row
+    msg = conn.execute(_INSERT_MSG, {"case_id": case_id, "seq": row.last_seq, "sender": actor.role,
+                                     "sender_id": actor.id, "text": text, "client_id": client_id,
+                                     "sent_at": now}).one()
+    outbox.message_posted(row, msg)
+    return msg
+
+
+def _post_checked(conn: Connection, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
+                  client_id: str) -> Row[Any]:
+    """post_message reading the case first: the resend's stored message, or why it is refused."""
+    sender = actor.role
     # on PostgreSQL the row lock serialises writers of this case before the idempotency check
     # (SQLite's BEGIN IMMEDIATE already did)
     q = _CASE_OF_MESSAGE_LOCKED if conn.dialect.name == "postgresql" else _CASE_OF_MESSAGE
     keys = {"b_case": case_id, "b_sender": sender, "b_sender_id": actor.id, "b_client": client_id}
     case = conn.execute(q, keys).first()
-    if case is None or not can_see(session, actor, case):  # a Row has the columns can_see reads
+    if case is None or not can_see(conn, actor, case):  # a Row has the columns can_see reads
         raise ApiError("not_found", "no such case")
     if case.prior_id is not None:  # a resend: answer with what was stored
         return conn.execute(_PRIOR_MSG, keys).one()

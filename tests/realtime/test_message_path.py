@@ -109,3 +109,95 @@ def test_an_expert_gets_customer_messages_masked_and_own_ones_as_sent(app: Any, 
     assert got[-1] == ack["message"]  # (after the customer's own message)
     got = [_arg(e) for e in expert.get_received("/expert") if e["name"] == "message"]
     assert got == [ack["message"]]  # an expert's own message is not masked
+
+
+def test_emit_rooms_sends_what_emit_sends(app: Any, api: Api, monkeypatch: Any) -> None:
+    """The outbox's `emit_rooms` (each payload encoded once, empty rooms skipped) sends each socket
+    the same packets, in the same order, as a `socketio.emit` per item."""
+    customer, expert, case_id = _conversation(app, api)
+    server = socketio.server
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(server, "_send_eio_packet", lambda eio_sid, pkt: sent.append((eio_sid, pkt.encode())))
+    cust_room = next(r for r in server.manager.rooms["/customer"] if str(r).startswith("customer:"))
+    exp_room = next(r for r in server.manager.rooms["/expert"] if str(r).startswith("expert:"))
+    shared = {"case_id": case_id, "text": "caf\u00e9 \"quoted\"", "n": [1, None, True]}
+    items = [("message", shared, "/customer", cust_room), ("message", {"masked": "x"}, "/expert", exp_room),
+             ("message", shared, "/brand", "brand:999999"), ("case", shared, "/customer", cust_room),
+             ("message", shared, "/expert", exp_room), ("message", shared, "/nobody", "x")]
+    for event, payload, namespace, room in items:
+        socketio.emit(event, payload, namespace=namespace, to=room)
+    one_by_one, sent[:] = list(sent), []
+    socketio.emit_rooms(items)
+    assert sent == one_by_one and len(sent) == 4
+    # a payload JSON cannot encode takes emit's own path (binary packets)
+    sent[:] = []
+    socketio.emit_rooms([("message", {"blob": b"\x00\x01"}, "/customer", cust_room)])
+    assert len(sent) == 2  # the placeholder packet and its attachment
+
+
+def test_post_message_stores_gap_free_and_refuses_as_before(app: Any, api: Api) -> None:
+    """post_message's one-statement path and its checked fallback: who may write when, what a
+    refusal says, resends, seqs with no gap, the expert's first response stamped once."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    from gigcx.errors import ApiError
+    from gigcx.models import Case, Offer, utcnow
+    from gigcx.services import cases
+    from gigcx.services.cases import Actor
+    from gigcx.uow import transact_core
+
+    customer, expert, case_id = _conversation(app, api)
+    engine = app.extensions["gigcx_engine"]
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        assert case is not None and case.expert_id is not None
+        cust, exp, brand, seq0 = case.customer_id, case.expert_id, case.brand_id, case.last_seq
+    other_expert, _ = api.expert(email="other@example.com")
+    with Session(engine) as s:  # another expert was offered the case and did not accept
+        s.add(Offer(case_id=case_id, expert_id=other_expert, expires_at=utcnow() + timedelta(minutes=5)))
+        s.commit()
+
+    def post(actor: Actor, client_id: str, cid: int = case_id) -> Any:
+        return transact_core(lambda c, o: cases.post_message(c, o, actor, case_id=cid, text="hi",
+                                                             client_id=client_id), engine)
+
+    def refused(actor: Actor, client_id: str, cid: int = case_id) -> str:
+        try:
+            post(actor, client_id, cid)
+        except ApiError as exc:
+            return exc.code
+        raise AssertionError("stored")
+
+    def case_row() -> Case:
+        with Session(engine) as s:
+            row = s.get(Case, case_id)
+            assert row is not None
+            return row
+
+    c_actor, e_actor, staff = Actor("customer", cust), Actor("expert", exp), Actor("staff", 7, brand)
+    assert refused(Actor("customer", cust + 1000), "x") == "not_found"
+    assert refused(c_actor, "x", case_id + 1000) == "not_found"
+    assert refused(Actor("expert", other_expert), "x") == "forbidden"
+    assert refused(Actor("staff", 7, brand + 1000), "x") == "not_found"
+    assert refused(staff, "x") == "conflict"
+    assert case_row().first_response_at is None and case_row().last_seq == seq0  # refusals wrote nothing
+    first = post(c_actor, "c1")
+    answer = post(e_actor, "e1")
+    stamped = case_row().first_response_at
+    assert stamped is not None
+    again = post(e_actor, "e1")  # a resend answers with what was stored
+    assert (first.seq, answer.seq) == (seq0 + 1, seq0 + 2) and again.id == answer.id and again.seq == answer.seq
+    post(e_actor, "e2")
+    assert case_row().first_response_at == stamped and case_row().last_seq == seq0 + 3
+    with engine.begin() as conn:
+        conn.execute(update(Case).where(Case.id == case_id).values(status="escalated", escalated_at=utcnow()))
+    assert refused(e_actor, "e3") == "not_found"  # the expert who escalated left the conversation
+    assert post(staff, "s1").seq == seq0 + 4 and post(c_actor, "c2").seq == seq0 + 5
+    with engine.begin() as conn:
+        conn.execute(update(Case).where(Case.id == case_id).values(status="closed"))
+    assert refused(c_actor, "c3") == "case_closed"
+    assert post(c_actor, "c1").id == first.id  # a resend still answers, even once closed
+    assert case_row().last_seq == seq0 + 5
