@@ -59,6 +59,12 @@ def expert_summary(session: Session, expert_id: int) -> dict[str, Any] | None:
     return memo[expert_id]
 
 
+def remember_expert_summary(session: Session, expert_id: int, display_name: str, avg: Any) -> None:
+    """What `expert_summary` would read, when the caller already read it (with the case)."""
+    session.info.setdefault("expert_summary", {})[expert_id] = {"display_name": display_name,
+                                                                "rating": _display(avg)}
+
+
 SUMMARY = ("id", "rev", "status", "topic", "deflected", "expert")  # the fields of a `case` event without `full`
 
 

@@ -8,16 +8,24 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, literal, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from gigcx.errors import ApiError
-from gigcx.events import Outbox, case_payload, expert_in_conversation, message_payload
+from gigcx.events import (
+    Outbox,
+    case_payload,
+    expert_in_conversation,
+    message_payload,
+    remember_expert_summary,
+)
 from gigcx.models import (
     OPEN_STATUSES,
     Brand,
     Case,
     CaseStatus,
+    Expert,
     Message,
     OfferStatus,
     Rating,
@@ -55,6 +63,38 @@ def load_case(session: Session, actor: Actor, case_id: int, *, lock: bool = Fals
     if case is None or not can_see(session, actor, case):
         raise ApiError("not_found", "no such case")
     return case
+
+
+def _resolution_statement() -> Any:
+    """The case, its brand and its expert's summary (`expert_summary`'s display name and mean
+    CSAT) in one statement, where a resolution event read them in three (the summary, an average
+    over all the expert's ratings, was a seventh of a resolve's server CPU: docs/benchmarks.md)."""
+    rated = aliased(Case)
+    mean = (select(func.avg(Rating.csat)).join(rated, col(rated.id) == Rating.case_id)
+            .where(col(Rating.expert_id) == Case.expert_id, col(rated.escalated_at).is_(None))
+            .correlate(Case).scalar_subquery())
+    name = select(Expert.display_name).where(col(Expert.id) == Case.expert_id).correlate(Case).scalar_subquery()
+    return (select(Case, Brand, name.label("expert_name"), mean.label("expert_rating"))
+            .join(Brand, col(Brand.id) == Case.brand_id).where(col(Case.id) == bindparam("b_case")))
+
+
+_LOAD_RESOLUTION = _resolution_statement()
+_LOAD_RESOLUTION_LOCKED = _LOAD_RESOLUTION.with_for_update(of=Case)
+
+
+def _load_for_resolution(session: Session, actor: Actor, case_id: int) -> tuple[Case, Brand]:
+    """`load_case(lock=True)` for a resolution event, with the case's brand (held by the caller:
+    the session's identity map keeps it only while something refers to it) and the expert's
+    summary remembered for this session's case payloads. Nothing a resolution does changes an
+    expert's name or ratings, so the summary read here is the one the payloads would read."""
+    q = _LOAD_RESOLUTION_LOCKED if session.get_bind().dialect.name == "postgresql" else _LOAD_RESOLUTION
+    row = session.execute(q, {"b_case": case_id}).first()
+    if row is None or not can_see(session, actor, row[0]):
+        raise ApiError("not_found", "no such case")
+    case, brand, name, rating = row
+    if case.expert_id is not None and name is not None:
+        remember_expert_summary(session, case.expert_id, name, rating)
+    return case, brand
 
 
 def can_see(session: Session | Connection, actor: Actor, case: Case | Row[Any]) -> bool:
@@ -359,7 +399,7 @@ def sync(session: Session, actor: Actor, *, case_id: int, after_seq: int, case: 
 
 def propose_resolution(session: Session, outbox: Outbox, actor: Actor, *, case_id: int) -> Case:
     """The expert says the case is solved; the customer has `confirm_window_s` to deny it."""
-    case = load_case(session, actor, case_id, lock=True)
+    case, brand = _load_for_resolution(session, actor, case_id)
     if case.expert_id != actor.id:
         raise ApiError("forbidden", "only the assigned expert can propose a resolution")
     if case.status == CaseStatus.pending_confirmation:
@@ -367,12 +407,11 @@ def propose_resolution(session: Session, outbox: Outbox, actor: Actor, *, case_i
     if case.status != CaseStatus.active:
         raise ApiError("case_closed" if case.status not in OPEN_STATUSES else "conflict",
                        f"a {case.status} case cannot be resolved", status=409)
-    brand = session.get(Brand, case.brand_id)
     case.status, case.proposed_at = CaseStatus.pending_confirmation, utcnow()
     session.add(case)
     assert case.id is not None  # a stored row
     timers.schedule(session, TimerKind.confirm_window, case.id,
-                    case.proposed_at + timedelta(seconds=brand.confirm_window_s))  # type: ignore[union-attr]
+                    case.proposed_at + timedelta(seconds=brand.confirm_window_s))
     system_message(session, outbox, case, "The expert marked this question as solved.")
     outbox.case_changed(session, case)
     return case
@@ -381,26 +420,25 @@ def propose_resolution(session: Session, outbox: Outbox, actor: Actor, *, case_i
 def customer_resolve(session: Session, outbox: Outbox, actor: Actor, *, case_id: int,
                      resolved: bool) -> Case:
     """The customer confirms (case resolved, reward credited) or denies (back to active)."""
-    case = load_case(session, actor, case_id, lock=True)
+    # the brand is held for the whole event: the session's identity map keeps objects only while
+    # something refers to them, and the credit, the trust checks, the case payloads and the answer
+    # each read it
+    case, brand = _load_for_resolution(session, actor, case_id)
     if case.status == CaseStatus.resolved and resolved:
         return case
     if case.status != CaseStatus.pending_confirmation:
         raise ApiError("conflict", "nothing to confirm: the expert has not proposed a resolution")
     if resolved:
-        # held for the whole confirmation: the session's identity map keeps objects only while
-        # something refers to them, and the credit, the case payloads and the answer each read
-        # the brand (three SELECTs of it where one is enough)
-        brand = session.get(Brand, case.brand_id)
         mark_resolved(session, outbox, case, by="customer")
         from gigcx.services import answers
 
         answers.record(session, case)  # confirmed by the customer: the answer may help others
-        del brand
     else:
         case.status, case.proposed_at = CaseStatus.active, None
         session.add(case)
         system_message(session, outbox, case, "The customer says it is not solved yet.")
         outbox.case_changed(session, case)
+    del brand
     return case
 
 
@@ -410,9 +448,12 @@ def mark_resolved(session: Session, outbox: Outbox, case: Case, by: str | None =
     from gigcx.services import earnings
 
     case.status, case.resolved_at, case.resolved_by = CaseStatus.resolved, utcnow(), by
+    # case_changed's rev bump, made before the credit: the trust checks flush the case, and the
+    # bump then rides in that UPDATE instead of a second one at commit
+    case.rev += 1
     session.add(case)
     earnings.credit_resolved_case(session, case)
-    outbox.case_changed(session, case)
+    outbox.case_changed(session, case, rev_set=True)
     webhooks.case_event(session, "case.resolved", case)
     log.info("case resolved", extra={"case_id": case.id, "expert_id": case.expert_id})
 

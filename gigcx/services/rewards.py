@@ -140,10 +140,10 @@ def credit_resolved_case(session: Session, case: Case) -> None:
                                    memo=f"reward for case {case.id} ({case.topic or 'no topic'})")
         meta = {**tx.metadata, "available_at": iso(available_at) or "",
                 "lines": ";".join(f"{line.label}={line.amount.cents}" for line in lines)}
-        ledger.post(session, dataclasses.replace(tx, metadata=meta))
+        txs = [dataclasses.replace(tx, metadata=meta)]
         if brand.platform_fee_cents > 0:  # the platform's own fee, on top of the reward
-            ledger.post(session, payouts.platform_fee(case.id, brand.id,
-                                                      payouts.Money(brand.platform_fee_cents, brand.currency)))
+            txs.append(payouts.platform_fee(case.id, brand.id, payouts.Money(brand.platform_fee_cents, brand.currency)))
+        ledger.post_many(session, txs)  # the two posts' locks and key lookups in one statement each
     assert case.id is not None  # a stored row
     timers.schedule(session, REVIEW_TIMER, case.id, available_at)
     trust.on_credit(session, case)  # may hold the reward for the brand's review (docs/trust.md)
