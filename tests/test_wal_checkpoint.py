@@ -66,3 +66,52 @@ def test_a_serving_process_checkpoints_in_the_background(servers: Any, database_
     for i in range(3):
         server.topic(key, f"topic-{i}")
     wait_for_metric(server, "gigcx_sqlite_checkpoint_seconds_count")  # the first runs a second after start-up
+
+
+def test_the_log_starts_over_under_steady_writes(engine: Any, tmp_path: Path) -> None:
+    """Commits land while a PASSIVE checkpoint copies, so it never leaves the log fully copied at
+    the start of a transaction, and SQLite never wrote the log from its start again: the file
+    grew with everything ever written. Past `restart_pages` a RESTART checkpoint follows, and
+    the log stays bounded."""
+    import threading
+
+    checkpointer = WalCheckpointer(engine, restart_pages=64)
+    checkpointer.enable()
+    wal = tmp_path / "wal.sqlite3-wal"
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            _write(engine, 3000)  # ~3,000 pages, 12 MiB of log
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    largest = 0
+    while not done.is_set():
+        checkpointer.checkpoint()
+        largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+    thread.join()
+    assert checkpointer.restarts > 0
+    assert largest < 6 * 2**20, largest  # not the ~12 MiB everything written would take
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 3000
+
+
+def test_a_restart_gives_up_at_once_while_a_transaction_writes(engine: Any, tmp_path: Path) -> None:
+    """The RESTART never waits: with another connection in a write transaction it returns busy
+    at once, having copied what it could, and the writer's transaction commits as usual."""
+    import time
+
+    checkpointer = WalCheckpointer(engine, restart_pages=1)
+    checkpointer.enable()
+    _write(engine, 20)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t (body) VALUES ('held')"))  # BEGIN IMMEDIATE: the write lock is held
+        start = time.monotonic()
+        busy, log_pages, done = checkpointer.checkpoint()
+        assert time.monotonic() - start < 1.0
+    assert checkpointer.restarts == 0 and log_pages > 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 21
