@@ -89,6 +89,8 @@ class Case(SQLModel, table=True):
         Index("ix_case_expert_status", "expert_id", "status"),  # experts' current load, on every ask
         Index("ix_case_status_created", "status", "created_at"),  # the queue (dispatch.waiting_cases)
         Index("ix_case_expert_recent", "expert_id", "id"),  # an expert's newest cases (ranking stats)
+        # a customer's recent resolved cases with one expert (trust: repeat pairs, each resolution)
+        Index("ix_case_customer_expert", "customer_id", "expert_id", "status", "resolved_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id")

@@ -165,3 +165,44 @@ def test_facts_match_the_per_fact_reads(app: Any, api: Any, variant: str) -> Non
             assert facts.own_account and facts.same_device and facts.same_network and facts.shared_payout_account
             assert facts.pair_count == 3 and facts.quality == 0.31 and facts.substantive_answer
             s.rollback()
+
+
+def test_the_pair_count_reads_only_the_customers_cases_with_the_expert(app: Any, api: Any) -> None:
+    """The repeat-pair count runs at every resolution. Through the (expert_id, status) index it
+    read every resolved case of the expert (10.5 ms at 6,133 of them on SQLite, growing with the
+    expert's history); it must go through (customer_id, expert_id, status, resolved_at)."""
+    from sqlalchemy import event
+
+    _, brand_id = setup_brand(api)
+    ex, _ = expert(api)
+    with app.app_context(), session_scope() as s:
+        brand = s.get(Brand, brand_id)
+        assert brand is not None
+        customer = Customer(brand_id=brand_id, token_hash=uuid.uuid4().hex)
+        s.add(customer)
+        s.flush()
+        case = _case(s, brand_id, customer.id, ex, topic="cards", texts=(ANSWER,))  # type: ignore[arg-type]
+        s.commit()
+        case.status, case.resolved_at, case.resolved_by = CaseStatus.resolved, utcnow(), "customer"
+        seen: list[tuple[str, Any]] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+            if "count(*)" in statement and "customer_id" in statement:
+                seen.append((statement, parameters))
+
+        engine = s.get_bind()
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            trust._gather(s, case, trust.settings_for(brand), sample=False)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        assert seen, "the facts statement was not executed"
+        conn = s.connection()
+        if conn.dialect.name != "sqlite":
+            pytest.skip("SQLite's planner without statistics is the one that chose badly")
+        statement, parameters = seen[0]
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+        pair_lines = [line for line in plan if "support_case" in line and "INDEX" in line]
+        assert any("ix_case_customer_expert" in line for line in pair_lines), plan
+        assert not any("ix_case_expert_status" in line for line in pair_lines), plan
+        s.rollback()
