@@ -67,6 +67,58 @@ def make_engine(url: str) -> Engine:
                          hide_parameters=True)
 
 
+class DriverStatement:
+    """A Core statement compiled once for SQLite and run on the driver's own connection (sqlite3).
+
+    The same SQL SQLAlchemy would send, its parameters through the same type processors (a
+    statement's constants included), and rows with the same column names and values; without
+    SQLAlchemy's per-statement machinery (an execution context, a cursor wrapper, result
+    metadata), which was a third of a chat message's server CPU (docs/benchmarks.md, "The message
+    path, third pass"). Only for a statement whose cost matters that much; the connection is one
+    in a transaction of `gigcx.uow.transact_driver`."""
+
+    __slots__ = ("sql", "_slots", "_procs", "_row", "_results")
+
+    def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None = None) -> None:
+        from collections import namedtuple
+
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        if not compiled.positional:
+            raise ValueError("a driver statement needs a positional paramstyle (SQLite's qmark)")
+        self.sql = str(compiled)
+        binds = compiled.binds
+        # each position: the caller's key to read, or a constant of the statement (a literal compared to)
+        self._slots = [(name, None) if binds[name].required else (None, binds[name].effective_value)
+                       for name in compiled.positiontup or ()]
+        self._procs = [binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                       for name in compiled.positiontup or ()]
+        columns = list(statement.exported_columns)
+        self._row: Any = namedtuple("DriverRow", [c.key for c in columns])  # type: ignore[misc]
+        self._results = [(i, proc) for i, c in enumerate(columns)
+                         if (proc := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
+
+    def params(self, values: dict[str, Any]) -> list[Any]:
+        """The positional parameters for these named values, processed as SQLAlchemy would."""
+        out = [values[key] if key is not None else const for key, const in self._slots]
+        for i, proc in enumerate(self._procs):
+            if proc is not None:
+                out[i] = proc(out[i])
+        return out
+
+    def first(self, dbc: Any, values: dict[str, Any]) -> Any:
+        """Run on the driver connection `dbc`; its first row (a named tuple), or None. Every row
+        is fetched: the statement is done (stepped to its end) when this returns."""
+        rows = dbc.execute(self.sql, self.params(values)).fetchall()
+        if not rows:
+            return None
+        raw = rows[0]
+        if self._results:
+            raw = list(raw)
+            for i, proc in self._results:
+                raw[i] = proc(raw[i])
+        return self._row._make(raw)
+
+
 class WalCheckpointer:
     """Checkpoints a SQLite database's write-ahead log from an OS thread.
 

@@ -139,6 +139,29 @@ def transact_core(work: Callable[[Connection, Outbox], R], engine: Engine | None
     return result
 
 
+def transact_driver(work: Callable[[Any, Outbox], R], engine: Engine) -> R:
+    """`transact_core` on SQLite's driver connection itself (sqlite3), for `db.DriverStatement`s:
+    the pool's connection, BEGIN IMMEDIATE as every transaction here, COMMIT, then the events;
+    ROLLBACK and no events on an exception. Without SQLAlchemy's Connection and its transaction
+    objects, which were a fifth of a chat message's server CPU (docs/benchmarks.md, "The message
+    path, third pass")."""
+    outbox = Outbox()
+    pooled = engine.raw_connection()
+    try:
+        dbc: Any = pooled.driver_connection
+        dbc.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(dbc, outbox)
+        except BaseException:
+            dbc.rollback()
+            raise
+        dbc.commit()
+    finally:
+        pooled.close()  # back to the pool (which rolls back whatever a failed COMMIT left open)
+    outbox.flush()
+    return result
+
+
 # ---- REST: one unit of work per request ----------------------------------------------------------
 
 def for_request() -> UnitOfWork:

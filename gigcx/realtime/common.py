@@ -13,10 +13,9 @@ from pydantic import BaseModel, ValidationError
 
 from gigcx import loadshed, ratelimit, sessions
 from gigcx.auth import declared, requires
-from gigcx.db import session_scope
+from gigcx.db import engine, session_scope
 from gigcx.drain import DRAIN
 from gigcx.errors import ApiError, describe_validation
-from gigcx.events import message_payload
 from gigcx.jsonlimits import MAX_DEPTH, TOO_DEEP_EVENT
 from gigcx.observability import EVENTS, SOCKETS
 from gigcx.realtime.payloads import SendMessage, Sync
@@ -188,9 +187,8 @@ class RoleNamespace(Namespace):
         loadshed.admit("message")
         if actor.role != "staff":
             ratelimit.check("message", f"{actor.role}:{actor.id}")
-        msg = transact_core(lambda c, o: message_payload(cases.post_message(
-            c, o, actor, case_id=body.case_id, text=body.text, client_id=body.client_id)))
-        return {"message": msg}
+        return {"message": cases.send_message(engine(), actor, case_id=body.case_id, text=body.text,
+                                              client_id=body.client_id)}
 
     @requires("customer", "expert", "brand")
     @acked

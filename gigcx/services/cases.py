@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, literal, true, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, literal, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from gigcx.db import DriverStatement
 from gigcx.errors import ApiError
 from gigcx.events import (
     Outbox,
@@ -36,7 +37,7 @@ from gigcx.models import (
 )
 from gigcx.models.base import table_of
 from gigcx.services import timers, webhooks
-from gigcx.uow import discard
+from gigcx.uow import discard, transact_core, transact_driver
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ _NEXT_SEQ = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
              .values(last_seq=_CASE.c.last_seq + 1).returning(_CASE.c.last_seq))
 _NEXT_SEQ_RESPONDED = (update(_CASE).where(_CASE.c.id == bindparam("b_case"))
                        .values(last_seq=_CASE.c.last_seq + 1,
-                               first_response_at=func.coalesce(_CASE.c.first_response_at, bindparam("b_now")))
+                               first_response_at=func.coalesce(_CASE.c.first_response_at, bindparam("b_now", type_=_CASE.c.first_response_at.type)))
                        .returning(_CASE.c.last_seq))
 _INSERT_MSG = insert(_MSG).returning(*_MSG.c)
 
@@ -298,7 +299,7 @@ def _may_post(role: str) -> Any:
 def _fast_post(postgres: bool, role: str) -> Any:
     seq = {"last_seq": _CASE.c.last_seq + 1}
     if role == Sender.expert:  # an expert's message is the case's first response if it has none
-        seq["first_response_at"] = func.coalesce(_CASE.c.first_response_at, bindparam("b_now"))
+        seq["first_response_at"] = func.coalesce(_CASE.c.first_response_at, bindparam("b_now", type_=_CASE.c.first_response_at.type))
     bump = (update(_CASE).where(_CASE.c.id == bindparam("b_case"), _may_post(role)).values(**seq)
             .returning(_CASE.c.last_seq, *(_CASE.c[c] for c in _DELIVERY_COLS)))
     if not postgres:
@@ -344,6 +345,49 @@ def post_message(session: Session | Connection, outbox: Outbox, actor: Actor, *,
                                      "sent_at": now}).one()
     outbox.message_posted(row, msg)
     return msg
+
+
+def send_message(engine: Engine, actor: Actor, *, case_id: int, text: str, client_id: str) -> dict[str, Any]:
+    """A chat message in a unit of work of its own: stored once, delivered after the commit; its
+    `message` payload (as its writer sees it).
+
+    On SQLite a message that is stored takes the driver's connection with the same two statements
+    compiled once (`DriverStatement`, `transact_driver`): SQLAlchemy's per-statement and
+    per-transaction work was half of what storing a message cost. When its conditional UPDATE
+    matches nothing (nothing was written: unknown, not allowed, closed, a resend), `post_message`
+    runs in a unit of work of its own and says why, or answers the resend."""
+    if engine.dialect.name == "sqlite":
+        stored = transact_driver(lambda dbc, outbox: _post_on_driver(
+            engine, dbc, outbox, actor, case_id=case_id, text=text, client_id=client_id), engine)
+        if stored is not None:
+            return stored
+    return transact_core(lambda c, o: message_payload(post_message(
+        c, o, actor, case_id=case_id, text=text, client_id=client_id)), engine)
+
+
+_MSG_INSERT_KEYS = ["case_id", "seq", "sender", "sender_id", "text", "client_id", "sent_at"]
+_DRIVER_POST: dict[tuple[int, str], tuple[DriverStatement, DriverStatement]] = {}
+
+
+def _post_on_driver(engine: Engine, dbc: Any, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
+                    client_id: str) -> dict[str, Any] | None:
+    """post_message's stored case on SQLite's driver connection: the message's payload, or None
+    (nothing written) when the case's conditional UPDATE matched no row."""
+    statements = _DRIVER_POST.get((id(engine.dialect), actor.role))
+    if statements is None:
+        statements = _DRIVER_POST[(id(engine.dialect), actor.role)] = (
+            DriverStatement(_fast_post(False, actor.role), engine.dialect),
+            DriverStatement(_INSERT_MSG, engine.dialect, _MSG_INSERT_KEYS))
+    bump, insert_msg = statements
+    now = utcnow()
+    row = bump.first(dbc, {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id,
+                           "b_client": client_id, "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now})
+    if row is None:
+        return None
+    msg = insert_msg.first(dbc, {"case_id": case_id, "seq": row.last_seq, "sender": actor.role,
+                                 "sender_id": actor.id, "text": text, "client_id": client_id, "sent_at": now})
+    outbox.message_posted(row, msg)
+    return message_payload(msg)
 
 
 def _post_checked(conn: Connection, outbox: Outbox, actor: Actor, *, case_id: int, text: str,

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import flask
+import pytest
 from flask.ctx import RequestContext
 
 from gigcx.events import Outbox
@@ -135,10 +136,13 @@ def test_emit_rooms_sends_what_emit_sends(app: Any, api: Api, monkeypatch: Any) 
     assert len(sent) == 2  # the placeholder packet and its attachment
 
 
-def test_post_message_stores_gap_free_and_refuses_as_before(app: Any, api: Api) -> None:
-    """post_message's one-statement path and its checked fallback: who may write when, what a
-    refusal says, resends, seqs with no gap, the expert's first response stamped once."""
+@pytest.mark.parametrize("entry", ["post_message", "send_message"])
+def test_post_message_stores_gap_free_and_refuses_as_before(app: Any, api: Api, entry: str) -> None:
+    """post_message's one-statement path and its checked fallback, and send_message (on SQLite the
+    driver's connection, falling back to post_message): who may write when, what a refusal says,
+    resends, seqs with no gap, the expert's first response stamped once."""
     from datetime import timedelta
+    from types import SimpleNamespace
 
     from sqlalchemy import update
     from sqlmodel import Session
@@ -161,6 +165,8 @@ def test_post_message_stores_gap_free_and_refuses_as_before(app: Any, api: Api) 
         s.commit()
 
     def post(actor: Actor, client_id: str, cid: int = case_id) -> Any:
+        if entry == "send_message":
+            return SimpleNamespace(**cases.send_message(engine, actor, case_id=cid, text="hi", client_id=client_id))
         return transact_core(lambda c, o: cases.post_message(c, o, actor, case_id=cid, text="hi",
                                                              client_id=client_id), engine)
 
@@ -201,3 +207,81 @@ def test_post_message_stores_gap_free_and_refuses_as_before(app: Any, api: Api) 
     assert refused(c_actor, "c3") == "case_closed"
     assert post(c_actor, "c1").id == first.id  # a resend still answers, even once closed
     assert case_row().last_seq == seq0 + 5
+
+
+def test_a_driver_statement_stores_and_returns_what_sqlalchemy_does(app: Any, api: Api) -> None:
+    """DriverStatement (SQLite's driver connection) sends the statement's own SQL with its
+    parameters processed by the same types: the rows stored and the rows returned are the same as
+    through SQLAlchemy, datetimes included."""
+    from sqlalchemy import select
+
+    from gigcx.db import DriverStatement
+    from gigcx.models import Case, utcnow
+    from gigcx.services.cases import _INSERT_MSG, _MSG, _MSG_INSERT_KEYS, _fast_post
+    from gigcx.uow import transact_driver
+
+    engine = app.extensions["gigcx_engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the driver path is SQLite's")
+    customer, expert, case_id = _conversation(app, api)
+    with engine.connect() as conn:
+        case = conn.execute(select(Case.customer_id, Case.last_seq).where(Case.id == case_id)).one()
+    now = utcnow()
+    row = {"case_id": case_id, "sender": "customer", "sender_id": case.customer_id, "text": "caf\u00e9",
+           "sent_at": now}
+    with engine.begin() as conn:
+        through_sa = conn.execute(_INSERT_MSG, {**row, "seq": case.last_seq + 1, "client_id": "sa"}).one()
+    insert_msg = DriverStatement(_INSERT_MSG, engine.dialect, _MSG_INSERT_KEYS)
+    through_driver = transact_driver(lambda dbc, o: insert_msg.first(
+        dbc, {**row, "seq": case.last_seq + 2, "client_id": "drv"}), engine)
+    assert through_driver._fields == tuple(through_sa._mapping.keys())
+    differ = {"id", "seq", "client_id"}
+    assert {k: v for k, v in through_driver._asdict().items() if k not in differ} == \
+        {k: v for k, v in through_sa._mapping.items() if k not in differ}
+    with engine.connect() as conn:  # stored alike, to the text of the timestamp
+        raw = conn.exec_driver_sql("SELECT client_id, sent_at, text FROM message WHERE client_id IN ('sa', 'drv') "
+                                   "ORDER BY client_id").all()
+        assert raw[0][1:] == raw[1][1:]
+        stored = conn.execute(select(_MSG).where(_MSG.c.client_id.in_(["sa", "drv"])).order_by(_MSG.c.seq)).all()
+    assert [r.sent_at for r in stored] == [through_sa.sent_at, through_driver.sent_at]
+    # a statement's constants (the statuses it compares to) are sent as SQLAlchemy sends them
+    bump = DriverStatement(_fast_post(False, "customer"), engine.dialect)
+    keys = {"b_case": case_id, "b_sender": "customer", "b_sender_id": case.customer_id, "b_client": "new",
+            "b_actor": case.customer_id, "b_brand": None, "b_now": now}
+    got = transact_driver(lambda dbc, o: bump.first(dbc, keys), engine)
+    assert got is not None and got.last_seq == case.last_seq + 1 and got.status == "active"  # (inserts above bumped nothing)
+    keys["b_client"] = "drv"  # already stored: the UPDATE matches nothing, and nothing is written
+    assert transact_driver(lambda dbc, o: bump.first(dbc, keys), engine) is None
+    with engine.connect() as conn:
+        assert conn.execute(select(Case.last_seq).where(Case.id == case_id)).scalar_one() == case.last_seq + 1
+
+
+def test_a_failed_driver_transaction_rolls_back_and_sends_nothing(app: Any, api: Api, monkeypatch: Any) -> None:
+    from sqlalchemy import func, select
+
+    from gigcx.models import Message
+    from gigcx.services import cases
+    from gigcx.services.cases import Actor
+
+    engine = app.extensions["gigcx_engine"]
+    customer, expert, case_id = _conversation(app, api)
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(Message)).scalar_one()
+        cust = conn.execute(select(Message.sender_id).where(Message.case_id == case_id)).scalars().first()
+    sent: list[Any] = []
+    monkeypatch.setattr(Outbox, "flush", lambda self: sent.extend(self.items))
+
+    def broken(self: Outbox, case: Any, msg: Any) -> None:
+        raise RuntimeError("after the insert, before the commit")
+
+    monkeypatch.setattr(Outbox, "message_posted", broken)
+    with pytest.raises(RuntimeError):
+        cases.send_message(engine, Actor("customer", cust), case_id=case_id, text="x", client_id="z")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Message)).scalar_one() == before
+    assert sent == []
+    # the pool's connection is usable again, with no transaction left open
+    monkeypatch.undo()
+    monkeypatch.setattr(Outbox, "flush", lambda self: sent.extend(self.items))
+    assert cases.send_message(engine, Actor("customer", cust), case_id=case_id, text="x", client_id="z")["text"] == "x"
+    assert [e for e, *_ in sent].count("message") >= 2
