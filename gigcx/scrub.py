@@ -305,9 +305,13 @@ def _tidy(text: str) -> str:
     return text.strip()
 
 
-def reusable_answer(answer: str, asker_texts: Iterable[str], vocabulary: Iterable[str] = ()) -> str:
-    """The expert's answer with personal data taken out, fit to show to other customers."""
-    details = asker_details(list(asker_texts), vocabulary)
+def reusable_answer(answer: str, asker_texts: Iterable[str], vocabulary: Iterable[str] = (), *,
+                    details: set[str] | None = None) -> str:
+    """The expert's answer with personal data taken out, fit to show to other customers.
+    `details`: what `asker_details(asker_texts, vocabulary)` returned, when the caller scrubs
+    several texts of one conversation (they are then not read again)."""
+    if details is None:
+        details = asker_details(list(asker_texts), vocabulary)
     text = scrub_structured(answer)
     text = _salutations(text)
     text = _drop_details(text, details)

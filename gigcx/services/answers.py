@@ -58,7 +58,7 @@ def record(session: Session, case: Case) -> int | None:
 
     Core statements on the session's connection (every confirmation runs this): the row is
     written at once, not left to the session's flush."""
-    from gigcx.scrub import reusable_answer  # phonenumbers and python-stdnum: loaded on first use
+    from gigcx.scrub import asker_details, reusable_answer  # phonenumbers, python-stdnum: loaded on first use
     msgs = session.connection().execute(_CONVERSATION, {"b_case": case.id}).all()
     if not msgs or msgs[0].recorded:
         return None
@@ -67,14 +67,14 @@ def record(session: Session, case: Case) -> int | None:
         return None
     asker = [case.question, *(text for sender, text, _ in msgs if sender == Sender.customer)]
     brand = session.get(Brand, case.brand_id)
-    words = vocabulary(session, brand) if brand else []
-    answer = reusable_answer(max(expert_texts, key=len), asker, words)
+    details = asker_details(asker, vocabulary(session, brand) if brand else [])  # one reading for both texts
+    answer = reusable_answer(max(expert_texts, key=len), asker, details=details)
     if len(answer) < MIN_ANSWER_CHARS:
         return None
     assert case.id is not None  # a stored row
     answer_id: int = session.connection().execute(_INSERT_ANSWER, {
         "brand_id": case.brand_id, "case_id": case.id, "topic": case.topic,
-        "question": reusable_answer(case.question, asker, words)[:4000], "answer": answer[:4000],
+        "question": reusable_answer(case.question, asker, details=details)[:4000], "answer": answer[:4000],
         "scrubbed": answer[:4000], "status": AnswerStatus.pending, "created_at": utcnow(), "decided_at": None,
         "decided_by": None}).scalar_one()
     log.info("reusable answer recorded", extra={"case_id": case.id, "brand_id": case.brand_id, "answer_id": answer_id})
