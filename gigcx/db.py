@@ -68,46 +68,48 @@ def make_engine(url: str) -> Engine:
 
 
 class DriverStatement:
-    """A Core statement compiled once for SQLite and run on the driver's own connection (sqlite3).
+    """A Core statement compiled once for the engine's dialect and run on the driver's own
+    connection (sqlite3, psycopg).
 
     The same SQL SQLAlchemy would send, its parameters through the same type processors (a
     statement's constants included), and rows with the same column names and values; without
     SQLAlchemy's per-statement machinery (an execution context, a cursor wrapper, result
-    metadata), which was a third of a chat message's server CPU (docs/benchmarks.md, "The message
-    path, third pass"). Only for a statement whose cost matters that much; the connection is one
-    in a transaction of `gigcx.uow.transact_driver`."""
+    metadata), which was a third of a chat message's server CPU on SQLite (docs/benchmarks.md,
+    "The message path, third pass"). Only for a statement whose cost matters that much; the
+    connection is one in a transaction of `gigcx.uow.transact_driver`."""
 
-    __slots__ = ("sql", "_slots", "_procs", "_row", "_results")
+    __slots__ = ("sql", "_names", "_slots", "_procs", "_positional", "_row", "_results")
 
     def __init__(self, statement: Any, dialect: Any, column_keys: list[str] | None = None) -> None:
         from collections import namedtuple
 
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-        if not compiled.positional:
-            raise ValueError("a driver statement needs a positional paramstyle (SQLite's qmark)")
         self.sql = str(compiled)
+        self._positional = compiled.positional
         binds = compiled.binds
-        # each position: the caller's key to read, or a constant of the statement (a literal compared to)
+        # the parameters as the SQL names them: in order (qmark), or each once (pyformat)
+        self._names = list(compiled.positiontup or ()) if self._positional else \
+            list(dict.fromkeys(compiled.bind_names.values()))
+        # each parameter: the caller's key to read, or a constant of the statement (a literal compared to)
         self._slots = [(name, None) if binds[name].required else (None, binds[name].effective_value)
-                       for name in compiled.positiontup or ()]
-        self._procs = [binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                       for name in compiled.positiontup or ()]
+                       for name in self._names]
+        self._procs = [binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names]
         columns = list(statement.exported_columns)
         self._row: Any = namedtuple("DriverRow", [c.key for c in columns])  # type: ignore[misc]
         self._results = [(i, proc) for i, c in enumerate(columns)
                          if (proc := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None]
 
-    def params(self, values: dict[str, Any]) -> list[Any]:
-        """The positional parameters for these named values, processed as SQLAlchemy would."""
+    def params(self, values: dict[str, Any]) -> list[Any] | dict[str, Any]:
+        """The driver's parameters for these named values, processed as SQLAlchemy would."""
         out = [values[key] if key is not None else const for key, const in self._slots]
         for i, proc in enumerate(self._procs):
             if proc is not None:
                 out[i] = proc(out[i])
-        return out
+        return out if self._positional else dict(zip(self._names, out))
 
     def first(self, dbc: Any, values: dict[str, Any]) -> Any:
         """Run on the driver connection `dbc`; its first row (a named tuple), or None. Every row
-        is fetched: the statement is done (stepped to its end) when this returns."""
+        is fetched: the statement is done when this returns."""
         rows = dbc.execute(self.sql, self.params(values)).fetchall()
         if not rows:
             return None

@@ -351,41 +351,49 @@ def send_message(engine: Engine, actor: Actor, *, case_id: int, text: str, clien
     """A chat message in a unit of work of its own: stored once, delivered after the commit; its
     `message` payload (as its writer sees it).
 
-    On SQLite a message that is stored takes the driver's connection with the same two statements
-    compiled once (`DriverStatement`, `transact_driver`): SQLAlchemy's per-statement and
-    per-transaction work was half of what storing a message cost. When its conditional UPDATE
-    matches nothing (nothing was written: unknown, not allowed, closed, a resend), `post_message`
-    runs in a unit of work of its own and says why, or answers the resend."""
-    if engine.dialect.name == "sqlite":
-        stored = transact_driver(lambda dbc, outbox: _post_on_driver(
-            engine, dbc, outbox, actor, case_id=case_id, text=text, client_id=client_id), engine)
-        if stored is not None:
-            return stored
+    A message that is stored takes the driver's connection with post_message's statements compiled
+    once (`DriverStatement`, `transact_driver`): SQLAlchemy's per-statement and per-transaction
+    work was half of what storing a message cost on SQLite, and on PostgreSQL BEGIN then costs no
+    round trip of its own. When the conditional UPDATE matches nothing (nothing was written:
+    unknown, not allowed, closed, a resend), `post_message` runs in a unit of work of its own and
+    says why, or answers the resend."""
+    stored = transact_driver(lambda dbc, outbox: _post_on_driver(
+        engine, dbc, outbox, actor, case_id=case_id, text=text, client_id=client_id), engine)
+    if stored is not None:
+        return stored
     return transact_core(lambda c, o: message_payload(post_message(
         c, o, actor, case_id=case_id, text=text, client_id=client_id)), engine)
 
 
 _MSG_INSERT_KEYS = ["case_id", "seq", "sender", "sender_id", "text", "client_id", "sent_at"]
-_DRIVER_POST: dict[tuple[int, str], tuple[DriverStatement, DriverStatement]] = {}
+_DRIVER_POST: dict[tuple[int, str], tuple[DriverStatement, DriverStatement | None]] = {}
 
 
 def _post_on_driver(engine: Engine, dbc: Any, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
                     client_id: str) -> dict[str, Any] | None:
-    """post_message's stored case on SQLite's driver connection: the message's payload, or None
+    """post_message's stored case on the driver's connection: the message's payload, or None
     (nothing written) when the case's conditional UPDATE matched no row."""
+    postgres = engine.dialect.name == "postgresql"
     statements = _DRIVER_POST.get((id(engine.dialect), actor.role))
     if statements is None:
         statements = _DRIVER_POST[(id(engine.dialect), actor.role)] = (
-            DriverStatement(_fast_post(False, actor.role), engine.dialect),
-            DriverStatement(_INSERT_MSG, engine.dialect, _MSG_INSERT_KEYS))
-    bump, insert_msg = statements
+            DriverStatement(_fast_post(postgres, actor.role), engine.dialect),
+            None if postgres else DriverStatement(_INSERT_MSG, engine.dialect, _MSG_INSERT_KEYS))
+    post, insert_msg = statements
     now = utcnow()
-    row = bump.first(dbc, {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id,
-                           "b_client": client_id, "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now})
+    keys = {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id, "b_client": client_id,
+            "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now}
+    if postgres:
+        keys.update(v_case_id=case_id, v_sender=actor.role, v_sender_id=actor.id, v_text=text,
+                    v_client_id=client_id, v_sent_at=now)
+    row = post.first(dbc, keys)
     if row is None:
         return None
-    msg = insert_msg.first(dbc, {"case_id": case_id, "seq": row.last_seq, "sender": actor.role,
-                                 "sender_id": actor.id, "text": text, "client_id": client_id, "sent_at": now})
+    if insert_msg is None:  # PostgreSQL: the message's columns and the case's delivery columns, in one row
+        msg = row
+    else:
+        msg = insert_msg.first(dbc, {"case_id": case_id, "seq": row.last_seq, "sender": actor.role,
+                                     "sender_id": actor.id, "text": text, "client_id": client_id, "sent_at": now})
     outbox.message_posted(row, msg)
     return message_payload(msg)
 

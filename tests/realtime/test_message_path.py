@@ -210,7 +210,7 @@ def test_post_message_stores_gap_free_and_refuses_as_before(app: Any, api: Api, 
 
 
 def test_a_driver_statement_stores_and_returns_what_sqlalchemy_does(app: Any, api: Api) -> None:
-    """DriverStatement (SQLite's driver connection) sends the statement's own SQL with its
+    """DriverStatement (the driver's own connection) sends the statement's own SQL with its
     parameters processed by the same types: the rows stored and the rows returned are the same as
     through SQLAlchemy, datetimes included."""
     from sqlalchemy import select
@@ -221,39 +221,80 @@ def test_a_driver_statement_stores_and_returns_what_sqlalchemy_does(app: Any, ap
     from gigcx.uow import transact_driver
 
     engine = app.extensions["gigcx_engine"]
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the driver path is SQLite's")
+    postgres = engine.dialect.name == "postgresql"
     customer, expert, case_id = _conversation(app, api)
     with engine.connect() as conn:
         case = conn.execute(select(Case.customer_id, Case.last_seq).where(Case.id == case_id)).one()
     now = utcnow()
     row = {"case_id": case_id, "sender": "customer", "sender_id": case.customer_id, "text": "caf\u00e9",
            "sent_at": now}
-    with engine.begin() as conn:
-        through_sa = conn.execute(_INSERT_MSG, {**row, "seq": case.last_seq + 1, "client_id": "sa"}).one()
+    with engine.begin() as conn:  # (seqs apart from the case's next ones, which the bump below takes)
+        through_sa = conn.execute(_INSERT_MSG, {**row, "seq": case.last_seq + 100, "client_id": "sa"}).one()
     insert_msg = DriverStatement(_INSERT_MSG, engine.dialect, _MSG_INSERT_KEYS)
     through_driver = transact_driver(lambda dbc, o: insert_msg.first(
-        dbc, {**row, "seq": case.last_seq + 2, "client_id": "drv"}), engine)
+        dbc, {**row, "seq": case.last_seq + 101, "client_id": "drv"}), engine)
     assert through_driver._fields == tuple(through_sa._mapping.keys())
     differ = {"id", "seq", "client_id"}
     assert {k: v for k, v in through_driver._asdict().items() if k not in differ} == \
         {k: v for k, v in through_sa._mapping.items() if k not in differ}
     with engine.connect() as conn:  # stored alike, to the text of the timestamp
-        raw = conn.exec_driver_sql("SELECT client_id, sent_at, text FROM message WHERE client_id IN ('sa', 'drv') "
-                                   "ORDER BY client_id").all()
+        raw = conn.exec_driver_sql("SELECT client_id, CAST(sent_at AS TEXT), text FROM message "
+                                   "WHERE client_id IN ('sa', 'drv') ORDER BY client_id").all()
         assert raw[0][1:] == raw[1][1:]
         stored = conn.execute(select(_MSG).where(_MSG.c.client_id.in_(["sa", "drv"])).order_by(_MSG.c.seq)).all()
     assert [r.sent_at for r in stored] == [through_sa.sent_at, through_driver.sent_at]
     # a statement's constants (the statuses it compares to) are sent as SQLAlchemy sends them
-    bump = DriverStatement(_fast_post(False, "customer"), engine.dialect)
+    bump = DriverStatement(_fast_post(postgres, "customer"), engine.dialect)
     keys = {"b_case": case_id, "b_sender": "customer", "b_sender_id": case.customer_id, "b_client": "new",
             "b_actor": case.customer_id, "b_brand": None, "b_now": now}
+    if postgres:  # the message is inserted in the same statement
+        keys.update({f"v_{k}": v for k, v in row.items()}, v_client_id="new")
     got = transact_driver(lambda dbc, o: bump.first(dbc, keys), engine)
-    assert got is not None and got.last_seq == case.last_seq + 1 and got.status == "active"  # (inserts above bumped nothing)
+    assert got is not None and got.last_seq if not postgres else got.seq == case.last_seq + 1
+    assert got.status == "active" and got.customer_id == case.customer_id
     keys["b_client"] = "drv"  # already stored: the UPDATE matches nothing, and nothing is written
+    if postgres:
+        keys["v_client_id"] = "drv"
     assert transact_driver(lambda dbc, o: bump.first(dbc, keys), engine) is None
     with engine.connect() as conn:
         assert conn.execute(select(Case.last_seq).where(Case.id == case_id)).scalar_one() == case.last_seq + 1
+
+
+def test_on_postgresql_a_message_waits_for_the_server_twice(app: Any, api: Api) -> None:
+    """BEGIN rides with the message's statement, and COMMIT ends the pipeline: one ReadyForQuery
+    from the server where BEGIN, the statement and COMMIT each took a round trip of their own."""
+    import tempfile
+
+    from sqlalchemy import event, select
+
+    from gigcx.models import Case
+    from gigcx.services import cases
+    from gigcx.services.cases import Actor
+
+    engine = app.extensions["gigcx_engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's protocol")
+    customer, expert, case_id = _conversation(app, api)
+    with engine.connect() as conn:
+        cust = conn.execute(select(Case.customer_id).where(Case.id == case_id)).scalar_one()
+    traced: list[Any] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        def on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            dbapi_conn.pgconn.trace(trace.fileno())
+            traced.append(dbapi_conn)
+
+        event.listen(engine, "checkout", on_checkout)
+        try:
+            msg = cases.send_message(engine, Actor("customer", cust), case_id=case_id, text="hi", client_id="rt")
+        finally:
+            event.remove(engine, "checkout", on_checkout)
+            for dbapi_conn in traced:
+                dbapi_conn.pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().splitlines()
+    assert msg["text"] == "hi" and len(traced) == 1
+    assert sum("ReadyForQuery" in line for line in lines) == 1, "\n".join(lines)
+    assert not traced[0].autocommit  # handed back to the pool as it came
 
 
 def test_a_failed_driver_transaction_rolls_back_and_sends_nothing(app: Any, api: Api, monkeypatch: Any) -> None:
