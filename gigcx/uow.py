@@ -141,41 +141,24 @@ def transact_core(work: Callable[[Connection, Outbox], R], engine: Engine | None
 
 def transact_driver(work: Callable[[Any, Outbox], R], engine: Engine) -> R:
     """`transact_core` on the driver's own connection (sqlite3, psycopg), for `db.DriverStatement`s:
-    the pool's connection, a transaction, COMMIT, then the events; ROLLBACK and no events on an
-    exception. Without SQLAlchemy's Connection and its transaction objects, which were a fifth of
-    a chat message's server CPU on SQLite (docs/benchmarks.md, "The message path, third pass").
-
-    SQLite: BEGIN IMMEDIATE, as every transaction here. PostgreSQL: psycopg would send BEGIN and
-    wait for it before the first statement, then COMMIT: three round trips for a one-statement
-    message. Here BEGIN rides in a pipeline with the first statement, whose rows `work` reads (one
-    round trip), and COMMIT is the second; `work` builds its events before the COMMIT is sent. A
-    failure there drops the connection (the server rolls back whatever it held; the pool opens
-    another) rather than hand back one in a state a failure left (in a pipeline, in autocommit)."""
+    the pool's connection, a transaction (SQLite: BEGIN IMMEDIATE, as every transaction here;
+    psycopg begins one itself), COMMIT, then the events; ROLLBACK and no events on an exception.
+    Without SQLAlchemy's Connection and its transaction objects, which were a fifth of a chat
+    message's server CPU on SQLite (docs/benchmarks.md, "The message path, third pass")."""
     outbox = Outbox()
     pooled = engine.raw_connection()
     try:
         dbc: Any = pooled.driver_connection
-        if engine.dialect.name != "postgresql":
+        if engine.dialect.name == "sqlite":
             dbc.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(dbc, outbox)
-            except BaseException:
-                dbc.rollback()
-                raise
-            dbc.commit()
-        else:
-            try:
-                dbc.autocommit = True  # no BEGIN of psycopg's own: the pipeline's comes with the statement
-                with dbc.pipeline():
-                    dbc.execute("BEGIN")
-                    result = work(dbc, outbox)
-                    dbc.execute("COMMIT")  # its answer is read as the pipeline ends (raising if it failed)
-                dbc.autocommit = False  # as the pool handed it out
-            except BaseException:
-                pooled.invalidate()
-                raise
+        try:
+            result = work(dbc, outbox)
+        except BaseException:
+            dbc.rollback()
+            raise
+        dbc.commit()
     finally:
-        pooled.close()  # back to the pool (SQLite: which rolls back whatever a failed COMMIT left open)
+        pooled.close()  # back to the pool (which rolls back whatever a failed COMMIT left open)
     outbox.flush()
     return result
 

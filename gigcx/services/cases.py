@@ -353,8 +353,7 @@ def send_message(engine: Engine, actor: Actor, *, case_id: int, text: str, clien
 
     A message that is stored takes the driver's connection with post_message's statements compiled
     once (`DriverStatement`, `transact_driver`): SQLAlchemy's per-statement and per-transaction
-    work was half of what storing a message cost on SQLite, and on PostgreSQL BEGIN then costs no
-    round trip of its own. When the conditional UPDATE matches nothing (nothing was written:
+    work was half of what storing a message cost on SQLite. When the conditional UPDATE matches nothing (nothing was written:
     unknown, not allowed, closed, a resend), `post_message` runs in a unit of work of its own and
     says why, or answers the resend."""
     stored = transact_driver(lambda dbc, outbox: _post_on_driver(

@@ -260,43 +260,6 @@ def test_a_driver_statement_stores_and_returns_what_sqlalchemy_does(app: Any, ap
         assert conn.execute(select(Case.last_seq).where(Case.id == case_id)).scalar_one() == case.last_seq + 1
 
 
-def test_on_postgresql_a_message_waits_for_the_server_twice(app: Any, api: Api) -> None:
-    """BEGIN rides with the message's statement, and COMMIT ends the pipeline: one ReadyForQuery
-    from the server where BEGIN, the statement and COMMIT each took a round trip of their own."""
-    import tempfile
-
-    from sqlalchemy import event, select
-
-    from gigcx.models import Case
-    from gigcx.services import cases
-    from gigcx.services.cases import Actor
-
-    engine = app.extensions["gigcx_engine"]
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's protocol")
-    customer, expert, case_id = _conversation(app, api)
-    with engine.connect() as conn:
-        cust = conn.execute(select(Case.customer_id).where(Case.id == case_id)).scalar_one()
-    traced: list[Any] = []
-    with tempfile.TemporaryFile("w+") as trace:
-        def on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-            dbapi_conn.pgconn.trace(trace.fileno())
-            traced.append(dbapi_conn)
-
-        event.listen(engine, "checkout", on_checkout)
-        try:
-            msg = cases.send_message(engine, Actor("customer", cust), case_id=case_id, text="hi", client_id="rt")
-        finally:
-            event.remove(engine, "checkout", on_checkout)
-            for dbapi_conn in traced:
-                dbapi_conn.pgconn.untrace()
-        trace.seek(0)
-        lines = trace.read().splitlines()
-    assert msg["text"] == "hi" and len(traced) == 1
-    assert sum("ReadyForQuery" in line for line in lines) == 1, "\n".join(lines)
-    assert not traced[0].autocommit  # handed back to the pool as it came
-
-
 def test_a_failed_driver_transaction_rolls_back_and_sends_nothing(app: Any, api: Api, monkeypatch: Any) -> None:
     from sqlalchemy import func, select
 
