@@ -149,6 +149,10 @@ class Settings(BaseSettings):
         "extensions", "every this many seconds the frozen objects are unfrozen, fully collected once (one long "
         "pause) and frozen again, which frees garbage frozen meanwhile; `0` never (garbage frozen by mistake "
         "then stays); at least `GIGCX_GC_FREEZE_S`")
+    tracemalloc_s: Seconds = setting(0.0,
+        "extensions", "for finding what grows: every this many seconds a serving process logs its RSS, the "
+        "Python heap traced by `tracemalloc` and the allocation sites that grew most since the last log (logger "
+        "`gigcx.memory`); tracing makes every allocation slower and takes memory of its own; `0` off")
     trusted_proxies: int = setting(0,
         "extensions", "how many reverse proxies in front of GigCX append to `X-Forwarded-For`; their word is "
         "taken for the client's address, which rate limits and [fraud signals](trust.md#where-people-connect-from) "

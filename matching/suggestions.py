@@ -31,6 +31,13 @@ class Suggestion:
     score: float
 
 
+def content_words(text: str) -> str:
+    """The text lower-cased without its stop words (the character n-grams' preprocessor)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return " ".join(w for w in text.lower().split() if w.strip(".,!?;:'\"()") not in ENGLISH_STOP_WORDS)
+
+
 class SuggestionIndex:
     """Cosine nearest neighbours over past questions, on content words only (stop words out):
     word TF-IDF plus character n-grams of those words (typos, plurals) in equal parts."""
@@ -52,8 +59,12 @@ class SuggestionIndex:
             return self
         texts = self.questions_
         self.words_ = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
+        # the preprocessor is a module function, not a bound method of the index: a bound one made
+        # the index a reference cycle (index -> vectorizer -> method -> index), freed only by a
+        # full garbage collection, which a serving process keeps long-lived objects out of
+        # (GIGCX_GC_FREEZE_S): every index a refit replaced stayed until the next reclaim
         self.chars_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                      preprocessor=self._content_words)
+                                      preprocessor=content_words)
         try:
             # stored transposed (features x cases, CSR): a query row times it reads only the
             # postings of the query's own terms, like an inverted index, instead of every case
@@ -67,11 +78,6 @@ class SuggestionIndex:
         """The indexed cases, in index order."""
         return [AnsweredCase(*row) for row in zip(getattr(self, "case_ids_", []), getattr(self, "questions_", []),
                                                   getattr(self, "answers_", []))]
-
-    def _content_words(self, text: str) -> str:
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-        return " ".join(w for w in text.lower().split() if w.strip(".,!?;:'\"()") not in ENGLISH_STOP_WORDS)
 
     @staticmethod
     def _stack(words: Any, chars: Any) -> Any:

@@ -21,7 +21,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 # the analyzer of each fitted vectorizer, built once (it depends on its parameters only);
-# weak keys: a refitted model's vectorizers go with it
+# weak keys: a refitted model's vectorizers go with it. The analyzer is built by an unfitted copy
+# with the same parameters (`_analyzer`): one built by the vectorizer itself holds it (bound
+# methods), and a weak key its own value refers to is never dropped, so every vectorizer ever
+# used stayed alive, with its vocabulary and whatever model held it (each refit's ranker and
+# suggestion index, for the life of the process).
 _ANALYZERS: weakref.WeakKeyDictionary[TfidfVectorizer, Callable[[str], list[str]]] = weakref.WeakKeyDictionary()
 
 
@@ -37,7 +41,7 @@ def transform_one(vec: TfidfVectorizer, text: str) -> Any:
     if analyze is None:
         if not _plain(vec):
             return vec.transform([text])
-        analyze = _ANALYZERS[vec] = vec.build_analyzer()
+        analyze = _ANALYZERS[vec] = _analyzer(vec)
     vocabulary = vec.vocabulary_
     counts: dict[int, int] = {}
     for feature in analyze(text):
@@ -55,6 +59,12 @@ def transform_one(vec: TfidfVectorizer, text: str) -> Any:
     if vec.norm == "l2":
         inplace_csr_row_normalize_l2(out)
     return out
+
+
+def _analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]]:
+    """`vec.build_analyzer()`, built by an unfitted vectorizer of the same parameters: the same
+    function, holding no reference to `vec` (nor its vocabulary)."""
+    return type(vec)(**vec.get_params(deep=False)).build_analyzer()
 
 
 def row_times(q: Any, m: Any) -> Any:

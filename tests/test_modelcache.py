@@ -224,3 +224,30 @@ def test_a_ranker_the_child_loads_from_the_database_ranks_like_one_loaded_and_fi
         for topics in (["cards"], ["pin"], []):
             assert entry.value.rank(text, topics) == here.rank(text, topics)
             assert entry.value.rank(text, topics, experts[:2]) == here.rank(text, topics, experts[:2])
+
+
+def test_a_background_rebuild_leaves_the_replaced_model_unreachable(app: Any) -> None:
+    """The swap drops the last reference to the old model, which reference counting alone then
+    frees (serving freezes long-lived objects out of full collections, GIGCX_GC_FREEZE_S)."""
+    import gc
+    import weakref
+
+    from matching.suggestions import AnsweredCase, SuggestionIndex
+
+    cases = [AnsweredCase(i, f"how do I reset the pin of card {i}", "in the app") for i in range(250)]
+    cache: RefreshingCache[Any, Any] = RefreshingCache(
+        "test index", lambda s, k: (len(cases),), lambda s, k: cases, lambda c: SuggestionIndex().fit(c), len,
+        inline_below=200, child_fit="matching.suggestions:SuggestionIndex")
+    old = SuggestionIndex().fit(cases[:100])
+    assert old.suggest("reset my pin")
+    cache.entries[7] = _Entry(version=(0,), built_at=0.0, size=250, value=old)
+    gone = weakref.ref(old)
+    del old
+    gc.collect()
+    gc.disable()
+    try:
+        cache._rebuild(app, 7)
+        assert gone() is None
+    finally:
+        gc.enable()
+    assert cache.entries[7].version == (250,) and cache.entries[7].value.suggest("reset my pin")

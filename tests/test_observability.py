@@ -147,3 +147,27 @@ def test_gc_freezer_settings_come_from_the_environment() -> None:
                 {"GIGCX_GC_FREEZE_S": "60", "GIGCX_GC_RECLAIM_S": "30"}):
         with pytest.raises(ConfigError, match="GIGCX_GC_"):
             Settings.load(bad)
+
+
+def test_memory_tracer_logs_rss_the_traced_heap_and_what_grew(caplog: Any) -> None:
+    """GIGCX_TRACEMALLOC_S (off by default): each tick logs the totals, then the allocation
+    sites that grew most since the last tick, the biggest first."""
+    import logging
+    import tracemalloc
+
+    from gigcx.config import Settings
+    from gigcx.observability import MemoryTracer
+
+    assert Settings.load({}).tracemalloc_s == 0
+    assert Settings.load({"GIGCX_TRACEMALLOC_S": "60"}).tracemalloc_s == 60
+    tracer = MemoryTracer(60, top=3)
+    try:
+        grown = [bytes(1000) for _ in range(2000)]  # ~2 MB from this line
+        with caplog.at_level(logging.INFO, logger="gigcx.memory"):
+            tracer.tick()
+    finally:
+        tracemalloc.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "gigcx.memory"]
+    assert lines[0].startswith("memory: rss ") and "traced " in lines[0] and "gc objects" in lines[0]
+    assert len(lines) == 4 and "grown = [bytes(1000)" in lines[1].splitlines()[2]
+    assert grown

@@ -32,7 +32,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
     from gigcx.config import Settings
     from gigcx.drain import DRAIN
     from gigcx.extensions import socketio
-    from gigcx.observability import GcFreezer, tune_gc_for_serving
+    from gigcx.observability import GcFreezer, MemoryTracer, tune_gc_for_serving
     from gigcx.realtime import start_background
     from gigcx.wsgi import hardened_handler
 
@@ -49,6 +49,8 @@ def serve(host: str, port: int, access_log: bool) -> None:
     start_background(app)
     if freezer is not None:
         socketio.start_background_task(freezer.run, socketio.sleep)
+    if settings.tracemalloc_s:  # off by default: tracing slows every allocation
+        socketio.start_background_task(MemoryTracer(settings.tracemalloc_s).run, socketio.sleep)
     # TCP_NODELAY (inherited by accepted sockets): an event followed by its ack are two small
     # frames, and Nagle plus the client's delayed ACK would hold the second one for 40 ms.
     listener = green_socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

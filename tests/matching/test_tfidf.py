@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.suggestions import SuggestionIndex
+from matching.suggestions import content_words
 from matching.tfidf import transform_one
 
 TEXTS = ["where is my card, it has not arrived", "I lost my card", "refund for my order please",
@@ -16,7 +16,7 @@ def _vectorizers() -> list[TfidfVectorizer]:
     return [TfidfVectorizer(sublinear_tf=True, dtype=np.float64),  # the ranker's
             TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2)),  # suggestions'
             TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                            preprocessor=SuggestionIndex()._content_words),
+                            preprocessor=content_words),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),  # classifier's
             TfidfVectorizer(norm=None), TfidfVectorizer(binary=True), TfidfVectorizer(norm="l1")]  # fallbacks
 
