@@ -64,7 +64,8 @@ def transform_one(vec: TfidfVectorizer, text: str) -> Any:
 def _analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]]:
     """`vec.build_analyzer()`, built by an unfitted vectorizer of the same parameters: the same
     function, holding no reference to `vec` (nor its vocabulary)."""
-    return type(vec)(**vec.get_params(deep=False)).build_analyzer()
+    analyzer: Callable[[str], list[str]] = type(vec)(**vec.get_params(deep=False)).build_analyzer()
+    return analyzer
 
 
 def row_times(q: Any, m: Any) -> Any:
