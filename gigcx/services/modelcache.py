@@ -139,6 +139,8 @@ class RefreshingCache(Generic[D, V]):
                         fitted = load_and_fit_in_child(self.child_fit, Source(database_url, *self.child_load, key))
                         self.entries[key] = _Entry(fitted.version, time.monotonic(), fitted.size, fitted.model,
                                                    fitted.fit_s)
+                        log.info("rebuilt %s of brand %s: %s items, fitted in %.1f s in a child process",
+                                 self.name, key, fitted.size, fitted.fit_s)
                         return
                 with session_scope() as session:
                     version = self.version(session, key)
@@ -152,6 +154,8 @@ class RefreshingCache(Generic[D, V]):
                     value = call_blocking(self.fit, data)  # the connection is back in the pool by now
                 done = time.monotonic()
                 self.entries[key] = _Entry(version, done, self.size(data), value, done - start)
+                log.info("rebuilt %s of brand %s: %s items, fitted in %.1f s", self.name, key, self.size(data),
+                         done - start)
         except Exception:
             log.exception("rebuilding %s of brand %s failed", self.name, key)
         finally:
