@@ -27,7 +27,7 @@ What it does, in one run:
 5. Phase "ramp" (after the target: it ends by overloading the server on purpose): message-only
    steps of increasing rate over those conversations (a random party of a random conversation
    sends), stopping at the first step that is not sustained (all delivered, no error, p99 <=
-   --ramp-p99-ms): the relay ceiling. Unless `--no-echo`, steps beyond `--ramp` (1.25x each) are
+   --ramp-p99-ms): the relay ceiling. Unless `--no-echo`, steps beyond `--ramp` (`--ramp-factor`x each, 1.25) are
    added until one fails, so a ceiling is never the end of the listed steps.
 6. The same ramp against bench/echo_server.py (bare Flask-SocketIO relay, gevent +
    simple-websocket, no database) with as many conversations, also run until a step fails: the
@@ -157,7 +157,8 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
         print(f"  gigcx target, per 5 s (s, message p99 ms, ask->offer p99 ms): {target['timeline']}", flush=True)
         ceiling_gigcx, cpu_ms_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms,
-                                           until_failure=not args.no_echo)
+                                           until_failure=not args.no_echo, factor=args.ramp_factor,
+                                           max_extra=args.ramp_max_extra)
         report["gigcx"] = fleet.stop()
         report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
         report["gigcx"]["server_rss_end_mib"] = [round(psutil.Process(p.pid).memory_info().rss / 2**20, 1)
@@ -176,7 +177,8 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
             port = free_port()
             echo = start_echo(folder, port)
             fleet = Fleet("echo", f"http://127.0.0.1:{port}", args.workers, echo.pid, pairs=pairs)
-            ceiling_echo, cpu_ms_echo = ramp(fleet, args.ramp + args.echo_ramp, args.ramp_step_s, args.ramp_p99_ms)
+            ceiling_echo, cpu_ms_echo = ramp(fleet, args.ramp + args.echo_ramp, args.ramp_step_s, args.ramp_p99_ms,
+                                             factor=args.ramp_factor, max_extra=args.ramp_max_extra)
             report["echo"] = fleet.stop()
         finally:
             stop(echo)
@@ -269,6 +271,9 @@ def main() -> None:
     parser.add_argument("--echo-ramp", type=lambda s: [int(x) for x in s.split(",")], default=[1200, 1600, 2400],
                         help="further steps for the echo server only")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds of asks that open the conversations")
+    parser.add_argument("--ramp-factor", type=float, default=1.25,
+                        help="each step added beyond the listed ones is this times the last (both ramps)")
+    parser.add_argument("--ramp-max-extra", type=int, default=12, help="at most this many added steps per ramp")
     parser.add_argument("--ramp-p99-ms", type=float, default=250.0,
                         help="a ramp step counts as sustained when all is delivered with p99 under this")
     parser.add_argument("--database-url", default=None,

@@ -166,11 +166,12 @@ def sustained(stats: dict[str, Any], p99_ms: float) -> bool:
 
 
 def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float, *,
-         until_failure: bool = True, max_extra: int = 12) -> tuple[float, float | None]:
+         until_failure: bool = True, max_extra: int = 12, factor: float = 1.25) -> tuple[float, float | None]:
     """Message-only steps of increasing rate until one is not sustained: (best sustained rate,
     server CPU milliseconds per delivered message at that step). With `until_failure`, steps
-    beyond `rates` (each 1.25x the last) are added while they are sustained, so a ceiling is never
-    reported merely because the listed steps ran out."""
+    beyond `rates` (each `factor` x the last, rounded to 50) are added while they are sustained, so
+    a ceiling is never reported merely because the listed steps ran out; a smaller factor finds
+    the ceiling to within a smaller step."""
     best, cpu_ms = 0.0, None
     steps, extra = list(rates), 0
     i = 0
@@ -194,7 +195,7 @@ def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float, *,
             cpu_ms = round(10 * cpu / best, 3) if cpu and best else None  # % of a core -> ms per message
         i += 1
         if i == len(steps) and until_failure and extra < max_extra:
-            steps.append(int(round(rate * 1.25 / 50) * 50) or rate + 50)
+            steps.append(max(int(round(rate * factor / 50) * 50), rate + 50))
             extra += 1
     return best, cpu_ms
 
