@@ -226,6 +226,53 @@ def test_a_ranker_the_child_loads_from_the_database_ranks_like_one_loaded_and_fi
             assert entry.value.rank(text, topics, experts[:2]) == here.rank(text, topics, experts[:2])
 
 
+def test_a_suggestion_index_the_child_loads_from_the_database_suggests_like_one_fitted_here(app: Any,
+                                                                                          api: Any) -> None:
+    """The suggestion index's background rebuild reads nothing in the serving process either: the
+    child reads the brand's suggestible answers (and their version) through the same functions."""
+    import uuid
+
+    from gigcx.db import session_scope
+    from gigcx.models import Brand, Case, CaseStatus, Customer, ReusableAnswer, utcnow
+    from gigcx.services import routing
+    from matching.suggestions import SuggestionIndex
+    from tests.payouts.money_helpers import setup_brand
+
+    _, brand_id = setup_brand(api)
+    questions = ["where is my card", "my card has not arrived", "how do I reset my pin", "refund a double charge"]
+    with app.app_context(), session_scope() as s:
+        brand = s.get(Brand, brand_id)
+        assert brand is not None
+        brand.answer_reuse = "auto"
+        customer = Customer(brand_id=brand_id, token_hash=uuid.uuid4().hex)
+        s.add_all([brand, customer])
+        s.flush()
+        for n in range(60):
+            case = Case(brand_id=brand_id, customer_id=customer.id, client_id=uuid.uuid4().hex,  # type: ignore[arg-type]
+                        question=questions[n % 4], status=CaseStatus.resolved, resolved_at=utcnow())
+            s.add(case)
+            s.flush()
+            s.add(ReusableAnswer(brand_id=brand_id, case_id=case.id, question=f"{questions[n % 4]} ({n})",  # type: ignore[arg-type]
+                                 answer=f"answer {n}", scrubbed=f"answer {n}",
+                                 status="rejected" if n % 10 == 0 else "pending"))
+        s.commit()
+        answered, version = routing.answered_cases(s, brand_id), routing._answered_version(s, brand_id)
+
+    def not_here(*args: Any) -> Any:
+        raise AssertionError("loaded or fitted inside the serving process")
+
+    cache = routing._suggestion_cache()
+    cache.load, cache.version, cache.fit = not_here, not_here, not_here
+    cache.entries[brand_id] = _Entry(version=(0,), built_at=0.0, size=1000, value="stale")
+    cache._rebuild(app, brand_id)
+    entry = cache.entries[brand_id]
+    here = SuggestionIndex().fit(answered)
+    assert isinstance(entry.value, SuggestionIndex) and entry.version == version
+    assert entry.size == len(answered) == 54  # the rejected answers are not suggested
+    for text in questions + ["something else entirely"]:
+        assert entry.value.suggest(text) == here.suggest(text)
+
+
 def test_a_background_rebuild_leaves_the_replaced_model_unreachable(app: Any) -> None:
     """The swap drops the last reference to the old model, which reference counting alone then
     frees (serving freezes long-lived objects out of full collections, GIGCX_GC_FREEZE_S)."""

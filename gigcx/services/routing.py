@@ -255,4 +255,7 @@ def _suggestion_cache() -> RefreshingCache[list[AnsweredCase], SuggestionIndex]:
     return RefreshingCache(
         "suggestion index", _answered_version, answered_cases, lambda cases: SuggestionIndex().fit(cases), len,
         inline_below=200, min_interval_s=10.0, child_fit="matching.suggestions:SuggestionIndex",
-        interim=lambda cases, n: cases[:n])  # answered_cases is newest first
+        interim=lambda cases, n: cases[:n],  # answered_cases is newest first
+        # the child reads the answers itself: loading 5,000 of them here (and pickling them to the
+        # child) was a step of 12-16 MiB in the serving process's memory at each refit
+        child_load=("gigcx.services.routing:_answered_version", "gigcx.services.routing:answered_cases"))
