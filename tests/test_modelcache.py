@@ -226,8 +226,8 @@ def test_a_ranker_the_child_loads_from_the_database_ranks_like_one_loaded_and_fi
             assert entry.value.rank(text, topics, experts[:2]) == here.rank(text, topics, experts[:2])
 
 
-def test_a_suggestion_index_the_child_loads_from_the_database_suggests_like_one_fitted_here(app: Any,
-                                                                                          api: Any) -> None:
+def test_a_suggestion_index_the_child_loads_from_the_database_suggests_like_one_fitted_here(
+        app: Any, api: Any, monkeypatch: Any) -> None:
     """The suggestion index's background rebuild reads nothing in the serving process either: the
     child reads the brand's suggestible answers (and their version) through the same functions."""
     import uuid
@@ -261,14 +261,26 @@ def test_a_suggestion_index_the_child_loads_from_the_database_suggests_like_one_
     def not_here(*args: Any) -> Any:
         raise AssertionError("loaded or fitted inside the serving process")
 
+    from gigcx import fitworker
+
+    children: list[Any] = []
+    real = fitworker.load_and_fit_in_child
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        children.append(real(*args, **kwargs))
+        return children[-1]
+
     cache = routing._suggestion_cache()
     cache.load, cache.version, cache.fit = not_here, not_here, not_here
     cache.entries[brand_id] = _Entry(version=(0,), built_at=0.0, size=1000, value="stale")
+    monkeypatch.setattr(fitworker, "load_and_fit_in_child", spy)
     cache._rebuild(app, brand_id)
     entry = cache.entries[brand_id]
     here = SuggestionIndex().fit(answered)
     assert isinstance(entry.value, SuggestionIndex) and entry.version == version
     assert entry.size == len(answered) == 54  # the rejected answers are not suggested
+    # the next rebuild is spaced by the whole rebuild (the child's start and reading), not its fit alone
+    assert len(children) == 1 and entry.build_s > children[0].fit_s
     for text in questions + ["something else entirely"]:
         assert entry.value.suggest(text) == here.suggest(text)
 
