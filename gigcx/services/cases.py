@@ -329,22 +329,31 @@ def post_message(session: Session | Connection, outbox: Outbox, actor: Actor, *,
     if q is None:
         q = _FAST_POST[(postgres, actor.role)] = _fast_post(postgres, actor.role)
     now = utcnow()
-    keys = {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id, "b_client": client_id,
-            "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now}
-    if postgres:
-        keys.update(v_case_id=case_id, v_sender=actor.role, v_sender_id=actor.id, v_text=text,
-                    v_client_id=client_id, v_sent_at=now)
-    row = conn.execute(q, keys).first()
+    row = conn.execute(q, _post_keys(postgres, actor, case_id, text, client_id, now)).first()
     if row is None:
         return _post_checked(conn, outbox, actor, case_id=case_id, text=text, client_id=client_id)
     if postgres:  # the message's columns and the case's delivery columns, in one row
         outbox.message_posted(row, row)
         return row
-    msg = conn.execute(_INSERT_MSG, {"case_id": case_id, "seq": row.last_seq, "sender": actor.role,
-                                     "sender_id": actor.id, "text": text, "client_id": client_id,
-                                     "sent_at": now}).one()
+    msg = conn.execute(_INSERT_MSG, _insert_keys(actor, case_id, row.last_seq, text, client_id, now)).one()
     outbox.message_posted(row, msg)
     return msg
+
+
+def _post_keys(postgres: bool, actor: Actor, case_id: int, text: str, client_id: str, now: Any) -> dict[str, Any]:
+    """The parameters of `_fast_post`'s statement (on PostgreSQL with the message's own)."""
+    keys = {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id, "b_client": client_id,
+            "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now}
+    if postgres:
+        keys.update(v_case_id=case_id, v_sender=actor.role, v_sender_id=actor.id, v_text=text,
+                    v_client_id=client_id, v_sent_at=now)
+    return keys
+
+
+def _insert_keys(actor: Actor, case_id: int, seq: int, text: str, client_id: str, now: Any) -> dict[str, Any]:
+    """The parameters of `_INSERT_MSG` (SQLite's second statement)."""
+    return {"case_id": case_id, "seq": seq, "sender": actor.role, "sender_id": actor.id, "text": text,
+            "client_id": client_id, "sent_at": now}
 
 
 def send_message(engine: Engine, actor: Actor, *, case_id: int, text: str, client_id: str) -> dict[str, Any]:
@@ -353,9 +362,9 @@ def send_message(engine: Engine, actor: Actor, *, case_id: int, text: str, clien
 
     A message that is stored takes the driver's connection with post_message's statements compiled
     once (`DriverStatement`, `transact_driver`): SQLAlchemy's per-statement and per-transaction
-    work was half of what storing a message cost on SQLite. When the conditional UPDATE matches nothing (nothing was written:
-    unknown, not allowed, closed, a resend), `post_message` runs in a unit of work of its own and
-    says why, or answers the resend."""
+    work was half of what storing a message cost on SQLite. When the conditional UPDATE matches
+    nothing (nothing was written: unknown, not allowed, closed, a resend), `post_message` runs in a
+    unit of work of its own and says why, or answers the resend."""
     stored = transact_driver(lambda dbc, outbox: _post_on_driver(
         engine, dbc, outbox, actor, case_id=case_id, text=text, client_id=client_id), engine)
     if stored is not None:
@@ -365,7 +374,8 @@ def send_message(engine: Engine, actor: Actor, *, case_id: int, text: str, clien
 
 
 _MSG_INSERT_KEYS = ["case_id", "seq", "sender", "sender_id", "text", "client_id", "sent_at"]
-_DRIVER_POST: dict[tuple[int, str], tuple[DriverStatement, DriverStatement | None]] = {}
+# by (dialect, driver, role): what the compiled SQL and its type processors depend on
+_DRIVER_POST: dict[tuple[str, str, str], tuple[DriverStatement, DriverStatement | None]] = {}
 
 
 def _post_on_driver(engine: Engine, dbc: Any, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
@@ -373,26 +383,21 @@ def _post_on_driver(engine: Engine, dbc: Any, outbox: Outbox, actor: Actor, *, c
     """post_message's stored case on the driver's connection: the message's payload, or None
     (nothing written) when the case's conditional UPDATE matched no row."""
     postgres = engine.dialect.name == "postgresql"
-    statements = _DRIVER_POST.get((id(engine.dialect), actor.role))
+    which = (engine.dialect.name, engine.dialect.driver, actor.role)
+    statements = _DRIVER_POST.get(which)
     if statements is None:
-        statements = _DRIVER_POST[(id(engine.dialect), actor.role)] = (
+        statements = _DRIVER_POST[which] = (
             DriverStatement(_fast_post(postgres, actor.role), engine.dialect),
             None if postgres else DriverStatement(_INSERT_MSG, engine.dialect, _MSG_INSERT_KEYS))
     post, insert_msg = statements
     now = utcnow()
-    keys = {"b_case": case_id, "b_sender": actor.role, "b_sender_id": actor.id, "b_client": client_id,
-            "b_actor": actor.id, "b_brand": actor.brand_id, "b_now": now}
-    if postgres:
-        keys.update(v_case_id=case_id, v_sender=actor.role, v_sender_id=actor.id, v_text=text,
-                    v_client_id=client_id, v_sent_at=now)
-    row = post.first(dbc, keys)
+    row = post.first(dbc, _post_keys(postgres, actor, case_id, text, client_id, now))
     if row is None:
         return None
     if insert_msg is None:  # PostgreSQL: the message's columns and the case's delivery columns, in one row
         msg = row
     else:
-        msg = insert_msg.first(dbc, {"case_id": case_id, "seq": row.last_seq, "sender": actor.role,
-                                     "sender_id": actor.id, "text": text, "client_id": client_id, "sent_at": now})
+        msg = insert_msg.first(dbc, _insert_keys(actor, case_id, row.last_seq, text, client_id, now))
     outbox.message_posted(row, msg)
     return message_payload(msg)
 
