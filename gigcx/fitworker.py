@@ -10,7 +10,12 @@ unpickling the model.
 version, through the loader functions the parent names: the parent then neither reads 20,000 rows
 on its event loop (0.1-0.4 s, during which its other greenlets waited for the database and the
 loop) nor pickles them. The child reads outside any transaction it would have to begin itself: on
-SQLite a plain reader (no `BEGIN IMMEDIATE`, so no writer of any process waits for it)."""
+SQLite a plain reader (no `BEGIN IMMEDIATE`, so no writer of any process waits for it).
+
+The child runs at a lower CPU priority (`CHILD_NICENESS` above the parent's): a refit is
+background work, and on a machine whose cores the serving process, the database and the load
+share, a fit at the same priority took a core from the serving process while it ran
+(docs/benchmarks.md, "After the third round: PostgreSQL, 1 and 2 processes")."""
 from __future__ import annotations
 
 import importlib
@@ -18,12 +23,15 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: how much lower than its parent's the child's CPU priority is (`nice`; the kernel caps it at 19)
+CHILD_NICENESS = 10
 
 
 def fit_in_child(target: str, data: Any, timeout_s: float = 600.0) -> Any:
@@ -69,14 +77,21 @@ def load_and_fit_in_child(target: str, source: Source, timeout_s: float = 600.0)
 
 
 def _run(args: list[str], payload: Any, timeout_s: float) -> Any:
+    """Run the child; its model comes back through an unlinked temporary file, read by the
+    unpickler as it goes. Through a pipe it arrived as chunks joined into one bytes object (6 MiB
+    for a suggestion index of 5,000 answers), then unpickled: twice the model's size allocated in
+    the serving process at each swap, among its connections' allocations (docs/benchmarks.md,
+    "Memory at model swaps")."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "gigcx.fitworker", *args],  # noqa: S603 - our own module
-                          input=pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
-                          capture_output=True, timeout=timeout_s, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"fitting {args[0]} in a child process failed ({done.returncode}): "
-                           f"{done.stderr.decode(errors='replace')[-2000:]}")
-    return pickle.loads(done.stdout)  # noqa: S301 - our own child's output
+    with tempfile.TemporaryFile(prefix="gigcx-model-") as model_file:
+        done = subprocess.run([sys.executable, "-m", "gigcx.fitworker", *args],  # noqa: S603 - our own module
+                              input=pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
+                              stdout=model_file, stderr=subprocess.PIPE, timeout=timeout_s, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"fitting {args[0]} in a child process failed ({done.returncode}): "
+                               f"{done.stderr.decode(errors='replace')[-2000:]}")
+        model_file.seek(0)
+        return pickle.load(model_file)  # noqa: S301 - our own child's output
 
 
 def _named(target: str, what: str = "Estimator") -> Any:
@@ -109,6 +124,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m gigcx.fitworker package.module:Estimator [--from-database] < data.pickle "
               "> model.pickle", file=sys.stderr)
         return 2
+    if hasattr(os, "nice"):  # POSIX
+        os.nice(CHILD_NICENESS)
     payload = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
     if len(argv) == 2:
         version, data = read_source(payload)

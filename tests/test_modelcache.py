@@ -310,3 +310,22 @@ def test_a_background_rebuild_leaves_the_replaced_model_unreachable(app: Any) ->
     finally:
         gc.enable()
     assert cache.entries[7].version == (250,) and cache.entries[7].value.suggest("reset my pin")
+
+
+class PriorityProbe:
+    """An "estimator" for the fit worker that remembers the CPU priority it was fitted at."""
+
+    def fit(self, data: Any) -> PriorityProbe:
+        import os
+
+        self.niceness = os.nice(0)
+        return self
+
+
+def test_a_child_fit_runs_at_a_lower_cpu_priority_than_the_serving_process() -> None:
+    import os
+
+    from gigcx.fitworker import CHILD_NICENESS, fit_in_child
+
+    probe = fit_in_child("tests.test_modelcache:PriorityProbe", [])
+    assert probe.niceness == min(19, os.nice(0) + CHILD_NICENESS)
