@@ -94,14 +94,16 @@ class Case(SQLModel, table=True):
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: int = Field(foreign_key="brand.id")
-    customer_id: int = Field(foreign_key="customer.id", index=True)
+    # no index of its own: (customer_id, client_id) and ix_case_customer_expert lead with it
+    customer_id: int = Field(foreign_key="customer.id")
     client_id: str = Field(max_length=100)
     question: str = Field(max_length=4000)
     language: str = Field(default="en", max_length=16)
     topic: Optional[str] = Field(default=None, max_length=64)
     topic_confidence: Optional[float] = None
     status: str = Field(default=CaseStatus.matching, max_length=24)
-    expert_id: Optional[int] = Field(default=None, foreign_key="expert.id", index=True)
+    # no index of its own: ix_case_expert_status and ix_case_expert_recent lead with it
+    expert_id: Optional[int] = Field(default=None, foreign_key="expert.id")
     offer_round: int = 0
     last_seq: int = 0
     # bumped with every change a `case` event announces: clients keep the snapshot with the highest
@@ -157,7 +159,8 @@ class Message(SQLModel, table=True):
         UniqueConstraint("case_id", "sender", "sender_id", "client_id", name="uq_message_sender_client"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="support_case.id", index=True)
+    # no index of its own: (case_id, seq) leads with it
+    case_id: int = Field(foreign_key="support_case.id")
     seq: int
     sender: str = Field(max_length=16)
     sender_id: Optional[int] = None
