@@ -13,9 +13,8 @@ loop) nor pickles them. The child reads outside any transaction it would have to
 SQLite a plain reader (no `BEGIN IMMEDIATE`, so no writer of any process waits for it).
 
 The child runs at a lower CPU priority (`CHILD_NICENESS` above the parent's): a refit is
-background work, and on a machine whose cores the serving process, the database and the load
-share, a fit at the same priority took a core from the serving process while it ran
-(docs/benchmarks.md, "After the third round: PostgreSQL, 1 and 2 processes")."""
+background work (a ranker's takes seconds of a core at 20,000 past cases), and where the serving
+process, its database and the child share too few cores, the scheduler should favour serving."""
 from __future__ import annotations
 
 import importlib
