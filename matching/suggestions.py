@@ -49,15 +49,16 @@ class SuggestionIndex:
     def fit(self, cases: Sequence[AnsweredCase]) -> SuggestionIndex:
         """Index the answered cases (an empty list gives an index that suggests nothing).
 
-        The cases are kept column-wise (ids, questions, answers), not as one object each: a
-        serving process holds this index for its life, and thousands of small objects would be
-        thousands more for every garbage collection to walk and for every reload to build."""
-        self.case_ids_ = [c.case_id for c in cases]
-        self.questions_ = [c.question for c in cases]
-        self.answers_ = [c.answer for c in cases]
-        if not self.case_ids_:
+        The cases are kept in three arrays, not as objects: their ids, and their questions and
+        answers as one UTF-8 text with offsets (question i is ``text_[bounds_[2i]:bounds_[2i+1]]``,
+        its answer runs to ``bounds_[2i+2]``). A serving process holds this index for its life and
+        replaces it at each refit: 10,000 strings would be 10,000 small allocations to make and
+        free at each swap (and objects for every garbage collection to walk), where arrays are a
+        few large blocks, mapped straight from the file a child fitted them into."""
+        texts = [c.question for c in cases]
+        self._store([c.case_id for c in cases], [t for c in cases for t in (c.question, c.answer)])
+        if not cases:
             return self
-        texts = self.questions_
         self.words_ = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2))
         # the preprocessor is a module function, not a bound method of the index: a bound one made
         # the index a reference cycle (index -> vectorizer -> method -> index), freed only by a
@@ -70,14 +71,27 @@ class SuggestionIndex:
             # postings of the query's own terms, like an inverted index, instead of every case
             self.postings_ = self._stack(self.words_.fit_transform(texts), self.chars_.fit_transform(texts)).T.tocsr()
         except ValueError:  # nothing but stop words in every question: nothing to match on
-            self.case_ids_, self.questions_, self.answers_ = [], [], []
+            self._store([], [])
         return self
+
+    def _store(self, case_ids: list[int], texts: list[str]) -> None:
+        encoded = [t.encode() for t in texts]
+        self.case_ids_ = np.array(case_ids, dtype=np.int64)
+        self.text_ = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+        self.bounds_ = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=self.bounds_[1:])
+
+    def _text(self, i: int) -> str:
+        """The i-th stored text (question j is 2j, its answer 2j + 1)."""
+        return self.text_[self.bounds_[i]:self.bounds_[i + 1]].tobytes().decode()
+
+    def __len__(self) -> int:
+        return len(getattr(self, "case_ids_", ()))
 
     @property
     def cases_(self) -> list[AnsweredCase]:
         """The indexed cases, in index order."""
-        return [AnsweredCase(*row) for row in zip(getattr(self, "case_ids_", []), getattr(self, "questions_", []),
-                                                  getattr(self, "answers_", []))]
+        return [AnsweredCase(int(self.case_ids_[j]), self._text(2 * j), self._text(2 * j + 1)) for j in range(len(self))]
 
     @staticmethod
     def _stack(words: Any, chars: Any) -> Any:
@@ -86,7 +100,7 @@ class SuggestionIndex:
 
     def suggest(self, text: str) -> list[Suggestion]:
         """Up to `k` answered cases whose question is close enough to `text`, best first."""
-        if not getattr(self, "case_ids_", None):
+        if not len(self):
             return []
         words, chars = transform_one(self.words_, text), transform_one(self.chars_, text)
         # the query row of `_stack`, built directly (same values, same order), times the
@@ -102,5 +116,5 @@ class SuggestionIndex:
             if sims[i] < self.min_score:
                 break
             j = int(i)
-            out.append(Suggestion(self.case_ids_[j], self.questions_[j], self.answers_[j], round(float(sims[i]), 3)))
+            out.append(Suggestion(int(self.case_ids_[j]), self._text(2 * j), self._text(2 * j + 1), round(float(sims[i]), 3)))
         return out

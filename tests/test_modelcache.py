@@ -74,6 +74,52 @@ def test_a_suggestion_index_fitted_in_a_child_process_suggests_like_one_fitted_h
         assert there.suggest(text) == here.suggest(text) and here.suggest(text)
 
 
+def _mapped_deleted_files() -> set[str]:
+    """The unlinked files this process maps (a child's model file is one)."""
+    with open("/proc/self/maps") as maps:
+        return {line.split(maxsplit=5)[-1].strip() for line in maps if line.rstrip().endswith("(deleted)")}
+
+
+def _owner(array: Any) -> Any:
+    """What finally holds an array's memory (following views to their base, buffers to their object)."""
+    while True:
+        nxt = getattr(array, "base", None)
+        if nxt is None:
+            nxt = getattr(array, "obj", None)
+        if nxt is None:
+            return array
+        array = nxt
+
+
+def test_a_model_from_a_child_keeps_its_arrays_in_a_mapped_file_until_it_is_dropped() -> None:
+    """A swapped model's arrays never enter the serving process's heap: they are views of the
+    child's (unlinked) output file, mapped; dropping the model unmaps it."""
+    import gc
+    import mmap
+    import sys
+
+    import pytest
+
+    from gigcx.fitworker import fit_in_child
+    from matching.suggestions import AnsweredCase, SuggestionIndex
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/self/maps")
+    cases = [AnsweredCase(i, f"my card number {i} has not arrived", f"Answer {i}: cards take 5 days. ü") for i in range(300)]
+    before = _mapped_deleted_files()
+    here, there = SuggestionIndex().fit(cases), fit_in_child("matching.suggestions:SuggestionIndex", cases)
+    assert there.cases_ == here.cases_ == cases  # texts (non-ASCII too) and ids come back whole
+    assert there.suggest("my card 7 has not arrived") == here.suggest("my card 7 has not arrived")
+    arrays = [there.postings_.data, there.postings_.indices, there.text_, there.bounds_, there.case_ids_]
+    for array in arrays:
+        assert isinstance(_owner(array), mmap.mmap) and array.flags.aligned and array.flags.writeable
+    assert _mapped_deleted_files() - before, "the model's file is not mapped"
+    there.text_[0] = ord("X")  # copy-on-write: the model may change its own arrays in place
+    del there, arrays, array
+    gc.collect()
+    assert not _mapped_deleted_files() - before, "a dropped model's file stays mapped"
+
+
 def test_a_large_history_with_no_model_is_served_by_a_stand_in_while_the_full_fit_runs(app: Any) -> None:
     """The first question after a start must not wait for (or hold the write lock during) a full fit."""
     import threading
