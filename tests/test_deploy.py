@@ -22,7 +22,6 @@ def test_haproxy_config_is_valid(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed")
 def test_the_bench_config_derived_from_it_is_valid(tmp_path: Path) -> None:
-    pytest.importorskip("psutil")  # the bench's helpers need the `bench` extra
     from bench.loadgen.common import haproxy_config
 
     cfg = tmp_path / "haproxy.cfg"
