@@ -115,19 +115,18 @@ def write_model(obj: Any, out: IO[bytes]) -> None:
     buffers: list[pickle.PickleBuffer] = []
     stream = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
     raw = [buffer.raw() for buffer in buffers]
-    offset = _aligned(HEADER.size + BUFFER.size * len(raw) + len(stream))
-    places = []
-    for view in raw:
-        places.append((offset, view.nbytes))
-        offset = _aligned(offset + view.nbytes)
-    out.write(HEADER.pack(MAGIC, len(stream), len(raw)))
-    out.write(b"".join(BUFFER.pack(*place) for place in places))
-    out.write(stream)
     written = HEADER.size + BUFFER.size * len(raw) + len(stream)
-    for (start, size), view in zip(places, raw, strict=True):
-        out.write(bytes(start - written))
+    starts, offset = [], written
+    for view in raw:
+        starts.append(offset := _aligned(offset))
+        offset += view.nbytes
+    out.write(HEADER.pack(MAGIC, len(stream), len(raw)))
+    out.write(b"".join(BUFFER.pack(start, view.nbytes) for start, view in zip(starts, raw, strict=True)))
+    out.write(stream)
+    for start, view in zip(starts, raw, strict=True):
+        out.write(bytes(start - written))  # padding up to the aligned start
         out.write(view)
-        written = start + size
+        written = start + view.nbytes
     out.flush()
 
 

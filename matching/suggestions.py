@@ -55,7 +55,7 @@ class SuggestionIndex:
         replaces it at each refit: 10,000 strings would be 10,000 small allocations to make and
         free at each swap (and objects for every garbage collection to walk), where arrays are a
         few large blocks, mapped straight from the file a child fitted them into."""
-        texts = [c.question for c in cases]
+        questions = [c.question for c in cases]
         self._store([c.case_id for c in cases], [t for c in cases for t in (c.question, c.answer)])
         if not cases:
             return self
@@ -69,12 +69,13 @@ class SuggestionIndex:
         try:
             # stored transposed (features x cases, CSR): a query row times it reads only the
             # postings of the query's own terms, like an inverted index, instead of every case
-            self.postings_ = self._stack(self.words_.fit_transform(texts), self.chars_.fit_transform(texts)).T.tocsr()
+            self.postings_ = self._stack(self.words_.fit_transform(questions), self.chars_.fit_transform(questions)).T.tocsr()
         except ValueError:  # nothing but stop words in every question: nothing to match on
             self._store([], [])
         return self
 
     def _store(self, case_ids: list[int], texts: list[str]) -> None:
+        """Keep the ids, and the texts (each case's question then its answer) as one UTF-8 array."""
         encoded = [t.encode() for t in texts]
         self.case_ids_ = np.array(case_ids, dtype=np.int64)
         self.text_ = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
