@@ -96,3 +96,21 @@ def test_response_speed_is_the_median_over_each_experts_own_newest_answered_case
     assert stats[ann][0] is not None and abs(stats[ann][0] - 5.0) < 0.01
     assert stats[bob][1] == 4 + 1 and stats[ann][1] == 16 + 3  # resolved cases, all brands (the seed's too)
     assert stats[999] == (None, 0)
+
+
+def test_expert_stats_survive_an_entry_expiring_while_they_are_read(app: Any) -> None:
+    """Reading the cached statistics happens at one instant: an entry that expires between being
+    found and being read was a KeyError that failed the ask (seen under load)."""
+    from cachetools import TTLCache
+
+    from gigcx.db import session_scope
+
+    ids = _seed(app)
+    clock = iter(range(0, 1_000_000, 6))  # every look at the clock is 6 s later
+    with app.app_context(), session_scope() as s:
+        caches = ranking.state()
+        caches.stats = TTLCache(maxsize=10, ttl=10, timer=lambda: next(clock))
+        caches.stats[ids["ann"]] = (1.0, 1)  # stamped at 0, so valid until 10: `in` at 6, `[]` at 12
+        stats = ranking.expert_stats(s, [ids["ann"], ids["bob"]])
+    assert stats[ids["ann"]] == (1.0, 1)  # as cached when looked at
+    assert stats[ids["bob"]] == (None, 1)  # not cached: read (one resolved case)

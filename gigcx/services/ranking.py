@@ -116,7 +116,9 @@ def expert_stats(session: Session, expert_ids: list[int], recent: int = 50) -> d
     every ask ranks the whole online pool (at 1,000 open cases it was ~5 % of a busy server's
     core); a speed score ten seconds old routes as well as a fresh one."""
     caches = state()
-    with caches.stats_lock:
+    # the cache's clock stands still inside `with timer`: otherwise an entry can expire between
+    # its `in` and its `[]` (a KeyError, and a failed ask, seen under load)
+    with caches.stats_lock, caches.stats.timer:
         known = {e: caches.stats[e] for e in expert_ids if e in caches.stats}
     missing = [e for e in expert_ids if e not in known]
     if missing:
