@@ -249,3 +249,48 @@ def test_a_message_that_overtakes_the_accepts_ack_is_shown(server: Server, peers
     assert held.released.is_set(), "the accept's ack was not held until the message was through"
     expect(chat.locator("li.msg.customer .text")).to_have_text(["where is my card", "Are you there?"])
     console.check()
+
+
+def test_a_console_back_from_offline_drops_lost_offers_and_shows_missed_messages(
+        server: Server, peers: Any, contexts: Any, device: str) -> None:
+    """While the expert's browser is offline, another expert takes a case both were offered, and
+    the customer of the expert's open chat writes. Neither event reaches the console; back online,
+    it drops the stale offer (it would only answer `already_taken`) and shows the message."""
+    slug, key = server.brand(offer_timeout_s=120, offer_fanout=2)
+    server.topic(key, "cards", examples=["where is my card", "my card has not arrived"])
+    expert_id, token = server.expert(slug, key, ["cards"], name="Ana")
+    _, bob_token = server.expert(slug, key, ["cards"], name="Bob")
+    bob = peers(server.url, "/expert", {"token": bob_token})
+    assert bob.call("availability", {"online": True})["ok"]
+    console = Console(contexts().new_page(), device, "expert-reconnect")
+    e = console.page
+    e.add_init_script(f"sessionStorage.setItem('gigcx.expert', {json.dumps(json.dumps({'token': token, 'expert_id': expert_id}))})")
+    e.goto(server.url + "/expert/")
+    e.get_by_role("button", name="Go online").click()
+    expect(e.locator("#presence")).to_contain_text("You are online")
+
+    first = peers(server.url, "/customer", {"brand": slug})
+    chat_case = first.call("ask", {"text": "where is my card", "client_id": "q1"})["case"]["id"]
+    e.locator(f".offer[data-case-id='{chat_case}']").get_by_role("button", name="Accept").click()
+    chat = e.locator(f".chat[data-case-id='{chat_case}']")
+    expect(chat.locator(".pill")).to_have_text("active")
+    second = peers(server.url, "/customer", {"brand": slug})
+    lost_case = second.call("ask", {"text": "my card has not arrived", "client_id": "q2"})["case"]["id"]
+    stale = e.locator(f".offer[data-case-id='{lost_case}']")
+    expect(stale).to_be_visible()
+    bob.wait_for("offer", lambda d: d["case_id"] == lost_case)
+
+    e.context.set_offline(True)
+    expect(e.locator("#app-msg")).to_contain_text("You are offline")
+    assert bob.call("accept", {"case_id": lost_case})["ok"]
+    assert first.call("message", {"case_id": chat_case, "text": "Written while you were away", "client_id": "m1"})["ok"]
+    expect(stale).to_be_visible()  # nothing reached the console
+    console.shot("offline")
+
+    e.context.set_offline(False)
+    expect(stale).to_have_count(0)
+    expect(e.locator("#app-msg")).to_have_text("An offer was withdrawn while you were disconnected.")
+    expect(chat.locator("li.msg.customer .text")).to_have_text(["where is my card", "Written while you were away"])
+    expect(e.locator("#offer-count")).to_be_hidden()
+    console.shot("back-online")
+    console.check()

@@ -82,12 +82,26 @@ async function start() {
 function connect() {
   socket = window.io("/expert", { auth: { token: me.token }, transports: ["websocket"] });
   socket.on("connect", async () => {
+    if (connectionNoticed) connectionNotice("");
     if (wantOnline.get()) await setOnline(true);
     else renderOnline(false);
     const r = await socket.emitWithAck("cases", {});
     if (!r.ok) return error(r.error);
+    // After a reconnect: an offer taken by someone else or withdrawn while this console was
+    // away sent its offer_withdrawn to nobody; what the server no longer holds open goes.
+    const open = new Set(r.offers.map((o) => o.case_id));
+    const gone = [...offers.keys()].filter((id) => !open.has(id));
+    for (const id of gone) dropOffer(id);
+    if (gone.length) say(msg, gone.length === 1 ? "An offer was withdrawn while you were disconnected."
+      : `${gone.length} offers were withdrawn while you were disconnected.`, "info");
     for (const o of r.offers) addOffer(o);
+    // Open chats catch up on what they missed: messages, and the case's status (closed, say).
+    for (const chat of [...chats.values()]) await catchUp(chat);
     for (const c of r.cases) await openChat(c.id);
+  });
+  socket.on("disconnect", (reason) => {
+    // "io client disconnect" is our own (log out, or the browser went offline: said below)
+    if (reason !== "io client disconnect") connectionNotice("Connection lost: reconnecting…");
   });
   socket.on("connect_error", (e) => say(msg, "Connection problem: " + e.message, "error"));
   // the token was revoked, or the expert suspended: the server disconnects right after this
@@ -111,6 +125,22 @@ function connect() {
     clearTimeout(chat.typingTimer);
     chat.typingTimer = setTimeout(() => { chat.typing.hidden = true; }, 4000);
   });
+}
+
+// The browser knows before the socket does: leave at once, and come back with the network.
+window.addEventListener("offline", () => {
+  if (!socket) return;
+  socket.disconnect();
+  connectionNotice("You are offline: offers and messages arrive when you are back online.");
+});
+window.addEventListener("online", () => {
+  if (socket && !socket.connected) socket.connect();
+});
+// A notice about the connection, cleared by the next connect (and only that kind of notice).
+let connectionNoticed = false;
+function connectionNotice(text) {
+  connectionNoticed = Boolean(text);
+  if (text || msg.textContent) say(msg, text, "error");
 }
 
 async function call(event, data) {
@@ -282,6 +312,16 @@ async function openChat(caseId, synced, hints, offerFor) {
   for (const m of r.messages.concat(e ? e.messages : [])) addMessage(chat, m);
   updateChat(chat, c);
   if (e && e.case) updateChat(chat, e.case);
+}
+
+async function catchUp(chat) {
+  let after = 0;
+  while (chat.seen.has(after + 1)) after++;
+  try {
+    const r = await call("sync", { case_id: chat.case.id, after_seq: after });
+    for (const m of r.messages) addMessage(chat, m);
+    updateChat(chat, r.case);
+  } catch (e) { error(e); }
 }
 
 function addMessage(chat, m) {
