@@ -16,7 +16,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.tfidf import row_times, stored_entries, transform_one
+from matching.tfidf import freeze, row_times, stored_entries, transform_one
 
 if TYPE_CHECKING:
     from matching.ranker import ResolvedCase
@@ -119,6 +119,7 @@ class Profiles:
         self.vec: TfidfVectorizer | None = TfidfVectorizer(sublinear_tf=True, dtype=np.float64)
         try:
             cm = self.vec.fit_transform([self._doc(c.text, c.topics) for c in cases]).tocsr()
+            freeze(self.vec)  # its vocabulary as arrays, not a dict of terms (matching.tfidf.TermIndex)
         except ValueError:  # empty vocabulary
             self.vec, cm = None, sp.csr_matrix((n_cases, 1))
         weight = (1.0 + ok) * np.where(rated, 0.5 + (r_val - 1.0) / 4.0, 1.0)

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from matching.tfidf import row_times, transform_one
+from matching.tfidf import freeze, row_times, transform_one
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,10 @@ class SuggestionIndex:
             self.postings_ = self._stack(self.words_.fit_transform(questions), self.chars_.fit_transform(questions)).T.tocsr()
         except ValueError:  # nothing but stop words in every question: nothing to match on
             self._store([], [])
+            return self
+        # the vocabularies as arrays, not dicts of terms (matching.tfidf.TermIndex)
+        freeze(self.words_)
+        freeze(self.chars_)
         return self
 
     def _store(self, case_ids: list[int], texts: list[str]) -> None:

@@ -11,7 +11,7 @@ own row normaliser), so its result is bit-identical; vectorizers with other sett
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,86 @@ def _plain(vec: TfidfVectorizer) -> bool:
             and vec.input == "content" and get_config().get("sparse_interface", "spmatrix") == "spmatrix")
 
 
+class TermIndex(Mapping[str, int]):
+    """A fitted vectorizer's vocabulary (term -> column) held in arrays instead of a dict.
+
+    A dict of 60,000 n-grams is 120,000 small objects (the terms and their column numbers) and a
+    table of several MiB, all allocated when a model is unpickled and freed when a refit replaces
+    it: in a serving process, 5.4 MiB in 92,000 blocks per swap of a suggestion index, among the
+    connections' allocations (docs/benchmarks.md, "Memory at model swaps: vocabularies as
+    arrays"). Here the terms are grouped by their UTF-8 length, each group one sorted fixed-width
+    byte array with its columns beside it: a few dozen arrays, with no padding, which pickle out
+    of band and map from a child's model file (`gigcx.fitworker`). A lookup is a binary search per
+    group (`columns` does a query's terms a group at a time). Terms with a NUL byte (which numpy's
+    fixed-width bytes would drop at the end) stay in a small dict."""
+
+    def __init__(self, vocabulary: Mapping[str, int]) -> None:
+        groups: dict[int, list[tuple[bytes, int]]] = {}
+        self.odd_: dict[str, int] = {}
+        for term, column in vocabulary.items():
+            raw = term.encode()
+            if not raw or b"\0" in raw:
+                self.odd_[term] = int(column)
+            else:
+                groups.setdefault(len(raw), []).append((raw, int(column)))
+        self.groups_: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for size, items in groups.items():
+            items.sort()
+            self.groups_[size] = (np.array([t for t, _ in items], dtype=f"S{size}"),
+                                  np.array([c for _, c in items], dtype=np.int64))
+        self.size_ = len(vocabulary)
+
+    def __len__(self) -> int:
+        return self.size_
+
+    def __iter__(self) -> Iterator[str]:
+        for terms, _ in self.groups_.values():
+            for term in terms.tolist():
+                yield term.decode()
+        yield from self.odd_
+
+    def __getitem__(self, term: str) -> int:
+        found = self.columns([term])
+        if not len(found):
+            raise KeyError(term)
+        return int(found[0])
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and len(self.columns([term])) == 1
+
+    def columns(self, terms: Iterable[str]) -> np.ndarray:
+        """The columns of those of `terms` in the vocabulary, once per occurrence, grouped by the
+        terms' length (the order `transform_one` does not depend on: it counts them)."""
+        by_size: dict[int, list[bytes]] = {}
+        odd: list[int] = []
+        for term in terms:
+            raw = term.encode()
+            if not raw or b"\0" in raw:
+                if term in self.odd_:
+                    odd.append(self.odd_[term])
+            elif len(raw) in self.groups_:
+                by_size.setdefault(len(raw), []).append(raw)
+        found = [np.array(odd, dtype=np.int64)]
+        for size, wanted in by_size.items():
+            known, cols = self.groups_[size]
+            query = np.array(wanted, dtype=f"S{size}")
+            at = np.searchsorted(known, query)
+            at[at == len(known)] = 0
+            hit = known[at] == query
+            found.append(cols[at[hit]])
+        return np.concatenate(found)
+
+
+def freeze(vec: TfidfVectorizer) -> TfidfVectorizer:
+    """Hold a fitted vectorizer's vocabulary as a `TermIndex` (it transforms the same, through
+    scikit-learn or `transform_one`), and drop `stop_words_`, the terms `min_df`/`max_df` cut,
+    which only explains the fit (scikit-learn's docs say it may be removed before pickling)."""
+    vec.vocabulary_ = TermIndex(vec.vocabulary_)
+    if hasattr(vec, "stop_words_"):
+        del vec.stop_words_
+    return vec
+
+
 def transform_one(vec: TfidfVectorizer, text: str) -> Any:
     """`vec.transform([text])`: a 1 x vocabulary CSR matrix, bit for bit."""
     analyze = _ANALYZERS.get(vec)
@@ -43,18 +123,22 @@ def transform_one(vec: TfidfVectorizer, text: str) -> Any:
             return vec.transform([text])
         analyze = _ANALYZERS[vec] = _analyzer(vec)
     vocabulary = vec.vocabulary_
-    counts: dict[int, int] = {}
-    for feature in analyze(text):
-        j = vocabulary.get(feature)
-        if j is not None:
-            counts[j] = counts.get(j, 0) + 1
-    indices = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
-    data = np.fromiter((counts[j] for j in indices.tolist()), dtype=np.float64, count=len(counts))
+    if isinstance(vocabulary, TermIndex):
+        found, times = np.unique(vocabulary.columns(analyze(text)), return_counts=True)
+        indices, data = found.astype(np.int32), times.astype(np.float64)
+    else:
+        counts: dict[int, int] = {}
+        for feature in analyze(text):
+            j = vocabulary.get(feature)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        indices = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
+        data = np.fromiter((counts[j] for j in indices.tolist()), dtype=np.float64, count=len(counts))
     if vec.sublinear_tf:
         np.log(data, data)
         data += 1.0
     data *= vec.idf_[indices]
-    out = sp.csr_matrix((data, indices, np.array([0, len(counts)], dtype=np.int32)),
+    out = sp.csr_matrix((data, indices, np.array([0, len(indices)], dtype=np.int32)),
                         shape=(1, len(vocabulary)), dtype=np.float64)
     if vec.norm == "l2":
         inplace_csr_row_normalize_l2(out)
