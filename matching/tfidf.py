@@ -42,33 +42,43 @@ class TermIndex(Mapping[str, int]):
     table of several MiB, all allocated when a model is unpickled and freed when a refit replaces
     it: in a serving process, 5.4 MiB in 92,000 blocks per swap of a suggestion index, among the
     connections' allocations (docs/benchmarks.md, "Memory at model swaps: vocabularies as
-    arrays"). Here the terms are grouped by their UTF-8 length, each group one sorted fixed-width
-    byte array with its columns beside it: a few dozen arrays, with no padding, which pickle out
-    of band and map from a child's model file (`gigcx.fitworker`). A lookup is a binary search per
-    group (`columns` does a query's terms a group at a time). Terms with a NUL byte (which numpy's
-    fixed-width bytes would drop at the end) stay in a small dict."""
+    arrays"). Here the terms are sorted fixed-width byte arrays with their columns beside them,
+    which pickle out of band and map from a child's model file (`gigcx.fitworker`): the terms of
+    up to `SHORT` UTF-8 bytes (nearly all of them: words and character n-grams) in one array,
+    padded to that width, the longer ones in one array per length, unpadded (a 4,000-character
+    word would otherwise widen every term). A query's terms are looked up together, a binary
+    search per array. Terms with a NUL byte (which numpy's fixed-width bytes would drop at the
+    end) stay in a small dict."""
+
+    SHORT = 16
 
     def __init__(self, vocabulary: Mapping[str, int]) -> None:
-        groups: dict[int, list[tuple[bytes, int]]] = {}
+        short: list[tuple[bytes, int]] = []
+        long: dict[int, list[tuple[bytes, int]]] = {}
         self.odd_: dict[str, int] = {}
         for term, column in vocabulary.items():
             raw = term.encode()
             if not raw or b"\0" in raw:
                 self.odd_[term] = int(column)
+            elif len(raw) <= self.SHORT:
+                short.append((raw, int(column)))
             else:
-                groups.setdefault(len(raw), []).append((raw, int(column)))
-        self.groups_: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for size, items in groups.items():
-            items.sort()
-            self.groups_[size] = (np.array([t for t, _ in items], dtype=f"S{size}"),
-                                  np.array([c for _, c in items], dtype=np.int64))
+                long.setdefault(len(raw), []).append((raw, int(column)))
+        self.short_ = self._arrays(short, self.SHORT)
+        self.long_ = {size: self._arrays(items, size) for size, items in long.items()}
         self.size_ = len(vocabulary)
+
+    @staticmethod
+    def _arrays(items: list[tuple[bytes, int]], width: int) -> tuple[np.ndarray, np.ndarray]:
+        terms = np.array([t for t, _ in items], dtype=f"S{width}")
+        order = np.argsort(terms, kind="stable")
+        return terms[order], np.array([c for _, c in items], dtype=np.int64)[order]
 
     def __len__(self) -> int:
         return self.size_
 
     def __iter__(self) -> Iterator[str]:
-        for terms, _ in self.groups_.values():
+        for terms, _ in (self.short_, *self.long_.values()):
             for term in terms.tolist():
                 yield term.decode()
         yield from self.odd_
@@ -83,26 +93,33 @@ class TermIndex(Mapping[str, int]):
         return isinstance(term, str) and len(self.columns([term])) == 1
 
     def columns(self, terms: Iterable[str]) -> np.ndarray:
-        """The columns of those of `terms` in the vocabulary, once per occurrence, grouped by the
-        terms' length (the order `transform_one` does not depend on: it counts them)."""
-        by_size: dict[int, list[bytes]] = {}
-        odd: list[int] = []
+        """The columns of those of `terms` in the vocabulary, once per occurrence, in no
+        particular order (`transform_one` counts them)."""
+        short: list[bytes] = []
+        long: dict[int, list[bytes]] = {}
+        found = []
         for term in terms:
             raw = term.encode()
             if not raw or b"\0" in raw:
                 if term in self.odd_:
-                    odd.append(self.odd_[term])
-            elif len(raw) in self.groups_:
-                by_size.setdefault(len(raw), []).append(raw)
-        found = [np.array(odd, dtype=np.int64)]
-        for size, wanted in by_size.items():
-            known, cols = self.groups_[size]
-            query = np.array(wanted, dtype=f"S{size}")
-            at = np.searchsorted(known, query)
-            at[at == len(known)] = 0
-            hit = known[at] == query
-            found.append(cols[at[hit]])
-        return np.concatenate(found)
+                    found.append(self.odd_[term])
+            elif len(raw) <= self.SHORT:
+                short.append(raw)
+            elif len(raw) in self.long_:
+                long.setdefault(len(raw), []).append(raw)
+        parts = [np.array(found, dtype=np.int64), self._search(self.short_, short, self.SHORT)]
+        parts += [self._search(self.long_[size], wanted, size) for size, wanted in long.items()]
+        return np.concatenate(parts)
+
+    @staticmethod
+    def _search(arrays: tuple[np.ndarray, np.ndarray], wanted: list[bytes], width: int) -> np.ndarray:
+        known, cols = arrays
+        if not wanted or not len(known):
+            return cols[:0]
+        query = np.array(wanted, dtype=f"S{width}")
+        at = np.searchsorted(known, query)
+        at[at == len(known)] = 0
+        return cols[at[known[at] == query]]
 
 
 def freeze(vec: TfidfVectorizer) -> TfidfVectorizer:
