@@ -119,7 +119,8 @@ class TermIndex(Mapping[str, int]):
         query = np.array(wanted, dtype=f"S{width}")
         at = np.searchsorted(known, query)
         at[at == len(known)] = 0
-        return cols[at[known[at] == query]]
+        hit: np.ndarray = cols[at[known[at] == query]]
+        return hit
 
 
 def freeze(vec: TfidfVectorizer) -> TfidfVectorizer:
