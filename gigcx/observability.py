@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, text
 from sqlmodel import select
@@ -144,11 +152,66 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class MemoryByOwner:
+    """Where a process's memory is, read at scrape time: what C code holds through malloc (in use,
+    and free but kept by the allocator), Python's allocated blocks, and what SQLite holds (its page
+    caches and statements, for every connection of the process). Beside `process_resident_memory_bytes`
+    this tells a leak of Python objects from the allocator's fragmentation or a cache filling
+    (docs/benchmarks.md, "Memory at model swaps"). A reading this platform cannot make is left out."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        self._mallinfo = self._sqlite_used = self._sqlite_high = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            fields = [(name, ctypes.c_size_t) for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                "keepcost")]
+            mallinfo2 = libc.mallinfo2  # glibc 2.33 and later
+            mallinfo2.restype = type("mallinfo2", (ctypes.Structure,), {"_fields_": fields})
+            self._mallinfo = mallinfo2
+        except (OSError, AttributeError):
+            pass
+        try:
+            import _sqlite3
+
+            sqlite = ctypes.CDLL(_sqlite3.__file__)  # the library the sqlite3 module is linked with
+            used, high = sqlite.sqlite3_memory_used, sqlite.sqlite3_memory_highwater
+            used.restype = high.restype = ctypes.c_int64
+            high.argtypes = [ctypes.c_int]
+            self._sqlite_used, self._sqlite_high = used, high
+        except (ImportError, OSError, AttributeError):
+            pass
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        import sys
+
+        yield GaugeMetricFamily("gigcx_python_allocated_blocks", "Memory blocks Python has allocated and not "
+                                "freed (sys.getallocatedblocks)", value=sys.getallocatedblocks())
+        if self._mallinfo is not None:
+            info = self._mallinfo()
+            family = GaugeMetricFamily("gigcx_malloc_bytes", "The C allocator's memory (glibc mallinfo2): `in_use` "
+                                       "by C code and by Python's objects over 512 bytes, `free` kept in its heap",
+                                       labels=["state"])
+            family.add_metric(["in_use"], info.uordblks + info.hblkhd)
+            family.add_metric(["free"], info.fordblks)
+            yield family
+        if self._sqlite_used is not None and self._sqlite_high is not None:
+            yield GaugeMetricFamily("gigcx_sqlite_memory_bytes", "Memory SQLite holds in this process (page caches, "
+                                    "statements; all connections)", value=self._sqlite_used())
+            yield GaugeMetricFamily("gigcx_sqlite_memory_highwater_bytes", "The most SQLite has held at once in this "
+                                    "process", value=self._sqlite_high(0))
+
+
 def init_app(app: Flask) -> None:
-    """Register the endpoints and the scrape-time collector (once per process)."""
+    """Register the endpoints and the scrape-time collectors (once per process)."""
     app.register_blueprint(bp)
     if not getattr(REGISTRY, "_gigcx_cases", False):
         REGISTRY.register(CasesByStatus())
+        REGISTRY.register(MemoryByOwner())
+        ProcessCollector(registry=REGISTRY)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         REGISTRY._gigcx_cases = True  # type: ignore[attr-defined]
     if app.config["GIGCX"].log_format == "json":
         handler = logging.StreamHandler()

@@ -31,6 +31,46 @@ def test_health_and_metrics_of_a_live_server(server: Any, peers: Any) -> None:
     assert "gigcx_routing_seconds_bucket" in body
 
 
+def test_metrics_show_where_the_memory_is(server: Any) -> None:
+    """Resident memory and CPU (prometheus_client's process collector), and memory by owner: the
+    C allocator, Python's blocks and, on SQLite, SQLite's own (its page cache holds the pages a
+    serving process has read)."""
+    counts = metrics(server)
+    assert counts["process_resident_memory_bytes"] > 10 * 2**20
+    assert counts["process_cpu_seconds_total"] > 0
+    assert counts["gigcx_python_allocated_blocks"] > 10_000
+    assert counts['gigcx_malloc_bytes{state="in_use"}'] > 2**20 and 'gigcx_malloc_bytes{state="free"}' in counts
+    if server.env["GIGCX_DATABASE_URL"].startswith("sqlite"):
+        assert counts["gigcx_sqlite_memory_bytes"] > 0
+        assert counts["gigcx_sqlite_memory_highwater_bytes"] >= counts["gigcx_sqlite_memory_bytes"]
+
+
+def test_sqlite_memory_gauge_counts_every_connection_of_the_process(tmp_path: Any) -> None:
+    """`gigcx_sqlite_memory_bytes` reads SQLite's own counter: a page cache filled by reading a
+    table shows in it, and is given back when the connection closes."""
+    import sqlite3
+
+    from prometheus_client import CollectorRegistry
+
+    from gigcx.observability import MemoryByOwner
+
+    registry = CollectorRegistry()
+    registry.register(MemoryByOwner())
+    path = tmp_path / "pages.sqlite3"
+    with sqlite3.connect(path) as writer:
+        writer.execute("CREATE TABLE t (x TEXT)")
+        writer.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 4000)  # ~2 MB of pages
+    writer.close()
+    before = registry.get_sample_value("gigcx_sqlite_memory_bytes")
+    reader = sqlite3.connect(path)
+    assert len(reader.execute("SELECT x FROM t").fetchall()) == 4000
+    filled = registry.get_sample_value("gigcx_sqlite_memory_bytes")
+    assert filled - before > 1_000_000  # the pages read stay cached
+    assert registry.get_sample_value("gigcx_sqlite_memory_highwater_bytes") >= filled
+    reader.close()
+    assert registry.get_sample_value("gigcx_sqlite_memory_bytes") < filled - 1_000_000
+
+
 def test_json_log_lines_carry_case_ids() -> None:
     record = logging.makeLogRecord({"name": "gigcx.cases", "msg": "case opened", "levelname": "INFO",
                                     "case_id": 7, "topic": "cards"})
