@@ -17,8 +17,8 @@ class MovingWindows:
     """Moving windows in this process's memory: at most `limit` hits of a key in any `window_s`
     seconds, exactly as limits' MovingWindowRateLimiter on its MemoryStorage counts them.
 
-    Each key keeps the times of its last `limit` hits (a bounded deque); a hit is refused while the
-    oldest of them is younger than the window. limits' memory storage did the same with an RLock
+    Each key keeps the times of its hits within the window, at most `limit` of them (a bounded
+    deque); a hit is refused while `limit` are kept. limits' memory storage did the same with an RLock
     per key, an entry object per hit, a composed key string and a sweep timer, which made a
     message's rate check cost ~7 % of the message (docs/benchmarks.md, "The message path").
     Keys idle for a whole window are dropped by a sweep at most every `SWEEP_S`, run by the hit
@@ -43,9 +43,16 @@ class MovingWindows:
             times = self._hits.get((kind, key))
             if times is None:
                 times = self._hits[(kind, key)] = deque(maxlen=limit)
-            elif len(times) >= limit and times[0] >= now - window_s:  # (limits' comparison)
-                return False
-            times.append(now)  # (full: the oldest hit drops out)
+            else:
+                # Hits older than the window no longer count: forget them, so a key in steady use
+                # holds one window's hits, not `limit` of them (with limits raised far above the
+                # traffic, that was a slow climb of memory for as long as the key was in use).
+                start = now - window_s
+                while times and times[0] < start:  # (limits' comparison: a hit at `start` still counts)
+                    times.popleft()
+                if len(times) >= limit:
+                    return False
+            times.append(now)
             return True
 
     def _sweep(self, now: float, window_s: float) -> None:
@@ -56,6 +63,11 @@ class MovingWindows:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+    def held(self) -> int:
+        """How many hit times are kept, all keys together."""
+        with self._lock:
+            return sum(len(times) for times in self._hits.values())
 
 
 class _RedisWindows:

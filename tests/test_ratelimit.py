@@ -73,3 +73,23 @@ def test_moving_windows_in_memory_count_like_limits_moving_window(monkeypatch: A
     assert not MovingWindows().hit("message", "k", 0, 60)
     now[0] += 60 + MovingWindows.SWEEP_S
     assert windows.hit("message", "fresh", 3, 60) and len(windows) == 1  # the idle keys were dropped
+
+
+def test_a_key_in_steady_use_keeps_only_its_window_of_hits() -> None:
+    """Memory follows the traffic, not the limit: a key hit twice a second for ten minutes under a
+    limit far above that keeps about one window's hits, and the limit still holds."""
+    from gigcx.ratelimit import MovingWindows
+
+    now = [0.0]
+    windows = MovingWindows(clock=lambda: now[0])
+    for _ in range(1200):
+        now[0] += 0.5
+        assert windows.hit("message", "busy", 1_000_000, 60)
+    assert windows.held() <= 121
+    for _ in range(5):
+        assert windows.hit("ask", "tight", 5, 60)
+    assert not windows.hit("ask", "tight", 5, 60)  # the limit counts as before
+    now[0] += 60  # the oldest hit is exactly a window old: it still counts (as in limits)
+    assert not windows.hit("ask", "tight", 5, 60)
+    now[0] += 0.01
+    assert windows.hit("ask", "tight", 5, 60)
