@@ -153,6 +153,9 @@ class Settings(BaseSettings):
         "extensions", "for finding what grows: every this many seconds a serving process logs its RSS, the "
         "Python heap traced by `tracemalloc` and the allocation sites that grew most since the last log (logger "
         "`gigcx.memory`); tracing makes every allocation slower and takes memory of its own; `0` off")
+    tracemalloc_frames: int = setting(8,
+        "extensions", "frames of each allocation's traceback `GIGCX_TRACEMALLOC_S` keeps; `1` (the allocating line "
+        "alone) costs least, for tracing a server under load", ge=1, le=100)
     trusted_proxies: int = setting(0,
         "extensions", "how many reverse proxies in front of GigCX append to `X-Forwarded-For`; their word is "
         "taken for the client's address, which rate limits and [fraud signals](trust.md#where-people-connect-from) "

@@ -195,11 +195,15 @@ def test_memory_tracer_logs_rss_the_traced_heap_and_what_grew(caplog: Any) -> No
     import logging
     import tracemalloc
 
-    from gigcx.config import Settings
+    from gigcx.config import ConfigError, Settings
     from gigcx.observability import MemoryTracer
 
     assert Settings.load({}).tracemalloc_s == 0
     assert Settings.load({"GIGCX_TRACEMALLOC_S": "60"}).tracemalloc_s == 60
+    assert Settings.load({}).tracemalloc_frames == 8
+    assert Settings.load({"GIGCX_TRACEMALLOC_FRAMES": "1"}).tracemalloc_frames == 1
+    with pytest.raises(ConfigError, match="GIGCX_TRACEMALLOC_FRAMES"):
+        Settings.load({"GIGCX_TRACEMALLOC_FRAMES": "0"})
     tracer = MemoryTracer(60, top=3)
     try:
         grown = [bytes(1000) for _ in range(2000)]  # ~2 MB from this line

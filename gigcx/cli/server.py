@@ -50,7 +50,7 @@ def serve(host: str, port: int, access_log: bool) -> None:
     if freezer is not None:
         socketio.start_background_task(freezer.run, socketio.sleep)
     if settings.tracemalloc_s:  # off by default: tracing slows every allocation
-        socketio.start_background_task(MemoryTracer(settings.tracemalloc_s).run, socketio.sleep)
+        socketio.start_background_task(MemoryTracer(settings.tracemalloc_s, frames=settings.tracemalloc_frames).run, socketio.sleep)
     # TCP_NODELAY (inherited by accepted sockets): an event followed by its ack are two small
     # frames, and Nagle plus the client's delayed ACK would hold the second one for 40 ms.
     listener = green_socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
