@@ -137,7 +137,12 @@ class Peer:
         self.cond = threading.Condition()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", self._record, namespace=namespace)
-        self.sio.connect(url, namespaces=[namespace], auth=auth, transports=["websocket"], wait_timeout=10)
+        refusals: list[Any] = []
+        self.sio.on("connect_error", refusals.append, namespace=namespace)
+        try:
+            self.sio.connect(url, namespaces=[namespace], auth=auth, transports=["websocket"], wait_timeout=10)
+        except socketio.exceptions.ConnectionError as exc:  # say why the server refused
+            raise socketio.exceptions.ConnectionError(f"{exc} (server said: {refusals})") from exc
 
     def _record(self, event: str, data: Any = None) -> None:
         with self.cond:

@@ -50,6 +50,9 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     finally:
         a.stop()
         b.stop()
+        # printed only when a test fails (pytest captures it): what each process logged
+        for name, server in (("A", a), ("B", b)):
+            print(f"--- process {name} log (tail) ---\n{server.log()}")
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
