@@ -159,6 +159,11 @@ class Outbox:
     def add(self, event: str, payload: dict[str, Any], namespace: str, room: str) -> None:
         self.items.append((event, payload, namespace, room))
 
+    def discard(self) -> None:
+        """Drop what was gathered: its transaction was rolled back."""
+        self.items.clear()
+        self.ended.clear()
+
     def case_changed(self, session: Session, case: Case, *, rev_set: bool = False) -> None:
         """Tell the customer, the assigned expert and the brand that a case changed.
 
@@ -177,15 +182,16 @@ class Outbox:
             self.add("case", payload, EXPERT, expert_room(case.expert_id))  # type: ignore[arg-type]
         self.add("case", brand_view, BRAND, brand_room(case.brand_id))
 
-    def message_posted(self, case: Any, msg: Message | Row[Any]) -> None:
+    def message_posted(self, case: Any, msg: Message | Row[Any]) -> dict[str, Any]:
         """Deliver a stored message to everybody in the conversation (one payload where the views
-        are the same: emitting never changes it)."""
+        are the same: emitting never changes it); that payload, which is also the writer's."""
         payload = message_payload(msg)
         self.add("message", payload, CUSTOMER, customer_room(case.customer_id))
         if expert_in_conversation(case):
             masked = message_payload(msg, masked=True) if msg.sender in MASKED_SENDERS else payload
             self.add("message", masked, EXPERT, expert_room(case.expert_id))
         self.add("message", payload, BRAND, brand_room(case.brand_id))
+        return payload
 
     def flush(self) -> None:
         """Emit everything (through the Redis queue when scaled out)."""

@@ -44,6 +44,9 @@ SHED = Counter("gigcx_shed_events_total", "Asks and messages refused with `overl
 WAL_CHECKPOINTS = Histogram("gigcx_sqlite_checkpoint_seconds", "Background checkpoints of SQLite's write-ahead "
                             "log (off the event loop; SQLite only)", registry=REGISTRY,
                             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+COMMIT_GROUPS = Histogram("gigcx_commit_group_size", "Chat messages per transaction of group commit (SQLite "
+                          "serving process): one per transaction, of the messages one turn of the event loop "
+                          "handled", registry=REGISTRY, buckets=(1, 2, 4, 8, 16, 32, 64))
 GC_PAUSES = Histogram("gigcx_gc_pause_seconds", "Garbage-collector pauses of this process (they stop every "
                       "connection of a gevent server)", ["generation"], registry=REGISTRY,
                       buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))

@@ -144,8 +144,20 @@ def transact_driver(work: Callable[[Any, Outbox], R], engine: Engine) -> R:
     the pool's connection, a transaction (SQLite: BEGIN IMMEDIATE, as every transaction here;
     psycopg begins one itself), COMMIT, then the events; ROLLBACK and no events on an exception.
     Without SQLAlchemy's Connection and its transaction objects, which were a fifth of a chat
-    message's server CPU on SQLite (docs/benchmarks.md, "The message path, third pass")."""
+    message's server CPU on SQLite (docs/benchmarks.md, "The message path, third pass").
+
+    A serving process on SQLite commits these in groups (`GroupCommit`), with the same contract."""
+    group: GroupCommit | None = getattr(engine, "gigcx_group_commit", None)
+    if group is not None:
+        return group.run(work)
     outbox = Outbox()
+    result = _on_driver(work, engine, outbox)
+    outbox.flush()
+    return result
+
+
+def _on_driver(work: Callable[[Any, Outbox], R], engine: Engine, outbox: Outbox) -> R:
+    """`work` in a transaction of its own on the driver's connection, committed; no events sent."""
     pooled = engine.raw_connection()
     try:
         dbc: Any = pooled.driver_connection
@@ -159,8 +171,133 @@ def transact_driver(work: Callable[[Any, Outbox], R], engine: Engine) -> R:
         dbc.commit()
     finally:
         pooled.close()  # back to the pool (which rolls back whatever a failed COMMIT left open)
-    outbox.flush()
     return result
+
+
+class _Pending:
+    """One caller's work in a group: its outcome once the group has committed."""
+
+    __slots__ = ("work", "outbox", "result", "error", "done")
+
+    def __init__(self, work: Callable[[Any, Outbox], Any], done: Any) -> None:
+        self.work, self.done = work, done
+        self.outbox = Outbox()  # made now: its delivery time counts the wait for the group
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _scheduled() -> bool:
+    """Whether other greenlets are scheduled to run in this turn of gevent's loop (its callbacks,
+    where a handler spawned for an event waits to start). Where gevent does not say, assume so."""
+    from gevent import get_hub
+
+    callbacks = getattr(get_hub().loop, "_callbacks", None)
+    return callbacks is None or len(callbacks) > 0
+
+
+class GroupCommit:
+    """`transact_driver`'s transactions of one turn of the event loop, committed together (SQLite
+    under gevent, where a process has one connection and every transaction holds it alone).
+
+    The first caller of a turn leads: it yields once, so the handlers gevent already scheduled
+    (chat messages read from other sockets) run up to their own `run` and join its group (when
+    nothing else is scheduled it does not yield: it commits alone at once); then it
+    runs every work of the group in order in one transaction (BEGIN IMMEDIATE ... COMMIT), emits
+    each work's events in that order, and wakes the others with their results. Each caller gets
+    what `transact_driver` alone would give: its result once its writes are committed, its events
+    sent after the commit and never before. If any work raises, or the COMMIT fails, the group's
+    transaction is rolled back and each work runs again in a transaction of its own, so one
+    caller's error (or refusal) never touches another's writes.
+
+    BEGIN, COMMIT (the write-ahead log's pages: a group's messages share the pages they change)
+    and the pool's checkout and checkin are then paid once per group instead of once per message
+    (docs/benchmarks.md, "Relay ceiling: group commit")."""
+
+    def __init__(self, engine: Engine, limit: int = 64) -> None:
+        self.engine, self.limit = engine, limit
+        self._open: list[_Pending] | None = None  # the group its leader will commit
+        self.groups = 0  # committed together, for the tests and the benchmark
+        self.grouped = 0  # works in those groups
+
+    def run(self, work: Callable[[Any, Outbox], R]) -> R:
+        """Commit `work` in the current group, then send its events; its result (or its error)."""
+        import gevent
+        from gevent.event import Event
+
+        group = self._open
+        if group is not None and len(group) < self.limit:
+            item = _Pending(work, Event())
+            group.append(item)
+            item.done.wait()
+        elif not _scheduled():  # nobody else runs in this turn: nobody could join
+            item = _Pending(work, None)
+            self._commit([item])
+        else:
+            item = _Pending(work, None)
+            group = self._open = [item]
+            try:
+                gevent.sleep(0)  # the handlers already scheduled in this turn join the group
+            finally:
+                if self._open is group:
+                    self._open = None
+                self._commit(group)
+        if item.error is not None:
+            raise item.error
+        result: R = item.result
+        return result
+
+    def _commit(self, group: list[_Pending]) -> None:
+        from gigcx.observability import COMMIT_GROUPS
+
+        try:
+            if len(group) == 1 or not self._together(group):
+                for item in group:
+                    self._alone(item)
+                    COMMIT_GROUPS.observe(1)
+            else:
+                COMMIT_GROUPS.observe(len(group))
+            for item in group:  # committed: the events, in commit order
+                if item.error is None:
+                    try:
+                        item.outbox.flush()
+                    except Exception as exc:  # noqa: BLE001 - that caller's error, as alone
+                        item.error = exc
+        finally:
+            for item in group:
+                if item.done is not None:
+                    item.done.set()
+
+    def _together(self, group: list[_Pending]) -> bool:
+        """Every work of the group in one transaction; False (all rolled back) if anything failed."""
+        try:
+            pooled = self.engine.raw_connection()
+        except Exception:  # noqa: BLE001 - each alone meets (and reports) it again
+            return False
+        try:
+            dbc: Any = pooled.driver_connection
+            dbc.execute("BEGIN IMMEDIATE")
+            try:
+                for item in group:
+                    item.result = item.work(dbc, item.outbox)
+                dbc.commit()
+            except BaseException:  # noqa: BLE001 - rolled back; each runs again alone
+                dbc.rollback()
+                for item in group:
+                    item.outbox.discard()
+                    item.result = None
+                return False
+        finally:
+            pooled.close()
+        self.groups += 1
+        self.grouped += len(group)
+        return True
+
+    def _alone(self, item: _Pending) -> None:
+        try:
+            item.result = _on_driver(item.work, self.engine, item.outbox)
+        except BaseException as exc:  # noqa: BLE001 - raised in that caller's own greenlet
+            item.outbox.discard()
+            item.error = exc
 
 
 # ---- REST: one unit of work per request ----------------------------------------------------------

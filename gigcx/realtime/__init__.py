@@ -78,6 +78,11 @@ def start_background(app: Flask) -> None:
         checkpointer.enable()
         app.extensions["gigcx_checkpointer"] = checkpointer
         socketio.start_background_task(checkpointer.run, socketio.sleep)
+    if engine.dialect.name == "sqlite" and _async_mode() == "gevent":
+        from gigcx.uow import GroupCommit
+
+        # chat messages of one loop turn share a transaction (gigcx.uow.GroupCommit)
+        engine.gigcx_group_commit = app.extensions["gigcx_group_commit"] = GroupCommit(engine)
 
 
 def _loop(app: Flask, name: str, every: float, step: Any) -> None:

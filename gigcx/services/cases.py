@@ -398,8 +398,7 @@ def _post_on_driver(engine: Engine, dbc: Any, outbox: Outbox, actor: Actor, *, c
         msg = row
     else:
         msg = insert_msg.first(dbc, _insert_keys(actor, case_id, row.last_seq, text, client_id, now))
-    outbox.message_posted(row, msg)
-    return message_payload(msg)
+    return outbox.message_posted(row, msg)
 
 
 def _post_checked(conn: Connection, outbox: Outbox, actor: Actor, *, case_id: int, text: str,
