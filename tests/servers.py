@@ -56,7 +56,21 @@ class Server:
 
     def start(self, timeout: float = 90) -> Server:
         """Start and wait until the API answers (a loaded 2-core machine can take 30 s and more:
-        migrations, then the matching stack's imports)."""
+        migrations, then the matching stack's imports).
+
+        The port was free when it was chosen, but the server binds it only once it has started:
+        meanwhile another process (CI runs two test passes side by side) can take it. Then the
+        other process's server would answer here, and this one exits on its bind: the server is
+        started again on a new port."""
+        for _ in range(3):
+            if self._start(timeout):
+                return self
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"server found its port taken three times: {self.log()}")
+
+    def _start(self, timeout: float) -> bool:
+        """True once this process answers; False if another process holds the port."""
         self.instance.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen([sys.executable, "-m", "gigcx", "serve", "--host", "127.0.0.1",
@@ -65,15 +79,32 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if self._port_taken():
+                    return False
                 raise RuntimeError(f"server exited: {self.log()}")
             try:
-                if requests.get(self.url + "/api/v1/openapi.json", timeout=1).ok:
-                    return self
+                if requests.get(self.url + "/api/v1/openapi.json", timeout=1).ok and self._listening():
+                    return True
             except requests.RequestException:
                 pass
             time.sleep(0.1)
         self.kill()  # a module-scoped fixture whose start failed would never stop it
         raise RuntimeError(f"server did not start: {self.log()}")
+
+    def _listening(self) -> bool:
+        """Whether the process listening on the port is this server (not another one that took it)."""
+        import psutil
+
+        assert self.proc is not None
+        try:
+            conns = psutil.Process(self.proc.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port for c in conns)
+
+    def _port_taken(self) -> bool:
+        tail = self.log()
+        return "Address already in use" in tail or "EADDRINUSE" in tail
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
