@@ -83,7 +83,7 @@ from bench.loadgen.common import (
     start_haproxy,
     stop,
 )
-from bench.loadgen.fleet import Fleet, gc_pauses, ramp, soak
+from bench.loadgen.fleet import Fleet, commit_groups, gc_pauses, ramp, soak
 
 PROFILE: dict[str, str] = {}
 
@@ -147,6 +147,7 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
                                   if PROFILE.get("path") else None)
             report["gigcx"] = fleet.stop()
             report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
+            report["gigcx"]["commit_groups"] = [commit_groups(u) for u in direct]
             return report
         # The target mix before the ramp: the ramp ends by overloading the server on purpose, and
         # the target is a steady-state requirement, not a measure of recovery from that.
@@ -161,6 +162,7 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
                                            max_extra=args.ramp_max_extra)
         report["gigcx"] = fleet.stop()
         report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
+        report["gigcx"]["commit_groups"] = [commit_groups(u) for u in direct]
         report["gigcx"]["server_rss_end_mib"] = [round(psutil.Process(p.pid).memory_info().rss / 2**20, 1)
                                                  for p in procs]
         pairs = max(1, report["gigcx"]["conversations"] // 2)
@@ -254,6 +256,7 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
                   f"messages refused because their conversation had just closed {r['gigcx']['closed_races']}")
     for r in reports:
         print(f"  repeat {r['repeat']}: server GC pauses by generation {r['gigcx'].get('gc_pauses')}")
+        print(f"  repeat {r['repeat']}: chat messages committed in groups {r['gigcx'].get('commit_groups')}")
         print(f"  repeat {r['repeat']}: errors gigcx={r['gigcx']['errors']} echo={r.get('echo', {}).get('errors')}")
 
 

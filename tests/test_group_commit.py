@@ -102,3 +102,18 @@ def test_a_lone_caller_commits_alone(engine: Any) -> None:
     assert _run_all(engine, [_insert("only")]) == ["only"]
     assert _rows(engine) == {"only": 1}
     assert engine.gigcx_group_commit.groups == 0
+
+
+def test_the_benchmark_runs(tmp_path: Path) -> None:
+    """bench/group_commit.py end to end at a tiny size: it must not rot between measurements."""
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "g.json"
+    subprocess.run([sys.executable, str(repo / "bench" / "group_commit.py"), "--rounds", "1", "--messages", "30",
+                    "--sizes", "1,3", "--json", str(out)], cwd=repo, check=True, capture_output=True, timeout=120)
+    summary = json.loads(out.read_text())["summary"]
+    assert set(summary) == {"alone 1", "group 1", "alone 3", "group 3"}
+    assert all(s["median_us"] > 0 for s in summary.values())

@@ -160,6 +160,19 @@ def gc_pauses(base: str) -> dict[str, Any]:
     return out
 
 
+def commit_groups(base: str) -> dict[str, Any]:
+    """Group commit over the whole run (SQLite), from the server's /metrics histogram: the
+    transactions that stored chat messages, the messages in them, and the mean group size."""
+    count = total = 0.0
+    for line in requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30).text.splitlines():
+        if line.startswith("gigcx_commit_group_size_count"):
+            count = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("gigcx_commit_group_size_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+    return {"transactions": int(count), "messages": int(total),
+            "mean_size": round(total / count, 2) if count else None}
+
+
 def sustained(stats: dict[str, Any], p99_ms: float) -> bool:
     return (stats["sent"] > 0 and stats["delivered"] >= 0.99 * stats["sent"]
             and (stats["message"]["p99_ms"] or 1e9) <= p99_ms and not stats["errors"])
