@@ -214,3 +214,17 @@ class Peer:
             pass
         if ws is not None:  # the server went away first: engine.io leaves the socket open
             ws.shutdown()
+
+
+def open_conversation(customer_server: Server, expert_server: Server, peers: Any, slug: str,
+                      token: str) -> tuple[Peer, Peer, int, str]:
+    """An expert online on `expert_server` and a new customer on `customer_server` (the same one,
+    or two processes) in an accepted case: (customer, expert, case id, the customer's token)."""
+    expert = peers(expert_server.url, "/expert", {"token": token})
+    expert.call("availability", {"online": True})
+    customer = peers(customer_server.url, "/customer", {"brand": slug})
+    customer_token = customer.wait_for("session")["token"]
+    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
+    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
+    assert expert.call("accept", {"case_id": case_id})["ok"]
+    return customer, expert, case_id, customer_token

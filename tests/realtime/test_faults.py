@@ -18,20 +18,9 @@ import sqlalchemy as sa
 from tests.conftest import _schema_url
 from tests.faults import PrivatePostgres, PrivateRedis
 from tests.realtime.conftest import PG, _reachable
-from tests.servers import Peer, Server
+from tests.servers import Peer, Server, open_conversation
 
 pytestmark = pytest.mark.slow
-
-
-def _conversation(server_c: Server, server_e: Server, peers: Any, slug: str, token: str) -> tuple[Peer, Peer, int, str]:
-    expert = peers(server_e.url, "/expert", {"token": token})
-    expert.call("availability", {"online": True})
-    customer = peers(server_c.url, "/customer", {"brand": slug})
-    customer_token = customer.wait_for("session")["token"]
-    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
-    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
-    assert expert.call("accept", {"case_id": case_id})["ok"]
-    return customer, expert, case_id, customer_token
 
 
 def _send(peer: Peer, case_id: int, client_id: str, timeout: float = 5) -> dict[str, Any]:
@@ -64,7 +53,7 @@ def test_kill_one_of_two_processes_clients_carry_on_with_the_other(cluster: tupl
     slug, key = a.brand(offer_timeout_s=30)
     a.topic(key, "cards", examples=["where is my card"])
     _, token = a.expert(slug, key, ["cards"])
-    customer, expert, case_id, customer_token = _conversation(a, b, peers, slug, token)
+    customer, expert, case_id, customer_token = open_conversation(a, b, peers, slug, token)
     acked: dict[str, int] = {}
     for i in range(5):
         ack = _send(customer, case_id, f"c{i}")
@@ -112,7 +101,7 @@ def test_postgres_restart_under_traffic(private_pg: PrivatePostgres, tmp_path: P
         slug, key = server.brand(offer_timeout_s=60)
         server.topic(key, "cards", examples=["where is my card"])
         _, token = server.expert(slug, key, ["cards"])
-        customer, expert, case_id, _ = _conversation(server, server, peers, slug, token)
+        customer, expert, case_id, _ = open_conversation(server, server, peers, slug, token)
         acked: dict[str, int] = {}
         refused: list[str] = []
         outage_codes: set[str] = set()
@@ -196,7 +185,7 @@ def test_redis_restart_under_traffic(redis_cluster: tuple[Server, Server, Privat
     slug, key = a.brand(offer_timeout_s=60)
     a.topic(key, "cards", examples=["where is my card"])
     _, token = a.expert(slug, key, ["cards"])
-    customer, expert, case_id, _ = _conversation(a, b, peers, slug, token)  # across the two processes
+    customer, expert, case_id, _ = open_conversation(a, b, peers, slug, token)  # across the two processes
     acked: dict[str, int] = {}
     assert _send(customer, case_id, "before")["ok"]
     expert.wait_for("message", lambda d: d["client_id"] == "before")

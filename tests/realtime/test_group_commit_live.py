@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from tests.servers import ADMIN_TOKEN, Server
+from tests.servers import ADMIN_TOKEN, Server, open_conversation
 
 
 def _metric(server: Server, name: str) -> float:
@@ -24,13 +24,7 @@ def test_messages_sent_at_once_are_each_stored_and_delivered_once(own_server: Se
     slug, key = server.brand(offer_timeout_s=30)
     server.topic(key, "cards", examples=["where is my card"])
     _, token = server.expert(slug, key, ["cards"])
-    expert = peers(server.url, "/expert", {"token": token})
-    expert.call("availability", {"online": True})
-    first = peers(server.url, "/customer", {"brand": slug})
-    customer_token = first.wait_for("session")["token"]
-    case_id = first.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
-    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
-    assert expert.call("accept", {"case_id": case_id})["ok"]
+    first, expert, case_id, customer_token = open_conversation(server, server, peers, slug, token)
     # the same customer on three sockets, and the expert: four writers in one conversation
     writers = [first] + [peers(server.url, "/customer", {"brand": slug, "token": customer_token}) for _ in range(2)]
     writers.append(expert)

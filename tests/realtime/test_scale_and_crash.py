@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from tests.servers import Server
+from tests.servers import Server, open_conversation
 
 
 def _healthy(server: Server) -> bool:
@@ -119,13 +119,7 @@ def test_a_restart_mid_conversation_loses_and_duplicates_nothing(cluster: tuple[
     slug, key = a.brand(offer_timeout_s=30)
     a.topic(key, "cards", examples=["where is my card"])
     _, token = a.expert(slug, key, ["cards"])
-    expert = peers(b.url, "/expert", {"token": token})
-    expert.call("availability", {"online": True})
-    customer = peers(a.url, "/customer", {"brand": slug})
-    customer_token = customer.wait_for("session")["token"]
-    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q"})["case"]["id"]
-    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
-    assert expert.call("accept", {"case_id": case_id})["ok"]
+    customer, expert, case_id, customer_token = open_conversation(a, b, peers, slug, token)
 
     def restart() -> None:
         time.sleep(1.0)
