@@ -214,19 +214,22 @@ class GroupCommit:
     (docs/benchmarks.md, "Relay ceiling: group commit")."""
 
     def __init__(self, engine: Engine, limit: int = 64) -> None:
+        from gevent import sleep
+        from gevent.event import Event
+
+        from gigcx.observability import COMMIT_GROUPS
+
         self.engine, self.limit = engine, limit
+        self._sleep, self._event, self._sizes = sleep, Event, COMMIT_GROUPS
         self._open: list[_Pending] | None = None  # the group its leader will commit
         self.groups = 0  # committed together, for the tests and the benchmark
         self.grouped = 0  # works in those groups
 
     def run(self, work: Callable[[Any, Outbox], R]) -> R:
         """Commit `work` in the current group, then send its events; its result (or its error)."""
-        import gevent
-        from gevent.event import Event
-
         group = self._open
         if group is not None and len(group) < self.limit:
-            item = _Pending(work, Event())
+            item = _Pending(work, self._event())
             group.append(item)
             item.done.wait()
         elif not _scheduled():  # nobody else runs in this turn: nobody could join
@@ -236,7 +239,7 @@ class GroupCommit:
             item = _Pending(work, None)
             group = self._open = [item]
             try:
-                gevent.sleep(0)  # the handlers already scheduled in this turn join the group
+                self._sleep(0)  # the handlers already scheduled in this turn join the group
             finally:
                 if self._open is group:
                     self._open = None
@@ -247,15 +250,13 @@ class GroupCommit:
         return result
 
     def _commit(self, group: list[_Pending]) -> None:
-        from gigcx.observability import COMMIT_GROUPS
-
         try:
-            if len(group) == 1 or not self._together(group):
+            if len(group) > 1 and self._together(group):
+                self._sizes.observe(len(group))
+            else:
                 for item in group:
                     self._alone(item)
-                    COMMIT_GROUPS.observe(1)
-            else:
-                COMMIT_GROUPS.observe(len(group))
+                    self._sizes.observe(1)
             for item in group:  # committed: the events, in commit order
                 if item.error is None:
                     try:
@@ -270,24 +271,14 @@ class GroupCommit:
     def _together(self, group: list[_Pending]) -> bool:
         """Every work of the group in one transaction; False (all rolled back) if anything failed."""
         try:
-            pooled = self.engine.raw_connection()
-        except Exception:  # noqa: BLE001 - each alone meets (and reports) it again
+            results = _on_driver(lambda dbc, _: [item.work(dbc, item.outbox) for item in group],
+                                 self.engine, Outbox())
+        except BaseException:  # noqa: BLE001 - rolled back; each runs again alone
+            for item in group:
+                item.outbox.discard()
             return False
-        try:
-            dbc: Any = pooled.driver_connection
-            dbc.execute("BEGIN IMMEDIATE")
-            try:
-                for item in group:
-                    item.result = item.work(dbc, item.outbox)
-                dbc.commit()
-            except BaseException:  # noqa: BLE001 - rolled back; each runs again alone
-                dbc.rollback()
-                for item in group:
-                    item.outbox.discard()
-                    item.result = None
-                return False
-        finally:
-            pooled.close()
+        for item, result in zip(group, results):
+            item.result = result
         self.groups += 1
         self.grouped += len(group)
         return True
