@@ -165,16 +165,31 @@ class WalCheckpointer:
             # no busy wait: a PASSIVE checkpoint never waits, and a RESTART must not keep the
             # write lock while it waits for a reader (the loop's next transaction would wait too)
             self._conn = sqlite3.connect(self.path, timeout=0, check_same_thread=False, isolation_level=None)
-        busy, log_pages, done = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, log_pages, done = self._pragma("PASSIVE")
         self.checkpoints += 1
         self.pages += max(done, 0)
         if not busy and log_pages >= self.restart_pages:
-            restart_busy, log_pages, restart_done = self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            restart_busy, log_pages, restart_done = self._pragma("RESTART")
             self.pages += max(restart_done - done, 0)
             done = restart_done
             if not restart_busy:
                 self.restarts += 1
         return int(busy), int(log_pages), int(done)
+
+    def _pragma(self, mode: str) -> tuple[int, int, int]:
+        """`PRAGMA wal_checkpoint(mode)`'s row. SQLite answers some contention (another connection
+        checkpointing or opening the log, a writer holding a lock it needs) with an error, BUSY or
+        LOCKED, instead of the busy flag: that is busy too, with -1 for the pages, as
+        sqlite3_wal_checkpoint_v2 reports when it could not run; it is tried again next time."""
+        import sqlite3
+
+        try:
+            busy, log_pages, done = self._conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            return 1, -1, -1
+        return busy, log_pages, done
 
     def run(self, sleep: Callable[[float], object]) -> None:
         """Checkpoint forever (a background task of the serving process)."""

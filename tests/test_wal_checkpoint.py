@@ -115,3 +115,23 @@ def test_a_restart_gives_up_at_once_while_a_transaction_writes(engine: Any, tmp_
     assert checkpointer.restarts == 0 and log_pages > 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 21
+
+
+def test_a_checkpoint_that_sqlite_refuses_as_locked_is_busy(engine: Any, tmp_path: Path) -> None:
+    """SQLite answers some contention with `database is locked` instead of the busy flag (here a
+    connection holding the file in exclusive locking mode; in CI, a writer's commit at the wrong
+    moment): the checkpoint reports busy, as when a transaction holds the lock, and the next one
+    goes through."""
+    import sqlite3
+
+    _write(engine, 5)
+    engine.dispose()  # the pool's connection closed: exclusive locking mode needs the file alone
+    checkpointer = WalCheckpointer(engine)
+    holder = sqlite3.connect(tmp_path / "wal.sqlite3", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("INSERT INTO t (body) VALUES ('held')")  # takes and keeps the exclusive lock
+    assert checkpointer.checkpoint() == (1, -1, -1)
+    holder.close()  # lets go of the file
+    busy, log_pages, done = checkpointer.checkpoint()
+    assert busy == 0 and done == log_pages
+    assert checkpointer.checkpoints == 2
