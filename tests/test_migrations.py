@@ -1,6 +1,7 @@
 """The migrations build exactly the schema the models declare (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,3 +95,23 @@ def test_topic_ratings_are_filled_from_the_ratings_before_them(database_url: str
         assert [tuple(r) for r in rows] == [("cards", 7, 2), ("loans", 4, 1)]
     finally:
         engine.dispose()
+
+
+def test_the_tests_databases_are_at_head_like_a_migrated_one(settings: Any, tmp_path: Path) -> None:
+    """The other tests' databases are copies of one migrated schema (tests/conftest.py), not
+    each migrated: a copy must be what the migrations build, and at their head."""
+    from alembic.script import ScriptDirectory
+
+    from tests.conftest import TEMPLATE, fresh_database
+
+    (tmp_path / "copy").mkdir()
+    with fresh_database(tmp_path / "copy") as url:  # `settings` made the template; this is a copy
+        TEMPLATE.fill(url)
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        finally:
+            engine.dispose()
+        assert version == [ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()]
+        assert _drift(url) == []
