@@ -33,6 +33,10 @@ What it does, in one run:
    simple-websocket, no database) with as many conversations, also run until a step fails: the
    ceiling, the ratio, and beside it the server CPU per relayed message of each at its ceiling
    (`cpu_ratio` = echo's / GigCX's: the share of a bare relay's efficiency GigCX keeps).
+   With `--paired` both servers stay up and the two ramps run step by step in turn (GigCX at a
+   rate, then the echo at the same rate, each until it fails): on a shared machine whose speed
+   drifts over minutes, the two ceilings then meet the same drift. It also reports the CPU ratio
+   at the highest rate both sustained (the same work within seconds, neither at its limit).
 7. `--soak M` replaces steps 4-6: the target mix for M minutes, reported per minute (latency, CPU,
    RSS: does anything drift?). Conversations end: after `--resolve-after` messages the expert
    proposes a resolution and the customer confirms, which frees capacity and credits the ledger as
@@ -83,7 +87,7 @@ from bench.loadgen.common import (
     start_haproxy,
     stop,
 )
-from bench.loadgen.fleet import Fleet, commit_groups, gc_pauses, ramp, soak
+from bench.loadgen.fleet import Fleet, commit_groups, gc_pauses, paired_ramp, ramp, soak
 
 PROFILE: dict[str, str] = {}
 
@@ -102,7 +106,8 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
                               "route": args.route if processes > 1 else None,
                               "loadavg_start": [round(x, 2) for x in psutil.getloadavg()]}
     procs: list[subprocess.Popen[bytes]] = []
-    balancer = None
+    balancer = echo_proc = None
+    paired: dict[str, Any] = {}
     stack = ExitStack()  # the PostgreSQL schema, dropped after the servers stop
     try:
         database_url = args.database_url
@@ -157,9 +162,20 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         print(f"  gigcx target: ask->offer p99 {target['ask_offer']['p99_ms']} ms, message p99 "
               f"{target['message']['p99_ms']} ms, server cpu {target['server'].get('cpu_avg_pct')}%", flush=True)
         print(f"  gigcx target, per 5 s (s, message p99 ms, ask->offer p99 ms): {target['timeline']}", flush=True)
-        ceiling_gigcx, cpu_ms_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms,
-                                           until_failure=not args.no_echo, factor=args.ramp_factor,
-                                           max_extra=args.ramp_max_extra)
+        if args.paired and not args.no_echo and processes == 1:
+            echo_port = free_port()
+            echo_proc = start_echo(folder, echo_port)
+            echo_fleet = Fleet("echo", f"http://127.0.0.1:{echo_port}", args.workers, echo_proc.pid,
+                               pairs=max(1, fleet.conversations // 2))
+            paired = paired_ramp({"gigcx": fleet, "echo": echo_fleet}, args.ramp, args.ramp_step_s,
+                                 args.ramp_p99_ms, factor=args.ramp_factor, max_extra=args.ramp_max_extra)
+            ceiling_gigcx, cpu_ms_gigcx = paired["best"]["gigcx"], paired["cpu_ms"]["gigcx"]
+            report["echo"] = echo_fleet.stop()
+            report["paired_steps"] = paired["steps"]
+        else:
+            ceiling_gigcx, cpu_ms_gigcx = ramp(fleet, args.ramp, args.ramp_step_s, args.ramp_p99_ms,
+                                               until_failure=not args.no_echo, factor=args.ramp_factor,
+                                               max_extra=args.ramp_max_extra)
         report["gigcx"] = fleet.stop()
         report["gigcx"]["gc_pauses"] = [gc_pauses(u) for u in direct]
         report["gigcx"]["commit_groups"] = [commit_groups(u) for u in direct]
@@ -168,12 +184,26 @@ def run_once(args: argparse.Namespace, repeat: int, processes: int = 1) -> dict[
         pairs = max(1, report["gigcx"]["conversations"] // 2)
     finally:
         stop(balancer)
+        stop(echo_proc)
         for p in procs:
             stop(p)
         stack.close()
     report["ceiling"] = {"gigcx_msg_per_s": ceiling_gigcx, "gigcx_cpu_ms_per_msg": cpu_ms_gigcx}
     report["loadavg_end"] = [round(x, 2) for x in psutil.getloadavg()]
-    if not args.no_echo and processes == 1:
+    if paired:
+        echo_best, echo_cpu = paired["best"]["echo"], paired["cpu_ms"]["echo"]
+        report["ceiling"].update(echo_msg_per_s=echo_best, echo_cpu_ms_per_msg=echo_cpu, paired=True,
+                                 never_failed=paired["never_failed"],  # the steps ran out first: a floor
+                                 ratio=round(ceiling_gigcx / echo_best, 3) if echo_best else None,
+                                 cpu_ratio=round(echo_cpu / cpu_ms_gigcx, 3) if echo_cpu and cpu_ms_gigcx else None)
+        # server CPU per message at the highest rate both sustained: the same work, the same minute
+        both = [row for row in report["paired_steps"]
+                if row.get("gigcx", {}).get("sustained") and row.get("echo", {}).get("sustained")]
+        if both and both[-1]["gigcx"]["cpu_avg_pct"] and both[-1]["echo"]["cpu_avg_pct"]:
+            top = both[-1]
+            report["ceiling"]["same_rate"] = {"rate": top["rate"],
+                                              "cpu_ratio": round(top["echo"]["cpu_avg_pct"] / top["gigcx"]["cpu_avg_pct"], 3)}
+    elif not args.no_echo and processes == 1:
         echo = None
         try:
             port = free_port()
@@ -240,6 +270,8 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
         ("ratio to echo", ["ceiling", "ratio"], None),
         ("server CPU ms per message gigcx / echo", ["ceiling", "gigcx_cpu_ms_per_msg"], ["ceiling", "echo_cpu_ms_per_msg"]),
         ("CPU ratio (echo per message / gigcx)", ["ceiling", "cpu_ratio"], None),
+        ("highest rate both sustained (paired)", ["ceiling", "same_rate", "rate"], None),
+        ("  CPU ratio there (echo / gigcx)", ["ceiling", "same_rate", "cpu_ratio"], None),
     ]
     if args.soak:  # no target, ramp or echo phases: the per-minute lines and the summary below say it
         rows = [r for r in rows if r[0].startswith(("warmup", "acked", "checked"))]
@@ -297,6 +329,9 @@ def main() -> None:
     parser.add_argument("--resolve-after", type=int, default=8,
                         help="soak: messages after which the expert resolves a conversation")
     parser.add_argument("--no-echo", action="store_true", help="skip the bare echo ceiling")
+    parser.add_argument("--paired", action="store_true",
+                        help="run GigCX's and the echo's ramps step by step in turn, both servers up, on the "
+                             "--ramp steps then --ramp-factor steps until both fail (--echo-ramp unused)")
     parser.add_argument("--quick", action="store_true",
                         help="~30 s of traffic: 200 customers, 20 experts, 10 asks/s, 100 msgs/s, short ramp")
     parser.add_argument("--history", type=int, default=None,

@@ -76,7 +76,7 @@ class Fleet:
         self.absorb(self.collect("phase", timeout=duration + drain + 120))
         end = start + duration
         self.phases[name] = stats = self.window(start, end)
-        stats.update(offered_msg_per_s=msg_rate, ask_per_s=ask_rate, duration_s=duration,
+        stats.update(offered_msg_per_s=msg_rate, ask_per_s=ask_rate, duration_s=duration, started_at=round(start, 3),
                      server=self.sampler.window(start, end),
                      clients_cpu_pct=round(sum(s.window(start, end).get("cpu_avg_pct", 0.0)
                                                for s in self.client_samplers), 1))
@@ -211,6 +211,48 @@ def ramp(fleet: Fleet, rates: list[int], step_s: float, p99_ms: float, *,
             steps.append(max(int(round(rate * factor / 50) * 50), rate + 50))
             extra += 1
     return best, cpu_ms
+
+
+def paired_ramp(fleets: dict[str, Fleet], rates: list[int], step_s: float, p99_ms: float, *,
+                max_extra: int = 12, factor: float = 1.25) -> dict[str, Any]:
+    """The ramps of several servers run step by step in turn (all servers up): each rate is tried on
+    every server still going within seconds of the others, so a machine that slows down or speeds
+    up during the run moves all ceilings alike. Steps beyond `rates` (`factor` x the last) are
+    added until every server has failed one. Returns each server's (best sustained rate, server
+    CPU ms per message there) and the steps, with each server's CPU at every rate it sustained."""
+    best: dict[str, float] = {name: 0.0 for name in fleets}
+    cpu_ms: dict[str, float | None] = {name: None for name in fleets}
+    going = set(fleets)
+    steps, extra, i, table = list(rates), 0, 0, []
+    while i < len(steps) and going:
+        rate = steps[i]
+        row: dict[str, Any] = {"rate": rate}
+        for name, fleet in fleets.items():
+            if name not in going:
+                continue
+            for attempt in (1, 2):  # a shared machine: one noisy step gets a second chance
+                stats = fleet.run_phase(f"ramp{rate}" if attempt == 1 else f"ramp{rate}-again", 0.0, float(rate),
+                                        step_s, drain=20)
+                ok = stats["sustained"] = sustained(stats, p99_ms)
+                if ok:
+                    break
+            cpu = stats["server"].get("cpu_avg_pct")
+            row[name] = {"sustained": ok, "delivered_per_s": stats["delivered_per_s"], "cpu_avg_pct": cpu,
+                         "p99_ms": stats["message"]["p99_ms"]}
+            print(f"  {name:5s} ramp {rate:5d}/s: delivered {stats['delivered_per_s']:7.1f}/s "
+                  f"p50 {stats['message']['p50_ms']} p99 {stats['message']['p99_ms']} ms "
+                  f"server cpu {cpu}% {'ok' if ok else 'NOT sustained'}", flush=True)
+            if not ok:
+                going.discard(name)
+            elif stats["delivered_per_s"] >= best[name]:
+                best[name] = stats["delivered_per_s"]
+                cpu_ms[name] = round(10 * cpu / best[name], 3) if cpu and best[name] else None
+        table.append(row)
+        i += 1
+        if i == len(steps) and going and extra < max_extra:
+            steps.append(max(int(round(rate * factor / 50) * 50), rate + 50))
+            extra += 1
+    return {"best": best, "cpu_ms": cpu_ms, "steps": table, "never_failed": sorted(going)}
 
 
 def soak(fleet: Fleet, args: argparse.Namespace, profile: Callable[[int], Any] | None = None) -> dict[str, Any]:
