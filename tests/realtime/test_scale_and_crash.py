@@ -69,13 +69,7 @@ def test_sigkill_mid_conversation_loses_nothing_and_timers_still_fire(own_server
     server.topic(key, "cards", examples=["where is my card"])
     server.topic(key, "loans", examples=["loan rates"])
     _, token = server.expert(slug, key, ["cards", "loans"])
-    expert = peers(server.url, "/expert", {"token": token})
-    expert.call("availability", {"online": True})
-    customer = peers(server.url, "/customer", {"brand": slug})
-    customer_token = customer.wait_for("session")["token"]
-    case_id = customer.call("ask", {"text": "where is my card", "client_id": "q1"})["case"]["id"]
-    expert.wait_for("offer", lambda d: d["case_id"] == case_id)
-    expert.call("accept", {"case_id": case_id})
+    customer, expert, case_id, customer_token = open_conversation(server, server, peers, slug, token)
     acked = []
     for i in range(20):
         who, peer = ("customer", customer) if i % 2 else ("expert", expert)
