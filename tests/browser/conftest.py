@@ -8,6 +8,7 @@ import json
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -393,6 +394,7 @@ class HeldFrame:
         self.hold, self.release_after = hold, release_after
         self.held: list[str] = []
         self.holding, self.released = threading.Event(), threading.Event()
+        self.page = page
         page.route_web_socket(re.compile(r".*/socket\.io/.*"), self._route)
 
     def _route(self, ws: Any) -> None:
@@ -409,3 +411,13 @@ class HeldFrame:
                 self.released.set()
 
         upstream.on_message(from_server)
+
+    def wait_released(self, timeout_s: float = 10) -> bool:
+        """Whether the held frame was delivered within `timeout_s`. The frames pass through a
+        handler that runs only while this thread is inside a Playwright call, so this waits in
+        the page rather than on the event: what the page shows may come from a frame just before
+        the releasing one (the system message travels apart from its `case` event)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.released.is_set() and time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)
+        return self.released.is_set()

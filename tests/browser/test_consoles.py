@@ -246,7 +246,7 @@ def test_a_message_that_overtakes_the_accepts_ack_is_shown(server: Server, peers
     chat = e.locator(f".chat[data-case-id='{case_id}']")
     expect(chat.locator(".pill")).to_have_text("active", timeout=30_000)
     writer.join(5)
-    assert held.released.is_set(), "the accept's ack was not held until the message was through"
+    assert held.wait_released(), "the accept's ack was not held until the message was through"
     expect(chat.locator("li.msg.customer .text")).to_have_text(["where is my card", "Are you there?"])
     console.check()
 

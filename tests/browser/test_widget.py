@@ -243,7 +243,7 @@ def test_an_ack_that_arrives_after_a_newer_event_does_not_turn_the_case_back(
     widget.send("My card has not arrived yet")
     widget.wait_message("Ana is here to help.", "system", timeout=30_000)
     accepting.join(5)
-    assert held.released.is_set(), "the stale ack was not held and released"
+    assert held.wait_released(), "the stale ack was not held and released"
     widget.page.wait_for_timeout(300)  # the late ack has been handled by now
     expect(widget.subtitle).to_contain_text("Ana is helping you")
     expect(widget.status).to_be_hidden()
