@@ -164,6 +164,10 @@ class Settings(BaseSettings):
         "extensions", "how often each serving process applies the brands' `retention_days` (redacts old "
         "conversations, anonymises customers; `gigcx privacy retention` does it once); `0` turns the job off in "
         "that process")
+    socket_ping_s: int = setting(20,
+        "extensions", "Socket.IO's heartbeat: a serving process pings each connected socket this many seconds "
+        "after its last pong, and drops a socket that has not answered within as many seconds more (a load "
+        "balancer's idle timeout for WebSockets must be longer: deploy.md)", ge=1, le=3600)
     websocket_compression: bool = setting(False,
         "extensions", "negotiate permessage-deflate with WebSocket clients that offer it (every browser does); "
         "it keeps a zlib compressor and decompressor per socket for the socket's whole life, which measured "

@@ -33,8 +33,8 @@ def init_app(app: Flask) -> None:
         cors_allowed_origins="*",  # the widget runs on brands' own sites; auth is in the payload
         max_http_buffer_size=MAX_FRAME,
         json=SocketJSON,
-        ping_interval=20,
-        ping_timeout=20,
+        ping_interval=settings.socket_ping_s,
+        ping_timeout=settings.socket_ping_s,
         **kwargs,
     )
     # outside Socket.IO's middleware: long-polling POSTs over a frame's size answer 413 at once
@@ -58,6 +58,11 @@ def start_background(app: Flask) -> None:
 
     settings = app.config["GIGCX"]
     loadshed.start(app)
+    from gigcx.realtime.pings import PingSchedule
+
+    pings = PingSchedule(settings.socket_ping_s, socketio.sleep)
+    pings.install(socketio.server.eio)
+    socketio.start_background_task(pings.run)
     if settings.redis_url:
         socketio.start_background_task(sessions.listen, app)
     # often enough that every held credential's cache entry stays fresh: events never wait on a read
