@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +43,10 @@ class PingSchedule:
             ret = accept(eio_sid, environ, *args) if accept else None
             sock = eio.sockets.get(eio_sid)
             if sock is not None and (ret is None or ret is True):
-                sock.schedule_ping = lambda: self.schedule(sock)
+                # through a weak reference: a socket that refers to itself is freed only by a
+                # collection, and one frozen meanwhile (GIGCX_GC_FREEZE_S) only by the reclaim
+                ref = weakref.ref(sock)
+                sock.schedule_ping = lambda: self._schedule_ref(ref)
             return ret
 
         eio.on("connect", connect)
@@ -53,6 +57,11 @@ class PingSchedule:
         if sock.last_ping:
             sock.last_ping = None
             self._due.append((self._clock() + self.interval_s, sock))
+
+    def _schedule_ref(self, ref: weakref.ref[Any]) -> None:
+        sock = ref()
+        if sock is not None:
+            self.schedule(sock)
 
     def send_due(self) -> float:
         """Send every ping that is due; return the seconds until the next one (an interval when

@@ -83,3 +83,41 @@ def test_a_socketio_client_stays_connected_through_many_intervals(pinging: Serve
     assert customer.sio.connected
     case = customer.call("ask", {"text": "where is my card", "client_id": "q1"})
     assert case["ok"] and case["case"]["id"], case
+
+
+def test_a_closed_socket_is_freed_without_a_collection() -> None:
+    """Adopting a socket must not make it refer to itself: a serving process freezes what
+    survives its young collections (GIGCX_GC_FREEZE_S), so a socket in a reference cycle would
+    stay in memory after it closed until the hourly reclaim. Once its last ping is behind it,
+    dropping the server's reference must free it at once."""
+    import gc
+    import io
+    import weakref
+
+    import engineio
+
+    from gigcx.realtime.pings import PingSchedule
+
+    now = [0.0]
+    schedule = PingSchedule(20, sleep=lambda s: None, clock=lambda: now[0])
+    eio = engineio.Server(async_mode="threading")
+    schedule.install(eio)
+    environ = {"REQUEST_METHOD": "GET", "QUERY_STRING": "EIO=4&transport=polling", "PATH_INFO": "/engine.io/",
+               "wsgi.input": io.BytesIO(), "REMOTE_ADDR": "127.0.0.1"}
+    body = eio.handle_request(environ, lambda status, headers: None)
+    sid = json.loads(b"".join(body).decode()[1:])["sid"]
+    sock = eio.sockets[sid]
+    ref = weakref.ref(sock)
+    sock.last_ping = 1.0  # its pong arrived: the next ping is due in 20 s
+    sock.schedule_ping()
+    assert schedule.send_due() == 20
+    now[0] = 20.0
+    assert schedule.send_due() == 20  # sent (nothing else is due)
+    assert sock.queue.get_nowait().packet_type == engineio.packet.PING
+    gc.disable()
+    try:
+        eio.sockets.pop(sid).close(wait=False, abort=True)  # as when its transport ends
+        del sock
+        assert ref() is None
+    finally:
+        gc.enable()
