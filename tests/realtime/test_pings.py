@@ -3,13 +3,18 @@
 answering is dropped, and a client that answers stays connected through many intervals."""
 from __future__ import annotations
 
+import gc
+import io
 import json
 import time
+import weakref
 from typing import Any
 
+import engineio
 import pytest
 import websocket
 
+from gigcx.realtime.pings import PingSchedule
 from tests.servers import Server
 
 PING_S = 1
@@ -90,14 +95,6 @@ def test_a_closed_socket_is_freed_without_a_collection() -> None:
     survives its young collections (GIGCX_GC_FREEZE_S), so a socket in a reference cycle would
     stay in memory after it closed until the hourly reclaim. Once its last ping is behind it,
     dropping the server's reference must free it at once."""
-    import gc
-    import io
-    import weakref
-
-    import engineio
-
-    from gigcx.realtime.pings import PingSchedule
-
     now = [0.0]
     schedule = PingSchedule(20, sleep=lambda s: None, clock=lambda: now[0])
     eio = engineio.Server(async_mode="threading")
